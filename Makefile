@@ -1,0 +1,37 @@
+# Two entry points for a fresh Linux machine: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench sim clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/pointdose app
+
+sim: $(STAMP)
+	$(BIN)/pointdose sim
+
+# The GUI tests need an X display: run the whole suite under xvfb-run when there is none.
+test: $(STAMP)
+	@if [ -z "$$DISPLAY" ] && command -v xvfb-run >/dev/null; then \
+		xvfb-run -a -s "-screen 0 1280x800x24" $(BIN)/python -m pytest; \
+	else \
+		$(BIN)/python -m pytest; \
+	fi
+
+bench: $(STAMP)
+	@if [ -z "$$DISPLAY" ] && command -v xvfb-run >/dev/null; then \
+		xvfb-run -a -s "-screen 0 1280x800x24" $(BIN)/python -m bench; \
+	else \
+		$(BIN)/python -m bench; \
+	fi
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache
