@@ -1,2 +1,57 @@
-def main(argv=None):
-    raise SystemExit("pointdose: command line not built yet")
+"""Command line: one table maps each command to the module that implements it.
+
+Each command module has ``add_arguments(parser)`` and ``run(args) -> int``. Command modules
+import heavy dependencies (DearPyGui, numpy-heavy code) inside ``run`` only, so that
+``pointdose --help`` stays fast and a command that needs no GUI never imports DearPyGui.
+
+Errors meant for the user are raised as :class:`UserError` (or a subclass) anywhere below;
+they are printed here as ``pointdose: what went wrong and what to do`` with no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from pointdose import __version__
+from pointdose.errors import UserError
+
+# command -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "app": ("pointdose.app.main", "open the app on a board, or on the simulated device when none is found"),
+    "sim": ("pointdose.sim.cli", "run the simulated device (the real firmware) and print its port"),
+    "monitor": ("pointdose.link.monitor", "stream live readings as text (no GUI)"),
+    "flash": ("pointdose.flash", "install the firmware on a board with mpremote"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pointdose", description="Live pressure feedback for trigger-point work.")
+    parser.add_argument("--version", action="version", version=f"pointdose {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module_name)
+        importlib.import_module(module_name).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        module = importlib.import_module(args._module)
+        return int(module.run(args) or 0)
+    except UserError as exc:
+        print(f"pointdose: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
