@@ -1,0 +1,350 @@
+"""Wire protocol v1 (docs/protocol.md): constants, CRC, COBS, frame encoders and a reference parser.
+
+Pure functions, no I/O. The encoders serve the tests, the benchmark and the CPython simulated-device
+shim; the host's hot path is the vectorised :class:`pointdose.protocol.decoder.StreamDecoder`, which
+is checked against :func:`parse_frame` / :func:`cobs_decode` here.
+
+Frame before COBS: ``type u8 | version u8 | payload | CRC-16/CCITT-FALSE big-endian``. Because the
+CRC has no reflection and no final XOR, the CRC of a whole frame *including* its CRC is 0: that is
+how both decoders check it (one ``crc_hqx`` call per frame, no slicing).
+"""
+
+from __future__ import annotations
+
+import binascii
+import struct
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Sequence
+
+PROTOCOL_VERSION = 1
+TICK_MOD = 2**30  # seq and device µs travel modulo 2^30 (small ints on the boards)
+TICK_MASK = TICK_MOD - 1
+SEQ_MOD = TICK_MOD
+
+# frame types
+FRAME_DATA = 0x01
+FRAME_REPLY = 0x02
+FRAME_STATUS = 0x03
+FRAME_ERROR = 0x04
+FRAME_CUE_STATE = 0x10  # reserved in v1
+FRAME_BUTTON = 0x11  # reserved in v1
+FRAME_CALIBRATION = 0x12  # reserved in v1
+DEFINED_TYPES = frozenset({FRAME_DATA, FRAME_REPLY, FRAME_STATUS, FRAME_ERROR})
+RESERVED_TYPES = frozenset({FRAME_CUE_STATE, FRAME_BUTTON, FRAME_CALIBRATION})
+
+DELIMITER = 0x00
+MAX_FRAME = 250  # documented maximum decoded frame (see MAX_SEGMENT in the decoder for what is enforced)
+HEADER_LEN = 2  # type + version
+CRC_LEN = 2
+MIN_FRAME = HEADER_LEN + CRC_LEN
+
+DATA_HEADER_LEN = 9  # seq u32, t0 u32, n u8
+DATA_SAMPLE_LEN = 5  # i24 value, u16 dt
+DATA_MAX_SAMPLES = 40
+DT_MAX_US = 0xFFFF
+STATUS_PAYLOAD_LEN = 21
+I24_MIN, I24_MAX = -(1 << 23), (1 << 23) - 1
+
+
+class ReplyStatus(IntEnum):
+    OK = 0
+    UNKNOWN_COMMAND = 1
+    BAD_ARGUMENT = 2
+    NOT_NOW = 3
+    LINE_INVALID = 4  # too long or not ASCII
+    DEVICE_FAULT = 5
+
+
+class ErrorCode(IntEnum):
+    WATCHDOG = 1  # host silent too long: streaming stopped, Ctrl-C restored
+    SENSOR_FAULT = 2
+    RING_OVERFLOW = 3
+    CONFIG = 4
+
+
+# STATUS flags
+FLAG_STREAMING = 0x01
+FLAG_KBD_INTR_DISABLED = 0x02
+FLAG_WATCHDOG_STOPPED = 0x04
+FLAG_SENSOR_FAULT = 0x08
+
+
+# ---------------------------------------------------------------------------------------------
+# messages
+
+
+def parse_reply_fields(text: str) -> dict[str, str]:
+    """``"a=1 b=x"`` → ``{"a": "1", "b": "x"}``; tokens without ``=`` are ignored."""
+    fields: dict[str, str] = {}
+    for token in text.split():
+        key, sep, value = token.partition("=")
+        if sep and key:
+            fields[key] = value
+    return fields
+
+
+@dataclass(frozen=True)
+class Reply:
+    """REPLY frame. ``fields`` holds the ``key=value`` tokens of a successful reply (empty on failure)."""
+
+    cmd_id: int
+    status: int
+    text: str
+    fields: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == ReplyStatus.OK
+
+
+@dataclass(frozen=True)
+class Status:
+    """STATUS frame. ``boot_id`` is 8 hex digits in wire byte order."""
+
+    boot_id: str
+    t_us: int
+    next_seq: int
+    overflow: int
+    cmd_errors: int
+    flags: int
+    rate_hz: int
+
+    @property
+    def streaming(self) -> bool:
+        return bool(self.flags & FLAG_STREAMING)
+
+    @property
+    def kbd_intr_disabled(self) -> bool:
+        return bool(self.flags & FLAG_KBD_INTR_DISABLED)
+
+    @property
+    def watchdog_stopped(self) -> bool:
+        return bool(self.flags & FLAG_WATCHDOG_STOPPED)
+
+    @property
+    def sensor_fault(self) -> bool:
+        return bool(self.flags & FLAG_SENSOR_FAULT)
+
+
+@dataclass(frozen=True)
+class DeviceError:
+    """ERROR frame: an event that answers no command (codes in :class:`ErrorCode`)."""
+
+    code: int
+    text: str
+
+
+@dataclass(frozen=True)
+class DataFrame:
+    """DATA frame as the reference parser returns it (the fast decoder yields arrays instead)."""
+
+    seq: int
+    t0_us: int
+    values: tuple[int, ...]
+    dts: tuple[int, ...]
+
+    def sample_times(self) -> list[int]:
+        """Each sample's device time mod 2^30: t0 + dt_1 + … + dt_k (dt_0 is ignored: it is 0)."""
+        out, t = [], self.t0_us
+        for k, dt in enumerate(self.dts):
+            if k:
+                t += dt
+            out.append(t & TICK_MASK)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# CRC and COBS
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF); ``crc16(b"123456789") == 0x29B1``."""
+    return binascii.crc_hqx(data, 0xFFFF)
+
+
+class FrameError(ValueError):
+    """A frame the receiver drops; the subclass says which counter it goes to."""
+
+
+class CobsError(FrameError):
+    pass
+
+
+class CrcError(FrameError):
+    pass
+
+
+class LengthError(FrameError):
+    pass
+
+
+class VersionError(FrameError):
+    """Frame from a newer protocol: the host needs an update."""
+
+
+class UnknownFrameType(FrameError):
+    """Valid frame of an unknown or reserved type: skipped, counted."""
+
+
+def cobs_encode(data: bytes) -> bytes:
+    """COBS-encode ``data`` (no delimiter appended). Ends with the code of the last, possibly empty, block."""
+    out = bytearray()
+    block = bytearray()
+    for b in data:
+        if b == 0:
+            out.append(len(block) + 1)
+            out += block
+            block.clear()
+        else:
+            block.append(b)
+            if len(block) == 254:
+                out.append(0xFF)
+                out += block
+                block.clear()
+    out.append(len(block) + 1)
+    out += block
+    return bytes(out)
+
+
+def cobs_decode(data: bytes) -> bytes:
+    """Reference COBS decoder for one frame without its delimiter; raises :class:`CobsError`.
+
+    A code byte ``c`` is followed by ``c-1`` data bytes and, unless ``c == 0xFF`` or it is the last
+    block, an implied zero. A trailing empty block after a 0xFF block may be present or absent.
+    """
+    if not data:
+        raise CobsError("empty frame")
+    out = bytearray()
+    i, n = 0, len(data)
+    while i < n:
+        code = data[i]
+        if code == 0:
+            raise CobsError(f"zero byte inside frame at offset {i}")
+        end = i + code
+        if end > n:
+            raise CobsError(f"code byte 0x{code:02x} at offset {i} runs past the end of the frame ({n} bytes)")
+        block = data[i + 1 : end]
+        if 0 in block:
+            raise CobsError(f"zero byte inside frame at offset {i + 1 + block.index(0)}")
+        out += block
+        i = end
+        if code != 0xFF and i < n:
+            out.append(0)
+    return bytes(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# encoders
+
+
+def encode_frame(frame_type: int, payload: bytes, *, version: int = PROTOCOL_VERSION) -> bytes:
+    """Type, version, payload and CRC, COBS-encoded, with the trailing 0x00 delimiter."""
+    body = bytes((frame_type & 0xFF, version & 0xFF)) + bytes(payload)
+    body += crc16(body).to_bytes(2, "big")
+    return cobs_encode(body) + b"\x00"
+
+
+def data_payload(seq: int, t0_us: int, values: Sequence[int], dts: Sequence[int]) -> bytes:
+    n = len(values)
+    if not 1 <= n <= DATA_MAX_SAMPLES:
+        raise ValueError(f"a DATA frame holds 1 … {DATA_MAX_SAMPLES} samples, not {n}")
+    if len(dts) != n:
+        raise ValueError("values and dts differ in length")
+    out = bytearray(struct.pack("<IIB", seq & TICK_MASK, t0_us & TICK_MASK, n))
+    for v, dt in zip(values, dts):
+        if not I24_MIN <= v <= I24_MAX:
+            raise ValueError(f"value {v} does not fit in i24")
+        if not 0 <= dt <= DT_MAX_US:
+            raise ValueError(f"dt {dt} µs does not fit in u16")
+        out += (v & 0xFFFFFF).to_bytes(3, "little") + dt.to_bytes(2, "little")
+    return bytes(out)
+
+
+def encode_data_frame(seq: int, t0_us: int, values: Sequence[int], dts: Sequence[int]) -> bytes:
+    """Encoded DATA frame; ``dts[0]`` is conventionally 0 (receivers ignore it)."""
+    return encode_frame(FRAME_DATA, data_payload(seq, t0_us, values, dts))
+
+
+def encode_reply(cmd_id: int, status: int, text: str) -> bytes:
+    return encode_frame(FRAME_REPLY, struct.pack("<HB", cmd_id & 0xFFFF, status) + text.encode("utf-8"))
+
+
+def _boot_bytes(boot_id: str | bytes) -> bytes:
+    raw = bytes.fromhex(boot_id) if isinstance(boot_id, str) else bytes(boot_id)
+    if len(raw) != 4:
+        raise ValueError("boot id is 4 bytes (8 hex digits)")
+    return raw
+
+
+def encode_status(boot_id: str | bytes, t_us: int, next_seq: int, overflow: int, cmd_errors: int,
+                  flags: int, rate_hz: int) -> bytes:
+    payload = _boot_bytes(boot_id) + struct.pack(
+        "<IIIHBH", t_us & TICK_MASK, next_seq & TICK_MASK, min(overflow, TICK_MASK),
+        min(cmd_errors, 0xFFFF), flags & 0xFF, rate_hz & 0xFFFF)
+    return encode_frame(FRAME_STATUS, payload)
+
+
+def encode_error(code: int, text: str) -> bytes:
+    return encode_frame(FRAME_ERROR, bytes((code & 0xFF,)) + text.encode("utf-8"))
+
+
+# ---------------------------------------------------------------------------------------------
+# reference frame parser
+
+
+def data_frame_length(n: int) -> int:
+    return HEADER_LEN + DATA_HEADER_LEN + DATA_SAMPLE_LEN * n + CRC_LEN
+
+
+def parse_frame(frame: bytes) -> DataFrame | Reply | Status | DeviceError:
+    """Check and parse one COBS-decoded frame (with CRC). Raises a :class:`FrameError` subclass.
+
+    Checks in this order (the fast decoder counts in the same order): length ≥ 4, CRC, version,
+    type, length for the type.
+    """
+    if len(frame) < MIN_FRAME:
+        raise LengthError(f"frame of {len(frame)} bytes is shorter than {MIN_FRAME}")
+    if crc16(frame) != 0:
+        raise CrcError("CRC mismatch")
+    ftype, version = frame[0], frame[1]
+    if version != PROTOCOL_VERSION:
+        raise VersionError(f"protocol version {version}: newer protocol, update the host")
+    payload = frame[HEADER_LEN:-CRC_LEN]
+    if ftype == FRAME_DATA:
+        if len(payload) < DATA_HEADER_LEN:
+            raise LengthError("DATA frame shorter than its header")
+        seq, t0, n = struct.unpack_from("<IIB", payload)
+        if not 1 <= n <= DATA_MAX_SAMPLES or len(payload) != DATA_HEADER_LEN + DATA_SAMPLE_LEN * n:
+            raise LengthError(f"DATA payload of {len(payload)} bytes does not match n={n}")
+        values, dts = [], []
+        for k in range(n):
+            o = DATA_HEADER_LEN + DATA_SAMPLE_LEN * k
+            v = int.from_bytes(payload[o : o + 3], "little", signed=True)
+            values.append(v)
+            dts.append(int.from_bytes(payload[o + 3 : o + 5], "little"))
+        return DataFrame(seq & TICK_MASK, t0 & TICK_MASK, tuple(values), tuple(dts))
+    if ftype == FRAME_REPLY:
+        if len(payload) < 3:
+            raise LengthError("REPLY shorter than 3 bytes")
+        cmd_id, status = struct.unpack_from("<HB", payload)
+        text = payload[3:].decode("utf-8", "replace")
+        return Reply(cmd_id, status, text, parse_reply_fields(text) if status == 0 else {})
+    if ftype == FRAME_STATUS:
+        if len(payload) != STATUS_PAYLOAD_LEN:
+            raise LengthError(f"STATUS payload of {len(payload)} bytes, expected {STATUS_PAYLOAD_LEN}")
+        t_us, next_seq, overflow, cmd_errors, flags, rate = struct.unpack_from("<IIIHBH", payload, 4)
+        return Status(payload[:4].hex(), t_us & TICK_MASK, next_seq & TICK_MASK, overflow, cmd_errors, flags, rate)
+    if ftype == FRAME_ERROR:
+        if len(payload) < 1:
+            raise LengthError("ERROR frame without a code")
+        return DeviceError(payload[0], payload[1:].decode("utf-8", "replace"))
+    kind = "reserved" if ftype in RESERVED_TYPES else "unknown"
+    raise UnknownFrameType(f"{kind} frame type 0x{ftype:02x}")
+
+
+def parse_message(frame: bytes) -> Reply | Status | DeviceError:
+    """Parse a non-DATA frame that already passed length/CRC/version/type checks (fast path helper)."""
+    msg = parse_frame(frame)
+    assert not isinstance(msg, DataFrame)
+    return msg
