@@ -1,0 +1,106 @@
+"""``pointdose app``: the live pressure window.
+
+DearPyGui is imported inside :func:`run` only (through :mod:`pointdose.app.view`), so that
+``pointdose --help`` and the other commands never load it.
+
+The render loop, once per frame: ask the controller for its status (a snapshot), let the model
+turn the ring's newest window into a FrameView, show it, render. Nothing is queued between the
+reader and the screen, so a slow frame never leaves a backlog behind it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+SCREENSHOT_LEAD_S = 0.8  # ask for the screenshot this long before --seconds ends
+SCREENSHOT_DEFAULT_AT_S = 4.0  # with --screenshot but no --seconds
+SCREENSHOT_WAIT_S = 3.0  # how long past the end to wait for DearPyGui to write it
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", metavar="P", help="serial port of the board (default: scan; none found → simulated device)")
+    parser.add_argument("--sim", action="store_true", help="use the simulated device (the real firmware on this computer)")
+    parser.add_argument("--seconds", type=float, metavar="S", help="quit after S seconds (for tests and demos)")
+    parser.add_argument("--screenshot", metavar="FILE", help="write a PNG of the window shortly before quitting")
+    parser.add_argument("--max-fps", type=float, default=120.0, metavar="FPS",
+                        help="cap the frame rate to spare the CPU (0: no cap; default 120)")
+    parser.add_argument("--report", metavar="FILE", help=argparse.SUPPRESS)  # JSON frame statistics, for tests/bench
+
+
+def run(args: argparse.Namespace) -> int:
+    from pointdose.app.controller import Controller
+
+    if args.port and args.sim:
+        from pointdose.errors import UserError
+
+        raise UserError("choose either --port or --sim, not both")
+    controller = Controller(port=args.port, force_sim=args.sim)
+    report = run_app(controller, seconds=args.seconds, screenshot=args.screenshot, max_fps=args.max_fps)
+    if args.report:
+        Path(args.report).write_text(json.dumps(report, indent=2))
+    if controller.fatal_error is not None:
+        raise controller.fatal_error
+    return 0
+
+
+def run_app(controller, *, seconds: float | None = None, screenshot: str | None = None,
+            max_fps: float = 120.0) -> dict:
+    """Open the window on ``controller``'s source and run until closed or ``seconds`` pass.
+
+    Returns frame statistics: frames, samples displayed, median fps, sample-to-screen latency.
+    """
+    from pointdose.app import view
+    from pointdose.app.model import FrameStats, LiveModel
+
+    view.check_display()
+    model = LiveModel()
+    stats = FrameStats()
+    view.setup(view.Callbacks(on_unit=model.set_unit, on_area=model.set_probe_area,
+                              on_tare=controller.request_tare, on_start=controller.request_start,
+                              on_stop=controller.request_stop))
+    controller.start()
+    t_start = time.monotonic()
+    deadline = t_start + seconds if seconds else None
+    shot_at = None
+    if screenshot:
+        Path(screenshot).unlink(missing_ok=True)
+        shot_at = t_start + (max(0.0, seconds - SCREENSHOT_LEAD_S) if seconds else SCREENSHOT_DEFAULT_AT_S)
+    shot_requested = False
+    shot_seen_at = None
+    min_period = 1.0 / max_fps if max_fps and max_fps > 0 else 0.0
+    try:
+        while view.is_running():
+            frame_start = time.monotonic()
+            frame = model.frame(controller.status(), frame_start, view.plot_columns())
+            view.show_frame(frame)
+            view.render()
+            stats.record(time.monotonic(), frame.new_rx_s)
+            now = time.monotonic()
+            if shot_at is not None and not shot_requested and now >= shot_at:
+                view.request_screenshot(screenshot)
+                shot_requested = True
+            if shot_requested and shot_seen_at is None and _written(screenshot):
+                shot_seen_at = now  # give DearPyGui a few more frames to finish the file
+            if deadline is not None and now >= deadline:
+                shot_done = shot_seen_at is not None and now - shot_seen_at > 0.2
+                if not screenshot or shot_done or now >= deadline + SCREENSHOT_WAIT_S:
+                    break
+            if min_period:
+                spare = min_period - (time.monotonic() - frame_start)
+                if spare > 0:
+                    time.sleep(spare)
+    finally:
+        controller.close()
+        view.teardown()
+    report = stats.report()
+    report["seconds"] = time.monotonic() - t_start
+    report["screenshot"] = screenshot if screenshot and _written(screenshot) else None
+    return report
+
+
+def _written(path: str) -> bool:
+    p = Path(path)
+    return p.is_file() and p.stat().st_size > 0

@@ -1,0 +1,448 @@
+"""What the app shows, computed without DearPyGui: calibration, decimation, readout, status rows.
+
+The render loop calls :meth:`LiveModel.frame` once per frame with the controller's
+:class:`SourceStatus` and gets a :class:`FrameView`: plain numbers and strings that the view puts
+on screen. The model reads the newest window of the link's sample ring each time (never a queue of
+old updates), so a slow frame costs one frame, not a backlog.
+
+The model depends only on the ring's public methods (``window(seconds)``, ``version``) and the
+link's public attributes (``ring``, ``info``, ``stats``, ``state``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pointdose import units
+
+# --------------------------------------------------------------------------- calibration
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A linear calibration from the device's hello: ``force_N = (raw - tare) / counts_per_n``."""
+
+    counts_per_n: float
+    zero: float
+    tare: float
+
+    def force_n(self, raw):
+        return (np.asarray(raw, dtype=np.float64) - self.tare) / self.counts_per_n
+
+
+def _number(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def tare_from_info(info: dict | None) -> float:
+    """The device's tare offset in raw counts (0 when absent or unreadable)."""
+    return _number((info or {}).get("tare")) or 0.0
+
+
+def calibration_from_info(info: dict | None) -> Calibration | None:
+    """Parse ``cal=linear:COUNTS_PER_N:ZERO`` (and ``tare=``) from a hello dict.
+
+    The tare is ``tare=`` when it is non-zero, else the calibration's zero. ``cal=none``, a
+    missing or malformed value, or a zero slope give ``None`` (the app then shows raw counts).
+    """
+    text = str((info or {}).get("cal", "none")).strip()
+    parts = text.split(":")
+    if len(parts) != 3 or parts[0].lower() != "linear":
+        return None
+    counts_per_n, zero = _number(parts[1]), _number(parts[2])
+    if counts_per_n is None or zero is None or counts_per_n == 0:
+        return None
+    tare = tare_from_info(info)
+    return Calibration(counts_per_n=counts_per_n, zero=zero, tare=tare if tare != 0 else zero)
+
+
+@dataclass
+class DisplaySettings:
+    """What the user chose to see."""
+
+    unit: str = units.DEFAULT_UNIT
+    probe_area_cm2: float = units.DEFAULT_PROBE_AREA_CM2
+    window_s: float = 30.0
+    readout_average_s: float = 0.1  # the big number is the mean of the last 100 ms: readable, not jittery
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Raw counts → display values for one calibration and settings."""
+
+    calibration: Calibration | None
+    unit_key: str
+    probe_area_cm2: float
+    raw_tare: float = 0.0  # used only when uncalibrated: counts are shown net of the device tare
+
+    @property
+    def calibrated(self) -> bool:
+        return self.calibration is not None
+
+    @property
+    def label(self) -> str:
+        return units.unit(self.unit_key).symbol if self.calibrated else "counts"
+
+    def values(self, raw) -> np.ndarray:
+        if self.calibration is None:
+            return np.asarray(raw, dtype=np.float64) - self.raw_tare
+        return np.asarray(units.to_display(self.calibration.force_n(raw), self.unit_key, self.probe_area_cm2),
+                          dtype=np.float64)
+
+    def format(self, value: float) -> str:
+        if not self.calibrated:
+            text = f"{value:.0f}"
+            return "0" if text == "-0" else text
+        return units.format_value(value, self.unit_key)
+
+    def default_span(self) -> float:
+        """The y range shown when the signal is small: 100 kPa on the probe, or raw 1000 counts."""
+        if self.calibration is None:
+            return 1000.0
+        return float(units.convert(100.0, "kPa", self.unit_key, self.probe_area_cm2))
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def decimate_minmax(x: np.ndarray, y: np.ndarray, column_width: float) -> tuple[np.ndarray, np.ndarray]:
+    """Reduce a time series (``x`` ascending) to at most two points per column of ``column_width``.
+
+    Each column keeps its minimum and its maximum, in the order they occurred, at their own x, so
+    a one-sample spike survives; the last sample is always kept so the trace ends at the newest
+    value. Columns are anchored to x = 0, not to the window's start, so as the window scrolls a
+    column holds the same samples from frame to frame (no shimmer). Series already short enough
+    are returned as they are.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    n = x.size
+    if n == 0 or column_width <= 0:
+        return x, y
+    col = np.floor(x / column_width).astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
+    if n <= 2 * starts.size:
+        return x, y
+    seg_len = np.diff(np.r_[starts, n])
+    seg_of = np.repeat(np.arange(starts.size), seg_len)
+    mins = np.minimum.reduceat(y, starts)
+    maxs = np.maximum.reduceat(y, starts)
+
+    def first_where(mask: np.ndarray) -> np.ndarray:
+        hits = np.flatnonzero(mask)
+        keep = np.r_[True, seg_of[hits][1:] != seg_of[hits][:-1]]
+        return hits[keep]  # one hit per column, since every column has its own min and max
+
+    i_min = first_where(y == mins[seg_of])
+    i_max = first_where(y == maxs[seg_of])
+    idx = np.column_stack([np.minimum(i_min, i_max), np.maximum(i_min, i_max)]).ravel()
+    if idx[-1] != n - 1:
+        idx = np.r_[idx, n - 1]
+    idx = idx[np.r_[True, idx[1:] != idx[:-1]]]
+    return x[idx], y[idx]
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10^k that is ≥ ``value`` (for axis limits that do not jitter)."""
+    if value <= 0:
+        return 0.0
+    exponent = math.floor(math.log10(value))
+    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
+        candidate = step * 10.0**exponent
+        if candidate >= value * (1 - 1e-12):
+            return candidate
+    return 10.0 ** (exponent + 1)
+
+
+def y_limits(lo: float, hi: float, min_span: float) -> tuple[float, float]:
+    """Axis limits that include 0 and the data with 10 % headroom, rounded to nice numbers."""
+    top = nice_ceiling(max(hi * 1.1, min_span)) if hi > 0 else nice_ceiling(min_span)
+    bottom = -nice_ceiling(-lo * 1.1) if lo < 0 else 0.0
+    return bottom, top
+
+
+def is_stale(last_rx_s: float | None, now_s: float, rate_hz: float | None, floor_s: float = 0.5) -> bool:
+    """True when the newest sample is older than 5 sample periods (at least ``floor_s``)."""
+    if last_rx_s is None:
+        return True
+    period = 1.0 / rate_hz if rate_hz and rate_hz > 0 else 0.1
+    return now_s - last_rx_s > max(floor_s, 5 * period)
+
+
+def format_count(value) -> str:
+    number = _number(value)
+    return "—" if number is None else f"{int(number):,}"
+
+
+# --------------------------------------------------------------------------- per-frame view
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """What the controller says about the data source, read once per frame."""
+
+    phase: str  # "scanning", "starting-sim", "connecting", "connected", "error", "closed"
+    message: str  # a sentence for the user, e.g. "Scanning for boards…"
+    link: object | None = None
+    simulated: bool = False
+    backend_label: str = ""
+    port: str = ""
+    error: str = ""
+    busy_action: str = ""  # e.g. "taring…" while a command runs on the controller thread
+
+
+@dataclass(frozen=True)
+class FrameView:
+    trace_x: np.ndarray
+    trace_y: np.ndarray
+    x_limits: tuple[float, float]
+    y_limits: tuple[float, float]
+    y_label: str
+    readout: str
+    readout_unit: str
+    readout_note: str
+    readout_level: str  # "live", "stale", "none"
+    state_text: str
+    state_level: str  # "ok", "busy", "warn", "error"
+    rows: tuple[tuple[str, str], ...]
+    simulated: bool
+    sim_text: str
+    streaming: bool
+    can_command: bool
+    new_rx_s: np.ndarray  # host arrival times of samples drawn for the first time in this frame
+    samples_in_window: int
+
+
+_EMPTY = np.zeros(0, dtype=np.float64)
+
+
+def _get(obj, name, default=None):
+    if obj is None:
+        return default
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _state_name(state) -> str:
+    if state is None:
+        return ""
+    name = getattr(state, "name", None) or str(state)
+    return name.split(".")[-1].lower()
+
+
+class LiveModel:
+    """Turns the ring's newest window into a FrameView; keeps only what frames share (caches)."""
+
+    def __init__(self, settings: DisplaySettings | None = None):
+        self.settings = settings or DisplaySettings()
+        self._cache_key = None
+        self._cache: tuple[np.ndarray, np.ndarray, np.ndarray] = (_EMPTY, _EMPTY, _EMPTY)
+        self._last_rx_drawn = -math.inf
+        self._y_top = 0.0
+
+    # ---- settings (called from view callbacks, on the render thread)
+    def set_unit(self, key: str) -> None:
+        self.settings.unit = units.unit(key).key
+        self._cache_key = None
+        self._y_top = 0.0
+
+    def set_probe_area(self, cm2: float) -> None:
+        if not cm2 > 0:
+            raise ValueError("probe area must be positive")
+        self.settings.probe_area_cm2 = float(cm2)
+        self._cache_key = None
+        self._y_top = 0.0
+
+    def scale_for(self, info: dict | None) -> Scale:
+        return Scale(calibration_from_info(info), self.settings.unit, self.settings.probe_area_cm2,
+                     raw_tare=tare_from_info(info))
+
+    # ---- the per-frame work
+    def frame(self, status: SourceStatus, now_s: float, columns: int) -> FrameView:
+        link = status.link
+        info = dict(_get(link, "info", None) or {})
+        stats = _get(link, "stats", None)
+        ring = _get(link, "ring", None)
+        state = _state_name(_get(link, "state", None))
+        rate = _number(info.get("rate"))
+        scale = self.scale_for(info)
+        window_s = self.settings.window_s
+
+        t, y, rx = self._decimated(ring, scale, columns, window_s)
+        x = t - now_s
+        new_rx = rx[rx > self._last_rx_drawn] if rx.size else _EMPTY
+        if rx.size:
+            self._last_rx_drawn = max(self._last_rx_drawn, float(rx[-1]))
+
+        # readout: the mean of the newest readout_average_s of data
+        readout, level, note = "—", "none", ""
+        last_rx = float(rx[-1]) if rx.size else None
+        if self._readout_values is not None and self._readout_values.size:
+            readout = scale.format(float(self._readout_values.mean()))
+            level = "live"
+        stale = state in ("streaming", "lost") and is_stale(last_rx, now_s, rate)
+        if level == "live" and stale:
+            level = "stale"
+            note = f"no data for {now_s - last_rx:.1f} s" if last_rx is not None else "no data"
+        elif level == "live" and state not in ("streaming",):
+            note = "stopped"
+        if not scale.calibrated:
+            note = "uncalibrated" + (f" · {note}" if note else "")
+
+        lo = float(y.min()) if y.size else 0.0
+        hi = float(y.max()) if y.size else 0.0
+        y_lim = y_limits(lo, hi, scale.default_span())
+        # grow at once, shrink only when the data falls under 40 % of the axis: the axis stays still
+        if y_lim[1] > self._y_top or hi < 0.4 * self._y_top:
+            self._y_top = y_lim[1]
+        y_lim = (y_lim[0], self._y_top)
+
+        state_text, state_level = self._state_line(status, state, stale)
+        rows = self._rows(status, info, stats, rate, ring, now_s)
+        sim_text = ""
+        if status.simulated:
+            sim_text = status.backend_label or "simulated device"
+        unit_text = scale.label
+        return FrameView(
+            trace_x=x, trace_y=y, x_limits=(-window_s, 0.0), y_limits=y_lim,
+            y_label=f"pressure ({unit_text})" if units.unit(self.settings.unit).kind == "pressure" and scale.calibrated
+            else (f"force ({unit_text})" if scale.calibrated else "raw reading (counts, uncalibrated)"),
+            readout=readout, readout_unit=unit_text, readout_note=note, readout_level=level,
+            state_text=state_text, state_level=state_level, rows=rows,
+            simulated=status.simulated, sim_text=sim_text,
+            streaming=state == "streaming", can_command=link is not None and state in ("connected", "streaming"),
+            new_rx_s=new_rx, samples_in_window=int(self._window_count),
+        )
+
+    # ---- helpers
+    _readout_values: np.ndarray | None = None
+    _window_count = 0
+    _measured_hz = 0.0
+
+    def _decimated(self, ring, scale: Scale, columns: int, window_s: float):
+        """Decimated (t, y, rx) for the newest window; recomputed only when the ring changed."""
+        if ring is None:
+            self._readout_values = None
+            self._window_count = 0
+            self._measured_hz = 0.0
+            return _EMPTY, _EMPTY, _EMPTY
+        columns = max(16, int(columns))
+        version = _get(ring, "version", None)
+        if callable(version):
+            version = version()
+        key = (version, columns, scale)
+        if key[0] is not None and key == self._cache_key:
+            return self._cache
+        window = ring.window(window_s)
+        t = np.asarray(window["t_dev_s"], dtype=np.float64)
+        rx_all = np.asarray(window["t_host_rx_s"], dtype=np.float64)
+        values = scale.values(window["raw"])
+        self._window_count = t.size
+        if t.size:
+            recent = t >= t[-1] - self.settings.readout_average_s
+            self._readout_values = values[recent]
+            last_s = t[t >= t[-1] - 1.0]
+            span = float(last_s[-1] - last_s[0]) if last_s.size > 1 else 0.0
+            self._measured_hz = (last_s.size - 1) / span if span > 0.5 else 0.0
+        else:
+            self._readout_values = None
+            self._measured_hz = 0.0
+        xd, yd = decimate_minmax(t, values, window_s / columns)
+        # arrival times of what is drawn are not needed per point: new samples are found from rx_all
+        self._cache_key = key
+        self._cache = (xd, yd, rx_all)
+        return self._cache
+
+    def _state_line(self, status: SourceStatus, state: str, stale: bool) -> tuple[str, str]:
+        if status.error:
+            return status.error, "error"
+        if status.link is None or status.phase != "connected":
+            return status.message, "busy"
+        if status.busy_action:
+            return status.busy_action, "busy"
+        if state == "streaming":
+            return ("Streaming — but no data arriving", "warn") if stale else ("Streaming", "ok")
+        if state == "lost":
+            return "Connection lost — reconnecting…", "warn"
+        if state == "connected":
+            return "Connected, stopped (press Start)", "ok"
+        if state == "connecting":
+            return "Connecting…", "busy"
+        if state == "closed":
+            return "Closed", "warn"
+        return state.capitalize() or status.message, "busy"
+
+    def _rows(self, status: SourceStatus, info: dict, stats, rate, ring, now_s) -> tuple[tuple[str, str], ...]:
+        board = info.get("board", "—")
+        sensor = info.get("sensor", "—")
+        uid = info.get("uid", "—")
+        fw = info.get("fw")
+        proto = info.get("proto")
+        measured = f" (measured {self._measured_hz:.0f} Hz)" if self._measured_hz else ""
+        rows = [
+            ("Port", status.port or "—"),
+            ("Device", f"{board} · {sensor}"),
+            ("Device id", str(uid)),
+            ("Firmware", f"{fw} (protocol {proto})" if fw else "—"),
+            ("Sample rate", f"{rate:.0f} Hz{measured}" if rate else "—"),
+            ("Samples received", format_count(_get(stats, "samples"))),
+            ("Lost samples", format_count(_get(stats, "lost_samples"))),
+            ("Device overflow", format_count(_get(stats, "device_overflow"))),
+            ("CRC errors", format_count(_get(stats, "crc_errors"))),
+            ("Framing errors", format_count(_get(stats, "framing_errors"))),
+            ("Reconnects", format_count(_get(stats, "reconnects"))),
+        ]
+        return tuple(rows)
+
+
+# --------------------------------------------------------------------------- frame statistics
+
+
+@dataclass
+class FrameStats:
+    """Frames per second and sample-to-screen latency, gathered by the render loop."""
+
+    frames: int = 0
+    samples_displayed: int = 0
+    frame_times: list[float] = field(default_factory=list)
+    latencies_s: list[np.ndarray] = field(default_factory=list)
+    max_latency_chunks: int = 100_000
+
+    _seen_data: bool = False
+
+    def record(self, presented_s: float, new_rx_s: np.ndarray) -> None:
+        self.frames += 1
+        self.frame_times.append(presented_s)
+        if new_rx_s.size:
+            self.samples_displayed += int(new_rx_s.size)
+            first, self._seen_data = not self._seen_data, True
+            # the first batch is whatever the ring held before the window saw it: not a latency
+            if not first and len(self.latencies_s) < self.max_latency_chunks:
+                self.latencies_s.append(presented_s - new_rx_s)
+
+    def fps_median(self, skip: int = 10) -> float:
+        times = np.asarray(self.frame_times[skip:])
+        if times.size < 3:
+            return 0.0
+        intervals = np.diff(times)
+        intervals = intervals[intervals > 0]
+        return float(1.0 / np.median(intervals)) if intervals.size else 0.0
+
+    def latency_quantiles_ms(self) -> dict[str, float]:
+        if not self.latencies_s:
+            return {}
+        all_lat = np.concatenate(self.latencies_s) * 1e3
+        return {"median": float(np.median(all_lat)), "p99": float(np.percentile(all_lat, 99)),
+                "max": float(all_lat.max())}
+
+    def report(self) -> dict:
+        return {"frames": self.frames, "samples_displayed": self.samples_displayed,
+                "fps_median": self.fps_median(), "latency_ms": self.latency_quantiles_ms()}
