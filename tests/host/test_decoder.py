@@ -1,0 +1,290 @@
+"""Stream decoders: vectors, resynchronisation, counters, chunking, fast == reference."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pointdose.protocol import wire
+from pointdose.protocol.decoder import (
+    COUNTER_NAMES,
+    MAX_SEGMENT,
+    ReferenceDecoder,
+    StreamDecoder,
+    decode_bytes,
+    decode_file,
+)
+
+VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "protocol_v1.json").read_text())["vectors"]
+DECODERS = [StreamDecoder, ReferenceDecoder]
+
+
+def events(decoded) -> list:
+    """Samples and messages of one Decoded, interleaved in wire order."""
+    out, pos = [], 0
+    samples = [("s", tuple(int(x) for x in row)) for row in decoded.samples.tolist()]
+    for msg, p in zip(decoded.messages, decoded.positions):
+        out += samples[pos:p]
+        out.append(("m", msg))
+        pos = p
+    return out + samples[pos:]
+
+
+def feed_all(decoder_cls, data: bytes, cuts=()) -> tuple[list, dict]:
+    dec = decoder_cls()
+    evs, last = [], 0
+    for c in list(cuts) + [len(data)]:
+        evs += events(dec.feed(data[last:c]))
+        last = c
+    return evs, dec.counters()
+
+
+# --- vectors ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", DECODERS)
+@pytest.mark.parametrize("v", VECTORS, ids=[v["name"] for v in VECTORS])
+def test_vector_through_decoder(cls, v):
+    dec = cls()
+    # after a delimiter, so the lenient start-up rule plays no part
+    got = dec.feed(b"\x00" + bytes.fromhex(v["encoded_hex"]))
+    f = v["fields"]
+    if v["type"] == wire.FRAME_DATA:
+        times = np.cumsum([0] + f["dt_us"][1:]) + f["t0_us"]
+        expect = [((f["seq"] + k) % wire.TICK_MOD, int(t) % wire.TICK_MOD, val)
+                  for k, (t, val) in enumerate(zip(times, f["values"]))]
+        assert got.samples.tolist() == expect and got.messages == []
+        assert dec.frames_ok == 1
+    elif v["type"] in wire.RESERVED_TYPES:
+        assert len(got.samples) == 0 and got.messages == []
+        assert dec.unknown_types == 1 and dec.frames_ok == 0 and dec.bytes_discarded == 0
+    else:
+        assert len(got.samples) == 0 and len(got.messages) == 1 and dec.frames_ok == 1
+        assert got.messages[0] == wire.parse_frame(bytes.fromhex(v["decoded_hex"]))
+    assert sum(dec.counters()[n] for n in ("cobs_errors", "crc_errors", "length_errors", "version_errors")) == 0
+
+
+def test_near_wrap_sample_times_are_mod_2_30():
+    v = next(v for v in VECTORS if v["name"] == "data_near_wrap")
+    s = StreamDecoder().feed(bytes.fromhex(v["encoded_hex"])).samples
+    assert s["seq30"].tolist() == [2**30 - 2, 2**30 - 1, 0]
+    assert s["t30_us"].tolist() == [2**30 - 500, 2**30 - 100, 300]
+    assert s.dtype["raw"] == np.int32 and s.dtype["seq30"] == np.int64
+
+
+# --- specific error paths --------------------------------------------------------------------
+
+
+def _frame(ftype, payload, version=1):
+    return wire.encode_frame(ftype, payload, version=version)
+
+
+CASES = {
+    "crc": (lambda: bytearray(wire.encode_data_frame(1, 2, [3], [0])), "crc_errors"),
+    "cobs": (lambda: b"\x09\x01\x02\x00", "cobs_errors"),
+    "short": (lambda: b"\x02\x01\x01\x00", "length_errors"),
+    "version": (lambda: _frame(wire.FRAME_DATA, wire.data_payload(1, 2, [3], [0]), version=2), "version_errors"),
+    "data_len": (lambda: _frame(wire.FRAME_DATA, wire.data_payload(1, 2, [3, 4], [0, 1])[:-1]), "length_errors"),
+    "data_n0": (lambda: _frame(wire.FRAME_DATA, bytes(9)), "length_errors"),
+    "status_len": (lambda: _frame(wire.FRAME_STATUS, bytes(20)), "length_errors"),
+    "reply_len": (lambda: _frame(wire.FRAME_REPLY, b"\x01\x00"), "length_errors"),
+    "unknown": (lambda: _frame(0x7E, b"hello"), "unknown_types"),
+    "oversize": (lambda: b"\x01" * (MAX_SEGMENT + 5) + b"\x00", "length_errors"),
+}
+
+
+@pytest.mark.parametrize("cls", DECODERS)
+@pytest.mark.parametrize("case", CASES)
+def test_each_bad_frame_goes_to_its_counter_and_the_next_frame_survives(cls, case):
+    make, counter = CASES[case]
+    bad = make()
+    if case == "crc":
+        bad[3] ^= 0x40
+    good = wire.encode_data_frame(77, 1000, [5, 6], [0, 10])
+    dec = cls()
+    got = dec.feed(b"\x00" + bytes(bad) + good)
+    assert got.samples["seq30"].tolist() == [77, 78]
+    c = dec.counters()
+    assert c[counter] == 1 and c["frames_ok"] == 1
+    assert sum(c[n] for n in COUNTER_NAMES if n not in (counter, "frames_ok", "bytes_discarded")) == 0
+    assert c["bytes_discarded"] == (0 if counter == "unknown_types" else len(bad) - 1)
+
+
+@pytest.mark.parametrize("cls", DECODERS)
+@pytest.mark.parametrize("n", [251, 252, 253, 254, 255, 400])
+def test_long_frames_across_ff_blocks(cls, n):
+    text = "e" * n + "\x00" * 3 + "f" * n
+    got = cls().feed(wire.encode_error(4, text) + wire.encode_error(4, "g" * n))
+    assert got.messages == [wire.DeviceError(4, text), wire.DeviceError(4, "g" * n)]
+
+
+@pytest.mark.parametrize("cls", DECODERS)
+def test_dt0_is_ignored(cls):
+    """docs/protocol.md: sample k is at t0 + dt_1 + … + dt_k; dt_0 is 0 (and ignored if not)."""
+    got = cls().feed(wire.encode_data_frame(0, 100, [1, 2], [7, 5])).samples
+    assert got["t30_us"].tolist() == [100, 105]
+
+
+@pytest.mark.parametrize("cls", DECODERS)
+def test_startup_tail_is_discarded_silently(cls):
+    good = wire.encode_data_frame(5, 0, [1], [0])
+    dec = cls()
+    got = dec.feed(good[7:] + good)  # the port opened in the middle of a frame
+    assert got.samples["seq30"].tolist() == [5]
+    c = dec.counters()
+    assert c["bytes_discarded"] == len(good) - 8 and c["crc_errors"] + c["cobs_errors"] + c["length_errors"] == 0
+
+
+@pytest.mark.parametrize("cls", DECODERS)
+def test_garbage_without_delimiter_is_bounded(cls):
+    dec = cls()
+    for _ in range(10):
+        dec.feed(b"\xAA" * 1000)
+    assert len(dec._buf) <= MAX_SEGMENT
+    got = dec.feed(b"\x00" + wire.encode_error(2, "x"))
+    assert got.messages == [wire.DeviceError(2, "x")]
+    assert dec.bytes_discarded == 10_000
+
+
+# --- property tests --------------------------------------------------------------------------
+
+i24 = st.integers(wire.I24_MIN, wire.I24_MAX)
+u30 = st.integers(0, 2**30 - 1)
+
+
+@st.composite
+def data_frames(draw):
+    n = draw(st.integers(1, 40))
+    seq, t0 = draw(u30), draw(u30)
+    # values near zero and dt multiples of 256 put zeros in the frame: long COBS chains
+    values = draw(st.lists(st.one_of(st.integers(-300, 300), i24), min_size=n, max_size=n))
+    dts = [0] + draw(st.lists(st.one_of(st.sampled_from([0, 256, 1000, 65535]), st.integers(0, 65535)),
+                              min_size=n - 1, max_size=n - 1))
+    enc = wire.encode_data_frame(seq, t0, values, dts)
+    times = np.cumsum(dts) + t0
+    exp = [("s", ((seq + k) % wire.TICK_MOD, int(times[k]) % wire.TICK_MOD, values[k])) for k in range(n)]
+    return enc, exp
+
+
+text = st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=60)
+messages = st.one_of(
+    st.builds(lambda i, s, t: (wire.encode_reply(i, s, t), [("m", wire.Reply(i, s, t))]),
+              st.integers(0, 65535), st.integers(0, 5), text),
+    st.builds(lambda b, t, q, o, e, f, r: (wire.encode_status(b, t, q, o, e, f, r),
+                                           [("m", wire.Status(b.hex(), t, q, o, e, f, r))]),
+              st.binary(min_size=4, max_size=4), u30, u30, u30, st.integers(0, 65535), st.integers(0, 255),
+              st.integers(0, 65535)),
+    st.builds(lambda c, t: (wire.encode_error(c, t), [("m", wire.DeviceError(c, t))]), st.integers(0, 255), text),
+    # 0xFF COBS blocks: more than 254 non-zero bytes in a row
+    st.builds(lambda i, n: (wire.encode_reply(i, 0, "k=" + "v" * n), [("m", wire.Reply(i, 0, "k=" + "v" * n))]),
+              st.integers(1, 255), st.integers(240, 520)),
+    st.builds(lambda t, p: (wire.encode_frame(t, p), []), st.sampled_from([0x10, 0x11, 0x12, 0x00, 0x42]),
+              st.binary(max_size=80)),
+)
+frames = st.one_of(data_frames(), data_frames(), messages)
+
+Piece = tuple  # (bytes, expected events, is_frame)
+
+
+@st.composite
+def damaged_streams(draw):
+    """A stream of frames with garbage, truncated frames and bit flips; marks which frames are intact."""
+    pieces = []
+    for _ in range(draw(st.integers(0, 12))):
+        kind = draw(st.sampled_from(["frame", "frame", "frame", "garbage", "truncated", "flip"]))
+        if kind == "garbage":
+            pieces.append((draw(st.binary(min_size=1, max_size=40)), [], False))
+        else:
+            enc, exp = draw(frames)
+            if kind == "truncated":
+                pieces.append((enc[: draw(st.integers(1, len(enc) - 1))], [], False))
+            elif kind == "flip":
+                b = bytearray(enc)
+                i = draw(st.integers(0, len(b) - 1))
+                b[i] ^= 1 << draw(st.integers(0, 7))
+                pieces.append((bytes(b), [], False))
+            else:
+                pieces.append((enc, exp, True))
+    stream = bytearray(b"\x00")
+    expected = []
+    for data, exp, is_frame in pieces:
+        if is_frame and stream[-1] == 0:
+            expected += exp  # preceded by a delimiter and untouched: must come out
+        stream += data
+    return bytes(stream), expected
+
+
+def is_subsequence(needle: list, hay: list) -> bool:
+    it = iter(hay)
+    return all(any(x == y for y in it) for x in needle)
+
+
+def segments(data: bytes) -> list[bytes]:
+    return [s for s in data.split(b"\x00")[:-1] if s]
+
+
+@settings(max_examples=120, deadline=None)
+@given(damaged_streams(), st.lists(st.integers(0, 10_000), max_size=6))
+def test_damaged_stream_recovers_every_intact_frame(stream_exp, cuts):
+    stream, expected = stream_exp
+    cuts = sorted(c % (len(stream) + 1) for c in cuts)
+    ref_evs, ref_c = feed_all(ReferenceDecoder, stream)
+    fast_evs, fast_c = feed_all(StreamDecoder, stream)
+    cut_evs, cut_c = feed_all(StreamDecoder, stream, cuts)
+    assert is_subsequence(expected, fast_evs)
+    assert fast_evs == ref_evs == cut_evs
+    assert fast_c == ref_c == cut_c
+    segs = segments(stream)
+    outcomes = sum(fast_c[n] for n in COUNTER_NAMES if n != "bytes_discarded")
+    assert outcomes == len(segs)  # every segment counted exactly once
+    assert fast_c["bytes_discarded"] <= sum(map(len, segs))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(frames, max_size=15))
+def test_clean_stream_byte_by_byte_equals_all_at_once(items):
+    stream = b"".join(enc for enc, _ in items)
+    expected = [e for _, exp in items for e in exp]
+    whole, c1 = feed_all(StreamDecoder, stream)
+    single, c2 = feed_all(StreamDecoder, stream, range(1, len(stream)))
+    assert whole == single == expected
+    assert c1 == c2
+    assert c1["cobs_errors"] == c1["crc_errors"] == c1["length_errors"] == c1["bytes_discarded"] == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=600), st.lists(st.integers(0, 600), max_size=5))
+def test_random_bytes_never_raise_and_agree(data, cuts):
+    cuts = sorted(c % (len(data) + 1) for c in cuts)
+    fast = feed_all(StreamDecoder, data, cuts)
+    assert fast == feed_all(ReferenceDecoder, data)
+
+
+def test_long_capture_random_cuts_and_file(tmp_path):
+    rng = random.Random(4)
+    parts, seq, t = [], 0, 0
+    for i in range(3000):
+        n = rng.choice([4, 4, 4, 5])
+        dts = [0] + [1000 + rng.randint(-30, 30) for _ in range(n - 1)]
+        parts.append(wire.encode_data_frame(seq, t, [rng.randint(-2000, 2000) for _ in range(n)], dts))
+        seq, t = seq + n, t + sum(dts) + 1000
+        if i % 250 == 0:
+            parts.append(wire.encode_status("01020304", t, seq, 0, 0, 1, 1000))
+    stream = b"".join(parts)
+    cuts = sorted(rng.sample(range(len(stream)), 400))
+    fast_evs, fast_c = feed_all(StreamDecoder, stream, cuts)
+    assert fast_evs == feed_all(ReferenceDecoder, stream)[0]
+    assert fast_c["frames_ok"] == len(parts)
+    path = tmp_path / "capture.bin"
+    path.write_bytes(stream)
+    whole = decode_file(path, chunk_size=10_000)
+    assert len(whole.samples) == seq
+    assert np.array_equal(whole.samples["seq30"], np.arange(seq))
+    assert len(whole.messages) == 12 and whole.positions[1] > whole.positions[0]
+    assert decode_bytes(stream).counters == whole.counters
