@@ -111,6 +111,7 @@ class Controller:
         self._autostart = autostart_stream
         self._jobs: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
+        self._shutdown_lock = threading.Lock()
         self._status = SourceStatus(phase="idle", message="Starting…")
         self._sim: SimHandle | None = None
         self._thread: threading.Thread | None = None
@@ -185,6 +186,13 @@ class Controller:
 
     def _connect(self) -> None:
         try:
+            self._connect_steps()
+        finally:
+            if self._closed.is_set():  # closed while we were connecting: undo what we started
+                self._shutdown_source()
+
+    def _connect_steps(self) -> None:
+        try:
             if self._port:
                 choice = BoardChoice(port=self._port)
             elif self._force_sim:
@@ -197,10 +205,9 @@ class Controller:
                 return
             self._set(phase="connecting", message=f"Connecting to {choice.port}…", port=choice.port)
             link = self._open_link(choice)
-            if self._closed.is_set():
-                link.close()
-                return
             self._set(link=link, phase="connected", message="Connected")
+            if self._closed.is_set():
+                return
             if self._autostart:
                 link.start()
         except UserError as exc:
@@ -217,6 +224,10 @@ class Controller:
         return BoardChoice(port=self._sim.port, description="simulated device")
 
     def _shutdown_source(self) -> None:
+        with self._shutdown_lock:
+            self._shutdown_source_locked()
+
+    def _shutdown_source_locked(self) -> None:
         link = self.status().link
         if link is not None:
             for step in ("stop", "close"):

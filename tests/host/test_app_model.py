@@ -1,0 +1,252 @@
+"""The app's model on plain CPython (no display, no DearPyGui)."""
+
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pointdose.app import model as m
+
+DTYPE = np.dtype([("seq", np.int64), ("t_dev_s", np.float64), ("t_host_rx_s", np.float64),
+                  ("raw", np.int32), ("segment", np.int32)])
+
+
+class Ring:
+    """The smallest ring with SampleRing's public surface the model uses."""
+
+    def __init__(self, t, raw, rx=None):
+        self.data = np.zeros(len(t), dtype=DTYPE)
+        self.data["seq"] = np.arange(len(t))
+        self.data["t_dev_s"] = t
+        self.data["t_host_rx_s"] = t if rx is None else rx
+        self.data["raw"] = raw
+        self.version = 1
+
+    def window(self, seconds):
+        t = self.data["t_dev_s"]
+        if t.size == 0:
+            return self.data.copy()
+        return self.data[t >= t[-1] - seconds].copy()
+
+
+class Link:
+    def __init__(self, ring, info, state="STREAMING", stats=None):
+        self.ring, self.info, self.state = ring, info, state
+        self.stats = stats or {"samples": len(ring.data), "lost_samples": 3, "device_overflow": 0,
+                               "crc_errors": 1, "framing_errors": 0, "reconnects": 2}
+
+
+CAL = {"fw": "0.1.0", "proto": "1", "board": "rp2", "sensor": "hx711", "rate": "200", "uid": "e66138",
+       "tare": "0", "cal": "linear:2000:50000"}
+
+
+def status(link, **kw):
+    return m.SourceStatus(phase="connected", message="Connected", link=link, port="/dev/ttyACM0", **kw)
+
+
+# --------------------------------------------------------------------------- model never loads dpg
+
+
+def test_model_does_not_import_dearpygui():
+    assert "dearpygui" not in getattr(m, "__dict__", {})
+    assert all("dearpygui" not in line for line in open(m.__file__) if line.startswith(("import", "from")))
+
+
+def test_app_command_parser_does_not_import_dearpygui():
+    import subprocess
+
+    code = ("import sys, argparse; import pointdose.app.main as a; a.add_arguments(argparse.ArgumentParser());"
+            "import pointdose.app.model, pointdose.app.controller;"
+            "print('dearpygui' in ' '.join(sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def test_calibration_from_hello_uses_zero_when_tare_is_zero():
+    cal = m.calibration_from_info(CAL)
+    assert cal == m.Calibration(counts_per_n=2000.0, zero=50000.0, tare=50000.0)
+    assert cal.force_n(52000) == pytest.approx(1.0)
+
+
+def test_calibration_prefers_a_nonzero_tare():
+    cal = m.calibration_from_info({**CAL, "tare": "51000"})
+    assert cal.tare == 51000.0
+    assert cal.force_n(53000) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("text", ["none", "", "linear:0:5", "linear:abc:5", "poly:1:2:3", "linear:1"])
+def test_no_or_bad_calibration_means_uncalibrated(text):
+    assert m.calibration_from_info({"cal": text}) is None
+    assert m.calibration_from_info({}) is None
+
+
+def test_scale_converts_to_the_chosen_unit_and_probe():
+    cal = m.calibration_from_info(CAL)
+    # 10 N on 1 cm² = 100 kPa; on 2 cm² = 50 kPa
+    assert m.Scale(cal, "kPa", 1.0).values([70000])[0] == pytest.approx(100.0)
+    assert m.Scale(cal, "kPa", 2.0).values([70000])[0] == pytest.approx(50.0)
+    assert m.Scale(cal, "N", 2.0).values([70000])[0] == pytest.approx(10.0)
+    assert m.Scale(cal, "kgf/cm2", 1.0).values([70000])[0] == pytest.approx(100 / 98.0665)
+
+
+# --------------------------------------------------------------------------- decimation
+
+
+def test_decimation_keeps_min_max_per_column_and_the_last_sample():
+    rng = np.random.default_rng(0)
+    x = np.arange(30_000) / 1000.0  # 30 s at 1 kHz
+    y = rng.normal(0, 1, x.size)
+    y[12_345] = 50.0  # a one-sample spike
+    y[20_000] = -40.0
+    xd, yd = m.decimate_minmax(x, y, column_width=30.0 / 1000)
+    assert xd.size <= 2 * 1000 + 1
+    assert yd.max() == 50.0 and yd.min() == -40.0
+    assert xd[-1] == x[-1] and yd[-1] == y[-1]
+    assert np.all(np.diff(xd) > 0)  # still a function of time, in order
+    col = np.floor(x / 0.03).astype(int)
+    dcol = np.floor(xd / 0.03).astype(int)
+    for c in (0, 411, 999):
+        sel = y[col == c]
+        got = yd[dcol == c]
+        assert got.max() == sel.max() and got.min() == sel.min()
+
+
+def test_short_series_are_not_decimated():
+    x = np.linspace(0, 1, 50)
+    y = np.sin(x)
+    xd, yd = m.decimate_minmax(x, y, column_width=0.001)
+    assert np.array_equal(xd, x) and np.array_equal(yd, y)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=400),
+       st.floats(0.001, 0.5))
+def test_decimation_properties(values, width):
+    y = np.array(values)
+    x = np.arange(y.size) * 0.01
+    xd, yd = m.decimate_minmax(x, y, width)
+    assert yd.max() == y.max() and yd.min() == y.min()
+    assert xd[-1] == x[-1] and yd[-1] == y[-1]
+    assert set(xd.tolist()) <= set(x.tolist())
+    columns = np.unique(np.floor(x / width)).size
+    assert xd.size <= max(y.size, 2 * columns + 1)
+
+
+# --------------------------------------------------------------------------- axis, staleness
+
+
+def test_nice_ceiling_and_y_limits():
+    assert m.nice_ceiling(0.7) == 1.0
+    assert m.nice_ceiling(101) == 200.0
+    assert m.nice_ceiling(230) == 250.0
+    assert m.y_limits(0, 320, 100) == (0.0, 500.0)
+    assert m.y_limits(-5, 10, 100) == (-10.0, 100.0)
+
+
+def test_stale_detection():
+    assert not m.is_stale(10.0, 10.2, 200)
+    assert m.is_stale(10.0, 10.6, 200)
+    assert not m.is_stale(10.0, 10.4, 10)  # 5 periods at 10 Hz is 0.5 s
+    assert m.is_stale(10.0, 10.6, 10)
+    assert m.is_stale(None, 1.0, 200)
+
+
+# --------------------------------------------------------------------------- whole frames
+
+
+def press_ring(seconds=30.0, rate=200.0, newtons=25.0):
+    t = np.arange(0, seconds, 1 / rate) + 1000.0
+    raw = 50000 + 2000 * np.where(t > t[-1] - 1.0, newtons, 0.0)
+    return Ring(t, raw.astype(np.int32))
+
+
+def test_frame_readout_in_kpa_with_trace_and_rows():
+    ring = press_ring()
+    model = m.LiveModel()
+    now = float(ring.data["t_dev_s"][-1]) + 0.01
+    fv = model.frame(status(Link(ring, CAL)), now, columns=800)
+    assert fv.readout == "250" and fv.readout_unit == "kPa" and fv.readout_level == "live"
+    assert fv.readout_note == ""
+    assert fv.y_label == "pressure (kPa)"
+    assert fv.trace_x.size <= 2 * 800 + 1 and fv.trace_x[-1] == pytest.approx(-0.01)
+    assert fv.trace_y.max() == pytest.approx(250.0)
+    assert fv.y_limits == (0.0, 500.0)
+    rows = dict(fv.rows)
+    assert rows["Device"] == "rp2 · hx711" and rows["Firmware"] == "0.1.0 (protocol 1)"
+    assert rows["Lost samples"] == "3" and rows["CRC errors"] == "1" and rows["Reconnects"] == "2"
+    assert rows["Sample rate"].startswith("200 Hz")
+    assert fv.state_text == "Streaming" and fv.state_level == "ok" and fv.streaming and fv.can_command
+
+
+def test_frame_in_other_units():
+    ring = press_ring()
+    now = float(ring.data["t_dev_s"][-1])
+    model = m.LiveModel()
+    model.set_unit("kgf/cm²")
+    fv = model.frame(status(Link(ring, CAL)), now, 800)
+    assert fv.readout == "2.55" and fv.readout_unit == "kgf/cm²"
+    model.set_unit("lbf")
+    fv = model.frame(status(Link(ring, CAL)), now, 800)
+    assert fv.readout == "5.6" and fv.y_label == "force (lbf)"
+    model.set_unit("kPa")
+    model.set_probe_area(0.5)
+    assert model.frame(status(Link(ring, CAL)), now, 800).readout == "500"
+
+
+def test_uncalibrated_shows_counts_and_says_so():
+    ring = press_ring()
+    now = float(ring.data["t_dev_s"][-1])
+    fv = m.LiveModel().frame(status(Link(ring, {**CAL, "cal": "none"})), now, 800)
+    assert fv.readout == "100000" and fv.readout_unit == "counts"
+    assert "uncalibrated" in fv.readout_note and "uncalibrated" in fv.y_label
+
+
+def test_stale_stream_is_flagged_and_new_samples_counted_once():
+    ring = press_ring()
+    t_last = float(ring.data["t_dev_s"][-1])
+    model = m.LiveModel()
+    first = model.frame(status(Link(ring, CAL)), t_last + 0.01, 800)
+    assert first.new_rx_s.size == ring.data.size
+    again = model.frame(status(Link(ring, CAL)), t_last + 2.0, 800)
+    assert again.new_rx_s.size == 0
+    assert again.readout_level == "stale" and "no data for 2.0 s" in again.readout_note
+    assert again.state_level == "warn"
+
+
+def test_stopped_link_is_not_stale_and_buttons_follow_state():
+    ring = press_ring()
+    fv = m.LiveModel().frame(status(Link(ring, CAL, state="CONNECTED")), float(ring.data["t_dev_s"][-1]) + 5, 800)
+    assert fv.readout_level == "live" and fv.readout_note == "stopped"
+    assert fv.can_command and not fv.streaming
+
+
+def test_connecting_and_error_states_before_a_link():
+    model = m.LiveModel()
+    fv = model.frame(m.SourceStatus(phase="scanning", message="Scanning for boards…"), 0.0, 800)
+    assert fv.state_text == "Scanning for boards…" and fv.state_level == "busy"
+    assert fv.readout == "—" and not fv.can_command and fv.trace_x.size == 0
+    err = model.frame(m.SourceStatus(phase="error", message="x", error="/dev/ttyUSB0 is not a pointdose device"), 0, 800)
+    assert err.state_level == "error" and "not a pointdose" in err.state_text
+
+
+def test_simulated_source_is_labelled():
+    ring = press_ring()
+    fv = m.LiveModel().frame(status(Link(ring, CAL), simulated=True,
+                                    backend_label="real firmware on the MicroPython unix port"),
+                             float(ring.data["t_dev_s"][-1]), 800)
+    assert fv.simulated and "MicroPython unix port" in fv.sim_text
+
+
+def test_frame_stats_fps_and_latency():
+    stats = m.FrameStats()
+    for i in range(100):
+        stats.record(i / 100.0, np.array([i / 100.0 - 0.02]) if i else np.array([-50.0]))
+    report = stats.report()
+    assert report["frames"] == 100 and report["samples_displayed"] == 100
+    assert report["fps_median"] == pytest.approx(100.0, rel=1e-6)
+    assert report["latency_ms"]["median"] == pytest.approx(20.0)  # the first (backlog) batch is left out

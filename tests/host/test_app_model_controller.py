@@ -1,0 +1,171 @@
+"""The app controller's choice of source and its worker thread, with fakes (no display)."""
+
+import threading
+import time
+
+import pytest
+
+from pointdose.app.controller import BoardChoice, Controller, SimHandle
+from pointdose.errors import UserError
+
+
+class Link:
+    def __init__(self, choice):
+        self.choice = choice
+        self.calls = []
+        self.thread_names = []
+        self.state = "CONNECTED"
+
+    def _log(self, name):
+        self.calls.append(name)
+        self.thread_names.append(threading.current_thread().name)
+
+    def start(self):
+        self._log("start")
+        self.state = "STREAMING"
+
+    def stop(self):
+        self._log("stop")
+
+    def tare(self):
+        time.sleep(0.2)  # a tare takes half a second of samples on the device
+        self._log("tare")
+
+    def close(self):
+        self._log("close")
+
+
+def wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def make(**kw):
+    sims = []
+
+    def start_sim():
+        sims.append("started")
+        return SimHandle(port="/tmp/sim/ttySIM0", backend_label="real firmware on the MicroPython unix port",
+                         close=lambda: sims.append("closed"))
+
+    kw.setdefault("find_boards", lambda: [])
+    kw.setdefault("open_link", Link)
+    return Controller(start_sim=start_sim, **kw), sims
+
+
+def test_no_board_found_starts_the_simulator():
+    c, sims = make()
+    c.start()
+    assert wait_for(lambda: c.status().phase == "connected")
+    s = c.status()
+    assert s.simulated and "unix port" in s.backend_label and s.port == "/tmp/sim/ttySIM0"
+    assert s.link.calls == ["start"] and s.link.thread_names == ["pointdose-controller"]
+    c.close()
+    assert sims == ["started", "closed"] and s.link.calls[-2:] == ["stop", "close"]
+
+
+def test_a_found_board_wins_over_the_simulator():
+    c, sims = make(find_boards=lambda: [BoardChoice("/dev/ttyACM0", "Pico", bridge=False)])
+    c.start()
+    assert wait_for(lambda: c.status().phase == "connected")
+    assert not c.status().simulated and c.status().port == "/dev/ttyACM0" and sims == []
+    c.close()
+
+
+def test_explicit_port_skips_the_scan():
+    scanned = []
+    c, sims = make(port="/dev/ttyUSB3", find_boards=lambda: scanned.append(1) or [])
+    c.start()
+    assert wait_for(lambda: c.status().phase == "connected")
+    assert scanned == [] and sims == [] and c.status().link.choice.port == "/dev/ttyUSB3"
+    c.close()
+
+
+def test_scan_runs_off_the_calling_thread_and_status_shows_it():
+    release = threading.Event()
+
+    def slow_scan():
+        release.wait(5)
+        return []
+
+    c, _ = make(find_boards=slow_scan)
+    t0 = time.monotonic()
+    c.start()
+    assert time.monotonic() - t0 < 0.1  # start() does not wait for the scan
+    assert wait_for(lambda: c.status().phase == "scanning")
+    assert "Scanning" in c.status().message
+    release.set()
+    assert wait_for(lambda: c.status().phase == "connected")
+    c.close()
+
+
+def test_not_a_device_is_a_user_error_kept_for_exit():
+    class NotAPointdoseDevice(UserError):
+        pass
+
+    def refuse(choice):
+        raise NotAPointdoseDevice(f"{choice.port} did not answer hello: is it a pointdose device?")
+
+    c, _ = make(port="/dev/ttyS0", open_link=refuse)
+    c.start()
+    assert wait_for(lambda: c.status().phase == "error")
+    assert "did not answer" in c.status().error
+    assert isinstance(c.fatal_error, UserError)
+    c.close()
+
+
+def test_tare_runs_on_the_worker_and_shows_busy():
+    c, _ = make()
+    c.start()
+    assert wait_for(lambda: c.status().phase == "connected")
+    t0 = time.monotonic()
+    c.request_tare()
+    assert time.monotonic() - t0 < 0.05  # the GUI thread is not held for the tare
+    assert wait_for(lambda: c.status().busy_action.startswith("Taring"))
+    assert wait_for(lambda: "tare" in c.status().link.calls and not c.status().busy_action)
+    link = c.status().link
+    assert set(link.thread_names) == {"pointdose-controller"}
+    c.request_stop()
+    c.request_start()
+    assert wait_for(lambda: link.calls[-2:] == ["stop", "start"])
+    c.close()
+
+
+def test_failed_command_is_shown_not_raised():
+    class Broken(Link):
+        def tare(self):
+            raise OSError("port vanished")
+
+    c, _ = make(open_link=Broken)
+    c.start()
+    assert wait_for(lambda: c.status().phase == "connected")
+    c.request_tare()
+    assert wait_for(lambda: "port vanished" in c.status().error)
+    c.close()
+
+
+@pytest.mark.timeout(20)
+def test_close_while_connecting_leaves_nothing_running():
+    release = threading.Event()
+    opened = []
+
+    def slow_open(choice):
+        release.wait(5)
+        link = Link(choice)
+        opened.append(link)
+        return link
+
+    c, sims = make(open_link=slow_open)
+    c.start()
+    assert wait_for(lambda: c.status().phase == "connecting")
+    closer = threading.Thread(target=c.close, kwargs={"timeout": 5})
+    closer.start()
+    time.sleep(0.05)
+    release.set()
+    closer.join(6)
+    assert opened and opened[0].calls[-1] == "close"
+    assert sims[-1] == "closed"
