@@ -1,0 +1,538 @@
+"""DeviceLink: one board (or the simulated device) over a serial port, with a reader thread.
+
+Design (after pyserial's ``serial/threaded``): one reader thread owns the port's reads, the decoder,
+the clock and the reconnect loop; callers' threads only write command lines (under a write lock)
+and wait for their own REPLY, routed to them by command id. Everything that touches
+:class:`DeviceClock` runs on the reader thread, so a ``start`` reply's ``seq=`` takes effect before
+the samples that follow it on the wire.
+
+Every way the link can end (I/O error, unplug, a callback raising, no answer to the reconnect
+``hello``) goes through :meth:`DeviceLink._connection_lost`: state becomes LOST, samples already
+received stay in the ring, pending commands fail with :class:`LinkLost`, and the reader thread
+re-opens the same port path every ``reconnect_interval`` s (or the board with the same USB serial
+number, if it came back under another name). When the device answers ``hello`` again, a changed
+boot id starts a new segment, streaming is restarted if it was on, and ``stats.reconnects`` grows.
+
+Example::
+
+    with DeviceLink("/dev/ttyACM0") as link:
+        link.start()
+        time.sleep(1)
+        rows = link.ring.window(1.0)
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import numpy as np
+
+from pointdose.errors import UserError
+from pointdose.link.clock import DeviceClock
+from pointdose.link.discovery import Board, find_board_by_uid
+from pointdose.link.ring import RING_DTYPE, SampleRing
+from pointdose.protocol.decoder import StreamDecoder
+from pointdose.protocol.wire import DeviceError, ErrorCode, Reply, Status
+
+MAX_LINE = 80
+LINK_BUDGET = 0.70  # share of a UART link the stream may use (docs/protocol.md)
+UART_BATCH_US = 20000  # firmware default batching on a UART link
+
+
+class LinkState(enum.Enum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    STREAMING = "streaming"
+    LOST = "lost"
+    CLOSED = "closed"
+
+
+@dataclass
+class LinkStats:
+    samples: int = 0
+    lost_samples: int = 0  # gaps in the sequence numbers
+    device_overflow: int = 0  # device ring overflow (STATUS), summed over boots
+    crc_errors: int = 0
+    framing_errors: int = 0  # COBS and length errors
+    version_errors: int = 0
+    unknown_frames: int = 0
+    reconnects: int = 0
+    boot_changes: int = 0
+    last_sample_host_time: float | None = None
+
+
+class LinkError(UserError):
+    """The link cannot do what was asked (port missing, connection lost, no reply)."""
+
+
+class LinkLost(LinkError):
+    pass
+
+
+class CommandTimeout(LinkError):
+    pass
+
+
+class NotAPointdoseDevice(LinkError):
+    pass
+
+
+class DeviceCommandError(UserError):
+    """The device answered a command with a non-zero status."""
+
+    def __init__(self, command: str, reply: Reply) -> None:
+        super().__init__(f"the device refused '{command}': {reply.text or f'status {reply.status}'}")
+        self.command = command
+        self.reply = reply
+        self.status = reply.status
+
+
+def link_load(rate_hz: float, batch_us: int) -> float:
+    """Bytes per second the stream needs: ``rate×5 + frames/s×15`` with the firmware's batching."""
+    period_us = 1e6 / rate_hz
+    per_frame = max(1, min(40, int(batch_us // period_us)))
+    return rate_hz * 5 + rate_hz / per_frame * 15
+
+
+class _Pending:
+    __slots__ = ("event", "reply", "error", "hook", "deadline", "text")
+
+    def __init__(self, text: str, hook: Callable[[Reply | None], None] | None = None, deadline: float | None = None):
+        self.event = threading.Event()
+        self.reply: Reply | None = None
+        self.error: BaseException | None = None
+        self.hook = hook  # runs on the reader thread; None reply = timed out (async only)
+        self.deadline = deadline  # async commands only: the reader gives up then
+        self.text = text
+
+
+def _default_factory(port: str):
+    import serial
+
+    return serial.serial_for_url(port, do_not_open=True)
+
+
+class DeviceLink:
+    def __init__(self, port: str, *, baudrate: int = 115200, bridge: bool = False, ring: SampleRing | None = None,
+                 hello_timeout: float = 2.0, ping_interval: float = 0.5, reconnect_interval: float = 0.5,
+                 reconnect: bool = True, read_timeout: float = 0.02, write_timeout: float = 1.0,
+                 usb_serial: str | None = None, serial_factory: Callable[[str], object] | None = None,
+                 on_message: Callable[[object], None] | None = None, stall_timeout: float = 2.5) -> None:
+        self.port = port
+        self.baudrate = baudrate
+        self.bridge = bridge
+        self.ring = ring if ring is not None else SampleRing()
+        self.hello_timeout = hello_timeout
+        self.ping_interval = ping_interval
+        self.reconnect_interval = reconnect_interval
+        self.stall_timeout = stall_timeout
+        self.usb_serial = usb_serial
+        self.read_timeout = read_timeout
+        self.write_timeout = write_timeout
+        self.info: dict[str, str] = {}
+        self.status: Status | None = None
+        self.errors: deque[tuple[float, DeviceError]] = deque(maxlen=100)
+        self.last_error: BaseException | None = None
+        self.clock = DeviceClock()
+        self._factory = serial_factory or _default_factory
+        self._reconnect = reconnect
+        self._on_message_cb = on_message
+        self._decoder = StreamDecoder()
+        self._stats = LinkStats()
+        self._overflow_base = 0
+        self._lock = threading.RLock()
+        self._write_lock = threading.Lock()
+        self._pending: dict[int, _Pending] = {}
+        self._next_id = 0
+        self._state = LinkState.CONNECTING
+        self._want_streaming = False
+        self._restart_in_flight = False
+        self._closing = threading.Event()
+        self._last_tx = 0.0
+        self._last_rx = time.monotonic()
+        self._last_probe = 0.0
+        self._reconnect_at = 0.0
+        self._ever_connected = False
+        try:
+            self._ser = self._open(port)
+        except Exception as exc:
+            raise LinkError(f"could not open {port}: {exc}") from exc
+        self._thread = threading.Thread(target=self._run, name=f"pointdose-link {port}", daemon=True)
+        self._thread.start()
+        try:
+            self.command("hello", timeout=hello_timeout, hook=self._on_hello)
+        except CommandTimeout:
+            self._shutdown()
+            raise NotAPointdoseDevice(
+                f"{port} did not answer as a pointdose device within {hello_timeout:g} s: "
+                "is the pointdose firmware installed? (pointdose flash)") from None
+        except BaseException:
+            self._shutdown()
+            raise
+        self._ever_connected = True
+        with self._lock:
+            if self._state == LinkState.CONNECTING:
+                self._state = LinkState.CONNECTED
+
+    @classmethod
+    def for_board(cls, board: Board, **kwargs) -> "DeviceLink":
+        """Open a board found by :func:`~pointdose.link.discovery.find_boards` with the right line settings."""
+        return cls(board.port, baudrate=board.baudrate, bridge=board.bridge, usb_serial=board.uid, **kwargs)
+
+    # --- public API -----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> LinkState:
+        return self._state
+
+    @property
+    def stats(self) -> LinkStats:
+        """A copy of the counters (safe to keep)."""
+        c = self._decoder.counters()
+        with self._lock:
+            return replace(self._stats, crc_errors=c["crc_errors"], framing_errors=c["cobs_errors"] + c["length_errors"],
+                           version_errors=c["version_errors"], unknown_frames=c["unknown_types"],
+                           lost_samples=self.clock.lost_samples, boot_changes=self.clock.boot_changes)
+
+    def command(self, text: str, timeout: float = 2.0, *, hook: Callable[[Reply | None], None] | None = None) -> Reply:
+        """Send one command line and wait for its REPLY; raises :class:`DeviceCommandError` on a non-zero status.
+
+        ``hook`` (internal) runs on the reader thread when the reply arrives, before later frames.
+        """
+        pending = _Pending(text, hook)
+        cmd_id = self._send(text, pending)
+        if not pending.event.wait(timeout):
+            with self._lock:
+                self._pending.pop(cmd_id, None)
+            if pending.reply is None and pending.error is None:
+                raise CommandTimeout(f"{self.port}: no reply to '{text}' within {timeout:g} s")
+        if pending.error is not None:
+            raise pending.error
+        assert pending.reply is not None
+        if not pending.reply.ok:
+            raise DeviceCommandError(text, pending.reply)
+        return pending.reply
+
+    def start(self, timeout: float = 2.0) -> Reply:
+        self._want_streaming = True
+        return self.command("start", timeout, hook=self._after_start)
+
+    def stop(self, timeout: float = 2.0) -> Reply:
+        self._want_streaming = False
+        return self.command("stop", timeout, hook=self._after_stop)
+
+    def ping(self, token: str | None = None, timeout: float = 2.0) -> Reply:
+        return self.command("ping" if token is None else f"ping {token}", timeout)
+
+    def set_rate(self, hz: int, timeout: float = 2.0) -> Reply:
+        """Change the sample rate; refused here already when a 115200 bridge cannot carry it."""
+        hz = int(hz)
+        if hz < 1:
+            raise UserError(f"rate must be at least 1 Hz, not {hz}")
+        if self.bridge:
+            batch_us = int(self.info.get("batch_us") or UART_BATCH_US)
+            need, have = link_load(hz, batch_us), self.baudrate / 10
+            if need > LINK_BUDGET * have:
+                raise UserError(f"{hz} Hz needs {need:,.0f} bytes/s, more than {LINK_BUDGET:.0%} of this "
+                                f"{self.baudrate}-baud link ({have:,.0f} bytes/s): choose a lower rate")
+        reply = self.command(f"rate {hz}", timeout)
+        self.info["rate"] = reply.fields.get("rate", str(hz))
+        return reply
+
+    def tare(self, n: int | None = None, timeout: float | None = None) -> Reply:
+        """Ask the device to tare over ``n`` samples (default: half a second); waits until it is done."""
+        if timeout is None:
+            rate = float(self.info.get("rate") or 10)
+            timeout = 2.0 + (n if n is not None else rate / 2) / max(rate, 1)
+        reply = self.command("tare" if n is None else f"tare {int(n)}", timeout)
+        if "tare" in reply.fields:
+            self.info["tare"] = reply.fields["tare"]
+        return reply
+
+    def close(self) -> None:
+        """Stop streaming if the device can still hear us, then stop the reader and close the port."""
+        if self._state == LinkState.CLOSED:
+            return
+        if self._want_streaming and self._state == LinkState.STREAMING and threading.current_thread() is not self._thread:
+            try:
+                self.stop(timeout=0.5)
+            except Exception:
+                pass
+        self._shutdown()
+
+    def __enter__(self) -> "DeviceLink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- writing --------------------------------------------------------------------------------
+
+    def _send(self, text: str, pending: _Pending) -> int:
+        with self._lock:
+            ser = self._ser
+            if self._state == LinkState.CLOSED:
+                raise LinkError(f"{self.port}: the link is closed")
+            if ser is None:
+                raise LinkLost(f"{self.port}: connection lost ({self.last_error}); reconnecting")
+            for _ in range(65535):
+                self._next_id = self._next_id % 65535 + 1  # ids 1 … 65535, wrapping
+                if self._next_id not in self._pending:
+                    break
+            cmd_id = self._next_id
+            line = f"{cmd_id} {text}\n".encode("ascii", "strict")
+            if len(line) > MAX_LINE or any(b < 0x20 or b > 0x7E for b in line[:-1]):
+                raise ValueError(f"command line must be printable ASCII of at most {MAX_LINE} bytes: {text!r}")
+            self._pending[cmd_id] = pending
+        try:
+            with self._write_lock:
+                ser.write(line)
+                self._last_tx = time.monotonic()
+        except Exception as exc:
+            with self._lock:
+                self._pending.pop(cmd_id, None)
+            self._connection_lost(exc, ser)
+            raise LinkLost(f"{self.port}: connection lost while sending '{text}' ({exc})") from exc
+        return cmd_id
+
+    def _send_async(self, text: str, hook: Callable[[Reply | None], None], timeout: float) -> None:
+        """Send from the reader thread without waiting; ``hook`` gets the reply, or None on timeout."""
+        self._send(text, _Pending(text, hook, time.monotonic() + timeout))
+
+    # --- reader thread --------------------------------------------------------------------------
+
+    def _open(self, port: str):
+        ser = self._factory(port)
+        ser.baudrate = self.baudrate
+        ser.timeout = self.read_timeout
+        ser.write_timeout = self.write_timeout
+        if self.bridge:  # ESP32 auto-reset circuit: never toggle the modem lines
+            ser.dtr = False
+            ser.rts = False
+        else:  # native USB CDC only sends while DTR is asserted
+            ser.dtr = True
+            ser.rts = False
+        ser.open()
+        try:
+            ser.reset_input_buffer()  # stale bytes from before we opened
+        except Exception:
+            pass
+        return ser
+
+    def _run(self) -> None:
+        while not self._closing.is_set():
+            ser = self._ser
+            if ser is None:
+                if self._reconnect and self._ever_connected and time.monotonic() >= self._reconnect_at:
+                    self._try_reopen()
+                else:
+                    self._closing.wait(0.05)
+                continue
+            try:
+                waiting = ser.in_waiting
+                data = ser.read(waiting if waiting > 0 else 1)
+                rx = time.monotonic()
+                if data:
+                    self._last_rx = rx
+                    self._handle(data, rx)
+                self._housekeeping(rx)
+            except Exception as exc:
+                if self._closing.is_set():
+                    break
+                self._connection_lost(exc, ser)
+
+    def _handle(self, data: bytes, rx: float) -> None:
+        decoded = self._decoder.feed(data)
+        samples, pos = decoded.samples, 0
+        for msg, p in zip(decoded.messages, decoded.positions):
+            if p > pos:
+                self._push(samples[pos:p], rx)
+                pos = p
+            self._on_message(msg, rx)
+        if pos < len(samples):
+            self._push(samples[pos:], rx)
+
+    def _push(self, samples: np.ndarray, rx: float) -> None:
+        u = self.clock.unwrap(samples["seq30"], samples["t30_us"], rx)
+        block = np.empty(len(samples), RING_DTYPE)
+        block["seq"] = u.seq
+        block["t_dev_s"] = u.t_host_s
+        block["t_host_rx_s"] = rx
+        block["raw"] = samples["raw"]
+        block["segment"] = u.segments
+        self.ring.append(block)
+        with self._lock:
+            self._stats.samples += len(block)
+            self._stats.last_sample_host_time = float(u.t_host_s[-1])
+
+    def _on_message(self, msg, rx: float) -> None:
+        if isinstance(msg, Reply):
+            with self._lock:
+                pending = self._pending.pop(msg.cmd_id, None)
+            if pending is not None:
+                pending.reply = msg
+                try:
+                    if pending.hook is not None:
+                        pending.hook(msg)
+                finally:
+                    pending.event.set()
+        elif isinstance(msg, Status):
+            self._note_boot(msg.boot_id)
+            self.status = msg
+            with self._lock:
+                self._stats.device_overflow = self._overflow_base + msg.overflow
+            if self._want_streaming and self._state == LinkState.STREAMING and not msg.streaming:
+                self._restart_stream()
+        elif isinstance(msg, DeviceError):
+            self.errors.append((rx, msg))
+            if msg.code == ErrorCode.WATCHDOG and self._want_streaming and self._state == LinkState.STREAMING:
+                self._restart_stream()
+        if self._on_message_cb is not None:
+            self._on_message_cb(msg)  # raising here ends the connection, as any I/O error would
+
+    def _note_boot(self, boot_id: str) -> None:
+        old = self.clock.boot_id
+        self.clock.set_boot(boot_id)
+        if old is not None and old != boot_id.lower():
+            with self._lock:
+                self._overflow_base = self._stats.device_overflow
+
+    def _housekeeping(self, now: float) -> None:
+        expired = []
+        with self._lock:
+            for cmd_id, p in list(self._pending.items()):
+                if p.deadline is not None and now > p.deadline:
+                    expired.append(self._pending.pop(cmd_id))
+        for p in expired:
+            p.hook(None)
+        if not self._want_streaming or self._state not in (LinkState.STREAMING, LinkState.CONNECTED):
+            return
+        if now - self._last_tx >= self.ping_interval:
+            self._send_async("ping", lambda r: None, 5.0)  # keep-alive for the device's watchdog
+        if (self._state == LinkState.STREAMING and now - self._last_rx > self.stall_timeout
+                and now - self._last_probe > self.stall_timeout):
+            # no data and no STATUS: the device may have reset behind a UART bridge without the port closing
+            self._last_probe = now
+            self._send_async("hello", self._on_probe_hello, self.hello_timeout)
+
+    # --- hooks (reader thread) ------------------------------------------------------------------
+
+    def _on_hello(self, reply: Reply | None) -> None:
+        if reply is None or not reply.ok:
+            return
+        self.info = dict(reply.fields)
+        if reply.fields.get("boot"):
+            self._note_boot(reply.fields["boot"])
+
+    def _after_start(self, reply: Reply | None) -> None:
+        self._restart_in_flight = False
+        if reply is not None and reply.ok:
+            if "seq" in reply.fields:
+                try:
+                    self.clock.expect_seq(int(reply.fields["seq"]))
+                except ValueError:
+                    pass
+            with self._lock:
+                if self._state != LinkState.CLOSED and self._ser is not None:
+                    self._state = LinkState.STREAMING
+            self._last_rx = time.monotonic()
+
+    def _after_stop(self, reply: Reply | None) -> None:
+        if reply is not None and reply.ok:
+            with self._lock:
+                if self._state == LinkState.STREAMING:
+                    self._state = LinkState.CONNECTED
+
+    def _restart_stream(self) -> None:
+        if not self._restart_in_flight:
+            self._restart_in_flight = True
+            self._send_async("start", self._after_start, 2.0)
+
+    def _on_probe_hello(self, reply: Reply | None) -> None:
+        if reply is None:
+            return
+        self._on_hello(reply)
+        self._restart_stream()
+
+    # --- connection loss and reconnect ----------------------------------------------------------
+
+    def _connection_lost(self, exc: BaseException, ser) -> None:
+        """The one path for every way the connection ends."""
+        with self._lock:
+            if self._closing.is_set() or self._state == LinkState.CLOSED or ser is not self._ser:
+                return  # closing, or a late error from a port already given up
+            self._ser = None
+            self.last_error = exc
+            self._state = LinkState.LOST
+            self._restart_in_flight = False
+            pending, self._pending = self._pending, {}
+            self._reconnect_at = time.monotonic() + self.reconnect_interval
+        try:
+            ser.close()
+        except Exception:
+            pass
+        for p in pending.values():
+            p.error = LinkLost(f"{self.port}: connection lost ({exc}); reconnecting")
+            p.event.set()
+
+    def _try_reopen(self) -> None:
+        self._reconnect_at = time.monotonic() + self.reconnect_interval
+        candidates = [self.port]
+        if self.usb_serial or self.info.get("uid"):
+            try:
+                board = find_board_by_uid(self.usb_serial or self.info["uid"])
+            except Exception:
+                board = None
+            if board is not None and board.port != self.port:
+                candidates.append(board.port)
+        for port in candidates:
+            try:
+                ser = self._open(port)
+            except Exception:
+                continue
+            self._decoder.reset()  # a partial frame from the old connection is not continued
+            with self._lock:
+                if self._closing.is_set():
+                    ser.close()
+                    return
+                self.port = port
+                self._ser = ser
+                self._state = LinkState.CONNECTING
+            try:
+                self._send_async("hello", self._on_reconnect_hello, self.hello_timeout)
+            except LinkError:
+                pass
+            return
+
+    def _on_reconnect_hello(self, reply: Reply | None) -> None:
+        if reply is None:
+            self._connection_lost(TimeoutError(f"no answer to hello within {self.hello_timeout:g} s"), self._ser)
+            return
+        self._on_hello(reply)
+        with self._lock:
+            self._stats.reconnects += 1
+            self._state = LinkState.CONNECTED
+        if self._want_streaming:
+            self._restart_stream()
+
+    def _shutdown(self) -> None:
+        with self._lock:
+            self._closing.set()
+            self._state = LinkState.CLOSED
+            ser, self._ser = self._ser, None
+            pending, self._pending = self._pending, {}
+        for p in pending.values():
+            p.error = LinkError(f"{self.port}: the link was closed")
+            p.event.set()
+        if threading.current_thread() is not self._thread and self._thread.is_alive():
+            self._thread.join(timeout=2.0)
+        if ser is not None:
+            try:
+                ser.close()
+            except Exception:
+                pass
