@@ -1,0 +1,116 @@
+"""DeviceClock: unwrapping across 2^30, gaps, boots, and the device → host time mapping."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pointdose.link.clock import DeviceClock, MAX_DRIFT
+
+M = 2**30
+
+
+def feed(clock, seq, t_us, rx):
+    seq = np.asarray(seq, np.int64)
+    return clock.unwrap(seq % M, np.asarray(t_us, np.int64) % M, rx)
+
+
+def test_unwraps_seq_and_time_across_2_30():
+    c = DeviceClock()
+    start_t = M - 2500
+    out = []
+    for k in range(10):  # 10 chunks of 4 samples at 1 kHz crossing both wraps
+        seq = np.arange(M - 20 + 4 * k, M - 16 + 4 * k)
+        t = start_t + 1000 * (seq - (M - 20))
+        u = feed(c, seq, t, rx=5.0 + 0.004 * k + 0.004)
+        out.append(u)
+    seqs = np.concatenate([u.seq for u in out])
+    ts = np.concatenate([u.t_dev_us for u in out])
+    assert np.all(np.diff(seqs) == 1) and seqs[-1] == M + 19
+    assert np.all(np.diff(ts) == 1000) and ts[-1] > M
+    assert c.lost_samples == 0 and c.segment == 0
+
+
+def test_long_pause_counts_whole_wraps_from_host_time():
+    c = DeviceClock()
+    feed(c, [0], [1000], rx=10.0)
+    # 20 minutes later the device time has wrapped once (17.9 min) and lands on 1000 + 1.2e9 - M
+    later = 1000 + 1_200_000_000
+    u = feed(c, [1], [later], rx=10.0 + 1200.0)
+    assert u.t_dev_us[0] == later
+
+
+def test_gap_counts_lost_samples():
+    c = DeviceClock()
+    feed(c, [1, 2, 3], [0, 1, 2], 1.0)
+    u = feed(c, [7, 8, 10], [6, 7, 9], 1.01)
+    assert u.lost == 4 and c.lost_samples == 4
+    assert u.seq.tolist() == [7, 8, 10]
+
+
+def test_gap_across_the_seq_wrap():
+    c = DeviceClock()
+    feed(c, [M - 2], [0], 1.0)
+    u = feed(c, [M + 3], [5], 1.01)
+    assert u.lost == 4 and u.seq[0] == M + 3
+
+
+def test_expect_seq_after_restart_is_not_a_loss():
+    c = DeviceClock()
+    feed(c, [10, 11], [0, 1000], 1.0)
+    c.expect_seq(500)
+    u = feed(c, [500], [490_000], 1.5)
+    assert u.lost == 0 and c.lost_samples == 0 and u.seq[0] == 500
+
+
+def test_new_boot_id_starts_a_segment_not_a_gap():
+    c = DeviceClock()
+    c.set_boot("aaaa0001")
+    feed(c, [100, 101], [5000, 6000], 1.0)
+    assert not c.set_boot("AAAA0001")
+    assert c.set_boot("bbbb0002")
+    u = feed(c, [0, 1], [10, 1010], 2.0)
+    assert u.segments.tolist() == [1, 1] and u.seq.tolist() == [0, 1] and c.lost_samples == 0
+    assert c.boot_changes == 1
+
+
+def test_backward_seq_opens_a_segment_that_adopts_the_next_boot_id():
+    c = DeviceClock()
+    c.set_boot("aaaa0001")
+    u = feed(c, [100, 101, 0, 1], [5000, 6000, 10, 1010], 1.0)  # reboot inside one chunk
+    assert u.segments.tolist() == [0, 0, 1, 1] and c.lost_samples == 0
+    assert not c.set_boot("bbbb0002")  # already in the new segment
+    assert c.segment == 1 and c.boot_changes == 1
+
+
+def test_mapping_is_the_lower_envelope_of_delays():
+    rng = np.random.default_rng(2)
+    c = DeviceClock()
+    offset = 1000.0
+    for k in range(300):  # 3 s of chunks with 1..20 ms transport delay
+        t_dev = k * 0.01
+        rx = t_dev + offset + rng.uniform(0.001, 0.02)
+        u = feed(c, [k], [int(t_dev * 1e6)], rx)
+        assert u.t_host_s[-1] <= rx + 1e-9  # never mapped after it arrived
+    assert c.to_host(0) == pytest.approx(offset, abs=0.0015)
+
+
+@pytest.mark.parametrize("ppm", [-150.0, 0.0, 120.0])
+def test_drift_is_estimated(ppm):
+    rng = np.random.default_rng(3)
+    c = DeviceClock()
+    offset = 50.0
+    for k in range(1200):  # 120 s
+        t_dev = k * 0.1
+        rx = t_dev * (1 + ppm * 1e-6) + offset + rng.exponential(0.002)
+        feed(c, [k], [int(round(t_dev * 1e6))], rx)
+    assert c.drift == pytest.approx(ppm * 1e-6, abs=30e-6)
+    assert c.to_host(120e6) == pytest.approx(120 * (1 + ppm * 1e-6) + offset, abs=0.003)
+
+
+def test_drift_is_clamped():
+    c = DeviceClock()
+    for k in range(400):
+        t_dev = k * 0.1
+        feed(c, [k], [int(t_dev * 1e6)], t_dev * (1 + 5e-3) + 1.0)
+    assert abs(c.drift) <= MAX_DRIFT
