@@ -1,0 +1,112 @@
+"""``pointdose monitor``: live readings as text, no GUI.
+
+Prints a line a few times a second: mean raw counts over the last interval, the force in newtons
+when the device holds a linear calibration, and the link's loss/CRC counters. ``--raw`` prints
+every sample instead (``segment seq t_host_s raw``), for piping into other tools.
+Without ``--port`` it uses the first board found, else the simulated device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+
+INTERVAL_S = 0.25
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", help="serial port or pyserial URL (default: first board found, else the simulated device)")
+    parser.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
+    parser.add_argument("--raw", action="store_true", help="print every sample as 'segment seq t_host_s raw'")
+
+
+def parse_calibration(info: dict[str, str]) -> tuple[float, float] | None:
+    """``(counts_per_N, zero)`` from hello ``cal=linear:COUNTS_PER_N:ZERO``, with ``tare=`` replacing ZERO if non-zero."""
+    cal = info.get("cal", "none")
+    parts = cal.split(":")
+    if len(parts) != 3 or parts[0] != "linear":
+        return None
+    try:
+        counts_per_n, zero = float(parts[1]), float(parts[2])
+        tare = float(info.get("tare") or 0)
+    except ValueError:
+        return None
+    if counts_per_n == 0:
+        return None
+    return counts_per_n, (tare if tare != 0 else zero)
+
+
+def force_newtons(raw: float, info: dict[str, str]) -> float | None:
+    cal = parse_calibration(info)
+    if cal is None:
+        return None
+    counts_per_n, zero = cal
+    return (raw - zero) / counts_per_n
+
+
+def format_line(rows, info: dict[str, str], stats, state) -> str:
+    if len(rows):
+        raw = float(rows["raw"].mean())
+        text = f"raw {raw:12.1f}"
+        force = force_newtons(raw, info)
+        text += f"  {force:9.2f} N" if force is not None else "  (no calibration)"
+    else:
+        text = "raw            -  (no samples)"
+    return (f"{text}  n={len(rows):4d}  lost={stats.lost_samples} overflow={stats.device_overflow} "
+            f"crc={stats.crc_errors} framing={stats.framing_errors} reconnects={stats.reconnects} {state.value}")
+
+
+@contextlib.contextmanager
+def open_link(port: str | None, out=sys.stderr):
+    """A streaming-ready DeviceLink on ``port``, the first board found, or the simulated device."""
+    from pointdose.link.device_link import DeviceLink
+    from pointdose.link.discovery import find_boards
+
+    if port:
+        with DeviceLink(port) as link:
+            yield link
+        return
+    boards = find_boards()
+    if boards:
+        print(f"using {boards[0]}" + (f" ({len(boards) - 1} more found)" if len(boards) > 1 else ""), file=out)
+        with DeviceLink.for_board(boards[0]) as link:
+            yield link
+        return
+    try:
+        from pointdose.sim import SimulatedDevice
+    except ImportError as exc:
+        from pointdose.errors import UserError
+
+        raise UserError("no board found and the simulated device is not available: "
+                        "plug in a board or pass --port") from exc
+    with SimulatedDevice() as sim:
+        print(f"no board found: using the simulated device ({getattr(sim, 'backend', '?')}) on {sim.port}", file=out)
+        with DeviceLink(sim.port) as link:
+            yield link
+
+
+def run(args: argparse.Namespace, out=None) -> int:
+    out = out or sys.stdout
+    with open_link(args.port) as link:
+        print(f"{link.port}: fw={link.info.get('fw', '?')} board={link.info.get('board', '?')} "
+              f"sensor={link.info.get('sensor', '?')} rate={link.info.get('rate', '?')} Hz "
+              f"cal={link.info.get('cal', 'none')}", file=out, flush=True)
+        link.start()
+        end = time.monotonic() + args.seconds if args.seconds is not None else float("inf")
+        seen = link.ring.total_appended
+        try:
+            while time.monotonic() < end:
+                time.sleep(min(INTERVAL_S, max(0.0, end - time.monotonic())))
+                total = link.ring.total_appended
+                rows = link.ring.last(total - seen)
+                seen = total
+                if args.raw:
+                    out.writelines(f"{r['segment']} {r['seq']} {r['t_dev_s']:.6f} {r['raw']}\n" for r in rows)
+                    out.flush()
+                else:
+                    print(format_line(rows, link.info, link.stats, link.state), file=out, flush=True)
+        except KeyboardInterrupt:
+            pass
+    return 0
