@@ -33,14 +33,15 @@ from typing import Callable, Sequence
 from pointdose.errors import UserError
 
 # Device configurations and the `sys.platform` of the board each one is for. The firmware's
-# pd_config.py holds the pin table of each; the choice is stored on the board in config.json.
+# pd_config.py holds the pin table of each (PROFILES); the choice is stored on the board in
+# config.json under "device", the key pd_config.load() reads.
 CONFIGS: dict[str, str] = {
     "pico-hx711": "rp2",
     "pico-fsr": "rp2",
     "esp32-hx711": "esp32",
 }
 CONFIG_FILE = "config.json"
-CONFIG_KEY = "config"
+CONFIG_KEY = "device"  # the key firmware/pd_config.py reads the profile name from
 
 # Files copied as source even when compiling: MicroPython runs boot.py and main.py only as .py,
 # and the pin table stays editable on the board (`mpremote edit :pd_config.py`).

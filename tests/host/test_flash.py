@@ -271,7 +271,7 @@ def test_config_is_stored_and_must_suit_the_board(tools, firmware):
     rc, lines = run_flash(firmware, runner, config="esp32-hx711")
     assert rc == 0
     setup = runner.mpremote_calls()[1][4]
-    assert 'c["config"] = "esp32-hx711"' in setup and "config.json" in setup
+    assert 'c["device"] = "esp32-hx711"' in setup and "config.json" in setup
     assert all(c[1] == "-march=xtensawin" for c in runner.compile_calls())
     assert any("configuration esp32-hx711" in ln for ln in lines)
 
@@ -385,7 +385,7 @@ def test_board_setup_code_runs_on_micropython(tmp_path):
     proc = subprocess.run([MICROPYTHON, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "keep.py"]
-    assert json.loads((tmp_path / "config.json").read_text()) == {"cal": "linear:420.5:-1200", "config": "pico-fsr"}
+    assert json.loads((tmp_path / "config.json").read_text()) == {"cal": "linear:420.5:-1200", "device": "pico-fsr"}
 
 
 @pytest.mark.skipif(MICROPYTHON is None, reason="MicroPython unix port not installed")
@@ -393,7 +393,7 @@ def test_board_setup_code_creates_config_json(tmp_path):
     code = flash.board_setup_code([], "pico-hx711")
     proc = subprocess.run([MICROPYTHON, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads((tmp_path / "config.json").read_text()) == {"config": "pico-hx711"}
+    assert json.loads((tmp_path / "config.json").read_text()) == {"device": "pico-hx711"}
     assert flash.board_setup_code([], None) is None
 
 
@@ -514,3 +514,26 @@ def test_arguments_reach_flash(monkeypatch):
     assert got == {"port": "COM3", "config": "pico-fsr", "source": True, "dry_run": True}
     with pytest.raises(SystemExit):
         parser.parse_args(["--config", "pico-hx"])
+
+
+# --------------------------------------------------------------------------- agreement with the firmware
+
+
+@pytest.mark.skipif(MICROPYTHON is None, reason="MicroPython unix port not installed")
+@pytest.mark.skipif(not (FIRMWARE / "pd_config.py").is_file(), reason="firmware/pd_config.py not written yet")
+@pytest.mark.parametrize("config", sorted(flash.CONFIGS))
+def test_firmware_reads_the_configuration_flash_stores(tmp_path, config):
+    """config.json as `flash --config` leaves it selects that profile in pd_config.load(), with no complaint."""
+    (tmp_path / "config.json").write_text(json.dumps({"rate": 80}))
+    setup = flash.board_setup_code([], config)
+    proc = subprocess.run([MICROPYTHON, "-c", setup], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    platform = flash.CONFIGS[config]
+    check = (
+        f"import sys; sys.path.insert(0, {str(FIRMWARE)!r}); import pd_config\n"
+        f"class B:\n    name = {platform!r}\n    store = {str(tmp_path)!r}\n    default_link = 'usb'\n"
+        "cfg, problems = pd_config.load(B())\nprint(cfg['device'], cfg['rate'], len(problems))\n"
+    )
+    proc = subprocess.run([MICROPYTHON, "-c", check], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [config, "80", "0"]
