@@ -485,6 +485,9 @@ def test_port_option_wins(monkeypatch):
 def test_port_from_find_boards(monkeypatch):
     fake_discovery(monkeypatch, [types.SimpleNamespace(device="/dev/ttyACM3", description="Board in FS mode")])
     assert flash.choose_port(None) == "/dev/ttyACM3"
+    # link.discovery's Board names its port `.port`
+    fake_discovery(monkeypatch, [types.SimpleNamespace(port="COM5", chip="rp2040")])
+    assert flash.choose_port(None) == "COM5"
 
 
 def test_no_board_and_several_boards(monkeypatch):
