@@ -144,8 +144,11 @@ def test_nice_ceiling_and_y_limits():
     assert m.nice_ceiling(0.7) == 1.0
     assert m.nice_ceiling(101) == 200.0
     assert m.nice_ceiling(230) == 250.0
-    assert m.y_limits(0, 320, 100) == (0.0, 500.0)
-    assert m.y_limits(-5, 10, 100) == (-10.0, 100.0)
+    assert m.y_limits(0, 320, 100) == pytest.approx((-15.0, 500.0))
+    assert m.y_limits(-5, 10, 100) == pytest.approx((-13.3, 100.0))
+    assert m.shorten("/dev/ttyACM0") == "/dev/ttyACM0"
+    short = m.shorten("/tmp/pointdose-sim-0qejm_ma/ttySIM0", 20)
+    assert len(short) == 20 and short.startswith("…") and short.endswith("_ma/ttySIM0")
 
 
 def test_stale_detection():
@@ -175,7 +178,7 @@ def test_frame_readout_in_kpa_with_trace_and_rows():
     assert fv.y_label == "pressure (kPa)"
     assert fv.trace_x.size <= 2 * 800 + 1 and fv.trace_x[-1] == pytest.approx(-0.01)
     assert fv.trace_y.max() == pytest.approx(250.0)
-    assert fv.y_limits == (0.0, 500.0)
+    assert fv.y_limits == pytest.approx((-15.0, 500.0))
     rows = dict(fv.rows)
     assert rows["Device"] == "rp2 · hx711" and rows["Firmware"] == "0.1.0 (protocol 1)"
     assert rows["Lost samples"] == "3" and rows["CRC errors"] == "1" and rows["Reconnects"] == "2"

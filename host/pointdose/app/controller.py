@@ -12,6 +12,9 @@ Choosing the source:
 3. otherwise scan with ``find_boards()``; the first board found is used; with none, the
    simulated device starts and the app says so plainly (SIMULATED banner).
 
+On the simulated device, ``sim_demo`` makes the controller press it every 10 s (the firmware's
+``sim profile`` command), so a first look without hardware shows a press, a hold and a release.
+
 The three actions (find boards, open a link, start the simulator) are injectable so tests can
 hand in fakes; the defaults use :mod:`pointdose.link` and :mod:`pointdose.sim`.
 """
@@ -20,11 +23,17 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from pointdose.app.model import SourceStatus
 from pointdose.errors import UserError
+
+
+# Demo presses on the simulated device: ramp to 25 N (250 kPa on 1 cm²) in 2 s, hold, release by 7 s.
+DEMO_PROFILE = "sim profile 2:25,4:27,6:25,7:0"
+DEMO_PERIOD_S = 10.0
 
 
 @dataclass
@@ -34,6 +43,7 @@ class BoardChoice:
     port: str
     description: str = ""
     bridge: bool = False
+    board: object | None = None  # the pointdose.link Board it came from, when found by a scan
 
 
 @dataclass
@@ -49,28 +59,19 @@ class SimHandle:
 
 
 def default_find_boards() -> list[BoardChoice]:
-    from pointdose.link.discovery import find_boards
+    from pointdose.link import find_boards
 
-    found = []
-    for info in find_boards():
-        port = _attr(info, "device", None) or _attr(info, "port", None) or _attr(info, "path", None)
-        if port:
-            found.append(BoardChoice(port=str(port), description=str(_attr(info, "description", "") or ""),
-                                     bridge=bool(_attr(info, "bridge", False))))
-    return found
+    return [BoardChoice(port=board.port, description=str(board), bridge=board.bridge, board=board)
+            for board in find_boards()]
 
 
 def default_open_link(choice: BoardChoice):
-    """Open a DeviceLink on ``choice`` (says hello; NotAPointdoseDevice if nothing answers)."""
+    """A DeviceLink on ``choice``; it says hello as it opens (NotAPointdoseDevice if nothing answers)."""
     from pointdose.link import DeviceLink
 
-    link = DeviceLink(choice.port, bridge=choice.bridge)
-    try:
-        link.open()
-    except BaseException:
-        link.close()
-        raise
-    return link
+    if choice.board is not None:
+        return DeviceLink.for_board(choice.board)  # right baud rate and DTR handling for the chip
+    return DeviceLink(choice.port, bridge=choice.bridge)
 
 
 def default_start_sim() -> SimHandle:
@@ -79,12 +80,6 @@ def default_start_sim() -> SimHandle:
     sim = SimulatedDevice()
     sim.start()
     return SimHandle(port=sim.port, backend_label=sim.label or str(sim.backend), close=sim.close)
-
-
-def _attr(obj, name, default=None):
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
 
 
 # ---------------------------------------------------------------------------- controller
@@ -102,6 +97,7 @@ class Controller:
         open_link: Callable[[BoardChoice], Any] = default_open_link,
         start_sim: Callable[[], SimHandle] = default_start_sim,
         autostart_stream: bool = True,
+        sim_demo: bool = False,
     ):
         self._port = port
         self._force_sim = force_sim
@@ -109,6 +105,8 @@ class Controller:
         self._open_link = open_link
         self._start_sim = start_sim
         self._autostart = autostart_stream
+        self._sim_demo = sim_demo
+        self._next_demo = 0.0
         self._jobs: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._shutdown_lock = threading.Lock()
@@ -176,13 +174,32 @@ class Controller:
 
     def _work(self) -> None:
         while True:
-            item = self._jobs.get()
+            try:
+                item = self._jobs.get(timeout=0.25)
+            except queue.Empty:
+                self._maybe_demo()
+                continue
             if item is None:
                 return
             _, job = item
             if self._closed.is_set():
                 continue
             job()
+            self._maybe_demo()
+
+    def _maybe_demo(self) -> None:
+        """On the simulated device, press it now and then so the trace shows what a press looks like."""
+        status = self.status()
+        if not (self._sim_demo and status.simulated and status.link is not None) or self._closed.is_set():
+            return
+        now = time.monotonic()
+        if now < self._next_demo:
+            return
+        self._next_demo = now + DEMO_PERIOD_S
+        try:
+            status.link.command(DEMO_PROFILE)
+        except Exception:
+            self._sim_demo = False  # a firmware without the sim command: leave it be
 
     def _connect(self) -> None:
         try:
@@ -230,11 +247,10 @@ class Controller:
     def _shutdown_source_locked(self) -> None:
         link = self.status().link
         if link is not None:
-            for step in ("stop", "close"):
-                try:
-                    getattr(link, step)()
-                except Exception:
-                    pass  # the device may be gone; closing must still finish
+            try:
+                link.close()  # stops the stream first if the device can still hear us
+            except Exception:
+                pass  # the device may be gone; closing must still finish
         if self._sim is not None:
             try:
                 self._sim.close()

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         from pointdose.errors import UserError
 
         raise UserError("choose either --port or --sim, not both")
-    controller = Controller(port=args.port, force_sim=args.sim)
+    controller = Controller(port=args.port, force_sim=args.sim, sim_demo=True)
     report = run_app(controller, seconds=args.seconds, screenshot=args.screenshot, max_fps=args.max_fps)
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=2))

@@ -165,7 +165,8 @@ def y_limits(lo: float, hi: float, min_span: float) -> tuple[float, float]:
     """Axis limits that include 0 and the data with 10 % headroom, rounded to nice numbers."""
     top = nice_ceiling(max(hi * 1.1, min_span)) if hi > 0 else nice_ceiling(min_span)
     bottom = -nice_ceiling(-lo * 1.1) if lo < 0 else 0.0
-    return bottom, top
+    # a little room under zero, so a trace resting at 0 is not hidden by the axis line
+    return bottom - 0.03 * (top - bottom), top
 
 
 def is_stale(last_rx_s: float | None, now_s: float, rate_hz: float | None, floor_s: float = 0.5) -> bool:
@@ -174,6 +175,11 @@ def is_stale(last_rx_s: float | None, now_s: float, rate_hz: float | None, floor
         return True
     period = 1.0 / rate_hz if rate_hz and rate_hz > 0 else 0.1
     return now_s - last_rx_s > max(floor_s, 5 * period)
+
+
+def shorten(text: str, width: int = 28) -> str:
+    """``text`` cut to ``width`` characters, keeping its end (the informative part of a port path)."""
+    return text if len(text) <= width else "…" + text[-(width - 1):]
 
 
 def format_count(value) -> str:
@@ -304,6 +310,8 @@ class LiveModel:
         if y_lim[1] > self._y_top or hi < 0.4 * self._y_top:
             self._y_top = y_lim[1]
         y_lim = (y_lim[0], self._y_top)
+        if y_lim[0] < 0 and y_lim[0] > -0.05 * self._y_top:  # keep the under-zero margin in step with the top
+            y_lim = (-0.03 * self._y_top, self._y_top)
 
         state_text, state_level = self._state_line(status, state, stale)
         rows = self._rows(status, info, stats, rate, ring, now_s)
@@ -388,7 +396,7 @@ class LiveModel:
         proto = info.get("proto")
         measured = f" (measured {self._measured_hz:.0f} Hz)" if self._measured_hz else ""
         rows = [
-            ("Port", status.port or "—"),
+            ("Port", shorten(status.port) or "—"),
             ("Device", f"{board} · {sensor}"),
             ("Device id", str(uid)),
             ("Firmware", f"{fw} (protocol {proto})" if fw else "—"),
