@@ -338,7 +338,6 @@ class DeviceLink:
                 data = ser.read(waiting if waiting > 0 else 1)
                 rx = time.monotonic()
                 if data:
-                    self._last_rx = rx
                     self._handle(data, rx)
                 self._housekeeping(rx)
             except Exception as exc:
@@ -366,6 +365,7 @@ class DeviceLink:
         block["raw"] = samples["raw"]
         block["segment"] = u.segments
         self.ring.append(block)
+        self._last_rx = rx  # data, not just any byte: pong replies from a reset device must not hide the stall
         with self._lock:
             self._stats.samples += len(block)
             self._stats.last_sample_host_time = float(u.t_host_s[-1])
