@@ -22,12 +22,13 @@ def main(argv: list[str]) -> int:
     rate = float(argv[3]) if len(argv) > 3 else 200.0
     max_fps = float(argv[4]) if len(argv) > 4 else 120.0
     simulated = "--sim-banner" in argv
+    calibrated = "--uncalibrated" not in argv
     controller = Controller(
         force_sim=simulated,
         find_boards=lambda: [BoardChoice(port="fake://board")],
         start_sim=lambda: SimHandle(port="fake://sim", backend_label="synthetic test source (no firmware)",
                                     close=lambda: None),
-        open_link=lambda choice: FakeLink(rate_hz=rate, history_s=25.0),
+        open_link=lambda choice: FakeLink(rate_hz=rate, calibrated=calibrated, history_s=25.0),
     )
     report = run_app(controller, seconds=seconds, screenshot=png or None, max_fps=max_fps)
     Path(report_path).write_text(json.dumps(report))

@@ -151,6 +151,13 @@ def test_nice_ceiling_and_y_limits():
     assert len(short) == 20 and short.startswith("…") and short.endswith("_ma/ttySIM0")
 
 
+def test_raw_counts_axis_frames_the_data_not_zero():
+    lo, hi = m.span_limits(-7_976_000, -7_940_000, 1000)
+    assert lo <= -7_976_000 and hi >= -7_940_000 and hi - lo < 100_000
+    lo, hi = m.span_limits(100, 100, 1000)
+    assert lo <= -400 and hi >= 600
+
+
 def test_stale_detection():
     assert not m.is_stale(10.0, 10.2, 200)
     assert m.is_stale(10.0, 10.6, 200)
@@ -174,7 +181,7 @@ def test_frame_readout_in_kpa_with_trace_and_rows():
     now = float(ring.data["t_dev_s"][-1]) + 0.01
     fv = model.frame(status(Link(ring, CAL)), now, columns=800)
     assert fv.readout == "250" and fv.readout_unit == "kPa" and fv.readout_level == "live"
-    assert fv.readout_note == ""
+    assert fv.readout_note == "" and fv.readout_caption == "Pressure now" and fv.units_apply
     assert fv.y_label == "pressure (kPa)"
     assert fv.trace_x.size <= 2 * 800 + 1 and fv.trace_x[-1] == pytest.approx(-0.01)
     assert fv.trace_y.max() == pytest.approx(250.0)
@@ -205,7 +212,8 @@ def test_uncalibrated_shows_counts_and_says_so():
     ring = press_ring()
     now = float(ring.data["t_dev_s"][-1])
     fv = m.LiveModel().frame(status(Link(ring, {**CAL, "cal": "none"})), now, 800)
-    assert fv.readout == "100000" and fv.readout_unit == "counts"
+    assert fv.readout == "100000" and fv.readout_unit == "counts" and fv.readout_caption == "Reading now"
+    assert not fv.units_apply
     assert "uncalibrated" in fv.readout_note and "uncalibrated" in fv.y_label
 
 
@@ -253,3 +261,9 @@ def test_frame_stats_fps_and_latency():
     assert report["frames"] == 100 and report["samples_displayed"] == 100
     assert report["fps_median"] == pytest.approx(100.0, rel=1e-6)
     assert report["latency_ms"]["median"] == pytest.approx(20.0)  # the first (backlog) batch is left out
+
+
+def test_before_hello_nothing_is_called_uncalibrated():
+    fv = m.LiveModel().frame(m.SourceStatus(phase="connecting", message="Connecting to /dev/ttyACM0…"), 0.0, 800)
+    assert fv.readout_unit == "kPa" and fv.readout_note == "" and fv.y_label == "pressure (kPa)"
+    assert dict(fv.rows)["Device"] == "—"

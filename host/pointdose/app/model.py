@@ -169,6 +169,14 @@ def y_limits(lo: float, hi: float, min_span: float) -> tuple[float, float]:
     return bottom - 0.03 * (top - bottom), top
 
 
+def span_limits(lo: float, hi: float, min_span: float) -> tuple[float, float]:
+    """Axis limits around the data alone (raw counts: their zero means nothing), on step multiples."""
+    mid = (lo + hi) / 2
+    half = max((hi - lo) * 0.55, min_span / 2)
+    step = nice_ceiling(half / 2.5)
+    return math.floor((mid - half) / step) * step, math.ceil((mid + half) / step) * step
+
+
 def is_stale(last_rx_s: float | None, now_s: float, rate_hz: float | None, floor_s: float = 0.5) -> bool:
     """True when the newest sample is older than 5 sample periods (at least ``floor_s``)."""
     if last_rx_s is None:
@@ -215,6 +223,8 @@ class FrameView:
     readout_unit: str
     readout_note: str
     readout_level: str  # "live", "stale", "none"
+    readout_caption: str  # "Pressure now", "Force now" or "Reading now" (raw counts)
+    units_apply: bool  # False while uncalibrated: the unit choice has no effect, the view greys it
     state_text: str
     state_level: str  # "ok", "busy", "warn", "error"
     rows: tuple[tuple[str, str], ...]
@@ -300,30 +310,39 @@ class LiveModel:
             note = f"no data for {now_s - last_rx:.1f} s" if last_rx is not None else "no data"
         elif level == "live" and state not in ("streaming",):
             note = "stopped"
-        if not scale.calibrated:
+        known = bool(info)  # before a device says hello there is nothing to call uncalibrated
+        if known and not scale.calibrated:
             note = "uncalibrated" + (f" · {note}" if note else "")
 
         lo = float(y.min()) if y.size else 0.0
         hi = float(y.max()) if y.size else 0.0
-        y_lim = y_limits(lo, hi, scale.default_span())
-        # grow at once, shrink only when the data falls under 40 % of the axis: the axis stays still
-        if y_lim[1] > self._y_top or hi < 0.4 * self._y_top:
-            self._y_top = y_lim[1]
-        y_lim = (y_lim[0], self._y_top)
-        if y_lim[0] < 0 and y_lim[0] > -0.05 * self._y_top:  # keep the under-zero margin in step with the top
-            y_lim = (-0.03 * self._y_top, self._y_top)
+        if scale.calibrated:
+            y_lim = y_limits(lo, hi, scale.default_span())
+            # grow at once, shrink only when the data falls under 40 % of the axis: the axis stays still
+            if y_lim[1] > self._y_top or hi < 0.4 * self._y_top:
+                self._y_top = y_lim[1]
+            y_lim = (y_lim[0], self._y_top)
+            if y_lim[0] < 0 and y_lim[0] > -0.05 * self._y_top:  # keep the under-zero margin in step with the top
+                y_lim = (-0.03 * self._y_top, self._y_top)
+        else:
+            y_lim = span_limits(lo, hi, scale.default_span())
 
         state_text, state_level = self._state_line(status, state, stale)
         rows = self._rows(status, info, stats, rate, ring, now_s)
         sim_text = ""
         if status.simulated:
             sim_text = status.backend_label or "simulated device"
-        unit_text = scale.label
+        chosen = units.unit(self.settings.unit)
+        if known and not scale.calibrated:
+            unit_text, y_label, caption = "counts", "raw reading (counts, uncalibrated)", "Reading now"
+        else:
+            unit_text = chosen.symbol
+            quantity = "pressure" if chosen.kind == "pressure" else "force"
+            y_label, caption = f"{quantity} ({unit_text})", f"{quantity.capitalize()} now"
         return FrameView(
-            trace_x=x, trace_y=y, x_limits=(-window_s, 0.0), y_limits=y_lim,
-            y_label=f"pressure ({unit_text})" if units.unit(self.settings.unit).kind == "pressure" and scale.calibrated
-            else (f"force ({unit_text})" if scale.calibrated else "raw reading (counts, uncalibrated)"),
+            trace_x=x, trace_y=y, x_limits=(-window_s, 0.0), y_limits=y_lim, y_label=y_label,
             readout=readout, readout_unit=unit_text, readout_note=note, readout_level=level,
+            readout_caption=caption, units_apply=not (known and not scale.calibrated),
             state_text=state_text, state_level=state_level, rows=rows,
             simulated=status.simulated, sim_text=sim_text,
             streaming=state == "streaming", can_command=link is not None and state in ("connected", "streaming"),
@@ -397,7 +416,7 @@ class LiveModel:
         measured = f" (measured {self._measured_hz:.0f} Hz)" if self._measured_hz else ""
         rows = [
             ("Port", shorten(status.port) or "—"),
-            ("Device", f"{board} · {sensor}"),
+            ("Device", f"{board} · {sensor}" if info else "—"),
             ("Device id", str(uid)),
             ("Firmware", f"{fw} (protocol {proto})" if fw else "—"),
             ("Sample rate", f"{rate:.0f} Hz{measured}" if rate else "—"),

@@ -27,7 +27,9 @@ class Tags:
     sim_panel: str = "pd.sim.panel"
     sim_text: str = "pd.sim.text"
     readout: str = "pd.readout"
+    readout_caption: str = "pd.readout.caption"
     readout_unit: str = "pd.readout.unit"
+    readout_unit_spacer: str = "pd.readout.unit.spacer"
     readout_note: str = "pd.readout.note"
     tare_button: str = "pd.btn.tare"
     start_button: str = "pd.btn.start"
@@ -45,6 +47,7 @@ class Tags:
     font_default: str = "pd.font.default"
     font_medium: str = "pd.font.medium"
     font_big: str = "pd.font.big"
+    font_big_narrow: str = "pd.font.big.narrow"
     theme_trace: str = "pd.theme.trace"
     theme_sim: str = "pd.theme.sim"
     theme_disabled: str = "pd.theme.disabled"
@@ -65,6 +68,8 @@ LEVEL_COLOURS = {"ok": GREEN, "busy": AMBER, "warn": AMBER, "error": RED,
 FONT_SIZE = 18
 FONT_MEDIUM = 30
 FONT_BIG = 104
+FONT_BIG_NARROW = 72  # for readouts longer than BIG_MAX_CHARS (raw counts reach 7 digits and a sign)
+BIG_MAX_CHARS = 6
 LEFT_WIDTH = 430
 
 FONT_CANDIDATES = (
@@ -128,11 +133,17 @@ def _load_fonts() -> None:
             dpg.add_font(path, FONT_SIZE, tag=TAGS.font_default)
             dpg.add_font(path, FONT_MEDIUM, tag=TAGS.font_medium)
             dpg.add_font(path, FONT_BIG, tag=TAGS.font_big)
+            dpg.add_font(path, FONT_BIG_NARROW, tag=TAGS.font_big_narrow)
         dpg.bind_font(TAGS.font_default)
         _have_ttf = True
     except Exception:  # a broken font file must not stop the app
         _have_ttf = False
         dpg.set_global_font_scale(1.25)
+
+
+def _unit_drop(font_px: int) -> int:
+    """Spacer above the unit so it sits on the readout's baseline (groups align their tops)."""
+    return int(font_px * 0.76) - FONT_MEDIUM + 4 if _have_ttf else 0
 
 
 def _symbol(key: str) -> str:
@@ -160,6 +171,8 @@ def _themes() -> None:
             dpg.add_theme_color(dpg.mvThemeCol_Button, (45, 45, 48, 255))
             dpg.add_theme_color(dpg.mvThemeCol_ButtonHovered, (45, 45, 48, 255))
             dpg.add_theme_color(dpg.mvThemeCol_ButtonActive, (45, 45, 48, 255))
+        with dpg.theme_component(dpg.mvCombo, enabled_state=False):
+            dpg.add_theme_color(dpg.mvThemeCol_Text, (110, 110, 110, 255))
     with dpg.theme() as global_theme:
         with dpg.theme_component(dpg.mvAll):
             dpg.add_theme_style(dpg.mvStyleVar_FrameRounding, 4)
@@ -177,12 +190,12 @@ def _build_left() -> None:
                 dpg.bind_item_font(title, TAGS.font_medium)
         dpg.bind_item_theme(TAGS.sim_panel, TAGS.theme_sim)
 
-        dpg.add_text("Pressure now", color=GREY)
+        dpg.add_text("Pressure now", tag=TAGS.readout_caption, color=GREY)
         with dpg.group(horizontal=True, horizontal_spacing=14):
             dpg.add_text("—" if _have_ttf else "-", tag=TAGS.readout, color=WHITE)
             with dpg.group():
                 # push the unit down to the number's baseline (groups align their tops)
-                dpg.add_spacer(height=int(FONT_BIG * 0.55) if _have_ttf else 0)
+                dpg.add_spacer(tag=TAGS.readout_unit_spacer, height=_unit_drop(FONT_BIG))
                 dpg.add_text("", tag=TAGS.readout_unit, color=WHITE)
         dpg.add_text("", tag=TAGS.readout_note, color=AMBER)
         if _have_ttf:
@@ -201,6 +214,7 @@ def _build_left() -> None:
             dpg.add_text("Unit")
             dpg.add_combo([_symbol(k) for k in units.UNITS], default_value=_symbol(units.DEFAULT_UNIT),
                           tag=TAGS.unit_combo, width=130, callback=on_unit)
+            dpg.bind_item_theme(TAGS.unit_combo, TAGS.theme_disabled)
             dpg.add_text(_text("Probe (cm²)"))
             dpg.add_input_float(tag=TAGS.area_input, default_value=units.DEFAULT_PROBE_AREA_CM2, width=-1,
                                 min_value=0.05, min_clamped=True, step=0, format="%.2f",
@@ -320,7 +334,15 @@ def show_trace(frame: FrameView) -> None:
 
 
 def show_readout(frame: FrameView) -> None:
+    _set(TAGS.readout_caption, frame.readout_caption)
     _set(TAGS.readout, _text(frame.readout))
+    if _have_ttf:
+        big = len(frame.readout) <= BIG_MAX_CHARS
+        font = TAGS.font_big if big else TAGS.font_big_narrow
+        if _shown.get("readout#font") != font:
+            _shown["readout#font"] = font
+            dpg.bind_item_font(TAGS.readout, font)
+            dpg.configure_item(TAGS.readout_unit_spacer, height=_unit_drop(FONT_BIG if big else FONT_BIG_NARROW))
     _configure(TAGS.readout, "color", LEVEL_COLOURS.get(frame.readout_level, WHITE))
     _set(TAGS.readout_unit, _text(frame.readout_unit))
     _set(TAGS.readout_note, _text(frame.readout_note))
@@ -336,6 +358,7 @@ def show_connection(frame: FrameView) -> None:
 
 
 def show_buttons(frame: FrameView) -> None:
+    _enable(TAGS.unit_combo, frame.units_apply)
     _enable(TAGS.tare_button, frame.can_command)
     _enable(TAGS.start_button, frame.can_command and not frame.streaming)
     _enable(TAGS.stop_button, frame.can_command and frame.streaming)
