@@ -20,7 +20,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from png import read_png  # noqa: E402
+from pngread import read_png  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

@@ -267,3 +267,27 @@ def test_before_hello_nothing_is_called_uncalibrated():
     fv = m.LiveModel().frame(m.SourceStatus(phase="connecting", message="Connecting to /dev/ttyACM0…"), 0.0, 800)
     assert fv.readout_unit == "kPa" and fv.readout_note == "" and fv.y_label == "pressure (kPa)"
     assert dict(fv.rows)["Device"] == "—"
+
+
+class GrowingRing(Ring):
+    def grow(self, seconds, rate=200.0, raw=70000):
+        t0 = self.data["t_dev_s"][-1]
+        t = t0 + np.arange(1, int(seconds * rate) + 1) / rate
+        extra = np.zeros(t.size, dtype=DTYPE)
+        extra["t_dev_s"] = extra["t_host_rx_s"] = t
+        extra["raw"] = raw
+        self.data = np.concatenate([self.data, extra])
+        self.version += 1
+
+
+def test_a_slow_frame_leaves_no_backlog():
+    ring = GrowingRing(np.arange(0, 5, 1 / 200.0), np.full(1000, 50000, dtype=np.int32))
+    model = m.LiveModel()
+    link = Link(ring, CAL)
+    model.frame(status(link), float(ring.data["t_dev_s"][-1]), 800)
+    ring.grow(2.0)  # the GUI was busy for 2 s: 400 samples arrived meanwhile
+    now = float(ring.data["t_dev_s"][-1])
+    fv = model.frame(status(link), now, 800)
+    assert fv.trace_x[-1] == pytest.approx(0.0) and fv.readout == "100"  # the newest sample, at once
+    assert fv.new_rx_s.size == 400  # each sample counted the first time it is drawn, once
+    assert model.frame(status(link), now, 800).new_rx_s.size == 0
