@@ -145,6 +145,9 @@ def test_failed_command_is_shown_not_raised():
     assert wait_for(lambda: c.status().phase == "connected")
     c.request_tare()
     assert wait_for(lambda: "port vanished" in c.status().error)
+    c._error_until = time.monotonic()  # as if COMMAND_ERROR_S had passed
+    assert wait_for(lambda: c.status().error == "")
+    assert c.fatal_error is None  # a failed command does not fail the command line
     c.close()
 
 
@@ -169,3 +172,17 @@ def test_close_while_connecting_leaves_nothing_running():
     closer.join(6)
     assert opened and opened[0].calls[-1] == "close"
     assert sims[-1] == "closed"
+
+
+def test_a_board_that_does_not_answer_is_skipped_for_the_next():
+    def open_link(choice):
+        if choice.port == "/dev/ttyUSB0":
+            raise UserError("/dev/ttyUSB0 did not answer as a pointdose device")
+        return Link(choice)
+
+    c, sims = make(find_boards=lambda: [BoardChoice("/dev/ttyUSB0", bridge=True), BoardChoice("/dev/ttyACM0")],
+                   open_link=open_link)
+    c.start()
+    assert wait_for(lambda: c.status().phase == "connected")
+    assert c.status().port == "/dev/ttyACM0" and sims == [] and c.fatal_error is None
+    c.close()

@@ -34,6 +34,7 @@ from pointdose.errors import UserError
 # Demo presses on the simulated device: ramp to 25 N (250 kPa on 1 cm²) in 2 s, hold, release by 7 s.
 DEMO_PROFILE = "sim profile 2:25,4:27,6:25,7:0"
 DEMO_PERIOD_S = 10.0
+COMMAND_ERROR_S = 8.0  # how long a failed command's message stays up
 
 
 @dataclass
@@ -107,6 +108,7 @@ class Controller:
         self._autostart = autostart_stream
         self._sim_demo = sim_demo
         self._next_demo = 0.0
+        self._error_until = 0.0
         self._jobs: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._shutdown_lock = threading.Lock()
@@ -162,9 +164,9 @@ class Controller:
             try:
                 action(link)
             except UserError as exc:
-                self._set(error=str(exc))
+                self._command_error(str(exc))
             except Exception as exc:  # a failed command is shown, the app stays up
-                self._set(error=f"{busy.split('…')[0]} failed: {exc}")
+                self._command_error(f"{busy.split('…')[0]} failed: {exc}")
             else:
                 self._set(error="")
             finally:
@@ -172,12 +174,17 @@ class Controller:
 
         self._jobs.put((busy, job))
 
+    def _command_error(self, text: str) -> None:
+        """Show a failed command for a while; the stream is usually fine, so it does not stay red."""
+        self._error_until = time.monotonic() + COMMAND_ERROR_S
+        self._set(error=text)
+
     def _work(self) -> None:
         while True:
             try:
                 item = self._jobs.get(timeout=0.25)
             except queue.Empty:
-                self._maybe_demo()
+                self._tick()
                 continue
             if item is None:
                 return
@@ -185,7 +192,13 @@ class Controller:
             if self._closed.is_set():
                 continue
             job()
-            self._maybe_demo()
+            self._tick()
+
+    def _tick(self) -> None:
+        if self._error_until and time.monotonic() > self._error_until and self.status().phase == "connected":
+            self._error_until = 0.0
+            self._set(error="")
+        self._maybe_demo()
 
     def _maybe_demo(self) -> None:
         """On the simulated device, press it now and then so the trace shows what a press looks like."""
@@ -211,17 +224,15 @@ class Controller:
     def _connect_steps(self) -> None:
         try:
             if self._port:
-                choice = BoardChoice(port=self._port)
+                candidates = [BoardChoice(port=self._port)]
             elif self._force_sim:
-                choice = self._launch_sim()
+                candidates = [self._launch_sim()]
             else:
                 self._set(phase="scanning", message="Scanning for boards…")
-                boards = self._find_boards()
-                choice = boards[0] if boards else self._launch_sim(reason="No board found — ")
-            if self._closed.is_set():
+                candidates = self._find_boards() or [self._launch_sim(reason="No board found — ")]
+            link = self._open_first(candidates)
+            if link is None:
                 return
-            self._set(phase="connecting", message=f"Connecting to {choice.port}…", port=choice.port)
-            link = self._open_link(choice)
             self._set(link=link, phase="connected", message="Connected")
             if self._closed.is_set():
                 return
@@ -233,6 +244,20 @@ class Controller:
         except Exception as exc:  # unexpected: keep the window up and say what happened
             self.fatal_error = UserError(f"could not connect: {exc}")
             self._set(phase="error", error=f"Could not connect: {exc}", message=str(exc))
+
+    def _open_first(self, candidates: list[BoardChoice]):
+        """The link to the first candidate that answers hello; if none does, the first one's error."""
+        first_error: BaseException | None = None
+        for choice in candidates:
+            if self._closed.is_set():
+                return None
+            self._set(phase="connecting", message=f"Connecting to {choice.port}…", port=choice.port)
+            try:
+                return self._open_link(choice)
+            except UserError as exc:  # e.g. a board with other firmware: try the next one
+                first_error = first_error or exc
+        assert first_error is not None
+        raise first_error
 
     def _launch_sim(self, reason: str = "") -> BoardChoice:
         self._set(phase="starting-sim", message=f"{reason}starting the simulated device…", simulated=True)

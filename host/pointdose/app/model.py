@@ -263,6 +263,9 @@ class LiveModel:
         self._cache: tuple[np.ndarray, np.ndarray, np.ndarray] = (_EMPTY, _EMPTY, _EMPTY)
         self._last_rx_drawn = -math.inf
         self._y_top = 0.0
+        self._readout_values: np.ndarray | None = None  # the newest readout_average_s, display unit
+        self._window_count = 0
+        self._measured_hz = 0.0
 
     # ---- settings (called from view callbacks, on the render thread)
     def set_unit(self, key: str) -> None:
@@ -350,10 +353,6 @@ class LiveModel:
         )
 
     # ---- helpers
-    _readout_values: np.ndarray | None = None
-    _window_count = 0
-    _measured_hz = 0.0
-
     def _decimated(self, ring, scale: Scale, columns: int, window_s: float):
         """Decimated (t, y, rx) for the newest window; recomputed only when the ring changed."""
         if ring is None:
@@ -383,7 +382,6 @@ class LiveModel:
             self._readout_values = None
             self._measured_hz = 0.0
         xd, yd = decimate_minmax(t, values, window_s / columns)
-        # arrival times of what is drawn are not needed per point: new samples are found from rx_all
         self._cache_key = key
         self._cache = (xd, yd, rx_all)
         return self._cache
