@@ -15,6 +15,7 @@ from fake_link import FakeLink  # noqa: E402
 
 from pointdose.app.controller import BoardChoice, Controller, SimHandle  # noqa: E402
 from pointdose.app.main import run_app  # noqa: E402
+from pointdose.app.model import DisplaySettings  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
@@ -23,6 +24,7 @@ def main(argv: list[str]) -> int:
     max_fps = float(argv[4]) if len(argv) > 4 else 120.0
     simulated = "--sim-banner" in argv
     calibrated = "--uncalibrated" not in argv
+    unit = next((a.split("=", 1)[1] for a in argv if a.startswith("--unit=")), "kPa")
     controller = Controller(
         force_sim=simulated,
         find_boards=lambda: [BoardChoice(port="fake://board")],
@@ -30,7 +32,8 @@ def main(argv: list[str]) -> int:
                                     close=lambda: None),
         open_link=lambda choice: FakeLink(rate_hz=rate, calibrated=calibrated, history_s=25.0),
     )
-    report = run_app(controller, seconds=seconds, screenshot=png or None, max_fps=max_fps)
+    report = run_app(controller, seconds=seconds, screenshot=png or None, max_fps=max_fps,
+                     settings=DisplaySettings(unit=unit))
     Path(report_path).write_text(json.dumps(report))
     return 0
 

@@ -119,3 +119,18 @@ def test_no_display_is_a_user_error(monkeypatch):
         pytest.skip("the display check is Linux-only")
     with pytest.raises(UserError, match="xvfb-run"):
         main.run_app(Controller(find_boards=lambda: []), seconds=1)
+
+
+@pytest.mark.parametrize("argv, message", [(["--unit", "psi"], "unknown unit"),
+                                           (["--probe-area", "0"], "probe-area"),
+                                           (["--port", "/dev/ttyACM0", "--sim"], "either")])
+def test_bad_options_are_user_errors_before_any_window(argv, message):
+    import argparse
+
+    from pointdose.app import main
+    from pointdose.errors import UserError
+
+    parser = argparse.ArgumentParser()
+    main.add_arguments(parser)
+    with pytest.raises(UserError, match=message):
+        main.run(parser.parse_args(argv))

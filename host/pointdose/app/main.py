@@ -25,20 +25,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sim", action="store_true", help="use the simulated device (the real firmware on this computer)")
     parser.add_argument("--seconds", type=float, metavar="S", help="quit after S seconds (for tests and demos)")
     parser.add_argument("--screenshot", metavar="FILE", help="write a PNG of the window shortly before quitting")
+    parser.add_argument("--unit", default="kPa", metavar="UNIT",
+                        help="display unit: kPa (default), kgf/cm2, N/cm2, N, kgf or lbf")
+    parser.add_argument("--probe-area", type=float, default=1.0, metavar="CM2",
+                        help="probe contact area in cm² (default 1), for pressure units")
     parser.add_argument("--max-fps", type=float, default=120.0, metavar="FPS",
                         help="cap the frame rate to spare the CPU (0: no cap; default 120)")
     parser.add_argument("--report", metavar="FILE", help=argparse.SUPPRESS)  # JSON frame statistics, for tests/bench
 
 
 def run(args: argparse.Namespace) -> int:
+    from pointdose import units
     from pointdose.app.controller import Controller
+    from pointdose.app.model import DisplaySettings
+    from pointdose.errors import UserError
 
     if args.port and args.sim:
-        from pointdose.errors import UserError
-
         raise UserError("choose either --port or --sim, not both")
+    try:
+        unit = units.unit(args.unit).key
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if not args.probe_area > 0:
+        raise UserError("--probe-area must be a positive area in cm², e.g. 1 for a standard algometer probe")
+    settings = DisplaySettings(unit=unit, probe_area_cm2=args.probe_area)
     controller = Controller(port=args.port, force_sim=args.sim, sim_demo=True)
-    report = run_app(controller, seconds=args.seconds, screenshot=args.screenshot, max_fps=args.max_fps)
+    report = run_app(controller, seconds=args.seconds, screenshot=args.screenshot, max_fps=args.max_fps,
+                     settings=settings)
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=2))
     if controller.fatal_error is not None:
@@ -47,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_app(controller, *, seconds: float | None = None, screenshot: str | None = None,
-            max_fps: float = 120.0) -> dict:
+            max_fps: float = 120.0, settings=None) -> dict:
     """Open the window on ``controller``'s source and run until closed or ``seconds`` pass.
 
     Returns frame statistics: frames, samples displayed, median fps, sample-to-screen latency.
@@ -56,11 +69,12 @@ def run_app(controller, *, seconds: float | None = None, screenshot: str | None 
     from pointdose.app.model import FrameStats, LiveModel
 
     view.check_display()
-    model = LiveModel()
+    model = LiveModel(settings)
     stats = FrameStats()
     view.setup(view.Callbacks(on_unit=model.set_unit, on_area=model.set_probe_area,
                               on_tare=controller.request_tare, on_start=controller.request_start,
-                              on_stop=controller.request_stop))
+                              on_stop=controller.request_stop),
+               unit=model.settings.unit, probe_area_cm2=model.settings.probe_area_cm2)
     controller.start()
     t_start = time.monotonic()
     deadline = t_start + seconds if seconds else None

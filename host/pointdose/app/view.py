@@ -181,7 +181,7 @@ def _themes() -> None:
     dpg.bind_theme(global_theme)
 
 
-def _build_left() -> None:
+def _build_left(unit: str, probe_area_cm2: float) -> None:
     with dpg.child_window(width=LEFT_WIDTH, border=False, no_scrollbar=True):
         with dpg.child_window(tag=TAGS.sim_panel, height=84, show=False, no_scrollbar=True):
             title = dpg.add_text(_text("SIMULATED DEVICE"), color=AMBER)
@@ -212,11 +212,11 @@ def _build_left() -> None:
             dpg.disable_item(tag)
         with dpg.group(horizontal=True):
             dpg.add_text("Unit")
-            dpg.add_combo([_symbol(k) for k in units.UNITS], default_value=_symbol(units.DEFAULT_UNIT),
+            dpg.add_combo([_symbol(k) for k in units.UNITS], default_value=_symbol(unit),
                           tag=TAGS.unit_combo, width=130, callback=on_unit)
             dpg.bind_item_theme(TAGS.unit_combo, TAGS.theme_disabled)
             dpg.add_text(_text("Probe (cm²)"))
-            dpg.add_input_float(tag=TAGS.area_input, default_value=units.DEFAULT_PROBE_AREA_CM2, width=-1,
+            dpg.add_input_float(tag=TAGS.area_input, default_value=probe_area_cm2, width=-1,
                                 min_value=0.05, min_clamped=True, step=0, format="%.2f",
                                 on_enter=True, callback=on_area)
         dpg.add_separator()
@@ -240,7 +240,8 @@ def _build_plot() -> None:
 
 
 def setup(callbacks: Callbacks, *, title: str = "pointdose — live pressure", width: int = 1280, height: int = 800,
-          vsync: bool = True) -> None:
+          vsync: bool = True, unit: str = units.DEFAULT_UNIT,
+          probe_area_cm2: float = units.DEFAULT_PROBE_AREA_CM2) -> None:
     """Create the context, fonts, themes, window and viewport; raises UserError without a display."""
     global _callbacks
     check_display()
@@ -253,7 +254,7 @@ def setup(callbacks: Callbacks, *, title: str = "pointdose — live pressure", w
     _themes()
     with dpg.window(tag=TAGS.window):
         with dpg.group(horizontal=True):
-            _build_left()
+            _build_left(unit, probe_area_cm2)
             _build_plot()
     try:
         dpg.create_viewport(title=_text(title), width=width, height=height, vsync=vsync)
