@@ -24,6 +24,10 @@ def main(argv: list[str]) -> int:
     max_fps = float(argv[4]) if len(argv) > 4 else 120.0
     simulated = "--sim-banner" in argv
     calibrated = "--uncalibrated" not in argv
+    if "--no-ttf" in argv:  # as on a machine with no TrueType font: the built-in font path
+        from pointdose.app import view
+
+        view.find_font = lambda: None
     unit = next((a.split("=", 1)[1] for a in argv if a.startswith("--unit=")), "kPa")
     controller = Controller(
         force_sim=simulated,

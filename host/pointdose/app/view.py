@@ -192,7 +192,11 @@ def _build_left(unit: str, probe_area_cm2: float) -> None:
 
         dpg.add_text("Pressure now", tag=TAGS.readout_caption, color=GREY)
         with dpg.group(horizontal=True, horizontal_spacing=14):
-            dpg.add_text("—" if _have_ttf else "-", tag=TAGS.readout, color=WHITE)
+            if _have_ttf:
+                dpg.add_text("—", tag=TAGS.readout, color=WHITE)
+            else:  # the built-in font is 13 px: draw_text scales it to readout size
+                with dpg.drawlist(width=300, height=FONT_BIG_NARROW):
+                    dpg.draw_text((0, 0), "-", size=FONT_BIG_NARROW, color=WHITE, tag=TAGS.readout)
             with dpg.group():
                 # push the unit down to the number's baseline (groups align their tops)
                 dpg.add_spacer(tag=TAGS.readout_unit_spacer, height=_unit_drop(FONT_BIG))
@@ -336,7 +340,10 @@ def show_trace(frame: FrameView) -> None:
 
 def show_readout(frame: FrameView) -> None:
     _set(TAGS.readout_caption, frame.readout_caption)
-    _set(TAGS.readout, _text(frame.readout))
+    if _have_ttf:
+        _set(TAGS.readout, frame.readout)
+    else:
+        _configure(TAGS.readout, "text", _text(frame.readout))
     if _have_ttf:
         big = len(frame.readout) <= BIG_MAX_CHARS
         font = TAGS.font_big if big else TAGS.font_big_narrow
