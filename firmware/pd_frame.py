@@ -1,0 +1,186 @@
+"""Wire frames of protocol v1 (docs/protocol.md): CRC-16/CCITT-FALSE, COBS, frame builders.
+
+Everything writes into buffers allocated once; building a DATA or STATUS frame
+allocates nothing.
+
+Usage::
+
+    f = Framer()
+    n = f.status(boot, t_us, next_seq, overflow, cmd_errors, flags, rate)
+    stream.write(f.enc, 0, n)       # COBS-encoded frame plus its 0x00 delimiter
+"""
+import struct
+from array import array
+from micropython import const
+
+VERSION = const(1)
+T_DATA = const(0x01)
+T_REPLY = const(0x02)
+T_STATUS = const(0x03)
+T_ERROR = const(0x04)
+
+MAX_FRAME = const(250)      # decoded frame, type .. CRC
+MAX_SAMPLES = const(40)     # samples in one DATA frame
+MAX_DT = const(65535)       # a larger gap starts a new DATA frame
+_MASK = const(0x3FFFFFFF)
+_I24 = const(0xFFFFFF)
+
+
+def _make_table():
+    t = array("H", bytes(512))
+    for i in range(256):
+        c = i << 8
+        for _ in range(8):
+            c = ((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1)
+            c &= 0xFFFF
+        t[i] = c
+    return t
+
+
+_TABLE = _make_table()
+
+
+def crc16(buf, n, crc=0xFFFF):
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) of ``buf[0:n]``."""
+    t = _TABLE
+    for i in range(n):
+        crc = ((crc << 8) & 0xFFFF) ^ t[(crc >> 8) ^ buf[i]]
+    return crc
+
+
+def cobs_encode(src, n, dst):
+    """COBS-encode ``src[0:n]`` into ``dst``, append the 0x00 delimiter.
+
+    Returns the number of bytes written.  ``dst`` needs ``n + n // 254 + 2``
+    bytes.  Like the protocol's vectors, the encoder always ends with the code
+    of the last, possibly empty, block (254 non-zero bytes end ``.. 01 00``).
+    """
+    ci = 0          # where the current block's code byte goes
+    o = 1
+    code = 1
+    for i in range(n):
+        b = src[i]
+        if b:
+            dst[o] = b
+            o += 1
+            code += 1
+            if code == 0xFF:
+                dst[ci] = 0xFF
+                ci = o
+                o += 1
+                code = 1
+        else:
+            dst[ci] = code
+            ci = o
+            o += 1
+            code = 1
+    dst[ci] = code
+    dst[o] = 0
+    return o + 1
+
+
+class Framer:
+    """Builds one frame at a time into ``raw`` and encodes it into ``enc``."""
+
+    def __init__(self):
+        self.raw = bytearray(MAX_FRAME + 8)
+        self.enc = bytearray(MAX_FRAME + 8)
+        self.n = 0      # samples packed by the last data() call
+        self.raw[1] = VERSION
+
+    def _finish(self, m):
+        raw = self.raw
+        raw[1] = VERSION
+        c = crc16(raw, m)
+        raw[m] = c >> 8         # CRC is big-endian
+        raw[m + 1] = c & 0xFF
+        return cobs_encode(raw, m + 2, self.enc)
+
+    def data(self, seq, vals, times, i, cap, nmax):
+        """DATA frame from ring arrays, starting at index ``i`` (wrapping at ``cap``).
+
+        Packs up to ``nmax`` (<= 40) samples, fewer when a sample is more than
+        65535 µs after the previous one; ``self.n`` is set to the count packed.
+        Returns the encoded length.
+        """
+        raw = self.raw
+        raw[0] = T_DATA
+        t_prev = times[i]
+        struct.pack_into("<II", raw, 2, seq, t_prev)
+        o = 11
+        k = 0
+        pack = struct.pack_into
+        while k < nmax:
+            t = times[i]
+            dt = (t - t_prev) & _MASK
+            if dt > MAX_DT:
+                break
+            pack("<I", raw, o, vals[i] & _I24)
+            pack("<H", raw, o + 3, dt)     # overwrites the i24's zero top byte
+            t_prev = t
+            o += 5
+            k += 1
+            i += 1
+            if i == cap:
+                i = 0
+        raw[10] = k
+        self.n = k
+        return self._finish(o)
+
+    def data_list(self, seq, t0, values, dts):
+        """DATA frame from plain lists (tests, host-side tools)."""
+        raw = self.raw
+        raw[0] = T_DATA
+        struct.pack_into("<IIB", raw, 2, seq, t0, len(values))
+        o = 11
+        for k in range(len(values)):
+            struct.pack_into("<I", raw, o, values[k] & _I24)
+            struct.pack_into("<H", raw, o + 3, dts[k])
+            o += 5
+        self.n = len(values)
+        return self._finish(o)
+
+    def _text(self, o, text):
+        raw = self.raw
+        lim = MAX_FRAME - 2
+        for ch in text:
+            c = ord(ch)
+            if c > 0x7E or c < 0x20:
+                c = 0x3F        # '?': replies stay printable ASCII
+            if o >= lim:
+                break
+            raw[o] = c
+            o += 1
+        return o
+
+    def reply(self, cmd_id, status, text):
+        raw = self.raw
+        raw[0] = T_REPLY
+        struct.pack_into("<HB", raw, 2, cmd_id, status)
+        return self._finish(self._text(5, text))
+
+    def error(self, code, text):
+        raw = self.raw
+        raw[0] = T_ERROR
+        raw[2] = code
+        return self._finish(self._text(3, text))
+
+    def status(self, boot, t_us, next_seq, overflow, cmd_errors, flags, rate):
+        raw = self.raw
+        raw[0] = T_STATUS
+        raw[2] = boot[0]
+        raw[3] = boot[1]
+        raw[4] = boot[2]
+        raw[5] = boot[3]
+        struct.pack_into("<IIIHBH", raw, 6, t_us, next_seq, overflow, cmd_errors, flags, rate)
+        return self._finish(23)
+
+    def raw_frame(self, payload, ftype):
+        """Any frame type (reserved types in tests): ``payload`` after type and version."""
+        raw = self.raw
+        raw[0] = ftype
+        o = 2
+        for b in payload:
+            raw[o] = b
+            o += 1
+        return self._finish(o)

