@@ -112,20 +112,27 @@ class Schedule:
         self.period = period_us
         self.next_due = now
         self.missed = 0
+        self._fresh = False
 
     def reset(self, now):
+        """Restart: the next ``due()`` call samples and anchors the grid there."""
         self.next_due = now
+        self._fresh = True
 
     def set_period(self, period_us, now):
         self.period = period_us
-        self.next_due = now
+        self.reset(now)
 
     def due(self, now):
         """True when a sample is due at ``now``; advances the schedule."""
+        p = self.period
+        if self._fresh:
+            self._fresh = False
+            self.next_due = add(now, p)
+            return True
         late = diff(now, self.next_due)
         if late < 0:
             return False
-        p = self.period
         if late < p:
             self.next_due = add(self.next_due, p)
             return True

@@ -53,17 +53,48 @@ _cache = {}
 def run_mp_module(exe, module, timeout=60):
     """Run an MP test module once per session; {test name: (passed, output)}."""
     if module not in _cache:
-        p = subprocess.run([exe, str(MP_DIR / f"{module}.py")], env=mp_env(), cwd=str(ROOT),
-                           capture_output=True, text=True, timeout=timeout)
+        # stdin: a pipe kept open and quiet, so a test can poll a real, idle file descriptor
+        p = subprocess.Popen([exe, str(MP_DIR / f"{module}.py")], env=mp_env(), cwd=str(ROOT),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            out, _ = _read_all(p, timeout)
+        finally:
+            p.stdin.close()
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        stdout = out.decode(errors="replace")
         res = {}
         cur = None
-        for line in p.stdout.splitlines():
+        for line in stdout.splitlines():
             m = re.match(r"^(PASS|FAIL) (test_\w+)", line)
             if m:
                 cur = m.group(2)
                 res[cur] = [m.group(1) == "PASS", line]
             elif cur:
                 res[cur][1] += "\n" + line
-        res["__output__"] = (p.returncode, p.stdout + p.stderr)
+        res["__output__"] = (p.returncode, stdout)
         _cache[module] = res
     return _cache[module]
+
+
+def _read_all(p, timeout):
+    """Read a child's stdout to EOF (stdin stays open) with an overall timeout."""
+    import selectors
+    import time
+    sel = selectors.DefaultSelector()
+    sel.register(p.stdout, selectors.EVENT_READ)
+    chunks = []
+    end = time.monotonic() + timeout
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            chunks.append(b"\nTIMEOUT\n")
+            break
+        if sel.select(left):
+            b = os.read(p.stdout.fileno(), 65536)
+            if not b:
+                break
+            chunks.append(b)
+    sel.close()
+    return b"".join(chunks), None

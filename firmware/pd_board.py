@@ -1,0 +1,103 @@
+"""Board layer: the only module that knows rp2 / esp32 / unix differences.
+
+``detect()`` returns a ``Board`` with: ``name`` (``rp2``, ``esp32``,
+``unix``), ``uid`` (hex), ``irq_off``/``irq_on`` (``machine.disable_irq`` /
+``enable_irq``; no-ops on unix), ``pin()``, ``adc()``, ``led()``,
+``env()`` (environment variables on unix, nothing on boards), ``store``
+(folder for tare/config files) and ``default_link``.
+
+Usage::
+
+    board = detect()
+    dout = board.pin(16, out=False)
+"""
+import sys
+
+try:
+    import os
+except ImportError:     # pragma: no cover
+    import uos as os
+
+
+def _no_irq_off():
+    return 0
+
+
+def _no_irq_on(state):
+    pass
+
+
+def _hex(b):
+    return "".join("%02x" % x for x in b)
+
+
+class Board:
+    def __init__(self, name):
+        self.name = name
+        self.irq_off = _no_irq_off
+        self.irq_on = _no_irq_on
+        self.store = ""
+        self.default_link = "usb"
+        self.uid = "0"
+        self._machine = None
+        if name == "unix":
+            self.uid = self.env("POINTDOSE_UID", "53494d30303031")
+            self.store = self.env("POINTDOSE_STORE", ".")
+            return
+        import machine
+        self._machine = machine
+        self.irq_off = machine.disable_irq
+        self.irq_on = machine.enable_irq
+        self.uid = _hex(machine.unique_id())
+        if name == "esp32":
+            # Plain ESP32 boards sit behind a USB-UART bridge; S2/S3 have native USB.
+            m = sys.implementation._machine
+            self.default_link = "usb" if ("S2" in m or "S3" in m) else "uart:115200"
+
+    def env(self, key, default=None):
+        """Environment variable on the unix port; ``default`` on a board."""
+        if self.name != "unix":
+            return default
+        try:
+            v = os.getenv(key)
+        except AttributeError:
+            return default
+        return default if v is None or v == "" else v
+
+    def pin(self, n, out=False):
+        m = self._machine
+        if m is None:
+            raise ValueError("pin %s: no GPIO on the unix port" % n)
+        return m.Pin(n, m.Pin.OUT if out else m.Pin.IN)
+
+    def adc(self, n):
+        m = self._machine
+        if m is None:
+            raise ValueError("adc %s: no ADC on the unix port" % n)
+        a = m.ADC(m.Pin(n)) if self.name == "esp32" else m.ADC(n)
+        if self.name == "esp32":
+            try:
+                a.atten(m.ADC.ATTN_11DB)    # full 0..3.3 V range
+            except AttributeError:
+                pass
+        return a
+
+    def led(self, n):
+        if n is None or self._machine is None:
+            return None
+        p = self.pin(n, out=True)
+        p(0)
+        return p
+
+    def streams(self):
+        """(input, output) byte streams of the host link: the REPL's stdio."""
+        return sys.stdin.buffer, sys.stdout.buffer
+
+
+def detect():
+    p = sys.platform
+    if p == "rp2":
+        return Board("rp2")
+    if p == "esp32":
+        return Board("esp32")
+    return Board("unix")

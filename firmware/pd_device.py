@@ -1,0 +1,616 @@
+"""The device loop: sample, batch, send, answer commands, keep the host alive.
+
+One ``step()`` does, without blocking:
+
+1. sample when due -- a scheduled sensor (ADC, sim) on the drift-free
+   ``Schedule``, an HX711 when its DOUT says ready -- into the ring;
+2. poll the host link once (``ipoll``, no allocation): read command bytes,
+   note whether the output is writable;
+3. once a second while streaming: a STATUS frame; check the liveness
+   watchdog;
+4. when the output is writable: first pending control frames (the outbox),
+   else one DATA frame once the batch is full or its oldest sample is
+   ``batch_us`` old.
+
+Sampling never waits on the host: when the output stays unwritable the ring
+overwrites its oldest samples and counts them (STATUS ``overflow``; ERROR 3
+once per stream).  ``run()`` calls ``step()`` and sleeps until the next
+sample is due.  Clock, streams, poller and ``kbd_intr`` are injected so the
+same loop runs on a board, on the unix port behind a pty and in tests.
+
+Usage::
+
+    dev = Device(cfg, sensor, Clock(), inp, out, board_name="unix", uid="5349")
+    dev.run()       # returns on `repl`, Ctrl-C while not streaming, or end of input
+"""
+import select
+import sys
+from array import array
+from micropython import const
+
+try:
+    import os
+except ImportError:     # pragma: no cover
+    import uos as os
+
+import pd_commands as pc
+from pd_clock import MASK, Schedule, add, diff
+from pd_frame import MAX_SAMPLES, Framer
+from pd_ring import Ring
+
+FW_VERSION = "0.1.0"
+PROTO = const(1)
+
+_POLLIN = const(0x0001)
+_POLLOUT = const(0x0004)
+_POLLHUP = const(0x0010)
+_POLLERR = const(0x0008)
+_SECOND = const(1000000)
+_MAX16 = const(65535)
+_WRITE_CHUNK = const(256)   # most bytes of the outbox written per step
+_READ_MAX = const(64)       # most command bytes read per step
+
+F_STREAMING = const(1)
+F_KBD_OFF = const(2)
+F_WATCHDOG = const(4)
+F_FAULT = const(8)
+
+E_WATCHDOG = const(1)
+E_SENSOR = const(2)
+E_OVERFLOW = const(3)
+E_CONFIG = const(4)
+
+
+def _kbd_intr_default(c):
+    import micropython
+    micropython.kbd_intr(c)
+
+
+def _period(hz):
+    return (_SECOND + hz // 2) // hz
+
+
+class StreamPoller:
+    """``select.poll`` over the link's streams, reduced to POLLIN/POLLOUT bits.
+
+    Uses ``ipoll`` (which, unlike ``poll``, allocates nothing per call).
+    POLLHUP/POLLERR on the input count as readable: the read then sees the end.
+    """
+
+    def __init__(self, inp, out):
+        self._out = out
+        self._p = select.poll()
+        self._p.register(inp, _POLLIN)
+        self._p.register(out, _POLLOUT)
+        self._pi = select.poll()
+        self._pi.register(inp, _POLLIN)
+
+    def poll(self):
+        f = 0
+        for obj, ev in self._p.ipoll(0):
+            if obj is self._out:
+                f |= ev & _POLLOUT
+            elif ev:
+                f |= _POLLIN
+        return f
+
+    def readable(self):
+        for _ in self._pi.ipoll(0):
+            return True
+        return False
+
+    def wait_input(self, ms):
+        """Sleep up to ``ms``, waking early when input arrives."""
+        for _ in self._pi.ipoll(ms):
+            return
+
+
+class Device:
+    def __init__(self, cfg, sensor, clock, inp, out, board_name="unix", uid="0",
+                 store=None, kbd_intr=None, boot=None, led=None, poller=None):
+        self.cfg = cfg
+        self.sensor = sensor
+        self.clock = clock
+        self._in = inp
+        self._out = out
+        self.board_name = board_name
+        self.uid = uid
+        self.store = store
+        self._kbd = kbd_intr or _kbd_intr_default
+        self.boot = boot if boot is not None else os.urandom(4)
+        self.led = led
+        self.link = cfg["link"]
+        self.baud = 0 if self.link == "usb" else int(self.link[5:])
+        self.batch_us = cfg["batch_us"]
+        self.watchdog_us = cfg["watchdog_ms"] * 1000
+        now = clock.now()
+
+        self.ring = Ring(cfg["ring"])
+        self.framer = Framer()
+        self.lines = pc.LineReader()
+        self._b1 = bytearray(1)
+        # Control frames wait here in order; sized so that `stop` can queue
+        # every unsent sample of the ring ahead of its reply.
+        self.outbox = bytearray((cfg["ring"] // MAX_SAMPLES + 4) * 256 + 1024)
+        self._ob_off = 0
+        self._ob_n = 0
+        self.lost_frames = 0    # control frames dropped for want of outbox space
+
+        self._poller = poller if poller is not None else StreamPoller(inp, out)
+        self._in_open = True
+
+        self.streaming = False
+        self.kbd_off = False
+        self.wd_fired = False
+        self.fault = False
+        self.quit = False       # leave run()
+        self.dead = False       # the host link failed or ended
+        self.seq = 0
+        self.cmd_errors = 0
+        self._ovf_sent = False
+        self.rate = sensor.rate if sensor is not None else cfg["rate"]
+        self.sched = Schedule(_period(self.rate), now)
+        self._spf = 1
+        self._set_spf()
+        self._last_line = now
+        self._next_status = now
+        self._last_conv = now
+        self._sampling = False
+
+        self.tare = 0
+        self.cal = cfg.get("cal")
+        self._tare_buf = array("i", bytes(4 * cfg["tare_max"]))
+        self._tare_n = 0        # samples wanted (0: no tare running)
+        self._tare_i = 0
+        self._tare_id = 0
+        self._dirty = False     # tare changed while streaming: save at stop
+        if store is not None:
+            st = store.load()
+            t = st.get("tare")
+            if isinstance(t, int):
+                self.tare = t
+            if self.cal is None and isinstance(st.get("cal"), str):
+                self.cal = st["cal"]
+        # A lone delimiter first, so that the host's decoder is in sync
+        # before the first real frame.
+        self.outbox[0] = 0
+        self._ob_n = 1
+
+    # ------------------------------------------------------------------ loop
+    def run(self):
+        """Loop until `repl`, Ctrl-C while not streaming, or end of input."""
+        clk = self.clock
+        try:
+            psleep = getattr(clk, "poll_sleep", False)
+            while not self.quit:
+                w = self.step()
+                if w >= 2000 and psleep and self._in_open:
+                    self._poller.wait_input(w // 1000)    # wakes early on input
+                elif w > 0:
+                    clk.sleep_us(w)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if self.streaming:
+                self._stop_stream()
+            self._set_kbd(False)
+            self.flush(200000)
+
+    def step(self):
+        """One pass of the loop; returns µs the caller may sleep."""
+        now = self.clock.now()
+        s = self.sensor
+        if self._sampling:
+            if s.scheduled:
+                if self.sched.due(now):
+                    self._sample(s.read(now), now)
+            elif s.ready(now):
+                self._sample(s.read(now), now)
+            elif not self.fault and diff(now, self._last_conv) > s.timeout_us:
+                self._sensor_fault(now)
+        ev = self._poller.poll()
+        wr = ev & _POLLOUT
+        if ev & _POLLIN and self._in_open:
+            self._read_input(now)
+        if self.streaming:
+            if diff(now, self._last_line) >= self.watchdog_us:
+                self._watchdog(now)
+            elif diff(now, self._next_status) >= 0:
+                self._queue_status(now)
+                n = add(self._next_status, _SECOND)
+                if diff(now, n) >= 0:       # fell far behind: no burst of STATUS
+                    n = add(now, _SECOND)
+                self._next_status = n
+        if wr and self._write(now):
+            return 0
+        # Idle: sleep until the next sample is due (at most 5 ms: command latency).
+        if self._ob_n and wr:
+            return 0
+        if self._sampling:
+            if s.scheduled:
+                w = self.sched.wait_us(self.clock.now())
+            else:   # HX711: wake a little before its next conversion is expected
+                w = _period(self.rate) - diff(self.clock.now(), self._last_conv) - 500
+                if w < 250:
+                    w = 250
+            return w if w < 5000 else 5000
+        return 5000
+
+    # -------------------------------------------------------------- sampling
+    def _sample(self, v, now):
+        self._last_conv = now
+        if self.fault:
+            self.fault = False
+        if self._tare_n:
+            self._tare_buf[self._tare_i] = v
+            self._tare_i += 1
+            if self._tare_i >= self._tare_n:
+                self._tare_done()
+        if self.streaming:
+            if self.ring.push(v, now, self.seq) and not self._ovf_sent:
+                self._ovf_sent = True
+                self._queue_error(E_OVERFLOW, "sample ring overflowed: the host is not reading; oldest samples dropped")
+            self.seq = (self.seq + 1) & MASK
+
+    def _update_sampling(self, now):
+        on = self.sensor is not None and (self.streaming or self._tare_n > 0)
+        if on and not self._sampling:
+            self.sched.reset(now)
+            self._last_conv = now
+        self._sampling = on
+
+    def _sensor_fault(self, now):
+        self.fault = True
+        self._queue_error(E_SENSOR, "sensor: no conversion for %d ms (HX711 DOUT never went low: wiring?)"
+                          % (diff(now, self._last_conv) // 1000))
+        self._queue_status(now)
+
+    def _set_spf(self):
+        n = self.batch_us // _period(self.rate)
+        self._spf = 1 if n < 1 else (MAX_SAMPLES if n > MAX_SAMPLES else n)
+
+    # ---------------------------------------------------------------- output
+    def _write(self, now):
+        """Write one chunk when writable; True when more is waiting to go."""
+        out = self._out
+        if self._ob_n:
+            off = self._ob_off
+            n = self._ob_n - off
+            if n > _WRITE_CHUNK:
+                n = _WRITE_CHUNK
+            w = self._write_raw(self.outbox, off, n)
+            off += w
+            if off >= self._ob_n:
+                self._ob_off = self._ob_n = 0
+                return self.ring.count > 0
+            self._ob_off = off
+            return True
+        r = self.ring
+        c = r.count
+        if c == 0:
+            return False
+        if c < self._spf and diff(now, r.time[r.tail]) < self.batch_us:
+            return False
+        f = self.framer
+        m = f.data(r.seq[r.tail], r.val, r.time, r.tail, r.cap, c if c < MAX_SAMPLES else MAX_SAMPLES)
+        w = self._write_raw(f.enc, 0, m)
+        if w == 0:
+            return False
+        r.pop(f.n)
+        if w < m:       # a partial write: the rest goes out first, via the outbox
+            self._append(f.enc, w, m)
+        return r.count >= self._spf
+
+    def _write_raw(self, buf, off, n):
+        try:
+            w = self._out.write(buf, off, n)
+        except OSError as e:
+            if e.args and e.args[0] == 11:      # EAGAIN
+                return 0
+            self.quit = self.dead = True        # the host side is gone
+            return n
+        return n if w is None else w
+
+    def _append(self, buf, a, b):
+        """Queue buf[a:b] (an encoded frame) in the outbox."""
+        n = b - a
+        ob = self.outbox
+        if self._ob_n + n > len(ob) and self._ob_off:
+            k = self._ob_n - self._ob_off
+            ob[0:k] = ob[self._ob_off:self._ob_n]
+            self._ob_off = 0
+            self._ob_n = k
+        if self._ob_n + n > len(ob):
+            self.lost_frames += 1
+            return
+        o = self._ob_n - a
+        for i in range(a, b):       # byte loop: a slice would allocate
+            ob[o + i] = buf[i]
+        self._ob_n = o + b
+
+    def _queue_reply(self, cid, status, text):
+        if status and self.cmd_errors < _MAX16:
+            self.cmd_errors += 1
+        f = self.framer
+        self._append(f.enc, 0, f.reply(cid, status, text))
+
+    def _queue_error(self, code, text):
+        f = self.framer
+        self._append(f.enc, 0, f.error(code, text))
+
+    def flags(self):
+        fl = 0
+        if self.streaming:
+            fl |= F_STREAMING
+        if self.kbd_off:
+            fl |= F_KBD_OFF
+        if self.wd_fired:
+            fl |= F_WATCHDOG
+        if self.fault:
+            fl |= F_FAULT
+        return fl
+
+    def _queue_status(self, now):
+        f = self.framer
+        m = f.status(self.boot, now, self.seq, self.ring.dropped, self.cmd_errors,
+                     self.flags(), self.rate)
+        self._append(f.enc, 0, m)
+
+    def _queue_all_data(self):
+        """Encode every unsent sample into the outbox (before a stop reply)."""
+        r = self.ring
+        f = self.framer
+        while r.count:
+            c = r.count
+            m = f.data(r.seq[r.tail], r.val, r.time, r.tail, r.cap, c if c < MAX_SAMPLES else MAX_SAMPLES)
+            self._append(f.enc, 0, m)
+            r.pop(f.n)
+
+    def flush(self, timeout_us):
+        """Write the outbox out, waiting up to ``timeout_us`` for the link."""
+        t0 = self.clock.now()
+        while self._ob_n and not self.dead:
+            if self._poller.poll() & _POLLOUT:
+                self._write(t0)
+            elif diff(self.clock.now(), t0) > timeout_us:
+                return False
+            else:
+                self.clock.sleep_us(1000)
+        return True
+
+    def boot_errors(self, problems):
+        for p in problems:
+            self._queue_error(E_CONFIG, "config: " + p)
+
+    # ----------------------------------------------------------------- input
+    def _read_input(self, now):
+        inp = self._in
+        b1 = self._b1
+        lines = self.lines
+        for _ in range(_READ_MAX):
+            try:
+                k = inp.readinto(b1, 1)
+            except OSError:
+                k = 0
+            if not k:
+                self._in_open = False       # end of input: the host is gone
+                self.quit = True
+                if self.streaming:
+                    self._stop_stream()
+                return
+            b = b1[0]
+            if b == 3 and not self.kbd_off:
+                raise KeyboardInterrupt     # Ctrl-C as a byte (raw pty, unix port)
+            ev = lines.feed(b)
+            if ev:
+                self._line_event(ev, now)
+            if self.quit or not self._poller.readable():
+                return
+
+    def _line_event(self, ev, now):
+        lines = self.lines
+        self._last_line = now
+        if ev == pc.LONG:
+            self._queue_reply(pc.line_id(lines.buf, lines.n), pc.BAD_LINE,
+                              "line longer than %d bytes: discarded up to the next newline" % pc.LIMIT)
+            return
+        if ev == pc.LONG_END:
+            return
+        buf = lines.buf
+        n = lines.n
+        lines.reset()
+        if ev == pc.BAD:
+            self._queue_reply(pc.line_id(buf, n), pc.BAD_LINE,
+                              "line holds a byte outside ASCII 0x20..0x7E: discarded")
+            return
+        try:
+            p = pc.parse(buf, n)
+        except pc.CommandError as e:
+            self._queue_reply(e.cid, e.status, e.text)
+            return
+        except (UnicodeError, ValueError):
+            self._queue_reply(0, pc.BAD_LINE, "line is not ASCII: discarded")
+            return
+        if p is None:
+            return      # an empty line only feeds the watchdog
+        cid, verb, args = p
+        name = pc.VERBS.get(verb)
+        if name is None:
+            self._queue_reply(cid, pc.UNKNOWN, "unknown command: " + verb)
+            return
+        try:
+            r = getattr(self, name)(cid, args, now)
+        except Exception as e:      # a handler bug must not stop sampling
+            r = (pc.FAULT, "device fault in %s: %r" % (verb, e))
+        if r is not None:
+            self._queue_reply(cid, r[0], r[1])
+
+    # -------------------------------------------------------------- commands
+    def hello_text(self):
+        s = self.sensor
+        cal = self.cal
+        if s is not None and s.cal() is not None:
+            cal = s.cal()       # a simulated sensor knows its true scale
+        kind = "none" if s is None else s.kind
+        return ("fw=%s proto=%d board=%s sensor=%s rate=%d uid=%s boot=%s raw_min=%d raw_max=%d "
+                "tare=%d cal=%s batch_us=%d link=%s mpy=%d watchdog_ms=%d") % (
+            FW_VERSION, PROTO, self.board_name, kind, self.rate, self.uid,
+            "".join("%02x" % b for b in self.boot),
+            s.raw_min if s else 0, s.raw_max if s else 0, self.tare, cal or "none",
+            self.batch_us, self.link, getattr(sys.implementation, "_mpy", 0),
+            self.watchdog_us // 1000)
+
+    def cmd_hello(self, cid, args, now):
+        return pc.OK, self.hello_text()
+
+    def _set_kbd(self, off):
+        self._kbd(-1 if off else 3)
+        self.kbd_off = off
+
+    def cmd_start(self, cid, args, now):
+        if self.sensor is None:
+            return pc.FAULT, "no sensor: fix the configuration (see the ERROR frames at boot)"
+        if not self.streaming:
+            self.streaming = True
+            self._ovf_sent = False
+            self._set_kbd(True)
+            self._update_sampling(now)
+            self._next_status = add(now, _SECOND)
+            if self.led is not None:
+                self.led(1)
+            self._queue_reply(cid, pc.OK, "streaming=1 seq=%d" % self.seq)
+            self._queue_status(now)
+            return None
+        return pc.OK, "streaming=1 seq=%d" % self.seq
+
+    def _stop_stream(self):
+        self.streaming = False
+        self._queue_all_data()
+        self._set_kbd(False)
+        self._update_sampling(self.clock.now())
+        if self.led is not None:
+            self.led(0)
+        if self._dirty:
+            self._save()
+
+    def cmd_stop(self, cid, args, now):
+        if self.streaming:
+            self._stop_stream()
+            self._queue_reply(cid, pc.OK, "streaming=0 seq=%d" % self.seq)
+            self._queue_status(now)
+            return None
+        return pc.OK, "streaming=0 seq=%d" % self.seq
+
+    def _watchdog(self, now):
+        self.wd_fired = True
+        self._stop_stream()
+        self._queue_error(E_WATCHDOG, "host silent for %.1f s: streaming stopped"
+                          % (self.watchdog_us / 1000000))
+        self._queue_status(now)
+
+    def link_bytes(self, hz):
+        """Bytes/s a stream at ``hz`` puts on the link (docs/protocol.md)."""
+        n = self.batch_us // _period(hz)
+        spf = 1 if n < 1 else (MAX_SAMPLES if n > MAX_SAMPLES else n)
+        return hz * 5 + (hz + spf - 1) // spf * 15
+
+    def cmd_rate(self, cid, args, now):
+        if len(args) != 1:
+            return pc.BAD_ARG, "rate needs one argument: HZ"
+        try:
+            hz = int(args[0])
+        except ValueError:
+            return pc.BAD_ARG, "rate %s: not a whole number of Hz" % args[0]
+        st, msg = self.sensor.check_rate(hz) if hz > 0 else (pc.BAD_ARG, "rate must be positive")
+        if st:
+            return st, msg
+        if self.baud:
+            need = self.link_bytes(hz)
+            cap = self.baud * 7 // 100      # 70 % of baud/10 bytes/s
+            if need > cap:
+                return pc.BAD_ARG, ("rate %d needs %d bytes/s: more than 70%% of %s (%d bytes/s); "
+                                    "use a lower rate" % (hz, need, self.link, cap))
+        try:
+            self.sensor.set_rate(hz)
+        except (ValueError, OSError) as e:
+            return pc.FAULT, "rate %d: %s" % (hz, e)
+        self.rate = hz
+        self.sched.set_period(_period(hz), now)
+        self._set_spf()
+        if self._tare_n:
+            pass        # a running tare keeps counting samples at the new rate
+        return pc.OK, "rate=%d" % hz
+
+    def cmd_tare(self, cid, args, now):
+        if self.sensor is None:
+            return pc.FAULT, "no sensor to tare"
+        if self._tare_n:
+            return pc.NOT_NOW, "tare already running: wait for its reply"
+        if len(args) > 1:
+            return pc.BAD_ARG, "tare takes at most one argument: N samples"
+        n = self.rate // 2 if self.rate >= 2 else 1
+        if args:
+            try:
+                n = int(args[0])
+            except ValueError:
+                return pc.BAD_ARG, "tare %s: N must be a whole number of samples" % args[0]
+        if not 1 <= n <= len(self._tare_buf):
+            return pc.BAD_ARG, "tare %d: N must be 1..%d samples" % (n, len(self._tare_buf))
+        self._tare_id = cid
+        self._tare_i = 0
+        self._tare_n = n
+        self._update_sampling(now)
+        return None         # the reply comes when N samples are in
+
+    def _tare_done(self):
+        n = self._tare_n
+        buf = self._tare_buf
+        v0 = buf[0]
+        s = 0
+        for i in range(n):
+            s += buf[i] - v0
+        mean = v0 + s / n
+        q = 0.0
+        for i in range(n):
+            d = buf[i] - mean
+            q += d * d
+        sd = (q / (n - 1)) ** 0.5 if n > 1 else 0.0
+        self.tare = int(mean + 0.5) if mean >= 0 else -int(-mean + 0.5)
+        self._tare_n = 0
+        self._queue_reply(self._tare_id, pc.OK, "tare=%d n=%d sd=%.1f" % (self.tare, n, sd))
+        self._dirty = True
+        if not self.streaming:
+            self._update_sampling(self.clock.now())
+            self._save()
+
+    def _save(self):
+        self._dirty = False
+        if self.store is None:
+            return
+        try:
+            st = self.store.load()
+            st["tare"] = self.tare
+            self.store.save(st)
+        except OSError as e:
+            self._queue_error(E_CONFIG, "store: cannot save tare (%s)" % e)
+
+    def cmd_ping(self, cid, args, now):
+        return pc.OK, "pong=%s t=%d" % (args[0] if args else "", now)
+
+    def cmd_status(self, cid, args, now):
+        self._queue_status(now)
+        return pc.OK, "ok=1"
+
+    def cmd_repl(self, cid, args, now):
+        self._queue_reply(cid, pc.OK, "repl=1")
+        if self.streaming:
+            self._stop_stream()
+            self._queue_status(now)
+        self.quit = True
+        return None
+
+    def cmd_sim(self, cid, args, now):
+        sim = getattr(self.sensor, "sim", None)
+        if sim is None:
+            return pc.NOT_NOW, "sim: only the simulated sensor takes sim commands"
+        return sim.command(args)

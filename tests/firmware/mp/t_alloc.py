@@ -1,0 +1,119 @@
+# No heap allocation per sample in steady state: gc.mem_alloc() around many loop passes.
+import gc
+import sys
+
+import mp_harness as h
+from mp_harness import Rig
+
+
+def _measure(rig, us, step):
+    rig.run_us(300000, step)            # warm up: first-call caches, first frames
+    gc.collect()
+    gc.disable()
+    try:
+        seq0 = rig.dev.seq
+        a0 = gc.mem_alloc()
+        rig.run_us(us, step)
+        a1 = gc.mem_alloc()
+    finally:
+        gc.enable()
+    n = rig.dev.seq - seq0
+    print("  alloc %d bytes over %d samples" % (a1 - a0, n))
+    return a1 - a0, n
+
+
+def _stream(rig):
+    rig.send("1 start\n", us=0)
+    assert rig.dev.streaming
+
+
+def test_zero_alloc_sim_1khz():
+    r = Rig(rate=1000, watchdog_ms=60000, capture=0)
+    _stream(r)
+    b, n = _measure(r, 3000000, 250)        # 3 s: includes 3 STATUS frames
+    assert n > 2900 and r.out.nbytes > 3000 * 5
+    assert b == 0, b
+
+
+def test_zero_alloc_sim_200hz():
+    r = Rig(rate=200, watchdog_ms=60000, capture=0)
+    _stream(r)
+    b, n = _measure(r, 2000000, 500)
+    assert n > 390 and b == 0, (b, n)
+
+
+def test_zero_alloc_hx711_driver_80hz():
+    from pd_fakehx711 import FakeHX711
+    from pd_hx711 import HX711, HX711Sensor
+    from pd_simsensor import SimSource
+    r = Rig(sensor="none", rate=80, watchdog_ms=60000, capture=0)
+    chip = FakeHX711(r.clock, rate=80, sim=SimSource())
+    hx = HX711(chip.dout, chip.sck, rate=80, rate_pin=chip.rate_pin)
+    r.dev.sensor = HX711Sensor(hx, sim=chip.sim)
+    _stream(r)
+    b, n = _measure(r, 2000000, 500)
+    assert n >= 155 and b == 0, (b, n)
+    assert chip.overwritten == 0
+
+
+def test_zero_alloc_while_overflowing():
+    r = Rig(rate=1000, ring=64, watchdog_ms=60000, capture=0)
+    _stream(r)
+    r.out.writable = False
+    r.run_us(200000)                    # the one ERROR 3 of this stream is queued here
+    b, n = _measure(r, 1000000, 250)
+    assert r.dev.ring.dropped > 1000 and b == 0, (b, r.dev.ring.dropped)
+
+
+def test_zero_alloc_real_select_poll():
+    # The device's own StreamPoller (select.poll + ipoll) on real file descriptors:
+    # stdin is a pipe the test runner keeps open without data, output goes to /dev/null.
+    from pd_clock import FakeClock
+    from pd_device import Device, StreamPoller
+    from pd_simsensor import SimSensor, SimSource
+    inp = sys.stdin.buffer
+    out = open("/dev/null", "wb")
+    poller = StreamPoller(inp, out)
+    if poller.readable():
+        print("  stdin is readable (not a quiet pipe): skipped")
+        return
+    clock = FakeClock(1000)
+    dev = Device(h.cfg(rate=1000, watchdog_ms=60000), SimSensor(SimSource(), rate=1000), clock,
+                 inp, out, kbd_intr=lambda c: None, boot=b"abcd", poller=poller)
+    dev.cmd_start(1, [], clock.now())
+
+    def run(us):
+        t = 0
+        while t < us:
+            dev.step()
+            clock.advance(250)
+            t += 250
+
+    run(300000)
+    gc.collect()
+    gc.disable()
+    try:
+        a0 = gc.mem_alloc()
+        s0 = dev.seq
+        run(1000000)
+        a1 = gc.mem_alloc()
+    finally:
+        gc.enable()
+    out.close()
+    print("  alloc %d bytes over %d samples (real poll)" % (a1 - a0, dev.seq - s0))
+    assert dev.seq - s0 > 990 and a1 - a0 == 0, a1 - a0
+
+
+def test_allocation_is_detected():
+    # the measurement can fail: a loop that allocates is seen
+    gc.collect()
+    gc.disable()
+    a0 = gc.mem_alloc()
+    junk = [bytearray(8) for _ in range(10)]
+    a1 = gc.mem_alloc()
+    gc.enable()
+    assert a1 - a0 >= 80 and junk
+
+
+if __name__ == "__main__":
+    h.main(globals())
