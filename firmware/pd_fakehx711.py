@@ -5,8 +5,8 @@
   goes low when a conversion is ready.  A conversion that completes before the
   previous one was read replaces it (counted in ``overwritten``).
 - Each PD_SCK rising edge shifts out one bit, MSB first (24 bits, two's
-  complement); the 25th edge sets DOUT high; 25/26/27 edges in all select
-  A/128, B/32, A/64 for the next conversion.
+  complement); the 25th edge sets DOUT high; 25/26/27 edges in all, counted
+  until the next conversion completes, select A/128, B/32, A/64 for it.
 - PD_SCK high for more than ``pd_us`` (datasheet: 60 µs) powers the chip
   down (DOUT high, no conversions); PD_SCK low again resets it to A/128.
 - The first 4 conversions after power-up, a reset, a gain/channel change or a
@@ -142,9 +142,13 @@ class FakeHX711:
             self._has = False
             self._pulses = 0
             return
-        if self._pulses and not self._sck_level and diff(now, self._t_edge) > 50:
+        if self._pulses:
+            # The chip counts PD_SCK pulses until its next conversion completes;
+            # the count then selects the input and gain (datasheet table 3).
+            if self._sck_level or diff(now, self._next) < 0:
+                return
             self._finish_train()
-        if self._pulses or self.dead:
+        if self.dead:
             return
         # Latch the conversions that completed meanwhile (at most a few).
         p = self.period_us

@@ -98,3 +98,59 @@ def _read_all(p, timeout):
             chunks.append(b)
     sel.close()
     return b"".join(chunks), None
+
+
+# --- a small CPython decoder of the device's byte stream (independent of the firmware) ---
+
+def cobs_decode(seg: bytes) -> bytes:
+    out = bytearray()
+    i = 0
+    while i < len(seg):
+        c = seg[i]
+        if c == 0 or i + c > len(seg):
+            raise ValueError("bad COBS")
+        out += seg[i + 1:i + c]
+        i += c
+        if c < 0xFF and i < len(seg):
+            out.append(0)
+    return bytes(out)
+
+
+def decode_frames(data: bytes):
+    """(frames, rest): frames as (type, payload) from every complete segment; checks CRC/version."""
+    import binascii
+    *segs, rest = data.split(b"\x00")
+    frames = []
+    for seg in segs:
+        if not seg:
+            continue
+        fr = cobs_decode(seg)
+        assert len(fr) >= 4 and binascii.crc_hqx(fr[:-2], 0xFFFF) == int.from_bytes(fr[-2:], "big"), fr
+        assert fr[1] == 1
+        frames.append((fr[0], fr[2:-2]))
+    return frames, rest
+
+
+def data_samples(payload: bytes):
+    import struct
+    seq, t0, n = struct.unpack_from("<IIB", payload)
+    assert len(payload) == 9 + 5 * n
+    out = []
+    t = t0
+    for k in range(n):
+        o = 9 + 5 * k
+        v = int.from_bytes(payload[o:o + 3], "little", signed=True)
+        dt = int.from_bytes(payload[o + 3:o + 5], "little")
+        t = (t + dt) % (1 << 30)
+        out.append(((seq + k) % (1 << 30), t, v))
+    return out
+
+
+def reply(payload: bytes):
+    import struct
+    cid, st = struct.unpack_from("<HB", payload)
+    return cid, st, payload[3:].decode()
+
+
+def kv(text: str):
+    return dict(tok.split("=", 1) for tok in text.split())

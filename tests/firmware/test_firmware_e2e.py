@@ -1,0 +1,229 @@
+"""The real firmware entry point (firmware/main.py) on the MicroPython unix port, talked to over
+pipes and over a raw-mode pty exactly as the host does (docs/protocol.md)."""
+import os
+import select
+import subprocess
+import time
+import tty
+
+import pytest
+
+from fw_helpers import (FIRMWARE, ROOT, data_samples, decode_frames, find_mpy_cross, kv, mp_env,
+                        reply)
+
+MAIN = FIRMWARE / "main.py"
+MASK = (1 << 30) - 1
+
+
+class Proc:
+    """micropython firmware/main.py with its stdin/stdout on pipes (or a pty)."""
+
+    def __init__(self, exe, env=None, pty=False, cwd=None, interactive=False):
+        args = [exe] + (["-i"] if interactive else []) + [str(MAIN)]
+        e = mp_env(env)
+        e.pop("MICROPYPATH", None)          # main.py must find its modules by itself
+        if pty:
+            self.master, slave = os.openpty()
+            tty.setraw(slave)
+            self.p = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=subprocess.PIPE,
+                                      env=e, cwd=cwd or "/", close_fds=True)
+            os.close(slave)
+            self.rfd = self.wfd = self.master
+        else:
+            self.p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, env=e, cwd=cwd or "/")
+            self.rfd = self.p.stdout.fileno()
+            self.wfd = self.p.stdin.fileno()
+        self.buf = b""
+        self.frames = []
+
+    def send(self, line: str):
+        os.write(self.wfd, line.encode())
+
+    def pump(self, seconds):
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            r, _, _ = select.select([self.rfd], [], [], left)
+            if r:
+                try:
+                    b = os.read(self.rfd, 65536)
+                except OSError:
+                    b = b""
+                if not b:
+                    break
+                self.buf += b
+        fs, self.buf = decode_frames(self.buf)
+        self.frames += fs
+        return fs
+
+    def wait_reply(self, cid, seconds=3.0):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            for t, p in self.pump(0.05):
+                if t == 2 and reply(p)[0] == cid:
+                    return reply(p)
+        raise AssertionError(f"no reply to id {cid}; frames: {self.frames[-5:]}")
+
+    def samples(self):
+        return [s for t, p in self.frames if t == 1 for s in data_samples(p)]
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait(5)
+        if hasattr(self, "master"):
+            os.close(self.master)
+        for f in (self.p.stdin, self.p.stdout, self.p.stderr):
+            if f:
+                f.close()
+
+
+@pytest.fixture
+def proc(micropython):
+    made = []
+
+    def make(**kw):
+        p = Proc(micropython, **kw)
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.close()
+
+
+def test_every_firmware_file_compiles_with_mpy_cross(tmp_path):
+    exe = find_mpy_cross()
+    if not exe:
+        pytest.skip("mpy-cross not found")
+    files = sorted(FIRMWARE.glob("*.py"))
+    assert len(files) >= 12
+    for f in files:
+        out = tmp_path / (f.stem + ".mpy")
+        r = subprocess.run([exe, "-o", str(out), str(f)], capture_output=True, text=True)
+        assert r.returncode == 0, f"{f.name}: {r.stderr}"
+        assert out.stat().st_size > 0
+
+
+def test_pipes_hello_start_stop_and_exit_on_eof(proc):
+    p = proc(cwd="/tmp")                # any cwd: main.py puts its own folder on sys.path
+    p.send("1 hello\n")
+    cid, st, text = p.wait_reply(1)
+    d = kv(text)
+    assert st == 0 and d["board"] == "unix" and d["sensor"] == "sim" and d["rate"] == "200"
+    assert d["uid"] == "53494d30303031" and d["cal"] == "linear:14000:42000" and len(d["boot"]) == 8
+    p.send("2 start\n")
+    assert p.wait_reply(2)[1] == 0
+    p.pump(0.5)
+    p.send("3 stop\n")
+    nxt = int(kv(p.wait_reply(3)[2])["seq"])
+    smp = p.samples()
+    assert [s[0] for s in smp] == list(range(nxt))
+    assert 60 <= nxt <= 130, nxt
+    dts = [(b[1] - a[1]) & MASK for a, b in zip(smp, smp[1:])]
+    assert sorted(dts)[len(dts) // 2] in range(4700, 5300), dts      # 200 Hz
+    st = [t for t, _ in p.frames if t == 3]
+    assert len(st) >= 2
+    p.p.stdin.close()                   # end of input: the loop returns, the script ends
+    assert p.p.wait(5) == 0
+
+
+def test_env_vars_rate_link_watchdog_uid(proc, tmp_path):
+    p = proc(env={"POINTDOSE_RATE": "500", "POINTDOSE_LINK": "uart:115200", "POINTDOSE_UID": "abc123",
+                  "POINTDOSE_WATCHDOG_MS": "400", "POINTDOSE_STORE": str(tmp_path)})
+    p.send("1 hello\n")
+    d = kv(p.wait_reply(1)[2])
+    assert (d["rate"], d["link"], d["uid"], d["watchdog_ms"], d["batch_us"]) == \
+        ("500", "uart:115200", "abc123", "400", "20000")
+    p.send("2 start\n")
+    p.wait_reply(2)
+    p.pump(0.9)                         # no line for 0.4 s: the watchdog stops the stream
+    errs = [pl for t, pl in p.frames if t == 4]
+    assert errs and errs[0][0] == 1, errs
+    p.send("3 tare 20\n")
+    assert kv(p.wait_reply(3)[2])["n"] == "20"
+    assert "pd_state.json" in os.listdir(tmp_path)
+
+
+def test_config_problem_reported_at_boot(proc, tmp_path):
+    (tmp_path / "config.json").write_text('{"ring": 5, "bogus": 1}')
+    p = proc(env={"POINTDOSE_RATE": "fast", "POINTDOSE_STORE": str(tmp_path)})
+    p.send("1 ping\n")
+    p.wait_reply(1)
+    errs = [pl[1:].decode() for t, pl in p.frames if t == 4 and pl[0] == 4]
+    assert any("rate=fast" in e for e in errs), errs
+    assert any("ring=5" in e for e in errs) and any("bogus" in e for e in errs), errs
+
+
+def test_time_wraps_at_2_30_while_streaming(proc):
+    start = MASK + 1 - 300000          # 0.3 s before the 30-bit wrap
+    p = proc(env={"POINTDOSE_TICKS_START": str(start), "POINTDOSE_RATE": "1000"})
+    p.send("1 start\n")
+    p.wait_reply(1)
+    p.pump(0.8)
+    p.send("2 stop\n")
+    p.wait_reply(2)
+    smp = p.samples()
+    assert len(smp) > 500
+    assert smp[0][1] > start - 10 ** 6
+    assert any(s[1] < 400000 for s in smp), "clock did not wrap"
+    for a, b in zip(smp, smp[1:]):
+        assert b[0] == a[0] + 1
+        assert 0 < (b[1] - a[1]) & MASK < 60000, (a, b)
+
+
+def test_sim_hx711_runs_the_real_driver_at_80hz(proc):
+    p = proc(env={"POINTDOSE_SENSOR": "sim-hx711"})
+    p.send("1 hello\n")
+    d = kv(p.wait_reply(1)[2])
+    assert d["sensor"] == "hx711" and d["rate"] == "80" and d["cal"] == "linear:14000:42000"
+    p.send("2 sim force 5\n")
+    p.wait_reply(2)
+    p.send("3 start\n")
+    p.wait_reply(3)
+    p.pump(1.0)
+    p.send("4 stop\n")
+    p.wait_reply(4)
+    smp = p.samples()
+    assert 60 <= len(smp) <= 90, len(smp)
+    dts = [(b[1] - a[1]) & MASK for a, b in zip(smp, smp[1:])]
+    assert sorted(dts)[len(dts) // 2] in range(12000, 13100), dts
+    bad = [s for s in smp if abs(s[2] - (42000 + 5 * 14000)) >= 2000]
+    assert not bad, bad
+    p.send("5 rate 10\n")
+    assert p.wait_reply(5)[:2] == (5, 0)
+
+
+def test_pty_raw_mode_session_and_repl(proc):
+    p = proc(pty=True, interactive=True)
+    p.send("1 hello\n")
+    assert p.wait_reply(1)[1] == 0
+    p.send("2 start\n")
+    p.wait_reply(2)
+    p.pump(0.3)
+    assert len(p.samples()) > 30
+    p.send("3 ping x\n")
+    assert kv(p.wait_reply(3)[2])["pong"] == "x"
+    p.send("\x03")                      # while streaming Ctrl-C is data: rejected, stream goes on
+    p.send("\n4 repl\n")
+    assert p.wait_reply(4)[2] == "repl=1"
+    assert any(t == 2 and reply(pl)[:2] == (0, 4) for t, pl in p.frames)
+    end = time.monotonic() + 3
+    while b">>> " not in p.buf and time.monotonic() < end:
+        p.pump(0.1)
+    assert b">>> " in p.buf, p.buf[-200:]   # back at the MicroPython REPL
+    assert p.p.poll() is None
+
+
+def test_pty_ctrl_c_when_idle_ends_the_loop(proc):
+    p = proc(pty=True, interactive=True)
+    p.send("1 ping\n")
+    p.wait_reply(1)
+    p.send("\x03")
+    end = time.monotonic() + 3
+    while b">>> " not in p.buf and time.monotonic() < end:
+        p.pump(0.1)
+    assert b">>> " in p.buf
