@@ -154,6 +154,10 @@ class Controller:
         with self._lock:
             self._status = replace(self._status, **changes)
 
+    def submit(self, busy: str, action: Callable[[Any], Any]) -> None:
+        """Run ``action(link)`` on the worker thread (for panels); errors are shown, not raised."""
+        self._submit(busy, action)
+
     def _submit(self, busy: str, action: Callable[[Any], Any]) -> None:
         link = self.link
         if link is None or self._closed.is_set():

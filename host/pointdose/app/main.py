@@ -68,13 +68,18 @@ def run_app(controller, *, seconds: float | None = None, screenshot: str | None 
     from pointdose.app import view
     from pointdose.app.model import FrameStats, LiveModel
 
+    from pointdose.app.panels import PanelContext, load_panels
+
     view.check_display()
     model = LiveModel(settings)
     stats = FrameStats()
+    panels = load_panels()
+    ctx = PanelContext(controller=controller, model=model)
     view.setup(view.Callbacks(on_unit=model.set_unit, on_area=model.set_probe_area,
                               on_tare=controller.request_tare, on_start=controller.request_start,
                               on_stop=controller.request_stop),
-               unit=model.settings.unit, probe_area_cm2=model.settings.probe_area_cm2)
+               unit=model.settings.unit, probe_area_cm2=model.settings.probe_area_cm2,
+               panels=panels, panel_context=ctx)
     controller.start()
     t_start = time.monotonic()
     deadline = t_start + seconds if seconds else None
@@ -90,6 +95,9 @@ def run_app(controller, *, seconds: float | None = None, screenshot: str | None 
             frame_start = time.monotonic()
             frame = model.frame(controller.status(), frame_start, view.plot_columns())
             view.show_frame(frame)
+            ctx.frame, ctx.now_s = frame, frame_start
+            for panel in panels:
+                panel.update(ctx)
             view.render()
             stats.record(time.monotonic(), frame.new_rx_s)
             now = time.monotonic()
@@ -107,6 +115,8 @@ def run_app(controller, *, seconds: float | None = None, screenshot: str | None 
                 if spare > 0:
                     time.sleep(spare)
     finally:
+        for panel in panels:
+            panel.close()
         controller.close()
         view.teardown()
     report = stats.report()

@@ -23,6 +23,7 @@ from pointdose.errors import UserError
 
 @dataclass(frozen=True)
 class Tags:
+    tabs: str = "pd.tabs"
     window: str = "pd.window"
     sim_panel: str = "pd.sim.panel"
     sim_text: str = "pd.sim.text"
@@ -245,7 +246,7 @@ def _build_plot() -> None:
 
 def setup(callbacks: Callbacks, *, title: str = "pointdose — live pressure", width: int = 1280, height: int = 800,
           vsync: bool = True, unit: str = units.DEFAULT_UNIT,
-          probe_area_cm2: float = units.DEFAULT_PROBE_AREA_CM2) -> None:
+          probe_area_cm2: float = units.DEFAULT_PROBE_AREA_CM2, panels=(), panel_context=None) -> None:
     """Create the context, fonts, themes, window and viewport; raises UserError without a display."""
     global _callbacks
     check_display()
@@ -259,7 +260,15 @@ def setup(callbacks: Callbacks, *, title: str = "pointdose — live pressure", w
     with dpg.window(tag=TAGS.window):
         with dpg.group(horizontal=True):
             _build_left(unit, probe_area_cm2)
-            _build_plot()
+            if panels:
+                with dpg.tab_bar(tag=TAGS.tabs):
+                    with dpg.tab(label="Live"):
+                        _build_plot()
+                    for panel in panels:
+                        with dpg.tab(label=panel.title):
+                            panel.build(panel_context)
+            else:
+                _build_plot()
     try:
         dpg.create_viewport(title=_text(title), width=width, height=height, vsync=vsync)
         dpg.setup_dearpygui()
