@@ -46,6 +46,7 @@ _POLLOUT = const(0x0004)
 _POLLHUP = const(0x0010)
 _POLLERR = const(0x0008)
 _SECOND = const(1000000)
+_HALF = const(0x20000000)   # (t - deadline) & MASK below this: the deadline has passed
 _MAX16 = const(65535)
 _WRITE_CHUNK = const(256)   # most bytes of the outbox written per step
 _READ_MAX = const(64)       # most command bytes read per step
@@ -152,7 +153,7 @@ class Device:
         self.sched = Schedule(_period(self.rate), now)
         self._spf = 1
         self._set_spf()
-        self._last_line = now
+        self._wd_at = add(now, self.watchdog_us)   # liveness deadline
         self._next_status = now
         self._last_conv = now
         self._sampling = False
@@ -213,22 +214,30 @@ class Device:
         if ev & _POLLIN and self._in_open:
             self._read_input(now)
         if self.streaming:
-            if diff(now, self._last_line) >= self.watchdog_us:
+            # deadlines compared inline: this runs on every pass
+            if (now - self._wd_at) & MASK < _HALF:
                 self._watchdog(now)
-            elif diff(now, self._next_status) >= 0:
+            elif (now - self._next_status) & MASK < _HALF:
                 self._queue_status(now)
                 n = add(self._next_status, _SECOND)
                 if diff(now, n) >= 0:       # fell far behind: no burst of STATUS
                     n = add(now, _SECOND)
                 self._next_status = n
-        if wr and self._write(now):
-            return 0
+        if wr:
+            r = self.ring
+            c = r.count
+            # something to send: control frames, a full batch, or a batch as old as batch_us
+            if self._ob_n or (c and (c >= self._spf or (now - r.time[r.tail]) & MASK >= self.batch_us)):
+                if self._write(now):
+                    return 0
         # Idle: sleep until the next sample is due (at most 5 ms: command latency).
         if self._ob_n and wr:
             return 0
         if self._sampling:
             if s.scheduled:
-                w = self.sched.wait_us(self.clock.now())
+                w = (self.sched.next_due - self.clock.now()) & MASK
+                if w >= _HALF:
+                    w = 0
             else:   # HX711: wake a little before its next conversion is expected
                 w = _period(self.rate) - diff(self.clock.now(), self._last_conv) - 500
                 if w < 250:
@@ -247,10 +256,26 @@ class Device:
             if self._tare_i >= self._tare_n:
                 self._tare_done()
         if self.streaming:
-            if self.ring.push(v, now, self.seq) and not self._ovf_sent:
-                self._ovf_sent = True
-                self._queue_error(E_OVERFLOW, "sample ring overflowed: the host is not reading; oldest samples dropped")
-            self.seq = (self.seq + 1) & MASK
+            seq = self.seq
+            r = self.ring               # Ring.push, inlined: this is the per-sample path
+            h = r.head
+            r.val[h] = v
+            r.time[h] = now
+            r.seq[h] = seq
+            h += 1
+            if h == r.cap:
+                h = 0
+            r.head = h
+            if r.count < r.cap:
+                r.count += 1
+            else:                       # full: the oldest sample was just overwritten
+                r.tail = h
+                if r.dropped < MASK:
+                    r.dropped += 1
+                if not self._ovf_sent:
+                    self._ovf_sent = True
+                    self._queue_error(E_OVERFLOW, "sample ring overflowed: the host is not reading; oldest samples dropped")
+            self.seq = (seq + 1) & MASK
 
     def _update_sampling(self, now):
         on = self.sensor is not None and (self.streaming or self._tare_n > 0)
@@ -409,7 +434,7 @@ class Device:
 
     def _line_event(self, ev, now):
         lines = self.lines
-        self._last_line = now
+        self._wd_at = add(now, self.watchdog_us)
         if ev == pc.LONG:
             self._queue_reply(pc.line_id(lines.buf, lines.n), pc.BAD_LINE,
                               "line longer than %d bytes: discarded up to the next newline" % pc.LIMIT)

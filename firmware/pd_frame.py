@@ -89,12 +89,53 @@ class Framer:
         self.raw[1] = VERSION
 
     def _finish(self, m):
+        """CRC over raw[0:m], appended big-endian, and COBS into enc in one pass."""
         raw = self.raw
+        dst = self.enc
+        t = _TABLE
         raw[1] = VERSION
-        c = crc16(raw, m)
-        raw[m] = c >> 8         # CRC is big-endian
-        raw[m + 1] = c & 0xFF
-        return cobs_encode(raw, m + 2, self.enc)
+        crc = 0xFFFF
+        ci = 0
+        o = 1
+        code = 1
+        for i in range(m):
+            b = raw[i]
+            crc = ((crc << 8) & 0xFFFF) ^ t[(crc >> 8) ^ b]
+            if b:
+                dst[o] = b
+                o += 1
+                code += 1
+                if code == 0xFF:
+                    dst[ci] = 0xFF
+                    ci = o
+                    o += 1
+                    code = 1
+            else:
+                dst[ci] = code
+                ci = o
+                o += 1
+                code = 1
+        raw[m] = crc >> 8         # CRC is big-endian
+        raw[m + 1] = crc & 0xFF
+        for i in range(m, m + 2):
+            b = raw[i]
+            if b:
+                dst[o] = b
+                o += 1
+                code += 1
+                if code == 0xFF:
+                    dst[ci] = 0xFF
+                    ci = o
+                    o += 1
+                    code = 1
+            else:
+                dst[ci] = code
+                ci = o
+                o += 1
+                code = 1
+        dst[ci] = code
+        dst[o] = 0
+        return o + 1
 
     def data(self, seq, vals, times, i, cap, nmax):
         """DATA frame from ring arrays, starting at index ``i`` (wrapping at ``cap``).
@@ -109,14 +150,17 @@ class Framer:
         struct.pack_into("<II", raw, 2, seq, t_prev)
         o = 11
         k = 0
-        pack = struct.pack_into
         while k < nmax:
             t = times[i]
             dt = (t - t_prev) & _MASK
             if dt > MAX_DT:
                 break
-            pack("<I", raw, o, vals[i] & _I24)
-            pack("<H", raw, o + 3, dt)     # overwrites the i24's zero top byte
+            v = vals[i] & _I24      # i24 little-endian, then u16 dt
+            raw[o] = v & 0xFF
+            raw[o + 1] = (v >> 8) & 0xFF
+            raw[o + 2] = v >> 16
+            raw[o + 3] = dt & 0xFF
+            raw[o + 4] = dt >> 8
             t_prev = t
             o += 5
             k += 1

@@ -67,9 +67,17 @@ class SimSource:
 
     def gauss(self, sd):
         """Approximately N(0, sd^2) integer (Irwin-Hall, 4 terms), |result| < 2^30."""
-        a = self._rand()
-        b = self._rand()
-        s = (a & 0x7FFF) + (a >> 15) + (b & 0x7FFF) + (b >> 15)
+        # two xorshift steps inlined (this runs once per sample)
+        x = self._x
+        x ^= (x & 0x7FFFFF) << 7
+        x ^= x >> 11
+        x ^= (x & 0x3FFF) << 16
+        s = (x & 0x7FFF) + (x >> 15)
+        x ^= (x & 0x7FFFFF) << 7
+        x ^= x >> 11
+        x ^= (x & 0x3FFF) << 16
+        self._x = x
+        s += (x & 0x7FFF) + (x >> 15)
         return (s - _IH_MEAN) * sd // _IH_SD
 
     # -- force profile -------------------------------------------------------
@@ -97,30 +105,26 @@ class SimSource:
         # c0 + d * p / 2^14 without a product above 2^30
         return c0 + (d >> 14) * p + (((d & 0x3FFF) * p) >> 14)
 
-    def _advance(self, now):
-        last = self._last
-        self._last = now
-        if last < 0:
-            return
-        dt = diff(now, last)
-        if dt <= 0:
-            return
-        us = self._us + dt
-        if us >= 1000:
-            ms = self._ms + us // 1000
-            us %= 1000
-            if ms > _MS_CAP:
-                ms = _MS_CAP
-            self._ms = ms
-        self._us = us
-
     def value(self, now):
         """Counts at device time ``now`` (µs, 30-bit)."""
-        self._advance(now)
+        last = self._last
+        self._last = now
+        if last >= 0:
+            dt = diff(now, last)
+            if dt > 0:
+                us = self._us + dt
+                if us >= 1000:
+                    ms = self._ms + us // 1000
+                    us %= 1000
+                    self._ms = ms if ms < _MS_CAP else _MS_CAP
+                self._us = us
         ms = self._ms
-        f = self._force_at(ms)
-        self.force_counts = f
-        if self.drift_on and ms >= self._drift_at:
+        if self._seg < self._npts - 1:
+            f = self._force_at(ms)
+            self.force_counts = f
+        else:
+            f = self.force_counts
+        if ms >= self._drift_at and self.drift_on:
             self._drift_at = ms + 1000
             d = self.drift + (self._rand() % 7) - 3
             self.drift = d - (d >> 5)       # mean-reverting random walk
@@ -155,6 +159,8 @@ class SimSource:
             c[n] = int(f * self.counts_per_n + (0.5 if f >= 0 else -0.5))
             n += 1
         self._npts = n
+        if n == 1:
+            self.force_counts = c[0]
 
     # -- `sim ...` commands ------------------------------------------------------
     def command(self, args):
