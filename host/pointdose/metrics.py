@@ -1,0 +1,313 @@
+"""What a point received: contact time, dose, time in band, peak, hold stability — one implementation.
+
+The app, the reports, ``pointdose history`` and ``pointdose analyze`` all call :func:`compute`;
+the definitions are in ``docs/metrics.md``. Plain functions over numpy arrays; no I/O, no GUI.
+
+    >>> import numpy as np
+    >>> t = np.array([0.0, 1.0, 2.0, 3.0]); p = np.array([0.0, 100.0, 100.0, 0.0])
+    >>> m = compute(t, p, contact_kpa=50.0)
+    >>> round(m.contact_s, 6), round(m.dose_kpa_s, 6)
+    (2.0, 175.0)
+
+Conventions
+    * Pressure is linear between samples. Contact is ``p >= contact_kpa`` (a plain threshold, no
+      hysteresis); a crossing inside an interval is placed by linear interpolation.
+    * Dose is the trapezoidal integral of the pressure itself over the contact time, kPa·s
+      (and N·s from force). It is a *descriptive* number: it says how much pressure × time was
+      given, not what it did.
+    * Intervals are integrated only between consecutive sequence numbers of one device segment:
+      a gap (missing sequence numbers) or a device restart is reported, never bridged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+# 10 kPa = 1 N on a 1 cm² probe: well under any therapeutic or PPT pressure (domain notes:
+# PPTs 100–600 kPa on 1 cm²) and well over a load cell's noise. A setting: stored per application.
+DEFAULT_CONTACT_KPA = 10.0
+
+# Repeat PPT measurements in healthy people differ by 53–102 kPa (Persson 2004, domain notes,
+# "Pressure-pain threshold"): a change below LOW is within that noise, LOW..HIGH is uncertain.
+PPT_NOISE_LOW_KPA = 53.0
+PPT_NOISE_HIGH_KPA = 102.0
+
+DOSE_LABEL = "dose (descriptive: ∫ pressure dt over contact)"
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A break in the stream between two received samples: never integrated across."""
+
+    t_before_s: float
+    t_after_s: float
+    seq_before: int
+    seq_after: int
+    missing: int | None  # samples lost; None when the device restarted (a new segment)
+
+    @property
+    def duration_s(self) -> float:
+        return self.t_after_s - self.t_before_s
+
+    def describe(self) -> str:
+        what = "device restarted" if self.missing is None else f"{self.missing} samples missing"
+        return f"gap {self.duration_s:.3f} s at t={self.t_before_s:.3f} s ({what})"
+
+
+@dataclass
+class Metrics:
+    """Totals for one application (or one trace). Times in s, pressures in kPa, dose in kPa·s."""
+
+    n_samples: int
+    duration_s: float  # first to last sample, gaps included
+    contact_kpa: float
+    contact_s: float
+    dose_kpa_s: float
+    dose_n_s: float | None  # from force, when force was given
+    peak_kpa: float | None
+    mean_contact_kpa: float | None  # dose / contact time
+    band_kpa: tuple[float, float] | None = None
+    in_band_s: float | None = None
+    in_band_pct: float | None = None  # of contact time
+    ppt_kpa: float | None = None
+    above_ppt_s: float | None = None
+    contacts: int = 0  # separate contact episodes (press → release)
+    gaps: list[Gap] = field(default_factory=list)
+    gap_s: float = 0.0
+    hold_cv: list[float | None] = field(default_factory=list)  # one per hold window, None if too short
+    cycles_completed: int | None = None  # from the engine's events, when known
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["gaps"] = [dict(asdict(g), duration_s=g.duration_s) for g in self.gaps]
+        d["band_kpa"] = list(self.band_kpa) if self.band_kpa else None
+        d["dose_label"] = DOSE_LABEL
+        return d
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def runs(seq: np.ndarray | None, segment: np.ndarray | None, n: int) -> list[tuple[int, int]]:
+    """Index ranges ``[start, stop)`` of consecutive samples (seq steps by 1, same segment)."""
+    if n == 0:
+        return []
+    breaks = np.zeros(n - 1, dtype=bool)
+    if seq is not None:
+        breaks |= np.diff(np.asarray(seq, dtype=np.int64)) != 1
+    if segment is not None:
+        breaks |= np.diff(np.asarray(segment, dtype=np.int64)) != 0
+    cut = np.flatnonzero(breaks) + 1
+    edges = np.concatenate([[0], cut, [n]])
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def gaps_between(t, seq, segment, spans: list[tuple[int, int]]) -> list[Gap]:
+    out = []
+    for (_, stop), (start, _) in zip(spans[:-1], spans[1:]):
+        i, j = stop - 1, start
+        restarted = segment is not None and int(segment[i]) != int(segment[j])
+        missing = None if restarted else int(seq[j]) - int(seq[i]) - 1
+        out.append(Gap(float(t[i]), float(t[j]), int(seq[i]), int(seq[j]), missing))
+    return out
+
+
+def above(t: np.ndarray, y: np.ndarray, level: float) -> tuple[float, float]:
+    """Time with ``y >= level`` and ∫ y dt over that time, y linear between samples (one run)."""
+    if len(t) < 2:
+        return 0.0, 0.0
+    t = np.asarray(t, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    dt = np.diff(t)
+    a, b = y[:-1], y[1:]
+    ia, ib = a >= level, b >= level
+    both = ia & ib
+    time = float(dt[both].sum())
+    area = float((0.5 * (a[both] + b[both]) * dt[both]).sum())
+    # one end above: the part from the crossing to that end, a trapezoid from `level` to it
+    for up_end, hi, lo in ((ia & ~ib, a, b), (~ia & ib, b, a)):
+        if up_end.any():
+            frac = (hi[up_end] - level) / (hi[up_end] - lo[up_end])
+            part = frac * dt[up_end]
+            time += float(part.sum())
+            area += float((0.5 * (hi[up_end] + level) * part).sum())
+    return time, area
+
+
+def trapezoid(t: np.ndarray, y: np.ndarray) -> float:
+    if len(t) < 2:
+        return 0.0
+    return float((0.5 * (y[1:] + y[:-1]) * np.diff(t)).sum())
+
+
+def coefficient_of_variation(t: np.ndarray, y: np.ndarray) -> float | None:
+    """Time-weighted SD / mean of ``y`` (linear between samples) over one run; None if undefined."""
+    if len(t) < 3 or t[-1] <= t[0]:
+        return None
+    span = t[-1] - t[0]
+    mean = trapezoid(t, y) / span
+    if mean <= 0:
+        return None
+    # ∫ (linear)² over each interval = dt·(a² + ab + b²)/3
+    a, b, dt = y[:-1], y[1:], np.diff(t)
+    mean_sq = float((dt * (a * a + a * b + b * b) / 3.0).sum()) / span
+    var = max(0.0, mean_sq - mean * mean)
+    return math.sqrt(var) / mean
+
+
+def _window(t, y, t0, t1):
+    """Samples in [t0, t1] with the ends interpolated in (one run)."""
+    if len(t) == 0 or t1 <= t[0] or t0 >= t[-1]:
+        return t[:0], y[:0]
+    t0, t1 = max(t0, t[0]), min(t1, t[-1])
+    inner = (t > t0) & (t < t1)
+    tt = np.concatenate([[t0], t[inner], [t1]])
+    yy = np.concatenate([[np.interp(t0, t, y)], y[inner], [np.interp(t1, t, y)]])
+    return tt, yy
+
+
+def _episodes(y: np.ndarray, level: float, spans) -> int:
+    count = 0
+    for a, b in spans:
+        on = y[a:b] >= level
+        if on.size:
+            count += int(on[0]) + int(np.count_nonzero(on[1:] & ~on[:-1]))
+    return count
+
+
+# --------------------------------------------------------------------------- the one entry point
+
+
+def compute(t_s, pressure_kpa, *, contact_kpa: float = DEFAULT_CONTACT_KPA, force_n=None, seq=None,
+            segment=None, band_kpa: tuple[float, float] | None = None, ppt_kpa: float | None = None,
+            holds: Iterable[tuple[float, float]] = (), cycles_completed: int | None = None) -> Metrics:
+    """All metrics of one trace. ``t_s`` ascending (s); ``pressure_kpa`` (kPa); ``seq``/``segment``
+    (optional) reveal gaps; ``holds``: (t_start, t_end) windows for hold stability (CV)."""
+    t = np.asarray(t_s, dtype=np.float64)
+    p = np.asarray(pressure_kpa, dtype=np.float64)
+    if t.shape != p.shape:
+        raise ValueError("time and pressure must have the same length")
+    if t.size and np.any(np.diff(t) < 0):
+        raise ValueError("time must not go backwards")
+    if not math.isfinite(contact_kpa):
+        raise ValueError("the contact threshold must be a number of kPa")
+    if band_kpa is not None:
+        lo, hi = float(band_kpa[0]), float(band_kpa[1])
+        if not lo < hi:
+            raise ValueError(f"the band's low end must be below its high end, got {lo}:{hi} kPa")
+    f = None if force_n is None else np.asarray(force_n, dtype=np.float64)
+    n = int(t.size)
+    if seq is not None:
+        seq = np.asarray(seq, dtype=np.int64)
+    spans = runs(seq, segment, n)
+    gaps = gaps_between(t, seq, segment, spans) if len(spans) > 1 else []
+
+    contact_s = dose = 0.0
+    dose_n = 0.0 if f is not None else None
+    in_band = 0.0 if band_kpa is not None else None
+    above_ppt = 0.0 if ppt_kpa is not None else None
+    # N·s: the same contact intervals; with a constant probe area force ∝ pressure, so the force
+    # threshold is contact_kpa scaled by force/pressure of this trace (exact for one probe).
+    f_level = None
+    if f is not None:
+        ratio = _force_per_kpa(p, f)
+        f_level = contact_kpa * ratio if ratio is not None else None
+    for a, b in spans:
+        ts, ps = t[a:b], p[a:b]
+        c, d = above(ts, ps, contact_kpa)
+        contact_s += c
+        dose += d
+        if f is not None:
+            if f_level is not None:
+                dose_n += above(ts, f[a:b], f_level)[1]
+        if band_kpa is not None:
+            lo = max(band_kpa[0], contact_kpa)
+            if lo < band_kpa[1]:
+                in_band += above(ts, ps, lo)[0] - above(ts, ps, band_kpa[1])[0]
+                # a stretch sitting exactly on the top edge is in the band
+                in_band += _at_level(ts, ps, band_kpa[1])
+        if ppt_kpa is not None:
+            above_ppt += above(ts, ps, ppt_kpa)[0]
+
+    cvs: list[float | None] = []
+    for h0, h1 in holds:
+        best = None
+        for a, b in spans:  # a hold split by a gap: the longest piece
+            wt, wy = _window(t[a:b], p[a:b], float(h0), float(h1))
+            if wt.size and (best is None or wt[-1] - wt[0] > best[0][-1] - best[0][0]):
+                best = (wt, wy)
+        cvs.append(coefficient_of_variation(*best) if best is not None else None)
+
+    return Metrics(
+        n_samples=n,
+        duration_s=float(t[-1] - t[0]) if n else 0.0,
+        contact_kpa=float(contact_kpa),
+        contact_s=contact_s,
+        dose_kpa_s=dose,
+        dose_n_s=dose_n,
+        peak_kpa=float(p.max()) if n else None,
+        mean_contact_kpa=dose / contact_s if contact_s > 0 else None,
+        band_kpa=(float(band_kpa[0]), float(band_kpa[1])) if band_kpa is not None else None,
+        in_band_s=in_band,
+        in_band_pct=(100.0 * in_band / contact_s if contact_s > 0 else 0.0) if in_band is not None else None,
+        ppt_kpa=ppt_kpa,
+        above_ppt_s=above_ppt,
+        contacts=_episodes(p, contact_kpa, spans),
+        gaps=gaps,
+        gap_s=float(sum(g.duration_s for g in gaps)),
+        hold_cv=cvs,
+        cycles_completed=cycles_completed,
+    )
+
+
+def _at_level(t, y, level) -> float:
+    """Time of intervals lying exactly on ``level`` (both ends equal to it)."""
+    if len(t) < 2:
+        return 0.0
+    flat = (y[:-1] == level) & (y[1:] == level)
+    return float(np.diff(t)[flat].sum())
+
+
+def _force_per_kpa(p: np.ndarray, f: np.ndarray) -> float | None:
+    nz = np.abs(p) > 1e-9
+    if not nz.any():
+        return None
+    return float(np.median(f[nz] / p[nz]))
+
+
+# --------------------------------------------------------------------------- PPT change
+
+
+@dataclass(frozen=True)
+class PptChange:
+    before_kpa: float
+    after_kpa: float
+    change_kpa: float
+    noise: str  # "within noise", "uncertain" or "beyond noise"
+
+    def describe(self) -> str:
+        sign = "+" if self.change_kpa >= 0 else "−"
+        text = f"{sign}{abs(self.change_kpa):.0f} kPa"
+        if self.noise == "within noise":
+            return f"{text} (within measurement noise: repeats differ by {PPT_NOISE_LOW_KPA:.0f}–{PPT_NOISE_HIGH_KPA:.0f} kPa, Persson 2004)"
+        if self.noise == "uncertain":
+            return f"{text} (uncertain: inside the {PPT_NOISE_LOW_KPA:.0f}–{PPT_NOISE_HIGH_KPA:.0f} kPa repeat noise, Persson 2004)"
+        return f"{text} (beyond measurement noise)"
+
+
+def ppt_change(before_kpa: float, after_kpa: float, *, noise_low_kpa: float = PPT_NOISE_LOW_KPA,
+               noise_high_kpa: float = PPT_NOISE_HIGH_KPA) -> PptChange:
+    """The change from ``before`` to ``after`` and whether measurement noise could explain it."""
+    delta = float(after_kpa) - float(before_kpa)
+    size = abs(delta)
+    noise = "within noise" if size < noise_low_kpa else ("uncertain" if size < noise_high_kpa else "beyond noise")
+    return PptChange(float(before_kpa), float(after_kpa), delta, noise)
+
+
+def mean_or_none(values: Sequence[float]) -> float | None:
+    vals = [float(v) for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
