@@ -130,11 +130,14 @@ class Schedule:
             self._fresh = False
             self.next_due = add(now, p)
             return True
-        late = diff(now, self.next_due)
-        if late < 0:
+        late = (now - self.next_due) & MASK    # diff(), inlined: runs on every pass
+        if late >= _HALF:
             return False
         if late < p:
-            self.next_due = add(self.next_due, p)
+            n = self.next_due - MASK + p - 1   # add(), inlined, below 2^30 throughout
+            if n < 0:
+                n = n + MASK + 1
+            self.next_due = n
             return True
         # Stall: skip the slots that went by, keep the phase grid.
         k = late // p
