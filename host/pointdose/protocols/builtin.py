@@ -1,0 +1,236 @@
+"""Built-in protocols, with defaults from the project's domain notes; every default is a parameter.
+
+``builtin(name, **overrides)`` builds one; ``BUILTINS[name].params`` lists its parameters with
+their defaults, allowed ranges and sources. Targets are strings such as ``"200 kPa"``, ``"20 N"``
+or ``"80 %PPT"`` (any unit of :mod:`pointdose.units` is accepted and converted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from pointdose import units
+from pointdose.protocols.model import Limits, Phase, Protocol, ProtocolError, Target
+
+
+@dataclass(frozen=True)
+class Param:
+    key: str
+    default: Any
+    kind: str  # "target", "float", "int", "bool"
+    help: str
+    lo: float | None = None
+    hi: float | None = None
+
+
+def parse_target(text: Any, where: str = "target") -> Target:
+    """``"200 kPa"``, ``"20 N"``, ``"80 %PPT"``, ``"2 kgf/cm2"``, or a bare number (kPa)."""
+    if isinstance(text, bool):
+        raise ProtocolError(f"{where}: {text!r} is not a target; write e.g. \"200 kPa\", \"20 N\" or \"80 %PPT\"")
+    if isinstance(text, (int, float)):
+        return Target(float(text), "kPa")
+    s = str(text).strip().replace("% PPT", "%PPT").replace("%ppt", "%PPT")
+    parts = s.replace("%PPT", " %PPT").split()
+    try:
+        value = float(parts[0])
+        unit_key = parts[1] if len(parts) == 2 else ("kPa" if len(parts) == 1 else None)
+        if unit_key is None:
+            raise ValueError
+    except (ValueError, IndexError):
+        raise ProtocolError(f"{where}: {text!r} is not a target; write a number and a unit, e.g. \"200 kPa\", "
+                            f"\"20 N\" or \"80 %PPT\" (units: %PPT, {', '.join(units.UNITS)})") from None
+    if unit_key.upper() == "%PPT":
+        if not value > 0:
+            raise ProtocolError(f"{where}: a %PPT target must be above 0 (above 100 is allowed), not {value:g}")
+        return Target(value, "%PPT")
+    try:
+        u = units.unit(unit_key)
+    except ValueError:
+        raise ProtocolError(f"{where}: unknown unit {unit_key!r}; use %PPT or one of {', '.join(units.UNITS)}") from None
+    if not value > 0:
+        raise ProtocolError(f"{where}: a target must be above 0, not {value:g}")
+    if u.kind == "force":
+        return Target(value / u.per_internal, "N")
+    return Target(value / u.per_internal, "kPa")
+
+
+def _check(params: list[Param], name: str, given: dict[str, Any]) -> dict[str, Any]:
+    known = {p.key: p for p in params}
+    out = {p.key: p.default for p in params}
+    for key, value in given.items():
+        if key not in known:
+            raise ProtocolError(f"protocol {name!r} has no parameter {key!r}; its parameters: {', '.join(known)}")
+        p = known[key]
+        where = f"{name}: {key}"
+        if p.kind == "target":
+            parse_target(value, where)
+        elif p.kind == "bool":
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
+                    raise ProtocolError(f"{where}: {value!r} is not true or false")
+                value = value.lower() in ("true", "yes", "1")
+            value = bool(value)
+        else:
+            try:
+                value = int(value) if p.kind == "int" else float(value)
+            except (TypeError, ValueError):
+                raise ProtocolError(f"{where}: {value!r} is not a {'whole ' if p.kind == 'int' else ''}number") from None
+            if (p.lo is not None and value < p.lo) or (p.hi is not None and value > p.hi):
+                raise ProtocolError(f"{where}: {value:g} is outside the allowed {p.lo:g} … {p.hi:g}")
+        out[key] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Builtin:
+    name: str
+    title: str
+    summary: str
+    params: list[Param]
+    build: Callable[[dict[str, Any]], Protocol]
+
+    def make(self, **overrides) -> Protocol:
+        return self.build(_check(self.params, self.name, overrides))
+
+
+def _limits(v: dict[str, Any]) -> Limits:
+    return Limits(max_kpa=float(v["max_kpa"]), max_hold_s=float(v["max_hold_s"]))
+
+
+SAFETY = [
+    Param("max_kpa", 700.0, "float", "maximum-pressure alarm, kPa (just above the highest healthy PPTs, "
+          "~574 kPa trapezius, Persson 2004; 482 kPa gastrocnemius, Polianskis 2001)", 10, 2000),
+    Param("max_hold_s", 120.0, "float", "maximum continuous-hold alarm, s (first sessions 1–2 min per point, "
+          "Travell & Simons)", 5, 600),
+]
+
+
+def _tppr(v: dict[str, Any]) -> Protocol:
+    t = parse_target(v["target"], "tppr: target")
+    step = parse_target(v["step"], "tppr: step")
+    phases = (
+        Phase("ramp", t, end="reached", max_s=v["ramp_max_s"], tolerance_pct=v["tolerance_pct"], label="Press"),
+        Phase("hold", t, end="release", max_s=v["hold_max_s"], tolerance_pct=v["tolerance_pct"],
+              steps=v["steps"], step=step if v["steps"] else None, label="Hold"),
+        Phase("ease", None, end="time", duration_s=v["ease_s"], rate_kpa_s=None, label="Ease off"),
+        Phase("rest", None, end="time", duration_s=v["rest_s"], label="Rest"),
+    )
+    return Protocol("tppr", "Trigger-point pressure release", phases, repetitions=v["cycles"],
+                    description="Press to the tissue barrier (resistance, not pain), hold until the tissue releases, "
+                                "take up the slack, repeat (Simons, Travell & Simons 1999). The default for self-massage.",
+                    limits=_limits(v), params=dict(v))
+
+
+def _ischemic(v: dict[str, Any]) -> Protocol:
+    t = parse_target(v["target"], "ischemic: target")
+    step = parse_target(v["step"], "ischemic: step")
+    phases = (
+        Phase("ramp", t, end="reached", max_s=v["ramp_max_s"], tolerance_pct=v["tolerance_pct"], label="Press"),
+        Phase("hold", t, end="release", max_s=v["hold_s"], tolerance_pct=v["tolerance_pct"],
+              steps=v["steps"], step=step if v["steps"] else None, label="Compress"),
+        Phase("ease", None, end="time", duration_s=v["release_s"], label="Slow release"),
+        Phase("rest", None, end="time", duration_s=v["rest_s"], label="Rest"),
+    )
+    return Protocol("ischemic", "Ischemic compression", phases, repetitions=v["cycles"],
+                    description="Ramp to tolerable discomfort, hold up to 60–90 s (Gemmell 2008; 90 s beat 30 s), "
+                                "raise the pressure when the discomfort eases (up to 3 steps, Szajkowski 2025), "
+                                "release slowly (Travell & Simons).",
+                    limits=_limits(v), params=dict(v))
+
+
+def _alternating(v: dict[str, Any]) -> Protocol:
+    hi = parse_target(v["high"], "alternating: high")
+    lo = parse_target(v["low"], "alternating: low")
+    phases = (
+        Phase("ramp", hi, end="reached", max_s=v["ramp_max_s"], tolerance_pct=v["tolerance_pct"], label="Press high"),
+        Phase("hold", hi, end="time", duration_s=v["high_s"], tolerance_pct=v["tolerance_pct"], label="High"),
+        Phase("ease", lo, end="time", duration_s=v["low_s"], tolerance_pct=v["tolerance_pct"], label="Low"),
+    )
+    return Protocol("alternating", "Alternating concentrated-pressure cycles", phases, repetitions=v["cycles"],
+                    description="High-pressure holds alternated with a lower pressure to let blood flow return, in "
+                                "cycles. No published standard fixes the levels: they are settings.",
+                    limits=_limits(v), params=dict(v), skip_last_rest=True)
+
+
+def _holds(v: dict[str, Any]) -> Protocol:
+    t = parse_target(v["target"], "holds: target")
+    phases = (
+        Phase("ramp", t, end="reached", max_s=v["ramp_max_s"], tolerance_pct=v["tolerance_pct"], label="Press"),
+        Phase("hold", t, end="time", duration_s=v["hold_s"], tolerance_pct=v["tolerance_pct"], label="Hold"),
+        Phase("ease", None, end="reached", max_s=5.0, label="Release"),
+        Phase("rest", None, end="time", duration_s=v["rest_s"], label="Rest"),
+    )
+    return Protocol("holds", "Repeated holds", phases, repetitions=v["cycles"],
+                    description="Repeated short compressions, e.g. 6 × 30 s (JBMT 2010), with rest between.",
+                    limits=_limits(v), params=dict(v))
+
+
+def _ppt(v: dict[str, Any]) -> Protocol:
+    rate = float(v["rate_kpa_s"])
+    phases = (
+        Phase("ramp", None, end="pain", max_s=float(v["max_kpa"]) / rate + 2.0, rate_kpa_s=rate,
+              rate_tolerance_pct=v["rate_tolerance_pct"], label="Ramp"),
+        Phase("ease", None, end="reached", max_s=5.0, label="Release"),
+        Phase("rest", None, end="time", duration_s=v["rest_s"], label="Rest"),
+    )
+    return Protocol("ppt", "Pressure-pain threshold (PPT)", phases, repetitions=v["trials"], measure_ppt=True,
+                    description="Ramp at a steady rate (50 kPa/s, DFNS QST; 98 kPa/s = 1 kgf/cm²/s, Gemmell 2008); "
+                                "signal at the first pain; 3 trials, mean reported (Walton 2011). The PPT is the "
+                                "pressure at the signal's device time; the peak is kept separately.",
+                    limits=_limits(v), params=dict(v))
+
+
+BUILTINS: dict[str, Builtin] = {b.name: b for b in (
+    Builtin("tppr", "Trigger-point pressure release", "press to the barrier, hold until it releases, follow it",
+            [Param("target", "120 kPa", "target", "the tissue barrier: resistance, not pain (below typical "
+                   "cervical PPTs of 140–199 kPa, Prushansky 2004); kPa, N or %PPT"),
+             Param("tolerance_pct", 15.0, "float", "band half-width, % of the target", 1, 50),
+             Param("steps", 3, "int", "times the pressure follows a release (take up the slack)", 0, 3),
+             Param("step", "10 kPa", "target", "how much each step adds"),
+             Param("hold_max_s", 90.0, "float", "longest hold before moving on, s (Gemmell 2008: ≤ 1 min; "
+                   "90 s holds gained more)", 5, 600),
+             Param("ramp_max_s", 15.0, "float", "longest ramp, s", 2, 120),
+             Param("ease_s", 3.0, "float", "ease-off time, s", 0.5, 60),
+             Param("rest_s", 20.0, "float", "rest between cycles, s", 1, 600),
+             Param("cycles", 3, "int", "repetitions", 1, 20)] + SAFETY, _tppr),
+    Builtin("ischemic", "Ischemic compression", "ramp, hold to 60–90 s, optional steps on release, slow release",
+            [Param("target", "100 %PPT", "target", "tolerable discomfort (~7/10, Travell & Simons); kPa, N or %PPT"),
+             Param("tolerance_pct", 10.0, "float", "band half-width, % of the target", 1, 50),
+             Param("hold_s", 90.0, "float", "longest hold, s (60–90 s; Gemmell 2008)", 5, 600),
+             Param("steps", 0, "int", "progressive steps on 'release felt' (Szajkowski 2025: 2–3)", 0, 3),
+             Param("step", "10 %PPT", "target", "amount each step adds"),
+             Param("ramp_max_s", 15.0, "float", "longest ramp, s", 2, 120),
+             Param("release_s", 5.0, "float", "slow release, s", 1, 60),
+             Param("rest_s", 30.0, "float", "rest between cycles, s", 1, 600),
+             Param("cycles", 1, "int", "repetitions", 1, 20)] + SAFETY, _ischemic),
+    Builtin("alternating", "Alternating concentrated-pressure cycles", "N × (high hold, low hold)",
+            [Param("high", "250 kPa", "target", "high level (no standard: a setting; kPa, N or %PPT)"),
+             Param("low", "100 kPa", "target", "low level, lets blood flow return"),
+             Param("tolerance_pct", 12.0, "float", "band half-width, % of the level", 1, 50),
+             Param("high_s", 10.0, "float", "high hold, s", 1, 300),
+             Param("low_s", 5.0, "float", "low hold, s", 1, 300),
+             Param("ramp_max_s", 8.0, "float", "longest ramp up to the high level, s", 1, 60),
+             Param("cycles", 6, "int", "cycles", 1, 50)] + SAFETY, _alternating),
+    Builtin("holds", "Repeated holds", "N × hold with rest (e.g. 6 × 30 s)",
+            [Param("target", "200 kPa", "target", "hold level; kPa, N or %PPT"),
+             Param("tolerance_pct", 10.0, "float", "band half-width, % of the target", 1, 50),
+             Param("hold_s", 30.0, "float", "hold, s (JBMT 2010: 30 s)", 1, 600),
+             Param("rest_s", 30.0, "float", "rest between holds, s", 1, 600),
+             Param("ramp_max_s", 15.0, "float", "longest ramp, s", 2, 120),
+             Param("cycles", 6, "int", "holds (JBMT 2010: 6)", 1, 50)] + SAFETY, _holds),
+    Builtin("ppt", "PPT measurement", "ramp at 50 kPa/s (98 selectable) until the first pain, 3 trials",
+            [Param("rate_kpa_s", 50.0, "float", "ramp rate, kPa/s (50 DFNS; 98 = 1 kgf/cm²/s)", 5, 200),
+             Param("rate_tolerance_pct", 20.0, "float", "rate tolerance band, ± % of the rate", 5, 100),
+             Param("trials", 3, "int", "repetitions (3 is standard practice)", 1, 10),
+             Param("rest_s", 30.0, "float", "rest between trials, s", 1, 600)] + SAFETY, _ppt),
+)}
+
+
+def builtin(name: str, **overrides) -> Protocol:
+    try:
+        b = BUILTINS[name]
+    except KeyError:
+        raise ProtocolError(f"no built-in protocol {name!r}; choose one of {', '.join(BUILTINS)} "
+                            "or give a .toml file") from None
+    return b.make(**overrides)
