@@ -1,0 +1,279 @@
+"""RecordingListener: keeps what a session runner hands on (pointdose.listeners contract).
+
+Samples and events are buffered and committed together at least every ``flush_interval_s``
+(0.5 s by default, by the caller's own calls and by a small timer thread when the calls stop), so
+a killed app loses at most the last interval and the database stays consistent. A write that fails
+(disk full, database locked) never raises into the runner and never drops data: the rows stay in
+memory, ``error`` says what is wrong, and the next flush tries again.
+
+What ``on_application_start(info)`` reads (all optional except the point and the session):
+
+    session_id        int (or give session_id to the constructor)
+    point             a points.id (int), or {"id": …}, or {"location": id, "side": "L"|"R"|"mid",
+                      "label", "view", "x", "y", "landmarks"} for the session's client
+    protocol, params  name and parameter dict (params may hold contact_kpa and band_kpa [low, high])
+    probe, probe_area_cm2, calibration (dict), device_uid, t_s (host monotonic start)
+
+Events with their own tables (``on_event(t_s, kind, data)``): ``ppt`` {"kpa", "stage", "ramp_kpa_s",
+"repeats"} and ``pain`` {"value" 0–10, "stage" before/during/after}; every event, these included,
+is also kept in ``events``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from pointdose import metrics as metrics_mod
+from pointdose import units
+from pointdose.listeners import SAMPLE_DTYPE
+from pointdose.records.store import Store, StoreError
+
+
+class _Batch:
+    """What one application still has to write: its start, rows, events and end."""
+
+    def __init__(self, info: dict) -> None:
+        self.info: dict | None = info  # None once the application row exists
+        self.app_id: int | None = None
+        self.probe_area = float(info.get("probe_area_cm2") or units.DEFAULT_PROBE_AREA_CM2)
+        self.rows: list[np.ndarray] = []
+        self.events: list[tuple[float, str, dict]] = []
+        self.end: tuple[float, str, dict] | None = None
+        self.ended = False  # on_application_end was called
+
+    def empty(self) -> bool:
+        return self.info is None and not self.rows and not self.events and self.end is None
+
+
+class RecordingListener:
+    def __init__(self, store: Store, *, session_id: int | None = None, flush_interval_s: float = 0.5,
+                 autoflush: bool = True, default_contact_kpa: float = metrics_mod.DEFAULT_CONTACT_KPA) -> None:
+        if not 0 < flush_interval_s <= 1.0:
+            raise ValueError("flush_interval_s must be in (0, 1] s: samples are committed at least once a second")
+        self.store = store
+        self.session_id = session_id
+        self.flush_interval_s = flush_interval_s
+        self.default_contact_kpa = default_contact_kpa
+        self.error: StoreError | None = None
+        self.last_metrics: metrics_mod.Metrics | None = None
+        self.last_application_id: int | None = None
+        self.samples_written = 0
+        self._lock = threading.RLock()
+        self._batches: list[_Batch] = []  # oldest first; the last one is open unless ended
+        self._last_flush = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = None
+        if autoflush:
+            self._thread = threading.Thread(target=self._timer, name="records-flush", daemon=True)
+            self._thread.start()
+
+    @property
+    def application_id(self) -> int | None:
+        """The open application's id (None between applications or before its start is written)."""
+        with self._lock:
+            cur = self._current()
+            return cur.app_id if cur else None
+
+    def _current(self) -> _Batch | None:
+        if self._batches and not self._batches[-1].ended:
+            return self._batches[-1]
+        return None
+
+    # ------------------------------------------------------------------ the contract
+
+    def on_application_start(self, info: dict[str, Any]) -> None:
+        with self._lock:
+            cur = self._current()
+            if cur is not None:  # the runner never ended it: close it at its last sample
+                last_t = float(cur.rows[-1]["t_s"][-1]) if cur.rows else float(info.get("t_s", time.monotonic()))
+                cur.end = (last_t, "stopped", {"note": "a new application started before this one ended"})
+                cur.ended = True
+            self._batches.append(_Batch(dict(info)))
+            self.flush()
+
+    def on_samples(self, rows: np.ndarray) -> None:
+        if len(rows) == 0:
+            return
+        with self._lock:
+            cur = self._current()
+            if cur is None:
+                return  # no application is running: nothing to attach the samples to
+            cur.rows.append(np.array(rows, dtype=SAMPLE_DTYPE, copy=True))
+            if time.monotonic() - self._last_flush >= self.flush_interval_s:
+                self.flush()
+
+    def on_event(self, t_s: float, kind: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            cur = self._current()
+            if cur is not None:
+                cur.events.append((float(t_s), str(kind), dict(data or {})))
+
+    def on_application_end(self, t_s: float, reason: str, summary: dict[str, Any]) -> None:
+        with self._lock:
+            cur = self._current()
+            if cur is None:
+                return
+            cur.end = (float(t_s), str(reason), dict(summary or {}))
+            cur.ended = True
+            self.flush()
+
+    # ------------------------------------------------------------------ writing
+
+    def flush(self) -> bool:
+        """Commit everything buffered, oldest first; False (``error`` set) when the database refused."""
+        with self._lock:
+            self._last_flush = time.monotonic()
+            while self._batches:
+                batch = self._batches[0]
+                if not self._write(batch):
+                    return False
+                if batch.ended and batch.empty():
+                    self._batches.pop(0)
+                    self._metrics(batch.app_id)
+                    continue
+                if len(self._batches) > 1 and batch.empty():
+                    self._batches.pop(0)
+                    continue
+                break
+            return True
+
+    def _write(self, batch: _Batch) -> bool:
+        if batch.info is not None and not self._begin(batch):
+            return False
+        if not batch.rows and not batch.events and batch.end is None:
+            return True
+        rows = np.concatenate(batch.rows) if batch.rows else np.zeros(0, SAMPLE_DTYPE)
+        try:
+            with self.store.transaction("saving samples") as conn:
+                if len(rows):
+                    self.store.write_samples(conn, batch.app_id, rows)
+                for t_s, kind, data in batch.events:
+                    self.store.write_event(conn, batch.app_id, t_s, kind, data)
+                    self._side_table(conn, batch.app_id, t_s, kind, data)
+                if batch.end is not None:
+                    t_end, reason, summary = batch.end
+                    conn.execute("UPDATE applications SET t_end_s=?, end_reason=?, summary=? WHERE id=?",
+                                 (t_end, reason, _dumps(summary), batch.app_id))
+        except StoreError as exc:
+            self.error = exc
+            return False
+        batch.rows.clear()
+        batch.events.clear()
+        batch.end = None
+        self.samples_written += len(rows)
+        self.error = None
+        return True
+
+    def _metrics(self, app_id: int) -> None:
+        from pointdose.records.store import compute_and_store_metrics
+
+        self.last_application_id = app_id
+        try:
+            with self.store.transaction("computing the application's metrics") as conn:
+                self.last_metrics = compute_and_store_metrics(conn, app_id)
+        except StoreError as exc:  # the samples are saved; the metrics can be recomputed later
+            self.error = exc
+
+    def pending_samples(self) -> int:
+        with self._lock:
+            return int(sum(len(r) for b in self._batches for r in b.rows))
+
+    def close(self) -> None:
+        """Stop the timer and write what is left (an application still open stays without an end)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+        self.flush()
+
+    def __enter__(self) -> "RecordingListener":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _timer(self) -> None:
+        while not self._stop.wait(self.flush_interval_s / 4):
+            with self._lock:
+                due = time.monotonic() - self._last_flush >= self.flush_interval_s
+                busy = any(not b.empty() for b in self._batches)
+            if due and busy:
+                self.flush()
+
+    def _begin(self, batch: _Batch) -> bool:
+        info = batch.info
+        try:
+            session_id = info.get("session_id", self.session_id)
+            if session_id is None:
+                raise StoreError("a recording needs a session: start one for the client first")
+            point_id = self._point_id(info.get("point"), session_id)
+            params = info.get("params") or info.get("parameters") or {}
+            contact = _number(params.get("contact_kpa")) if isinstance(params, dict) else None
+            band = params.get("band_kpa") if isinstance(params, dict) else None
+            if band is not None:
+                band = (float(band[0]), float(band[1]))
+            batch.app_id = self.store.begin_application(
+                session_id, point_id, t_start_s=float(info.get("t_s", time.monotonic())),
+                probe_area_cm2=batch.probe_area, protocol=info.get("protocol"), params=params,
+                probe=info.get("probe"), calibration=info.get("calibration"), device_uid=info.get("device_uid"),
+                contact_kpa=contact if contact is not None else self.default_contact_kpa, band_kpa=band)
+        except StoreError as exc:
+            self.error = exc
+            return False
+        batch.info = None
+        return True
+
+    def _point_id(self, point, session_id: int) -> int:
+        if isinstance(point, (int, np.integer)):
+            return int(point)
+        if isinstance(point, dict) and point.get("id") is not None:
+            return int(point["id"])
+        if isinstance(point, dict) and point.get("location"):
+            client_id = self.store.session(session_id)["client_id"]
+            return self.store.point(client_id, point["location"], point.get("side", "mid"), label=point.get("label"),
+                                    view=point.get("view"), x=point.get("x"), y=point.get("y"),
+                                    landmarks=point.get("landmarks"))
+        raise StoreError(f"the application's point {point!r} is not one the records know: "
+                         "give a point id or {'location': …, 'side': …}")
+
+    def _side_table(self, conn, app_id: int, t_s: float, kind: str, data: dict) -> None:
+        app = conn.execute("SELECT session_id, point_id, probe_area_cm2, probe, calibration_id FROM applications "
+                           "WHERE id=?", (app_id,)).fetchone()
+        session_id, point_id, area, probe, cal_id = app
+        if kind == "ppt" and _number(data.get("kpa")):
+            stage = data.get("stage") if data.get("stage") in ("before", "after") else None
+            conn.execute("INSERT INTO ppt (point_id, session_id, application_id, stage, kpa, probe, probe_area_cm2, "
+                         "ramp_kpa_s, calibration_id, repeats, measured_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                         (point_id, session_id, app_id, stage, float(data["kpa"]), probe, area,
+                          _number(data.get("ramp_kpa_s")), cal_id, _dumps(data.get("repeats")), _now()))
+        elif kind in ("pain", "pain_rating") and _number(data.get("value")) is not None:
+            value = int(data["value"])
+            stage = data.get("stage") if data.get("stage") in ("before", "during", "after") else "during"
+            if 0 <= value <= 10:
+                conn.execute("INSERT INTO pain (session_id, point_id, application_id, stage, value, t_s, rated_at) "
+                             "VALUES (?,?,?,?,?,?,?)", (session_id, point_id, app_id, stage, value, t_s, _now()))
+
+
+def _number(value) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if np.isfinite(out) else None
+
+
+def _dumps(value):
+    import json
+
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+
+
+def _now() -> str:
+    from pointdose.records.store import now_iso
+
+    return now_iso()

@@ -1,0 +1,200 @@
+"""The records database's schema as a numbered list of steps.
+
+``PRAGMA user_version`` is the number of steps applied. Opening a database runs the steps it has
+not had yet, each in its own transaction, so a crash mid-migration leaves the last good version.
+A database with a higher number than :data:`MIGRATIONS` knows was written by a newer pointdose and
+is refused unchanged (:class:`pointdose.records.store.Store`).
+
+Adding a step (the training module's tables, a new column): append a :class:`Migration` at the
+end — never edit or reorder one that has shipped, since databases in the field already have it.
+A step is SQL (run with ``executescript`` inside the transaction) and/or a Python function
+``fn(conn)`` for data changes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Callable
+
+# Who a person row is: a therapy client, a student (training, issue 6), or the user themself.
+ROLES = ("client", "student", "self")
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    sql: str = ""
+    fn: Callable[[sqlite3.Connection], None] | None = None
+
+
+V1_BASE = """
+CREATE TABLE clients (          -- every person recorded; `role` tells clients from students
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE,  -- pseudonymous code, what reports and exports show
+    name TEXT,                  -- optional real name, never exported unless asked for
+    role TEXT NOT NULL DEFAULT 'client',
+    created_at TEXT NOT NULL,
+    notes TEXT
+);
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY,
+    client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+    started_at TEXT NOT NULL,   -- ISO 8601 UTC wall clock
+    ended_at TEXT,
+    operator TEXT,
+    app_version TEXT
+);
+CREATE INDEX sessions_client ON sessions(client_id, started_at);
+CREATE TABLE points (           -- a place on one client's body, the key of its history
+    id INTEGER PRIMARY KEY,
+    client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+    location TEXT NOT NULL,     -- pointdose.bodymap location id, or 'custom'
+    side TEXT NOT NULL,         -- 'L', 'R' or 'mid'
+    label TEXT NOT NULL,
+    view TEXT,                  -- 'front' / 'back': where a custom point is drawn
+    x REAL, y REAL,             -- figure coordinates of a custom point (0..1)
+    landmarks TEXT,             -- JSON: {"landmark": distance_cm, ...}
+    created_at TEXT NOT NULL,
+    UNIQUE (client_id, location, side, label)
+);
+CREATE TABLE calibrations (     -- the calibration dicts used, stored once each
+    id TEXT PRIMARY KEY,        -- the calibration's own id, else a hash of its JSON
+    json TEXT NOT NULL
+);
+CREATE TABLE applications (     -- one protocol applied to one point, start to end
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    point_id INTEGER NOT NULL REFERENCES points(id) ON DELETE CASCADE,
+    started_at TEXT NOT NULL,
+    t_start_s REAL NOT NULL,    -- host monotonic seconds, the samples' time base
+    t_end_s REAL,
+    end_reason TEXT,            -- 'completed', 'stopped', 'alarm: ...'; NULL: never ended (app killed)
+    protocol TEXT,
+    protocol_params TEXT,       -- JSON
+    probe TEXT,
+    probe_area_cm2 REAL NOT NULL,
+    calibration_id TEXT REFERENCES calibrations(id),
+    device_uid TEXT,
+    contact_kpa REAL NOT NULL,
+    band_low_kpa REAL, band_high_kpa REAL,
+    summary TEXT                -- JSON: the engine's own totals at the end
+);
+CREATE INDEX applications_point ON applications(point_id);
+CREATE INDEX applications_session ON applications(session_id);
+CREATE TABLE sample_chunks (    -- samples, as compressed column arrays (records/chunks.py)
+    id INTEGER PRIMARY KEY,
+    application_id INTEGER NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+    segment INTEGER NOT NULL,
+    first_seq INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    t0_s REAL NOT NULL,
+    t1_s REAL NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX sample_chunks_app ON sample_chunks(application_id, id);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    application_id INTEGER NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+    t_s REAL NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT                   -- JSON
+);
+CREATE INDEX events_app ON events(application_id, t_s);
+CREATE TABLE ppt (              -- pressure-pain thresholds at a point
+    id INTEGER PRIMARY KEY,
+    point_id INTEGER NOT NULL REFERENCES points(id) ON DELETE CASCADE,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    application_id INTEGER REFERENCES applications(id) ON DELETE SET NULL,
+    stage TEXT,                 -- 'before', 'after' or NULL
+    kpa REAL NOT NULL,
+    probe TEXT,
+    probe_area_cm2 REAL NOT NULL,
+    ramp_kpa_s REAL,
+    calibration_id TEXT REFERENCES calibrations(id),
+    repeats TEXT,               -- JSON list of the single trials (kPa), when several were taken
+    measured_at TEXT NOT NULL
+);
+CREATE INDEX ppt_point ON ppt(point_id);
+CREATE TABLE pain (             -- ratings 0-10
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    point_id INTEGER REFERENCES points(id) ON DELETE CASCADE,
+    application_id INTEGER REFERENCES applications(id) ON DELETE CASCADE,
+    stage TEXT NOT NULL,        -- 'before', 'during', 'after'
+    value INTEGER NOT NULL CHECK (value BETWEEN 0 AND 10),
+    t_s REAL,
+    rated_at TEXT NOT NULL
+);
+CREATE TABLE notes (
+    id INTEGER PRIMARY KEY,
+    client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+    session_id INTEGER REFERENCES sessions(id) ON DELETE CASCADE,
+    point_id INTEGER REFERENCES points(id) ON DELETE CASCADE,
+    application_id INTEGER REFERENCES applications(id) ON DELETE CASCADE,
+    text TEXT NOT NULL,
+    written_at TEXT NOT NULL
+);
+"""
+
+V2_METRICS = """
+CREATE TABLE application_metrics (  -- pointdose.metrics of each ended application, for fast history
+    application_id INTEGER PRIMARY KEY REFERENCES applications(id) ON DELETE CASCADE,
+    json TEXT NOT NULL,
+    contact_s REAL, dose_kpa_s REAL, peak_kpa REAL,
+    computed_at TEXT NOT NULL
+);
+"""
+
+
+def _backfill_metrics(conn: sqlite3.Connection) -> None:
+    """Compute metrics for the applications recorded before this table existed."""
+    from pointdose.records.store import compute_and_store_metrics  # the one place metrics are saved
+
+    ids = [r[0] for r in conn.execute("SELECT id FROM applications ORDER BY id")]
+    for app_id in ids:
+        compute_and_store_metrics(conn, app_id)
+
+
+MIGRATIONS: list[Migration] = [
+    Migration("1: clients, sessions, points, applications, samples, events, PPT, pain, notes", sql=V1_BASE),
+    Migration("2: cached metrics per application", sql=V2_METRICS, fn=_backfill_metrics),
+    # the training module (issue 6) appends its tables here
+]
+
+LATEST = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection, upto: int | None = None) -> list[str]:
+    """Apply the missing steps up to ``upto`` (default: all); return the names applied."""
+    target = LATEST if upto is None else upto
+    done = conn.execute("PRAGMA user_version").fetchone()[0]
+    applied = []
+    for number in range(done + 1, target + 1):
+        step = MIGRATIONS[number - 1]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(step.sql):
+                conn.execute(statement)
+            if step.fn is not None:
+                step.fn(conn)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(step.name)
+    return applied
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a script into statements (executescript would commit our transaction)."""
+    out, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return [s for s in out if s]

@@ -1,0 +1,642 @@
+"""The records database: one SQLite file in the user data directory (or wherever ``--db`` says).
+
+    >>> store = Store(tmp / "records.sqlite")                    # doctest: +SKIP
+    >>> cid = store.add_client("C-0042", name=None)              # doctest: +SKIP
+    >>> sid = store.start_session(cid)                           # doctest: +SKIP
+
+Guarantees
+    * Created readable by its owner only (0600; SQLite gives its -wal/-shm files the same mode).
+    * WAL journal, ``synchronous=NORMAL``: every commit survives the app being killed; a power cut
+      may lose the last commits, never the file's consistency.
+    * Schema steps from :mod:`pointdose.records.schema`; a file from a newer pointdose is refused
+      before anything is written to it; an older one is copied to ``<name>.before-vN`` and then
+      migrated.
+    * Every SQLite failure reaches the user as a :class:`StoreError` naming the file and what to do
+      (locked, damaged, disk full, not writable).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from pointdose import metrics as metrics_mod
+from pointdose import units
+from pointdose.errors import UserError
+from pointdose.listeners import SAMPLE_DTYPE
+from pointdose.records import calib, chunks, schema
+
+DB_FILENAME = "records.sqlite"
+ENV_DB = "POINTDOSE_DB"
+BUSY_TIMEOUT_S = 5.0
+
+HOLD_PHASE_KINDS = ("phase", "phase_start")  # data {"phase": "hold", …}; the next phase event ends it
+PHASE_END_KINDS = ("phase_end",)
+CYCLE_KINDS = ("cycle", "cycle_done", "cycle_completed")
+
+
+class StoreError(UserError):
+    """The records database cannot be used as asked; the message says why and what to do."""
+
+
+class NewerDatabaseError(StoreError):
+    pass
+
+
+def default_db_path() -> Path:
+    """``$POINTDOSE_DB``, else ``records.sqlite`` in the user data directory."""
+    env = os.environ.get(ENV_DB)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("pointdose", appauthor=False)) / DB_FILENAME
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def explain(exc: BaseException, path: Path | str, doing: str) -> StoreError:
+    """A user-facing error for an SQLite/OS failure while ``doing`` something with ``path``."""
+    text = str(exc)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        msg = (f"the records database {path} is locked by another program (another pointdose?) while {doing}: "
+               "close the other program and try again")
+    elif "full" in low or getattr(exc, "errno", None) == 28:
+        msg = (f"the disk holding {path} is full while {doing}: free some space and try again "
+               "(nothing already saved is lost)")
+    elif "not a database" in low or "malformed" in low or "corrupt" in low or "file is encrypted" in low:
+        msg = (f"{path} is damaged or is not a pointdose records database ({text}): restore a backup "
+               "(`pointdose backup` makes them) or move the file aside to start a new one; it was not changed")
+    elif "readonly" in low or "read-only" in low or "permission" in low or "unable to open" in low:
+        msg = (f"cannot write the records database {path} while {doing} ({text}): check that the folder exists "
+               "and that you may write to it, or choose another file with --db")
+    else:
+        msg = f"records database {path}: {text} while {doing}"
+    err = StoreError(msg)
+    err.__cause__ = exc
+    return err
+
+
+def _json(value) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+
+
+def _loads(text):
+    return None if text in (None, "") else json.loads(text)
+
+
+# --------------------------------------------------------------------------- metrics of one application
+
+
+def load_samples(conn: sqlite3.Connection, app_id: int, probe_area_cm2: float) -> np.ndarray:
+    rows = conn.execute("SELECT data, n, first_seq, t0_s, segment FROM sample_chunks WHERE application_id=? "
+                        "ORDER BY id", (app_id,)).fetchall()
+    parts = [chunks.decode(r[0], r[1], r[2], r[3], r[4], probe_area_cm2) for r in rows]
+    return np.concatenate(parts) if parts else np.zeros(0, SAMPLE_DTYPE)
+
+
+def holds_and_cycles(events: list[dict], t_end: float | None) -> tuple[list[tuple[float, float]], int | None]:
+    """Hold windows and completed cycles from the engine's events (docs/records.md, "Events")."""
+    holds, start, cycles, seen_cycle = [], None, 0, False
+    for ev in events:
+        kind, data = ev["kind"], ev.get("data") or {}
+        phase = str(data.get("phase", data.get("name", ""))).lower()
+        if kind in HOLD_PHASE_KINDS or kind in PHASE_END_KINDS:
+            if start is not None:
+                holds.append((start, ev["t_s"]))
+                start = None
+            if kind in HOLD_PHASE_KINDS and "hold" in phase:
+                start = ev["t_s"]
+        elif kind in CYCLE_KINDS:
+            cycles += 1
+            seen_cycle = True
+        elif kind == "stop" and start is not None:
+            holds.append((start, ev["t_s"]))
+            start = None
+    if start is not None and t_end is not None:
+        holds.append((start, t_end))
+    return holds, (cycles if seen_cycle else None)
+
+
+def application_metrics(conn: sqlite3.Connection, app_id: int, samples: np.ndarray | None = None) -> metrics_mod.Metrics:
+    """pointdose.metrics for one stored application (its own threshold, band, PPT and events)."""
+    app = conn.execute("SELECT probe_area_cm2, contact_kpa, band_low_kpa, band_high_kpa, t_end_s, point_id, "
+                       "session_id FROM applications WHERE id=?", (app_id,)).fetchone()
+    if app is None:
+        raise StoreError(f"there is no application {app_id} in the records")
+    area, contact, lo, hi, t_end, point_id, session_id = app
+    if samples is None:
+        samples = load_samples(conn, app_id, area)
+    events = [{"t_s": r[0], "kind": r[1], "data": _loads(r[2])}
+              for r in conn.execute("SELECT t_s, kind, data FROM events WHERE application_id=? ORDER BY t_s, id",
+                                    (app_id,))]
+    if t_end is None and len(samples):
+        t_end = float(samples["t_s"][-1])
+    holds, cycles = holds_and_cycles(events, t_end)
+    ppt = conn.execute("SELECT AVG(kpa) FROM ppt WHERE point_id=? AND session_id=? AND stage='before'",
+                       (point_id, session_id)).fetchone()[0]
+    return metrics_mod.compute(samples["t_s"], samples["pressure_kpa"], contact_kpa=contact,
+                               force_n=samples["force_n"], seq=samples["seq"], segment=samples["segment"],
+                               band_kpa=(lo, hi) if lo is not None and hi is not None else None,
+                               ppt_kpa=ppt, holds=holds, cycles_completed=cycles)
+
+
+def compute_and_store_metrics(conn: sqlite3.Connection, app_id: int, samples: np.ndarray | None = None) -> metrics_mod.Metrics:
+    m = application_metrics(conn, app_id, samples)
+    conn.execute("INSERT OR REPLACE INTO application_metrics (application_id, json, contact_s, dose_kpa_s, peak_kpa, "
+                 "computed_at) VALUES (?,?,?,?,?,?)",
+                 (app_id, json.dumps(m.to_dict()), m.contact_s, m.dose_kpa_s, m.peak_kpa, now_iso()))
+    return m
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class Store:
+    """One open records database. Thread-safe: calls are serialised on one connection."""
+
+    def __init__(self, path: str | Path | None = None, *, readonly: bool = False, create: bool = True,
+                 timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_db_path()
+        self.readonly = readonly
+        self._lock = threading.RLock()
+        self.migrated: list[str] = []
+        self.backup_before_migration: Path | None = None
+        existed = self.path.exists()
+        if existed and not self.path.is_file():
+            raise StoreError(f"{self.path} is not a file: give the path of a records database with --db")
+        if not existed:
+            if readonly or not create:
+                raise StoreError(f"there is no records database at {self.path} yet: record a session first, "
+                                 "or give the right file with --db")
+            self._create_file()
+        else:
+            self._check_version_readonly(timeout_s)
+        try:
+            if readonly:
+                self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_s,
+                                            isolation_level=None, check_same_thread=False)
+            else:
+                self.conn = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None,
+                                            check_same_thread=False)
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            if not readonly:
+                mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise StoreError(f"{self.path}: SQLite would not use its WAL journal here ({mode}); "
+                                     "keep the records on a local disk")
+                self.conn.execute("PRAGMA synchronous = NORMAL")
+                self._migrate()
+        except sqlite3.Error as exc:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            raise explain(exc, self.path, "opening it") from exc
+
+    # ------------------------------------------------------------------ opening
+
+    def _create_file(self) -> None:
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            os.close(fd)
+            os.chmod(self.path, 0o600)  # whatever the umask
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise explain(exc, self.path, "creating it") from exc
+
+    def _check_version_readonly(self, timeout_s: float) -> None:
+        """Read the schema version without writing anything; refuse newer and foreign files."""
+        try:
+            probe = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_s)
+        except sqlite3.Error as exc:
+            raise explain(exc, self.path, "opening it") from exc
+        try:
+            version = probe.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in probe.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.Error as exc:
+            raise explain(exc, self.path, "reading its version") from exc
+        finally:
+            probe.close()
+        if version > schema.LATEST:
+            raise NewerDatabaseError(
+                f"{self.path} was written by a newer pointdose (records schema {version}; this version knows up to "
+                f"{schema.LATEST}): update pointdose to open it, or choose another file with --db. Nothing was changed.")
+        if version == 0 and tables:
+            raise StoreError(f"{self.path} is an SQLite file but not a pointdose records database "
+                             f"(it has tables {', '.join(sorted(tables)[:5])}): choose another file with --db; "
+                             "it was not changed")
+        self._version_on_open = version
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if 0 < version < schema.LATEST:
+            # keep the file as it was before the first step a user's data goes through
+            copy = self.path.with_name(f"{self.path.name}.before-v{schema.LATEST}")
+            if not copy.exists():
+                self.backup(copy)
+            self.backup_before_migration = copy
+        self.migrated = schema.migrate(self.conn)
+
+    # ------------------------------------------------------------------ plumbing
+
+    @contextlib.contextmanager
+    def guard(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """The connection, with the lock held and SQLite errors turned into StoreError."""
+        with self._lock:
+            try:
+                yield self.conn
+            except sqlite3.Error as exc:
+                raise explain(exc, self.path, doing) from exc
+
+    @contextlib.contextmanager
+    def transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
+        with self.guard(doing) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            with contextlib.suppress(sqlite3.Error):
+                if not self.readonly:
+                    self.conn.execute("PRAGMA optimize")
+            self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def schema_version(self) -> int:
+        with self.guard("reading its version") as conn:
+            return conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def integrity_check(self) -> str:
+        with self.guard("checking it") as conn:
+            return "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check"))
+
+    def query(self, sql: str, params=()) -> list[dict]:
+        with self.guard("reading it") as conn:
+            cur = conn.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    # ------------------------------------------------------------------ clients
+
+    def add_client(self, code: str, *, name: str | None = None, role: str = "client", notes: str | None = None) -> int:
+        code = (code or "").strip()
+        if not code:
+            raise StoreError("a client needs a code (a pseudonym such as C-0042): give one")
+        if role not in schema.ROLES:
+            raise StoreError(f"unknown role {role!r}: choose one of {', '.join(schema.ROLES)}")
+        try:
+            with self.transaction("adding a client") as conn:
+                return conn.execute("INSERT INTO clients (code, name, role, created_at, notes) VALUES (?,?,?,?,?)",
+                                    (code, name, role, now_iso(), notes)).lastrowid
+        except StoreError as exc:
+            if isinstance(exc.__cause__, sqlite3.IntegrityError):
+                raise StoreError(f"there is already a client with code {code!r}: choose another code") from None
+            raise
+
+    def client(self, code_or_id: str | int) -> dict:
+        col = "id" if isinstance(code_or_id, int) else "code"
+        rows = self.query(f"SELECT * FROM clients WHERE {col}=?", (code_or_id,))
+        if not rows:
+            known = ", ".join(r["code"] for r in self.query("SELECT code FROM clients ORDER BY code LIMIT 8"))
+            raise StoreError(f"no client {code_or_id!r} in {self.path}" + (f" (clients: {known})" if known else
+                                                                            " (no clients yet: `pointdose clients add CODE`)"))
+        return rows[0]
+
+    def clients(self, role: str | None = None) -> list[dict]:
+        if role:
+            return self.query("SELECT * FROM clients WHERE role=? ORDER BY code", (role,))
+        return self.query("SELECT * FROM clients ORDER BY code")
+
+    def erase_client(self, code_or_id: str | int) -> dict:
+        """Delete a client and everything recorded about them; overwrite the freed space."""
+        client = self.client(code_or_id)
+        counts = {}
+        with self.guard("erasing a client") as conn:
+            for table, where in (("sessions", "client_id=?"), ("points", "client_id=?"),
+                                 ("applications", "session_id IN (SELECT id FROM sessions WHERE client_id=?)"),
+                                 ("sample_chunks", "application_id IN (SELECT a.id FROM applications a JOIN sessions s "
+                                                   "ON a.session_id=s.id WHERE s.client_id=?)")):
+                counts[table] = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", (client["id"],)).fetchone()[0]
+            conn.execute("PRAGMA secure_delete = ON")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("DELETE FROM clients WHERE id=?", (client["id"],))  # cascades
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            finally:
+                conn.execute("PRAGMA secure_delete = OFF")
+            conn.execute("VACUUM")  # no free page keeps the old content
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # nor the WAL
+        return counts
+
+    # ------------------------------------------------------------------ sessions and points
+
+    def start_session(self, client_id: int, *, operator: str | None = None, started_at: str | None = None) -> int:
+        from pointdose import __version__
+
+        with self.transaction("starting a session") as conn:
+            return conn.execute("INSERT INTO sessions (client_id, started_at, operator, app_version) VALUES (?,?,?,?)",
+                                (client_id, started_at or now_iso(), operator, __version__)).lastrowid
+
+    def end_session(self, session_id: int) -> None:
+        with self.transaction("ending a session") as conn:
+            conn.execute("UPDATE sessions SET ended_at=? WHERE id=?", (now_iso(), session_id))
+
+    def sessions(self, client_id: int) -> list[dict]:
+        return self.query("SELECT * FROM sessions WHERE client_id=? ORDER BY started_at, id", (client_id,))
+
+    def session(self, session_id: int) -> dict:
+        rows = self.query("SELECT * FROM sessions WHERE id=?", (session_id,))
+        if not rows:
+            raise StoreError(f"there is no session {session_id} in {self.path}: `pointdose history --client CODE` lists them")
+        return rows[0]
+
+    def point(self, client_id: int, location: str, side: str, *, label: str | None = None, view: str | None = None,
+              x: float | None = None, y: float | None = None, landmarks: dict | None = None) -> int:
+        """The id of this client's point at ``location``/``side`` (created on first use)."""
+        from pointdose import bodymap
+
+        if side not in ("L", "R", "mid"):
+            raise StoreError(f"side must be L, R or mid, not {side!r}")
+        if location == "custom":
+            if not label:
+                raise StoreError("a point placed by hand needs a name: type one")
+            if x is None or y is None or view not in ("front", "back"):
+                raise StoreError("a point placed by hand needs its place on the figure (view, x, y)")
+        else:
+            loc = bodymap.location(location)  # raises for an unknown id
+            label = label or loc.label
+        with self.transaction("saving a point") as conn:
+            row = conn.execute("SELECT id FROM points WHERE client_id=? AND location=? AND side=? AND label=?",
+                               (client_id, location, side, label)).fetchone()
+            if row:
+                return row[0]
+            return conn.execute("INSERT INTO points (client_id, location, side, label, view, x, y, landmarks, created_at) "
+                                "VALUES (?,?,?,?,?,?,?,?,?)",
+                                (client_id, location, side, label, view, x, y, _json(landmarks), now_iso())).lastrowid
+
+    def points(self, client_id: int) -> list[dict]:
+        rows = self.query("SELECT * FROM points WHERE client_id=? ORDER BY id", (client_id,))
+        for r in rows:
+            r["landmarks"] = _loads(r["landmarks"])
+        return rows
+
+    def point_row(self, point_id: int) -> dict:
+        rows = self.query("SELECT * FROM points WHERE id=?", (point_id,))
+        if not rows:
+            raise StoreError(f"there is no point {point_id} in the records")
+        rows[0]["landmarks"] = _loads(rows[0]["landmarks"])
+        return rows[0]
+
+    # ------------------------------------------------------------------ calibrations
+
+    def save_calibration(self, cal: dict | None, conn: sqlite3.Connection | None = None) -> str | None:
+        if not cal:
+            return None
+        cid = calib.calibration_id(cal)
+        sql = "INSERT OR IGNORE INTO calibrations (id, json) VALUES (?, ?)"
+        if conn is not None:
+            conn.execute(sql, (cid, _json(cal)))
+        else:
+            with self.transaction("saving a calibration") as c:
+                c.execute(sql, (cid, _json(cal)))
+        return cid
+
+    def calibration(self, cal_id: str | None) -> dict | None:
+        if cal_id is None:
+            return None
+        rows = self.query("SELECT json FROM calibrations WHERE id=?", (cal_id,))
+        return _loads(rows[0]["json"]) if rows else None
+
+    # ------------------------------------------------------------------ applications
+
+    def begin_application(self, session_id: int, point_id: int, *, t_start_s: float, probe_area_cm2: float,
+                          protocol: str | None = None, params: dict | None = None, probe: str | None = None,
+                          calibration: dict | None = None, device_uid: str | None = None,
+                          contact_kpa: float = metrics_mod.DEFAULT_CONTACT_KPA,
+                          band_kpa: tuple[float, float] | None = None, started_at: str | None = None) -> int:
+        if not (probe_area_cm2 and probe_area_cm2 > 0):
+            raise StoreError(f"probe area must be a positive number of cm², got {probe_area_cm2!r}")
+        with self.transaction("starting an application") as conn:
+            cal_id = self.save_calibration(calibration, conn)
+            return conn.execute(
+                "INSERT INTO applications (session_id, point_id, started_at, t_start_s, protocol, protocol_params, probe, "
+                "probe_area_cm2, calibration_id, device_uid, contact_kpa, band_low_kpa, band_high_kpa) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (session_id, point_id, started_at or now_iso(), float(t_start_s), protocol, _json(params), probe,
+                 float(probe_area_cm2), cal_id, device_uid, float(contact_kpa),
+                 band_kpa[0] if band_kpa else None, band_kpa[1] if band_kpa else None)).lastrowid
+
+    @staticmethod
+    def write_samples(conn: sqlite3.Connection, app_id: int, rows: np.ndarray) -> int:
+        """Insert rows as chunks (inside the caller's transaction); returns chunks written."""
+        written = 0
+        for part in chunks.split_segments(rows):
+            first_seq, t0, t1, blob = chunks.encode(part)
+            conn.execute("INSERT INTO sample_chunks (application_id, segment, first_seq, n, t0_s, t1_s, data) "
+                         "VALUES (?,?,?,?,?,?,?)", (app_id, int(part["segment"][0]), first_seq, len(part), t0, t1, blob))
+            written += 1
+        return written
+
+    @staticmethod
+    def write_event(conn: sqlite3.Connection, app_id: int, t_s: float, kind: str, data: dict | None) -> None:
+        conn.execute("INSERT INTO events (application_id, t_s, kind, data) VALUES (?,?,?,?)",
+                     (app_id, float(t_s), str(kind), _json(data)))
+
+    def end_application(self, app_id: int, t_end_s: float, reason: str, summary: dict | None = None) -> metrics_mod.Metrics:
+        with self.transaction("ending an application") as conn:
+            conn.execute("UPDATE applications SET t_end_s=?, end_reason=?, summary=? WHERE id=?",
+                         (float(t_end_s), str(reason), _json(summary), app_id))
+            return compute_and_store_metrics(conn, app_id)
+
+    def application(self, app_id: int) -> dict:
+        rows = self.query("SELECT a.*, p.label AS point_label, p.location, p.side, s.client_id, s.started_at AS session_started "
+                          "FROM applications a JOIN points p ON a.point_id=p.id JOIN sessions s ON a.session_id=s.id "
+                          "WHERE a.id=?", (app_id,))
+        if not rows:
+            raise StoreError(f"there is no application {app_id} in the records")
+        row = rows[0]
+        row["protocol_params"] = _loads(row["protocol_params"])
+        row["summary"] = _loads(row["summary"])
+        return row
+
+    def applications(self, *, session_id: int | None = None, point_id: int | None = None,
+                     client_id: int | None = None) -> list[dict]:
+        where, params = [], []
+        for col, val in (("a.session_id", session_id), ("a.point_id", point_id), ("s.client_id", client_id)):
+            if val is not None:
+                where.append(f"{col}=?")
+                params.append(val)
+        sql = ("SELECT a.*, p.label AS point_label, p.location, p.side, s.client_id, s.started_at AS session_started, "
+               "m.json AS metrics_json, (SELECT COALESCE(SUM(n),0) FROM sample_chunks c WHERE c.application_id=a.id) "
+               "AS n_samples FROM applications a JOIN points p ON a.point_id=p.id JOIN sessions s ON a.session_id=s.id "
+               "LEFT JOIN application_metrics m ON m.application_id=a.id")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self.query(sql + " ORDER BY s.started_at, a.t_start_s, a.id", params)
+        for r in rows:
+            r["protocol_params"] = _loads(r["protocol_params"])
+            r["summary"] = _loads(r["summary"])
+            r["metrics"] = _loads(r.pop("metrics_json"))
+        return rows
+
+    def samples(self, app_id: int) -> np.ndarray:
+        area = self.application(app_id)["probe_area_cm2"]
+        with self.guard("reading samples") as conn:
+            return load_samples(conn, app_id, area)
+
+    def events(self, app_id: int) -> list[dict]:
+        rows = self.query("SELECT t_s, kind, data FROM events WHERE application_id=? ORDER BY t_s, id", (app_id,))
+        for r in rows:
+            r["data"] = _loads(r["data"])
+        return rows
+
+    def metrics(self, app_id: int, *, refresh: bool = False) -> metrics_mod.Metrics | dict:
+        """The application's metrics: computed now from its samples (``refresh``) or the cached dict."""
+        with self.guard("computing metrics") as conn:
+            if refresh:
+                return application_metrics(conn, app_id)
+            row = conn.execute("SELECT json FROM application_metrics WHERE application_id=?", (app_id,)).fetchone()
+            if row:
+                return json.loads(row[0])
+            return application_metrics(conn, app_id).to_dict()
+
+    # ------------------------------------------------------------------ PPT, pain, notes
+
+    def add_ppt(self, point_id: int, session_id: int, kpa: float, *, probe_area_cm2: float, ramp_kpa_s: float | None,
+                stage: str | None = None, application_id: int | None = None, probe: str | None = None,
+                calibration: dict | None = None, repeats: list[float] | None = None,
+                conn: sqlite3.Connection | None = None) -> int:
+        if stage not in (None, "before", "after"):
+            raise StoreError(f"a PPT is taken 'before' or 'after' an application, not {stage!r}")
+        if not (kpa > 0):
+            raise StoreError(f"a PPT must be a positive pressure in kPa, got {kpa!r}")
+
+        def insert(c):
+            cal_id = self.save_calibration(calibration, c)
+            return c.execute("INSERT INTO ppt (point_id, session_id, application_id, stage, kpa, probe, probe_area_cm2, "
+                             "ramp_kpa_s, calibration_id, repeats, measured_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                             (point_id, session_id, application_id, stage, float(kpa), probe, float(probe_area_cm2),
+                              ramp_kpa_s, cal_id, _json(repeats), now_iso())).lastrowid
+        if conn is not None:
+            return insert(conn)
+        with self.transaction("saving a PPT") as c:
+            return insert(c)
+
+    def add_pain(self, session_id: int, value: int, stage: str, *, point_id: int | None = None,
+                 application_id: int | None = None, t_s: float | None = None,
+                 conn: sqlite3.Connection | None = None) -> int:
+        if stage not in ("before", "during", "after"):
+            raise StoreError(f"a pain rating is 'before', 'during' or 'after', not {stage!r}")
+        if int(value) != value or not 0 <= int(value) <= 10:
+            raise StoreError(f"a pain rating is a whole number from 0 to 10, got {value!r}")
+        sql = ("INSERT INTO pain (session_id, point_id, application_id, stage, value, t_s, rated_at) "
+               "VALUES (?,?,?,?,?,?,?)")
+        params = (session_id, point_id, application_id, stage, int(value), t_s, now_iso())
+        if conn is not None:
+            return conn.execute(sql, params).lastrowid
+        with self.transaction("saving a pain rating") as c:
+            return c.execute(sql, params).lastrowid
+
+    def add_note(self, client_id: int, text: str, *, session_id: int | None = None, point_id: int | None = None,
+                 application_id: int | None = None) -> int:
+        if not text or not text.strip():
+            raise StoreError("a note needs some text")
+        with self.transaction("saving a note") as conn:
+            return conn.execute("INSERT INTO notes (client_id, session_id, point_id, application_id, text, written_at) "
+                                "VALUES (?,?,?,?,?,?)",
+                                (client_id, session_id, point_id, application_id, text, now_iso())).lastrowid
+
+    # ------------------------------------------------------------------ recalibration
+
+    def recompute(self, app_id: int, raw_to_n, *, calibration: dict | None = None, save: bool = False) -> metrics_mod.Metrics:
+        """Metrics of ``app_id`` with force recomputed from the stored raw counts by ``raw_to_n``.
+
+        With ``save``, the stored pressures, the application's calibration (``calibration``, required)
+        and its cached metrics are replaced in one transaction, and a ``recalibrated`` event names
+        the calibration it had before.
+        """
+        if save and not calibration:
+            raise StoreError("to save a recomputed application, give the calibration it was recomputed with")
+        app = self.application(app_id)
+        area = app["probe_area_cm2"]
+        rows = self.samples(app_id)
+        rows["force_n"] = np.asarray(raw_to_n(rows["raw"]), dtype=np.float64)
+        rows["pressure_kpa"] = units.pressure_kpa(rows["force_n"], area)
+        if not save:
+            with self.guard("recomputing") as conn:
+                return application_metrics(conn, app_id, rows)
+        with self.transaction("saving a recomputed application") as conn:
+            cal_id = self.save_calibration(calibration, conn)
+            chunk_rows = conn.execute("SELECT id, n FROM sample_chunks WHERE application_id=? ORDER BY id",
+                                      (app_id,)).fetchall()
+            start = 0
+            for chunk_id, n in chunk_rows:
+                part = rows[start:start + n]
+                start += n
+                first_seq, t0, t1, blob = chunks.encode(part)
+                conn.execute("UPDATE sample_chunks SET data=? WHERE id=?", (blob, chunk_id))
+            self.write_event(conn, app_id, float(app["t_end_s"] or app["t_start_s"]), "recalibrated",
+                             {"from": app["calibration_id"], "to": cal_id})
+            conn.execute("UPDATE applications SET calibration_id=? WHERE id=?", (cal_id, app_id))
+            return compute_and_store_metrics(conn, app_id, rows)
+
+    # ------------------------------------------------------------------ backup
+
+    def backup(self, dest: str | Path, progress=None) -> Path:
+        """A consistent copy of the database at ``dest`` (owner-only), made while it stays in use."""
+        dest = Path(dest).expanduser()
+        if dest.resolve() == self.path.resolve():
+            raise StoreError("the backup must go to another file than the database itself")
+        if dest.exists():
+            raise StoreError(f"{dest} already exists: choose a new file name for the backup")
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(dest, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            os.close(fd)
+            target = sqlite3.connect(str(dest))
+        except OSError as exc:
+            raise explain(exc, dest, "making a backup") from exc
+        try:
+            with self.guard("making a backup") as conn:
+                conn.backup(target, pages=256,
+                            progress=(lambda status, remaining, total: progress(total - remaining, total))
+                            if progress else None)
+            check = target.execute("PRAGMA integrity_check").fetchone()[0]
+            if check != "ok":
+                raise StoreError(f"the backup {dest} failed its integrity check ({check}): try again on another disk")
+        except (sqlite3.Error, StoreError) as exc:
+            target.close()
+            dest.unlink(missing_ok=True)
+            if isinstance(exc, StoreError):
+                raise
+            raise explain(exc, dest, "making a backup") from exc
+        target.close()
+        return dest
