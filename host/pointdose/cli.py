@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("pointdose.sim.cli", "run the simulated device (the real firmware) and print its port"),
     "monitor": ("pointdose.link.monitor", "stream live readings as text (no GUI)"),
     "flash": ("pointdose.flash", "install the firmware on a board with mpremote"),
+    "calibrate": ("pointdose.calibration.cli", "calibrate a sensor (wizard, fit a CSV, show, verify, zero drift)"),
 }
 
 

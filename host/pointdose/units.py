@@ -108,3 +108,78 @@ def format_value(value: float, key: str) -> str:
     if text.startswith("-") and float(text) == 0.0:
         text = text[1:]
     return text
+
+
+# --------------------------------------------------------------------------- probes
+
+# Probe contact areas in use (the project's domain notes, "Units": 1 cm² is the common algometer
+# probe; 0.5–2 cm² tips are in use — Fischer 1987, Ylinen 2007). Keys are what settings store.
+PROBE_PRESETS_CM2: dict[str, float] = {"0.5 cm² tip": 0.5, "1 cm² probe": 1.0, "2 cm² tip": 2.0}
+THUMB_PROBE = "thumb sensor"
+
+# Why a thumb-worn sensor shows force only: pressure = force / contact area, and the pad of a thumb
+# flattens as it presses (its contact area grows with force), so no single area turns its force
+# into a true pressure. Dividing by a fixed area would overstate light presses and understate hard ones.
+THUMB_NOTE = ("Worn on the thumb, the contact area grows as the thumb pad flattens under force, "
+              "so pressure cannot be worked out from one area: force is shown instead.")
+
+
+def probe_area(name_or_cm2) -> float | None:
+    """The contact area in cm² of a preset name ("1 cm² probe", also "1", "0.5", "2 cm2"), or of a
+    number; ``None`` for the thumb sensor (force only). ValueError for anything else."""
+    if isinstance(name_or_cm2, (int, float)):
+        return _check_area(float(name_or_cm2))
+    text = str(name_or_cm2).strip()
+    if text.lower() in (THUMB_PROBE, "thumb"):
+        return None
+    if text in PROBE_PRESETS_CM2:
+        return PROBE_PRESETS_CM2[text]
+    number = text.lower().replace("cm²", "").replace("cm2", "").replace("probe", "").replace("tip", "").strip()
+    try:
+        return _check_area(float(number))
+    except ValueError:
+        raise ValueError(f"unknown probe {text!r}: give an area in cm² (e.g. 1) or one of "
+                         f"{', '.join(PROBE_PRESETS_CM2)}, {THUMB_PROBE}") from None
+
+
+def probe_name(area_cm2: float | None) -> str:
+    """The preset name for an area ("1 cm² probe"), the thumb sensor for None, else "N cm² probe"."""
+    if area_cm2 is None:
+        return THUMB_PROBE
+    for name, area in PROBE_PRESETS_CM2.items():
+        if abs(area - area_cm2) < 1e-9:
+            return name
+    return f"{area_cm2:g} cm² probe"
+
+
+# --------------------------------------------------------------------------- calibration references
+
+# What a calibration reference is read in, and the newtons one of it stands for. A mass in g or kg
+# pulls with standard gravity (1 kgf = 9.80665 N); a kitchen or bathroom scale pressed by a probe
+# shows force divided by g, so its "kg" (or "lb") reading is converted the same way.
+REFERENCE_UNITS: dict[str, float] = {
+    "g": N_PER_KGF / 1000.0,
+    "kg": N_PER_KGF,
+    "lb": N_PER_LBF,
+    "N": 1.0,
+    "kgf": N_PER_KGF,
+    "lbf": N_PER_LBF,
+}
+
+
+def reference_unit(key: str) -> str:
+    """The canonical key of a reference unit ("KG" → "kg"); ValueError naming the choices."""
+    for candidate in REFERENCE_UNITS:
+        if candidate.lower() == str(key).strip().lower():
+            return candidate
+    raise ValueError(f"unknown reference unit {key!r}: choose one of {', '.join(REFERENCE_UNITS)}")
+
+
+def reference_to_n(value: float, key: str) -> float:
+    """Newtons that a reference reading ``value`` in ``key`` (g, kg, lb, N, kgf, lbf) stands for."""
+    return float(value) * REFERENCE_UNITS[reference_unit(key)]
+
+
+def n_to_reference(force_newtons: float, key: str) -> float:
+    """Inverse of :func:`reference_to_n`."""
+    return float(force_newtons) / REFERENCE_UNITS[reference_unit(key)]
