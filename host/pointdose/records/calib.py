@@ -35,26 +35,23 @@ def linear_raw_to_n(counts_per_n: float, zero: float) -> RawToN:
     return lambda raw: (np.asarray(raw, dtype=np.float64) - zero) / counts_per_n
 
 
-def raw_to_n(cal: dict[str, Any]) -> RawToN:
-    """A raw-counts → newtons function for ``cal``; ValueError when the shape is unknown."""
-    model = str(cal.get("model", "")).lower()
-    if model == "linear" and "counts_per_n" in cal:
+def raw_to_n(cal: dict[str, Any], tare: float | None = None) -> RawToN:
+    """A raw-counts → newtons function for ``cal``; ValueError when the shape is unknown.
+
+    Two shapes: this module's ``{"model": "linear", "counts_per_n", "zero"}`` and the calibration
+    module's record (``CalibrationRecord.to_dict()``: ``"format"``, ``"model": {"kind", "params"}``),
+    the latter through its own converter (``tare``: the device's tare during the application).
+    """
+    model = cal.get("model")
+    if isinstance(model, str) and model.lower() == "linear" and "counts_per_n" in cal:
         return linear_raw_to_n(float(cal["counts_per_n"]), float(cal.get("zero", 0.0)))
-    try:  # the calibration module's own records, once it exists
-        import pointdose.calibration as calibration_module
-    except ImportError:
-        calibration_module = None
-    for name in ("raw_to_n", "converter", "from_dict"):
-        fn = getattr(calibration_module, name, None) if calibration_module else None
-        if fn is None:
-            continue
-        made = fn(cal)
-        if callable(made):
-            return made
-        for attr in ("raw_to_n", "force_n", "to_newtons"):
-            if callable(getattr(made, attr, None)):
-                return getattr(made, attr)
-    raise ValueError(f"calibration {calibration_id(cal)!r} (model {cal.get('model')!r}) cannot be applied here: "
+    if isinstance(model, dict) and "format" in cal:
+        try:
+            from pointdose.calibration import CalibrationRecord
+        except ImportError:
+            raise ValueError("this calibration was made by pointdose.calibration, which is not installed") from None
+        return CalibrationRecord.from_dict(cal).converter(tare=tare).force_n
+    raise ValueError(f"calibration {calibration_id(cal)!r} (model {model!r}) cannot be applied here: "
                      "give a raw→N function instead")
 
 
@@ -76,6 +73,13 @@ def stated_error(cal: dict[str, Any] | None) -> str:
     """What the calibration says about its own error, as text; says so when it states none."""
     if not cal:
         return "no calibration recorded"
+    err, fs = _float(cal.get("stated_error_n")), _float(cal.get("full_scale_n"))
+    if err is not None:
+        text = f"±{err:.2f} N"
+        if fs:
+            text += f" ({100.0 * err / fs:.1f} % of {fs:.0f} N full scale)"
+        tol = _float(cal.get("tolerance_n"))
+        return text + (f", tolerance ±{tol:.2f} N" if tol is not None else "")
     found = []
     for key in ERROR_KEYS:
         if key in cal and cal[key] not in (None, ""):
@@ -84,14 +88,26 @@ def stated_error(cal: dict[str, Any] | None) -> str:
     return "; ".join(found) if found else "the calibration states no error"
 
 
+def _float(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def describe(cal: dict[str, Any] | None) -> str:
     if not cal:
         return "none recorded"
     model = cal.get("model", "?")
+    if isinstance(model, dict):
+        model = model.get("kind", "?")
     parts = [f"{calibration_id(cal)} ({model})"]
     if model == "linear" and "counts_per_n" in cal:
         parts.append(f"{float(cal['counts_per_n']):.4g} counts/N, zero {float(cal.get('zero', 0)):.6g} counts")
-    for key in ("created_at", "date", "reference", "load_cell"):
+    if isinstance(cal.get("model"), dict):
+        params = cal["model"].get("params") or {}
+        parts.append(", ".join(f"{k} {v:.6g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in params.items()))
+    for key in ("created", "created_at", "device_uid"):
         if key in cal:
-            parts.append(f"{key} {cal[key]}")
+            parts.append(f"{key.replace('_', ' ')} {cal[key]}")
     return ", ".join(parts)

@@ -218,9 +218,34 @@ class Store:
             raise explain(exc, self.path, "creating it") from exc
 
     def _check_version_readonly(self, timeout_s: float) -> None:
-        """Read the schema version without writing anything; refuse newer and foreign files."""
+        """Read the schema version without writing anything; refuse newer and foreign files.
+
+        The file's header is read directly first (SQLite keeps ``user_version`` at offset 60), so a
+        newer or damaged file is refused before SQLite could create its -wal/-shm beside it.
+        """
         try:
-            probe = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_s)
+            with open(self.path, "rb") as fh:
+                header = fh.read(100)
+        except OSError as exc:
+            raise explain(exc, self.path, "opening it") from exc
+        if not header:
+            self._version_on_open = 0  # an empty file: a database not yet written
+            return
+        if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+            raise StoreError(f"{self.path} is damaged or is not a pointdose records database (no SQLite header): "
+                             "restore a backup (`pointdose backup` makes them) or move the file aside to start a "
+                             "new one; it was not changed")
+        header_version = int.from_bytes(header[60:64], "big")
+        if header_version > schema.LATEST:
+            raise NewerDatabaseError(
+                f"{self.path} was written by a newer pointdose (records schema {header_version}; this version knows "
+                f"up to {schema.LATEST}): update pointdose to open it, or choose another file with --db. "
+                "Nothing was changed.")
+        wal = self.path.with_name(self.path.name + "-wal")
+        # without a WAL file nothing can change under us: immutable=1 creates no -shm
+        uri = f"{self.path.resolve().as_uri()}?mode=ro" + ("" if wal.exists() else "&immutable=1")
+        try:
+            probe = sqlite3.connect(uri, uri=True, timeout=timeout_s)
         except sqlite3.Error as exc:
             raise explain(exc, self.path, "opening it") from exc
         try:
