@@ -23,7 +23,11 @@ from pointdose import units
 
 @dataclass(frozen=True)
 class Calibration:
-    """A linear calibration from the device's hello: ``force_N = (raw - tare) / counts_per_n``."""
+    """The factory linear scale from the device's hello: ``force_N = (raw - tare) / counts_per_n``.
+
+    Used only when there is no calibration record for the device (see :meth:`LiveModel.scale_for`);
+    a record's :class:`pointdose.calibration.Converter` takes its place in :class:`Scale` otherwise.
+    """
 
     counts_per_n: float
     zero: float
@@ -31,6 +35,18 @@ class Calibration:
 
     def force_n(self, raw):
         return (np.asarray(raw, dtype=np.float64) - self.tare) / self.counts_per_n
+
+    def range_note(self, force_n: float, raw: float | None = None) -> str:
+        return ""  # a factory scale states no calibrated range
+
+
+def converter_for_display(info: dict | None, record=None):
+    """What turns this device's raw counts into newtons on screen: the calibration record's
+    converter when a record for this device is in use (shifted by the device's current tare),
+    else hello's factory scale (:func:`calibration_from_info`), else None (raw counts)."""
+    if record is not None and str((info or {}).get("uid", "")) == str(record.device_uid):
+        return record.converter(tare=tare_from_info(info))
+    return calibration_from_info(info)
 
 
 def _number(value) -> float | None:
@@ -75,9 +91,13 @@ class DisplaySettings:
 
 @dataclass(frozen=True)
 class Scale:
-    """Raw counts → display values for one calibration and settings."""
+    """Raw counts → display values for one calibration and settings.
 
-    calibration: Calibration | None
+    ``calibration`` is anything with ``force_n(raw)`` and ``range_note(force_n, raw)``: the factory
+    :class:`Calibration` or a calibration record's :class:`pointdose.calibration.Converter`.
+    """
+
+    calibration: object | None
     unit_key: str
     probe_area_cm2: float
     raw_tare: float = 0.0  # used only when uncalibrated: counts are shown net of the device tare
@@ -95,6 +115,18 @@ class Scale:
             return np.asarray(raw, dtype=np.float64) - self.raw_tare
         return np.asarray(units.to_display(self.calibration.force_n(raw), self.unit_key, self.probe_area_cm2),
                           dtype=np.float64)
+
+    def range_note(self, value: float, raw: float | None = None) -> str:
+        """"above calibrated 60 N" (etc.) when a displayed value lies beyond the calibrated range."""
+        if self.calibration is None:
+            return ""
+        force = float(units.from_display(value, self.unit_key, self.probe_area_cm2))
+        return self.calibration.range_note(force, raw)
+
+    @property
+    def source_note(self) -> str:
+        """"factory scale" when values go through hello's scale rather than a calibration made here."""
+        return "factory scale" if isinstance(self.calibration, Calibration) else ""
 
     def format(self, value: float) -> str:
         if not self.calibrated:
@@ -264,6 +296,8 @@ class LiveModel:
         self._last_rx_drawn = -math.inf
         self._y_top = 0.0
         self._readout_values: np.ndarray | None = None  # the newest readout_average_s, display unit
+        self._readout_raw: float | None = None  # the newest raw reading (saturation flag)
+        self.calibration_record = None  # set by the Calibrate panel: pointdose.calibration.CalibrationRecord
         self._window_count = 0
         self._measured_hz = 0.0
 
@@ -280,9 +314,16 @@ class LiveModel:
         self._cache_key = None
         self._y_top = 0.0
 
+    def set_calibration_record(self, record) -> None:
+        """Show values through ``record`` (a pointdose.calibration.CalibrationRecord) for its device;
+        None goes back to hello's factory scale."""
+        self.calibration_record = record
+        self._cache_key = None
+        self._y_top = 0.0
+
     def scale_for(self, info: dict | None) -> Scale:
-        return Scale(calibration_from_info(info), self.settings.unit, self.settings.probe_area_cm2,
-                     raw_tare=tare_from_info(info))
+        return Scale(converter_for_display(info, getattr(self, "calibration_record", None)), self.settings.unit,
+                     self.settings.probe_area_cm2, raw_tare=tare_from_info(info))
 
     # ---- the per-frame work
     def frame(self, status: SourceStatus, now_s: float, columns: int) -> FrameView:
@@ -316,6 +357,9 @@ class LiveModel:
         known = bool(info)  # before a device says hello there is nothing to call uncalibrated
         if known and not scale.calibrated:
             note = "uncalibrated" + (f" · {note}" if note else "")
+        elif level in ("live", "stale"):  # calibration: flag a reading beyond the calibrated range
+            flag = scale.range_note(float(self._readout_values.mean()), self._readout_raw)
+            note = flag + (f" · {note}" if note and flag else note)
 
         lo = float(y.min()) if y.size else 0.0
         hi = float(y.max()) if y.size else 0.0
@@ -375,6 +419,7 @@ class LiveModel:
         if t.size:
             recent = t >= t[-1] - self.settings.readout_average_s
             self._readout_values = values[recent]
+            self._readout_raw = float(window["raw"][-1])
             last_s = t[t >= t[-1] - 1.0]
             span = float(last_s[-1] - last_s[0]) if last_s.size > 1 else 0.0
             self._measured_hz = (last_s.size - 1) / span if span > 0.5 else 0.0
