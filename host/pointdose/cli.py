@@ -24,6 +24,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("pointdose.link.monitor", "stream live readings as text (no GUI)"),
     "flash": ("pointdose.flash", "install the firmware on a board with mpremote"),
     "calibrate": ("pointdose.calibration.cli", "calibrate a sensor (wizard, fit a CSV, show, verify, zero drift)"),
+    "analyze": ("pointdose.records.cmd_analyze", "metrics of a pressure trace CSV (contact time, dose, time in band)"),
+    "history": ("pointdose.records.cmd_history", "a client's points across sessions: PPT trend, dose, duration"),
+    "export": ("pointdose.records.cmd_export", "export a client's records as JSON and CSV"),
+    "report": ("pointdose.records.cmd_report", "a PDF report per session"),
+    "backup": ("pointdose.records.cmd_backup", "a checked copy of the records database"),
+    "clients": ("pointdose.records.cmd_clients", "add, list, erase, export or import clients"),
 }
 
 

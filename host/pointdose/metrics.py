@@ -298,6 +298,10 @@ class PptChange:
             return f"{text} (uncertain: inside the {PPT_NOISE_LOW_KPA:.0f}–{PPT_NOISE_HIGH_KPA:.0f} kPa repeat noise, Persson 2004)"
         return f"{text} (beyond measurement noise)"
 
+    def short(self) -> str:
+        sign = "+" if self.change_kpa >= 0 else "−"
+        return f"{sign}{abs(self.change_kpa):.0f} kPa, {self.noise}"
+
 
 def ppt_change(before_kpa: float, after_kpa: float, *, noise_low_kpa: float = PPT_NOISE_LOW_KPA,
                noise_high_kpa: float = PPT_NOISE_HIGH_KPA) -> PptChange:

@@ -84,7 +84,8 @@ def stated_error(cal: dict[str, Any] | None) -> str:
     for key in ERROR_KEYS:
         if key in cal and cal[key] not in (None, ""):
             value = cal[key]
-            found.append(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+            text = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+            found.append(text if key == "stated_error" else f"{key}: {text}")
     return "; ".join(found) if found else "the calibration states no error"
 
 

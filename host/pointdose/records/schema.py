@@ -146,6 +146,66 @@ CREATE TABLE application_metrics (  -- pointdose.metrics of each ended applicati
 );
 """
 
+V3_TRAINING = """
+CREATE TABLE training_meta (        -- this station's identity: key 'station_uid', 'station_name'
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE training_classes (
+    uid TEXT PRIMARY KEY,           -- UUID: the same class on every station after a merge
+    name TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE class_members (        -- students (clients rows with role 'student') in a class
+    class_uid TEXT NOT NULL REFERENCES training_classes(uid) ON DELETE CASCADE,
+    client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+    PRIMARY KEY (class_uid, client_id)
+);
+CREATE TABLE training_sessions (
+    uid TEXT PRIMARY KEY,
+    client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+    class_uid TEXT REFERENCES training_classes(uid) ON DELETE SET NULL,
+    station TEXT,                   -- training_meta station_uid of the station that recorded it
+    instructor TEXT,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    app_version TEXT
+);
+CREATE INDEX training_sessions_client ON training_sessions(client_id, started_at);
+CREATE TABLE training_blocks (
+    uid TEXT PRIMARY KEY,
+    session_uid TEXT NOT NULL REFERENCES training_sessions(uid) ON DELETE CASCADE,
+    position INTEGER NOT NULL,      -- order within the session
+    kind TEXT NOT NULL,             -- pre-test, practice, post-test, retention, transfer
+    drill TEXT NOT NULL,            -- JSON (pointdose.training.Drill)
+    schedule TEXT NOT NULL,         -- JSON (pointdose.training.Schedule, with its seed)
+    feedback_trials TEXT,           -- JSON: trial numbers the schedule chose, where fixed in advance
+    quantity TEXT NOT NULL, target REAL NOT NULL, band_lo REAL NOT NULL, band_hi REAL NOT NULL,
+    surface TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    end_reason TEXT,
+    UNIQUE (session_uid, position)
+);
+CREATE TABLE training_trials (
+    uid TEXT PRIMARY KEY,           -- UUID: merging exports never duplicates a trial
+    block_uid TEXT NOT NULL REFERENCES training_blocks(uid) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    t_start_s REAL,
+    planned_feedback INTEGER,       -- 1/0, NULL: decided live (bandwidth, self-controlled)
+    requested_before INTEGER NOT NULL DEFAULT 0,
+    requested_after INTEGER NOT NULL DEFAULT 0,
+    feedback_s REAL NOT NULL DEFAULT 0,
+    kr_shown INTEGER NOT NULL DEFAULT 0,
+    outcome REAL, peak REAL, error REAL, in_band_pct REAL, time_to_band_s REAL, overshoot REAL,
+    hold_coverage REAL,
+    notes TEXT,                     -- JSON list
+    samples BLOB,                   -- the trial's samples (pointdose.training.store), NULL after an import
+    n_samples INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (block_uid, number)
+);
+"""
+
 
 def _backfill_metrics(conn: sqlite3.Connection) -> None:
     """Compute metrics for the applications recorded before this table existed."""
@@ -159,7 +219,7 @@ def _backfill_metrics(conn: sqlite3.Connection) -> None:
 MIGRATIONS: list[Migration] = [
     Migration("1: clients, sessions, points, applications, samples, events, PPT, pain, notes", sql=V1_BASE),
     Migration("2: cached metrics per application", sql=V2_METRICS, fn=_backfill_metrics),
-    # the training module (issue 6) appends its tables here
+    Migration("3: training: station, classes, students' sessions, blocks and trials", sql=V3_TRAINING),
 ]
 
 LATEST = len(MIGRATIONS)

@@ -322,6 +322,8 @@ class Store:
     def query(self, sql: str, params=()) -> list[dict]:
         with self.guard("reading it") as conn:
             cur = conn.execute(sql, params)
+            if cur.description is None:  # a statement that returns no rows
+                return []
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row)) for row in cur.fetchall()]
 

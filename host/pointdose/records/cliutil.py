@@ -1,0 +1,35 @@
+"""What the records commands share: the --db option and opening the store for them."""
+
+from __future__ import annotations
+
+import argparse
+
+from pointdose.errors import UserError
+
+
+def add_db_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="FILE",
+                        help="records database (default: $POINTDOSE_DB, else records.sqlite in the user data folder)")
+
+
+def open_store(args, *, readonly: bool = False):
+    from pointdose.records.store import Store
+
+    return Store(getattr(args, "db", None), readonly=readonly)
+
+
+def parse_range(text: str, what: str) -> tuple[float, float]:
+    """``LOW:HIGH`` → (low, high), with an error that shows the expected form."""
+    try:
+        low, high = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise UserError(f"{what} must be LOW:HIGH, e.g. 100:150, not {text!r}") from None
+    if not low < high:
+        raise UserError(f"{what} {text!r}: LOW must be below HIGH")
+    return low, high
+
+
+def fmt(value, digits: int = 1, none: str = "—") -> str:
+    if value is None:
+        return none
+    return f"{value:.{digits}f}"

@@ -1,0 +1,75 @@
+"""``pointdose history --client CODE [--point ID] [--unit U] [--json]``: each point across sessions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+
+from pointdose.records.cliutil import add_db_argument
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--client", required=True, metavar="CODE", help="the client's code")
+    parser.add_argument("--point", type=int, metavar="ID", help="only this point (ids: pointdose clients points CODE)")
+    parser.add_argument("--unit", default="kPa", metavar="UNIT",
+                        help="pressure unit for PPT, peak and mean: kPa (default), kgf/cm2 or N/cm2")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    add_db_argument(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pointdose import units
+    from pointdose.errors import UserError
+    from pointdose.records import history
+    from pointdose.records.cliutil import open_store
+
+    try:
+        unit = units.unit(args.unit)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if unit.kind != "pressure":
+        raise UserError(f"--unit {args.unit}: history shows pressures; choose kPa, kgf/cm2 or N/cm2")
+    with open_store(args, readonly=True) as store:
+        try:
+            points = history.client_history(store, args.client, args.point)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    if args.json:
+        print(json.dumps([asdict(p) for p in points], indent=1, default=str))
+        return 0
+    if not points:
+        print(f"client {args.client} has no points recorded yet")
+        return 0
+
+    def p(v):  # a pressure in the chosen unit
+        return "—" if v is None else units.format_value(v * unit.per_internal, unit.key)
+
+    sym = unit.key
+    for ph in points:
+        print(f"\n{ph.name}  [point {ph.point_id}, {ph.location}]")
+        head = (f"{'date':<10}  {'protocol':<16} {'dur s':>6} {'contact s':>9} {'dose kPa·s':>10} "
+                f"{'peak ' + sym:>10} {'PPT before→after ' + sym:>22}  change")
+        print(head)
+        for e in ph.entries:
+            ppt = f"{p(e.ppt_before_kpa)} → {p(e.ppt_after_kpa)}" if e.ppt_before_kpa is not None else ""
+            notes = []
+            if e.within_session:
+                notes.append("in session " + e.within_session.short())
+            if e.vs_previous:
+                notes.append("vs previous session " + e.vs_previous.short())
+            if e.not_compared:
+                notes.append(e.not_compared)
+            if e.gaps:
+                notes.append(f"{e.gaps} gap(s) in the stream, not integrated")
+            if e.end_reason != "completed":
+                notes.append(e.end_reason)
+            print(f"{e.date:<10}  {(e.protocol or '—')[:16]:<16} {e.duration_s:>6.0f} {e.contact_s:>9.1f} "
+                  f"{e.dose_kpa_s:>10.0f} {p(e.peak_kpa):>10} {ppt:>22}  {'; '.join(notes)}")
+    from pointdose import metrics
+
+    print(f"\ndose: descriptive (∫ pressure dt over contact, docs/metrics.md). PPT changes: under "
+          f"{metrics.PPT_NOISE_LOW_KPA:.0f} kPa within noise, {metrics.PPT_NOISE_LOW_KPA:.0f}–"
+          f"{metrics.PPT_NOISE_HIGH_KPA:.0f} kPa uncertain (repeat differences, Persson 2004); PPTs are compared "
+          "only with the same probe, ramp rate and calibration.")
+    return 0

@@ -1,0 +1,278 @@
+"""Per-client export (JSON with everything, CSV summaries and samples) and import back.
+
+``export_client`` writes a folder ``<out>/<code>/``:
+
+    <code>.json          the client, points, sessions, applications (protocol, probe, calibration,
+                         events, metrics, samples as columns), PPT, pain ratings, notes
+    points.csv           one row per application: the point, duration, contact, dose, band, PPT before/after
+    samples/app-<id>.csv seq, segment, t_s, raw, force_n, pressure_kpa — readable by `pointdose analyze`
+
+Floats are written with Python's shortest round-trip repr, so an import gives back the same numbers.
+The real name is left out unless asked for (``include_name``): a code is what travels.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from pointdose.errors import UserError
+from pointdose.listeners import SAMPLE_DTYPE
+from pointdose.records import schema
+from pointdose.records.store import Store, StoreError, compute_and_store_metrics
+
+EXPORT_FORMAT = "pointdose-records-export"
+EXPORT_VERSION = 1
+SAMPLE_COLUMNS = ("seq", "segment", "t_s", "raw", "force_n", "pressure_kpa")
+SUMMARY_COLUMNS = ("session_id", "session_started", "application_id", "point_id", "point", "location", "side",
+                   "protocol", "started_at", "end_reason", "probe_area_cm2", "calibration_id", "contact_kpa",
+                   "duration_s", "contact_s", "dose_kpa_s", "dose_n_s", "mean_contact_kpa", "peak_kpa",
+                   "band_low_kpa", "band_high_kpa", "in_band_s", "in_band_pct", "above_ppt_s", "gap_s", "gaps",
+                   "cycles_completed", "ppt_before_kpa", "ppt_after_kpa", "pain_before", "pain_after")
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="sample", unit_scale=True, disable=not enabled, leave=False)
+
+
+def _ppt_for(store: Store, point_id: int, session_id: int, stage: str) -> float | None:
+    row = store.query("SELECT AVG(kpa) AS v FROM ppt WHERE point_id=? AND session_id=? AND stage=?",
+                      (point_id, session_id, stage))
+    return row[0]["v"]
+
+
+def _pain_for(store: Store, app_id: int, stage: str) -> int | None:
+    row = store.query("SELECT value FROM pain WHERE application_id=? AND stage=? ORDER BY id DESC LIMIT 1",
+                      (app_id, stage))
+    return row[0]["value"] if row else None
+
+
+def summary_row(store: Store, app: dict) -> dict:
+    """One application as a flat row of SUMMARY_COLUMNS (metrics from the cache or computed now)."""
+    m = app.get("metrics") or store.metrics(app["id"])
+    return {
+        "session_id": app["session_id"], "session_started": app["session_started"], "application_id": app["id"],
+        "point_id": app["point_id"], "point": app["point_label"], "location": app["location"], "side": app["side"],
+        "protocol": app["protocol"], "started_at": app["started_at"], "end_reason": app["end_reason"] or "interrupted",
+        "probe_area_cm2": app["probe_area_cm2"], "calibration_id": app["calibration_id"],
+        "contact_kpa": m["contact_kpa"], "duration_s": m["duration_s"], "contact_s": m["contact_s"],
+        "dose_kpa_s": m["dose_kpa_s"], "dose_n_s": m["dose_n_s"], "mean_contact_kpa": m["mean_contact_kpa"],
+        "peak_kpa": m["peak_kpa"], "band_low_kpa": app["band_low_kpa"], "band_high_kpa": app["band_high_kpa"],
+        "in_band_s": m["in_band_s"], "in_band_pct": m["in_band_pct"], "above_ppt_s": m["above_ppt_s"],
+        "gap_s": m["gap_s"], "gaps": len(m["gaps"]), "cycles_completed": m["cycles_completed"],
+        "ppt_before_kpa": _ppt_for(store, app["point_id"], app["session_id"], "before"),
+        "ppt_after_kpa": _ppt_for(store, app["point_id"], app["session_id"], "after"),
+        "pain_before": _pain_for(store, app["id"], "before"), "pain_after": _pain_for(store, app["id"], "after"),
+    }
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def write_samples_csv(path: Path, rows: np.ndarray) -> None:
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(SAMPLE_COLUMNS)
+        cols = [rows[c].tolist() for c in SAMPLE_COLUMNS]
+        w.writerows(zip(*cols))
+
+
+def client_document(store: Store, code: str, *, include_name: bool = False, with_samples: bool = True,
+                    progress: bool = False) -> dict:
+    """Everything recorded about one client, as one JSON-ready dict."""
+    client = store.client(code)
+    apps = store.applications(client_id=client["id"])
+    total = int(sum(a["n_samples"] for a in apps))
+    doc_client = {k: client[k] for k in ("code", "role", "created_at", "notes")}
+    if include_name:
+        doc_client["name"] = client["name"]
+    doc = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "schema": schema.LATEST,
+           "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "client": doc_client,
+           "points": store.points(client["id"]), "sessions": [], "calibrations": {}}
+    notes = store.query("SELECT * FROM notes WHERE client_id=? ORDER BY id", (client["id"],))
+    doc["notes"] = notes
+    bar = _progress(total, f"export {code}", progress)
+    try:
+        for session in store.sessions(client["id"]):
+            s = dict(session)
+            s["applications"] = []
+            s["ppt"] = store.query("SELECT * FROM ppt WHERE session_id=? ORDER BY id", (session["id"],))
+            s["pain"] = store.query("SELECT * FROM pain WHERE session_id=? ORDER BY id", (session["id"],))
+            for app in (a for a in apps if a["session_id"] == session["id"]):
+                a = {k: v for k, v in app.items() if k not in ("point_label", "location", "side", "client_id",
+                                                                "session_started", "n_samples")}
+                a["events"] = store.events(app["id"])
+                if app["calibration_id"]:
+                    doc["calibrations"][app["calibration_id"]] = store.calibration(app["calibration_id"])
+                if with_samples:
+                    rows = store.samples(app["id"])
+                    a["samples"] = {c: rows[c].tolist() for c in SAMPLE_COLUMNS if c != "force_n"}
+                    bar.update(len(rows))
+                s["applications"].append(a)
+            doc["sessions"].append(s)
+    finally:
+        bar.close()
+    return doc
+
+
+def export_client(store: Store, code: str, out_dir: str | Path, *, formats: Iterable[str] = ("json", "csv"),
+                  include_name: bool = False, progress: bool = False) -> list[Path]:
+    """Write the client's export folder; returns the files written."""
+    formats = set(formats)
+    unknown = formats - {"json", "csv"}
+    if unknown:
+        raise UserError(f"unknown export format {', '.join(sorted(unknown))}: choose json and/or csv")
+    client = store.client(code)
+    folder = Path(out_dir).expanduser() / _safe(client["code"])
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise UserError(f"cannot create the export folder {folder} ({exc}): choose another with --out") from None
+    written: list[Path] = []
+    try:
+        if "json" in formats:
+            doc = client_document(store, code, include_name=include_name, progress=progress)
+            path = folder / f"{_safe(client['code'])}.json"
+            _write_private(path, json.dumps(doc, indent=1, default=str))
+            written.append(path)
+        if "csv" in formats:
+            apps = store.applications(client_id=client["id"])
+            path = folder / "points.csv"
+            with _open_private(path) as fh:
+                w = csv.DictWriter(fh, fieldnames=SUMMARY_COLUMNS)
+                w.writeheader()
+                for app in apps:
+                    w.writerow({k: _cell(v) for k, v in summary_row(store, app).items()})
+            written.append(path)
+            (folder / "samples").mkdir(exist_ok=True, mode=0o700)
+            bar = _progress(int(sum(a["n_samples"] for a in apps)), f"samples {code}", progress)
+            try:
+                for app in apps:
+                    rows = store.samples(app["id"])
+                    path = folder / "samples" / f"app-{app['id']:05d}.csv"
+                    write_samples_csv(path, rows)
+                    os.chmod(path, 0o600)
+                    written.append(path)
+                    bar.update(len(rows))
+            finally:
+                bar.close()
+    except OSError as exc:
+        raise UserError(f"writing the export to {folder} failed ({exc}): check free space and permissions") from None
+    return written
+
+
+def _safe(code: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in code) or "client"
+
+
+def _open_private(path: Path):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(fd, "w", newline="")
+
+
+def _write_private(path: Path, text: str) -> None:
+    with _open_private(path) as fh:
+        fh.write(text)
+
+
+# --------------------------------------------------------------------------- import
+
+
+def import_client(store: Store, path: str | Path, *, code: str | None = None, progress: bool = False) -> int:
+    """Add a client from an export JSON (optionally under a new ``code``); returns the new client id."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: not a readable pointdose export ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != EXPORT_FORMAT:
+        raise UserError(f"{path} is not a pointdose records export (no \"format\": \"{EXPORT_FORMAT}\")")
+    if doc.get("version", 0) > EXPORT_VERSION:
+        raise UserError(f"{path} was exported by a newer pointdose (export version {doc['version']}): update pointdose")
+    c = doc["client"]
+    new_code = code or c["code"]
+    if store.query("SELECT 1 FROM clients WHERE code=?", (new_code,)):
+        raise UserError(f"there is already a client {new_code!r} in {store.path}: import under another code "
+                        "with --as NEWCODE, or erase the existing one first")
+    total = sum(len(a.get("samples", {}).get("seq", [])) for s in doc["sessions"] for a in s["applications"])
+    bar = _progress(total, f"import {new_code}", progress)
+    try:
+        with store.transaction("importing a client") as conn:
+            cid = conn.execute("INSERT INTO clients (code, name, role, created_at, notes) VALUES (?,?,?,?,?)",
+                               (new_code, c.get("name"), c.get("role", "client"), c["created_at"], c.get("notes"))).lastrowid
+            for cal_id, cal in (doc.get("calibrations") or {}).items():
+                conn.execute("INSERT OR IGNORE INTO calibrations (id, json) VALUES (?,?)",
+                             (cal_id, json.dumps(cal, sort_keys=True)))
+            points = {}
+            for p in doc["points"]:
+                points[p["id"]] = conn.execute(
+                    "INSERT INTO points (client_id, location, side, label, view, x, y, landmarks, created_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?)",
+                    (cid, p["location"], p["side"], p["label"], p.get("view"), p.get("x"), p.get("y"),
+                     json.dumps(p["landmarks"]) if p.get("landmarks") is not None else None, p["created_at"])).lastrowid
+            sessions, apps = {}, {}
+            for s in doc["sessions"]:
+                sid = conn.execute("INSERT INTO sessions (client_id, started_at, ended_at, operator, app_version) "
+                                   "VALUES (?,?,?,?,?)", (cid, s["started_at"], s.get("ended_at"), s.get("operator"),
+                                                         s.get("app_version"))).lastrowid
+                sessions[s["id"]] = sid
+                for a in s["applications"]:
+                    aid = conn.execute(
+                        "INSERT INTO applications (session_id, point_id, started_at, t_start_s, t_end_s, end_reason, "
+                        "protocol, protocol_params, probe, probe_area_cm2, calibration_id, device_uid, contact_kpa, "
+                        "band_low_kpa, band_high_kpa, summary) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (sid, points[a["point_id"]], a["started_at"], a["t_start_s"], a.get("t_end_s"),
+                         a.get("end_reason"), a.get("protocol"), _dump(a.get("protocol_params")), a.get("probe"),
+                         a["probe_area_cm2"], a.get("calibration_id"), a.get("device_uid"), a["contact_kpa"],
+                         a.get("band_low_kpa"), a.get("band_high_kpa"), _dump(a.get("summary")))).lastrowid
+                    apps[a["id"]] = aid
+                    samples = a.get("samples")
+                    if samples and samples.get("seq"):
+                        rows = np.zeros(len(samples["seq"]), SAMPLE_DTYPE)
+                        for col in ("seq", "segment", "t_s", "raw", "pressure_kpa"):
+                            rows[col] = samples[col]
+                        Store.write_samples(conn, aid, rows)
+                        bar.update(len(rows))
+                    for ev in a.get("events", []):
+                        Store.write_event(conn, aid, ev["t_s"], ev["kind"], ev.get("data"))
+                for r in s.get("ppt", []):
+                    conn.execute("INSERT INTO ppt (point_id, session_id, application_id, stage, kpa, probe, probe_area_cm2, "
+                                 "ramp_kpa_s, calibration_id, repeats, measured_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                                 (points[r["point_id"]], sid, apps.get(r.get("application_id")), r.get("stage"), r["kpa"],
+                                  r.get("probe"), r["probe_area_cm2"], r.get("ramp_kpa_s"), r.get("calibration_id"),
+                                  r.get("repeats"), r["measured_at"]))
+                for r in s.get("pain", []):
+                    conn.execute("INSERT INTO pain (session_id, point_id, application_id, stage, value, t_s, rated_at) "
+                                 "VALUES (?,?,?,?,?,?,?)", (sid, points.get(r.get("point_id")),
+                                                           apps.get(r.get("application_id")), r["stage"], r["value"],
+                                                           r.get("t_s"), r["rated_at"]))
+            for n in doc.get("notes", []):
+                conn.execute("INSERT INTO notes (client_id, session_id, point_id, application_id, text, written_at) "
+                             "VALUES (?,?,?,?,?,?)", (cid, sessions.get(n.get("session_id")), points.get(n.get("point_id")),
+                                                      apps.get(n.get("application_id")), n["text"], n["written_at"]))
+            for aid in apps.values():
+                compute_and_store_metrics(conn, aid)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{path}: the export is incomplete or damaged ({exc!r}); nothing was imported") from None
+    except StoreError:
+        raise
+    finally:
+        bar.close()
+    return cid
+
+
+def _dump(value):
+    return None if value is None else json.dumps(value, sort_keys=True)

@@ -1,0 +1,300 @@
+"""A PDF report of one session (fpdf2): per point a table, a trace thumbnail, PPT before/after,
+and the calibration used with its stated error.
+
+Every number carries its unit; the dose is labelled descriptive; PPT changes carry their noise
+label (pointdose.metrics.ppt_change). The body map shows which points were treated, coloured by
+dose. Pressures are shown in kPa and, when asked, also in a second unit (``unit``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from pointdose import bodymap, metrics, units
+from pointdose.records import calib
+from pointdose.records.store import Store
+
+TRACE_RGB = (20, 90, 200)
+BAND_RGB = (200, 235, 200)
+THRESHOLD_RGB = (150, 150, 150)
+POINT_RGB = (230, 120, 20)
+FONT_NAMES = ("DejaVuSans.ttf", "NotoSans-Regular.ttf", "LiberationSans-Regular.ttf", "Arial.ttf")
+FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", str(Path.home() / ".fonts"), "/Library/Fonts",
+             "C:/Windows/Fonts")
+
+
+def _find_font() -> str | None:
+    for folder in FONT_DIRS:
+        base = Path(folder)
+        if not base.is_dir():
+            continue
+        for name in FONT_NAMES:
+            for hit in base.rglob(name):
+                return str(hit)
+    return None
+
+
+class _Pdf:
+    """fpdf2 with a Unicode font when one is installed, else Helvetica with ASCII stand-ins."""
+
+    def __init__(self):
+        from fpdf import FPDF
+
+        self.pdf = FPDF(format="A4", unit="mm")
+        self.pdf.set_auto_page_break(True, margin=14)
+        self.pdf.set_margins(14, 14, 14)
+        font = _find_font()
+        self.unicode = font is not None
+        if font:
+            self.pdf.add_font("body", "", font)
+            bold = Path(font).with_name(Path(font).stem + "-Bold.ttf")
+            self.pdf.add_font("body", "B", str(bold) if bold.is_file() else font)
+            self.family = "body"
+        else:
+            self.family = "Helvetica"
+
+    def t(self, text: str) -> str:
+        if self.unicode:
+            return text
+        for a, b in (("→", "->"), ("–", "-"), ("—", "-"), ("−", "-"), ("∫", "integral of"), ("≥", ">="),
+                     ("…", "..."), ("’", "'")):
+            text = text.replace(a, b)
+        return text.encode("latin-1", "replace").decode("latin-1")
+
+    def font(self, size: float, bold: bool = False):
+        self.pdf.set_font(self.family, "B" if bold else "", size)
+
+
+def _trace_thumbnail(pdf, x, y, w, h, rows: np.ndarray, app: dict, m: dict) -> None:
+    """Pressure against time in a w×h mm box, with the band and contact threshold, axes in kPa and s."""
+    p = pdf.pdf
+    p.set_draw_color(120, 120, 120)
+    p.set_line_width(0.2)
+    p.rect(x, y, w, h)
+    if len(rows) < 2:
+        pdf.font(7)
+        p.set_xy(x, y + h / 2 - 2)
+        p.cell(w, 4, pdf.t("no samples recorded"), align="C")
+        return
+    t = rows["t_s"] - rows["t_s"][0]
+    kpa = rows["pressure_kpa"].astype(np.float64)
+    t_max = max(float(t[-1]), 1e-6)
+    top = max(float(kpa.max()), app.get("band_high_kpa") or 0.0, 1.0) * 1.1
+    def sx(v):
+        return x + w * (v / t_max)
+    def sy(v):
+        return y + h - h * (max(0.0, min(v, top)) / top)
+    lo, hi = app.get("band_low_kpa"), app.get("band_high_kpa")
+    if lo is not None and hi is not None:
+        p.set_fill_color(*BAND_RGB)
+        p.rect(x, sy(hi), w, sy(lo) - sy(hi), style="F")
+    p.set_draw_color(*THRESHOLD_RGB)
+    p.set_dash_pattern(dash=0.8, gap=0.8)
+    p.line(x, sy(m["contact_kpa"]), x + w, sy(m["contact_kpa"]))
+    p.set_dash_pattern()
+    # min/max per column of ~0.4 mm so long traces stay small and spikes survive
+    cols = max(2, int(w / 0.4))
+    idx = np.minimum((t / t_max * (cols - 1)).astype(int), cols - 1)
+    pts = []
+    for c in range(cols):
+        sel = np.flatnonzero(idx == c)
+        if sel.size == 0:
+            continue
+        seg = kpa[sel]
+        a, b = sel[np.argmin(seg)], sel[np.argmax(seg)]
+        for i in sorted({a, b}):
+            pts.append((sx(float(t[i])), sy(float(kpa[i]))))
+    p.set_draw_color(*TRACE_RGB)
+    p.set_line_width(0.35)
+    p.polyline(pts)
+    p.set_line_width(0.2)
+    pdf.font(6)
+    p.set_text_color(90, 90, 90)
+    p.set_xy(x - 12, y - 1)
+    p.cell(11, 3, f"{top:.0f} kPa", align="R")
+    p.set_xy(x - 12, y + h - 2)
+    p.cell(11, 3, "0 kPa", align="R")
+    p.set_xy(x, y + h + 0.3)
+    p.cell(w / 2, 3, "0 s")
+    p.set_xy(x + w / 2, y + h + 0.3)
+    p.cell(w / 2, 3, f"{t_max:.0f} s", align="R")
+    p.set_text_color(0, 0, 0)
+
+
+def _body_map(pdf, x, y, height, treated: dict[tuple[str, str, str], float]) -> None:
+    """Both views, outline plus the points treated in the session (bigger and darker with dose)."""
+    p = pdf.pdf
+    w = height / bodymap.ASPECT
+    top = max(treated.values()) if treated else 1.0
+    for k, view in enumerate(("front", "back")):
+        ox = x + k * (w + 4)
+        p.set_draw_color(110, 110, 110)
+        p.set_line_width(0.25)
+        p.polygon([(ox + bx * w, y + by * height) for bx, by in bodymap.BODY], style="D")
+        hx, hy, hr = bodymap.HEAD
+        p.ellipse(ox + (hx - hr / 2) * w, y + hy * height - hr / 2 * w, hr * w, hr * w, style="D")
+        pdf.font(7)
+        p.set_xy(ox, y + height + 0.5)
+        p.cell(w, 3, pdf.t(f"{view}: patient's left {'→' if view == 'front' else '←'}"), align="C")
+        for (loc_id, side, vw), dose in treated.items():
+            if vw != view:
+                continue
+            px, py = _point_xy(loc_id, side, vw)
+            if px is None:
+                continue
+            r = 0.7 + 1.0 * (dose / top if top > 0 else 0)
+            p.set_fill_color(*POINT_RGB)
+            p.ellipse(ox + px * w - r, y + py * height - r, 2 * r, 2 * r, style="F")
+
+
+def _point_xy(location: str, side: str, view: str):
+    if location == "custom":
+        return None, None
+    loc = bodymap.location(location)
+    if side not in bodymap.SIDES:
+        return loc.x, loc.y
+    return loc.xy(side)
+
+
+def session_report(store: Store, session_id: int, out: str | Path, *, include_name: bool = False,
+                   unit: str = "kPa", progress: bool = False) -> Path:
+    """Write the PDF for ``session_id`` to ``out``; returns the path."""
+    from tqdm import tqdm
+
+    session = store.session(session_id)
+    client = store.client(int(session["client_id"]))
+    apps = store.applications(session_id=session_id)
+    second = units.unit(unit)
+    pdf = _Pdf()
+    p = pdf.pdf
+    p.set_title(f"pointdose session {session_id} - {client['code']}")
+    p.set_creator("pointdose")
+    p.add_page()
+    pdf.font(16, bold=True)
+    p.cell(0, 8, pdf.t("pointdose — session report"), new_x="LMARGIN", new_y="NEXT")
+    pdf.font(9)
+    who = client["code"] + (f" ({client['name']})" if include_name and client.get("name") else "")
+    lines = [f"Client: {who}   role: {client['role']}",
+             f"Session {session_id}: started {session['started_at']}" + (f", ended {session['ended_at']}" if session["ended_at"] else ""),
+             f"Points treated: {len({a['point_id'] for a in apps})}   applications: {len(apps)}   "
+             f"report made {datetime.now(timezone.utc).isoformat(timespec='seconds')}"]
+    for line in lines:
+        p.cell(0, 4.6, pdf.t(line), new_x="LMARGIN", new_y="NEXT")
+    # calibrations used, with their stated error
+    p.ln(1.5)
+    pdf.font(10, bold=True)
+    p.cell(0, 5, "Calibration used", new_x="LMARGIN", new_y="NEXT")
+    pdf.font(8.5)
+    cal_ids = sorted({a["calibration_id"] for a in apps}, key=lambda v: v or "")
+    if not cal_ids:
+        p.cell(0, 4.4, pdf.t("no applications in this session"), new_x="LMARGIN", new_y="NEXT")
+    for cal_id in cal_ids:
+        cal = store.calibration(cal_id)
+        p.multi_cell(0, 4.2, pdf.t(f"{calib.describe(cal)}. Stated error: {calib.stated_error(cal)}."),
+                     new_x="LMARGIN", new_y="NEXT")
+    # body map with the session's doses
+    treated: dict[tuple[str, str, str], float] = {}
+    for a in apps:
+        if a["location"] == "custom":
+            continue
+        key = (a["location"], a["side"], bodymap.location(a["location"]).view)
+        treated[key] = treated.get(key, 0.0) + (a["metrics"] or {}).get("dose_kpa_s", 0.0)
+    map_y = p.get_y() + 2
+    _body_map(pdf, 14, map_y, 62, treated)
+    pdf.font(8)
+    p.set_xy(84, map_y)
+    p.multi_cell(112, 4, pdf.t(
+        "Orange dots: points treated this session; larger = more dose.\n"
+        "Dose (descriptive) = ∫ pressure dt over contact time, kPa·s: how much pressure-time was given, "
+        "not a measure of effect (docs/metrics.md). Contact = pressure ≥ the threshold shown (dashed); "
+        "green band = target band.\n"
+        f"PPT changes under {metrics.PPT_NOISE_LOW_KPA:.0f} kPa are within measurement noise, "
+        f"{metrics.PPT_NOISE_LOW_KPA:.0f}–{metrics.PPT_NOISE_HIGH_KPA:.0f} kPa uncertain (repeat differences in "
+        "healthy people, Persson 2004)."), new_x="LMARGIN", new_y="NEXT")
+    p.set_y(map_y + 62 + 6)
+
+    bar = tqdm(total=len(apps), desc="report", unit="point", disable=not progress, leave=False)
+    try:
+        for a in apps:
+            _application_block(pdf, store, a, second)
+            bar.update(1)
+    finally:
+        bar.close()
+    out = Path(out).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    p.output(str(out))
+    return out
+
+
+def _application_block(pdf, store: Store, a: dict, second) -> None:
+    p = pdf.pdf
+    block_h = 50
+    if p.get_y() + block_h > p.h - p.b_margin:
+        p.add_page()
+    m = a["metrics"] or store.metrics(a["id"])
+    rows = store.samples(a["id"])
+    y0 = p.get_y()
+    pdf.font(10, bold=True)
+    loc = bodymap.location(a["location"]) if a["location"] != "custom" else None
+    title = f"{a['point_label']} ({a['side']})"
+    p.cell(0, 5, pdf.t(title), new_x="LMARGIN", new_y="NEXT")
+    pdf.font(7.5)
+    sub = f"{a['protocol'] or 'free application'} · started {a['started_at']} · {a['end_reason'] or 'interrupted (app closed)'}"
+    if loc and loc.caution:
+        sub += f" · caution: {loc.caution.replace('_', ' ')}"
+    p.cell(0, 3.8, pdf.t(sub), new_x="LMARGIN", new_y="NEXT")
+    _trace_thumbnail(pdf, 26, y0 + 11, 62, 30, rows, a, m)
+
+    def kp(v):
+        if v is None:
+            return "—"
+        text = f"{v:.0f} kPa"
+        if second.key != "kPa" and second.kind == "pressure":
+            text += f" ({units.format_value(v * second.per_internal, second.key)} {second.symbol if pdf.unicode else second.key})"
+        return text
+
+    ppt_b = store.query("SELECT AVG(kpa) v, MAX(ramp_kpa_s) r FROM ppt WHERE point_id=? AND session_id=? AND stage='before'",
+                        (a["point_id"], a["session_id"]))[0]
+    ppt_a = store.query("SELECT AVG(kpa) v FROM ppt WHERE point_id=? AND session_id=? AND stage='after'",
+                        (a["point_id"], a["session_id"]))[0]["v"]
+    change = ""
+    if ppt_b["v"] is not None and ppt_a is not None:
+        change = metrics.ppt_change(ppt_b["v"], ppt_a).short()
+    pain = {r["stage"]: r["value"] for r in store.query("SELECT stage, value FROM pain WHERE application_id=? ORDER BY id",
+                                                          (a["id"],))}
+    band = (f"{a['band_low_kpa']:.0f}–{a['band_high_kpa']:.0f} kPa" if a["band_low_kpa"] is not None
+            and a["band_high_kpa"] is not None else None)
+    cvs = [f"{c * 100:.1f} %" for c in m["hold_cv"] if c is not None]
+    table = [
+        ("Duration", f"{m['duration_s']:.1f} s"),
+        ("Contact time", f"{m['contact_s']:.1f} s (pressure ≥ {m['contact_kpa']:.0f} kPa)"),
+        ("Dose (descriptive)", f"{m['dose_kpa_s']:.0f} kPa·s" + (f" = {m['dose_n_s']:.0f} N·s" if m.get("dose_n_s") else "")),
+        ("Mean over contact", kp(m["mean_contact_kpa"])),
+        ("Peak", kp(m["peak_kpa"])),
+        ("Time in band", f"{m['in_band_s']:.1f} s, {m['in_band_pct']:.0f} % of contact ({band})" if band and m["in_band_s"] is not None else "no band set"),
+        ("Time above PPT", f"{m['above_ppt_s']:.1f} s" if m.get("above_ppt_s") is not None else "no PPT before"),
+        ("Hold stability (CV)", ", ".join(cvs) if cvs else "—"),
+        ("Cycles completed", str(m["cycles_completed"]) if m.get("cycles_completed") is not None else "—"),
+        ("PPT before → after", (f"{kp(ppt_b['v'])} → {kp(ppt_a)}" + (f" at {ppt_b['r']:g} kPa/s" if ppt_b["r"] else ""))
+         if ppt_b["v"] is not None or ppt_a is not None else "not measured"),
+        ("PPT change", change or "—"),
+        ("Pain before / after", f"{pain.get('before', '—')} / {pain.get('after', '—')} (0–10)" if pain else "not rated"),
+        ("Probe, calibration", f"{a['probe_area_cm2']:g} cm²" + (f" ({a['probe']})" if a["probe"] and "cm" not in a["probe"] else "")
+         + f", calibration {a['calibration_id'] or 'none'}"),
+    ]
+    if m["gaps"]:
+        table.append(("Stream gaps", f"{len(m['gaps'])} ({m['gap_s']:.2f} s), not integrated"))
+    pdf.font(7)
+    y = y0 + 9
+    for label, value in table:
+        p.set_xy(94, y)
+        p.cell(30, 3.2, pdf.t(label))
+        p.set_xy(124, y)
+        p.cell(72, 3.2, pdf.t(value))
+        y += 3.2
+    p.set_y(max(y, y0 + 46) + 2)
+    p.set_draw_color(200, 200, 200)
+    p.line(14, p.get_y() - 1, 196, p.get_y() - 1)
