@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("pointdose.sim.cli", "run the simulated device (the real firmware) and print its port"),
     "monitor": ("pointdose.link.monitor", "stream live readings as text (no GUI)"),
     "flash": ("pointdose.flash", "install the firmware on a board with mpremote"),
+    "session": ("pointdose.session.cli", "run a guided protocol with text cues (terminal, SSH, tests)"),
+    "protocols": ("pointdose.protocols.cli", "list the built-in protocols and their parameters; check a .toml"),
     "calibrate": ("pointdose.calibration.cli", "calibrate a sensor (wizard, fit a CSV, show, verify, zero drift)"),
     "analyze": ("pointdose.records.cmd_analyze", "metrics of a pressure trace CSV (contact time, dose, time in band)"),
     "history": ("pointdose.records.cmd_history", "a client's points across sessions: PPT trend, dose, duration"),

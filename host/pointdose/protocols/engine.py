@@ -56,7 +56,7 @@ def ramp_rate(t: np.ndarray, p: np.ndarray) -> float | None:
 @dataclass(frozen=True)
 class Event:
     t_s: float
-    kind: str  # phase_start, phase_end, cycle_done, step, signal, pain_rating, ppt_trial, ppt_result,
+    kind: str  # phase_start, phase_end, cycle_done, step, signal, pain_rating, ppt_trial, ppt,
     #            alarm, alarm_clear, stop, end
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -278,8 +278,8 @@ class Engine:
             run.target_kpa, run.lo, run.hi = None, 0.0, math.inf
             self._trial = _Trial(number=len(self._trials) + 1, t0=t)
             self._trials.append(self._trial)
-        elif base is None:  # rest, or an ease to zero
-            run.target_kpa, run.lo, run.hi = 0.0, 0.0, self.limits.rest_max_kpa
+        elif base is None:  # rest, or an ease to zero: anything at or under rest_max_kpa (noise below 0 too)
+            run.target_kpa, run.lo, run.hi = 0.0, -math.inf, self.limits.rest_max_kpa
         else:
             run.target_kpa = base
             self._set_band(run)
@@ -289,7 +289,7 @@ class Engine:
         self._runs.append(run)
         self._events.append(Event(t, "phase_start", {
             "phase": ph.kind, "label": ph.name, "cycle": cycle, "index": index + 1, "target_kpa": run.target_kpa,
-            "band_lo_kpa": run.lo, "band_hi_kpa": None if math.isinf(run.hi) else run.hi,
+            "band_lo_kpa": max(run.lo, 0.0), "band_hi_kpa": None if math.isinf(run.hi) else run.hi,
             "end": ph.end, "duration_s": ph.duration_s, "max_s": ph.max_s, "rate_kpa_s": ph.rate_kpa_s}))
 
     def _set_band(self, run: _PhaseRun) -> None:
@@ -336,7 +336,11 @@ class Engine:
         self._t_end = t
         if self.protocol.measure_ppt:
             self._ppt_result = self._ppt_summary()
-            self._events.append(Event(t, "ppt_result", dict(self._ppt_result)))
+            res = self._ppt_result
+            if res["mean_kpa"] is not None:  # the records' "ppt" shape: kpa, ramp_kpa_s, repeats
+                self._events.append(Event(t, "ppt", dict(res, kpa=res["mean_kpa"], ramp_kpa_s=res["rate_kpa_s"],
+                                                         repeats=[tr["ppt_kpa"] for tr in res["trials"]
+                                                                  if tr["ppt_kpa"] is not None])))
         self._events.append(Event(t, "end", {"reason": reason}))
         self._cue = replace(self._cue, phase=cue_phase, finished=True, end_reason=reason, band="none", level=0,
                             deviation_kpa=0.0,
@@ -450,7 +454,8 @@ class Engine:
         data = {"signal": kind, "source": source, "pressure_kpa": p_at,
                 "phase": run.phase.kind if run else None, "label": run.phase.name if run else None}
         if kind == "rating":
-            data["rating"] = value
+            data["rating"] = data["value"] = value
+            data["stage"] = "during"
             self._events.append(Event(t, "pain_rating", data))
             if run is not None:
                 run.ratings.append(value)
@@ -549,7 +554,7 @@ class Engine:
             phase=ph.kind, label=ph.name, cycle=run.cycle, cycles=self.protocol.repetitions,
             phase_index=run.index + 1, phases_in_cycle=len(self.protocol.phases),
             progress=run.order / len(self._plan), step=run.step, steps=ph.steps,
-            target_kpa=run.target_kpa, band_lo_kpa=run.lo if ph.end != "pain" else None,
+            target_kpa=run.target_kpa, band_lo_kpa=max(run.lo, 0.0) if ph.end != "pain" else None,
             band_hi_kpa=run.hi if ph.end != "pain" else None, pressure_kpa=p, band=band, deviation_kpa=dev,
             level=level, elapsed_s=elapsed, time_left_s=left, time_left_is_max=is_max, rate_kpa_s=self._rate,
             rate_target_kpa_s=rate_target, rate_lo_kpa_s=rate_lo, rate_hi_kpa_s=rate_hi, rate_state=rate_state,
@@ -592,7 +597,7 @@ class Engine:
             phases.append({
                 "phase": run.phase.kind, "label": run.phase.name, "cycle": run.cycle, "index": run.index + 1,
                 "t_start_s": run.t0, "t_end_s": run.t_end, "reason": run.reason,
-                "target_kpa": run.target_kpa, "band_lo_kpa": run.lo,
+                "target_kpa": run.target_kpa, "band_lo_kpa": max(run.lo, 0.0),
                 "band_hi_kpa": None if math.isinf(run.hi) else run.hi, "step": run.step,
                 "time_in_band_s": run.time_in_band, "mean_kpa": run.p_sum / run.n if run.n else None,
                 "peak_kpa": run.peak if run.n else None, "pain_ratings": list(run.ratings)})

@@ -1,0 +1,342 @@
+"""``pointdose session``: run a guided protocol in the terminal, with text cues (over SSH, in tests).
+
+Keys in an interactive terminal: ``r`` release felt, ``p`` pain now, ``0``–``9`` pain rating
+(``0`` … ``9``; type ``10`` as ``t``), space / ``s`` / ``q`` STOP. With ``--headless`` (or when
+stdin is not a terminal) the same inputs are read as lines: ``release``, ``pain``, ``rating N``,
+``stop``. Exit status: 0 completed or stopped by the user, 2 ended by an alarm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+
+KEYS = {"r": ("signal", "release"), "p": ("signal", "pain"), " ": ("stop", "STOP key"), "s": ("stop", "STOP key"),
+        "q": ("stop", "STOP key"), "t": ("rating", 10)}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--protocol", default="tppr", metavar="NAME|FILE",
+                        help="built-in (tppr, ischemic, alternating, holds, ppt) or a .toml file (default tppr)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change a built-in's parameter, e.g. --set hold_s=60 (see pointdose protocols)")
+    parser.add_argument("--port", metavar="P", help="serial port of the board")
+    parser.add_argument("--sim", action="store_true", help="use the simulated device")
+    parser.add_argument("--headless", action="store_true", help="text cues one line at a time; inputs as lines on stdin")
+    parser.add_argument("--point", default="", metavar="NAME", help="the point treated (its PPT is kept per point)")
+    parser.add_argument("--region", metavar="R", help="body region with a caution: anterior-neck, suboccipital, "
+                        "popliteal-fossa, calf-thrombosis, anticoagulants")
+    parser.add_argument("--accept-caution", action="store_true", help="I have read the region's caution")
+    parser.add_argument("--probe-area", type=float, default=1.0, metavar="CM2", help="probe contact area, cm² (default 1)")
+    parser.add_argument("--ppt", type=float, metavar="KPA", help="use this PPT for %%PPT targets instead of the stored one")
+    parser.add_argument("--unit", default="kPa", help="display unit (kPa, kgf/cm2, N/cm2, N, kgf, lbf)")
+    parser.add_argument("--hand", metavar="SKILL", help="simulated device only: a virtual hand follows the cues "
+                        "(novice, intermediate, expert)")
+    parser.add_argument("--hand-ppt", type=float, default=250.0, metavar="KPA", help="the virtual hand's PPT (kPa)")
+    parser.add_argument("--hand-release", type=float, default=8.0, metavar="S",
+                        help="the virtual hand signals 'release felt' after about S seconds of holding")
+    parser.add_argument("--seconds", type=float, metavar="S", help="STOP after S seconds")
+    parser.add_argument("--mute", action="store_true", help="no sound")
+    parser.add_argument("--volume", type=float, default=0.8, metavar="V", help="sound volume 0 … 1")
+    parser.add_argument("--wav", metavar="FILE", help="also write the session's sound cues to a WAV file")
+    parser.add_argument("--points-file", metavar="FILE", help="where the points' PPTs are kept (default: user data)")
+
+
+def _params(pairs: list[str]) -> dict[str, str]:
+    from pointdose.errors import UserError
+
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise UserError(f"--set {pair!r}: write KEY=VALUE, e.g. --set hold_s=60")
+        k, v = pair.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from pointdose import units
+    from pointdose.cues import CueMixer, SoundPlayer, WavRecorder
+    from pointdose.errors import UserError
+    from pointdose.protocols import PointContext, PPTRecord, caution, resolve
+    from pointdose.protocols.points import PointBook
+    from pointdose.session.runner import SessionRunner
+
+    if args.port and args.sim:
+        raise UserError("choose either --port or --sim, not both")
+    if args.hand and args.port:
+        raise UserError("--hand drives the simulated device only: use it with --sim")
+    try:
+        unit = units.unit(args.unit).key
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if not args.probe_area > 0:
+        raise UserError("--probe-area must be a positive area in cm², e.g. 1")
+    if not 0 <= args.volume <= 1:
+        raise UserError("--volume must be between 0 and 1")
+    protocol = resolve(args.protocol, **_params(args.set))
+    book = PointBook(args.points_file)
+    ppt = PPTRecord(kpa=args.ppt, probe_area_cm2=args.probe_area, n=1) if args.ppt else (
+        book.ppt(args.point) if args.point else None)
+    point = PointContext(name=args.point, probe_area_cm2=args.probe_area, ppt=ppt, region=args.region)
+    c = caution(args.region)
+    if c is not None:
+        print(f"CAUTION — {c.label}: {c.warning}", flush=True)
+        if not args.accept_caution:
+            if sys.stdin.isatty() and not args.headless:
+                if input("Type yes to go on: ").strip().lower() != "yes":
+                    raise UserError("not started: the caution was not accepted")
+                args.accept_caution = True
+            else:
+                raise UserError(f"the {c.label} caution must be accepted before starting: add --accept-caution")
+
+    out = Printer(unit, args.probe_area, tty=sys.stdout.isatty() and not args.headless)
+    sim = link = hand = runner = player = None
+    mixer = CueMixer(volume=args.volume, muted=args.mute)
+    recorder = WavRecorder() if args.wav else None
+    try:
+        sim, link = _open(args)
+        link.start()
+        time.sleep(0.3)  # a few samples, so the session starts from the present pressure
+        runner = SessionRunner(link, protocol, point, mixer=mixer, accept_caution=args.accept_caution,
+                               point_book=book if args.point else None, on_cue=out.cue, on_event=out.event,
+                               max_seconds=args.seconds)
+        if not args.mute:
+            player = SoundPlayer(mixer, recorder)
+            if not player.available:
+                out.note(player.message)
+        out.note(f"{protocol.title} — {protocol.repetitions} cycle(s); point {args.point or '(unnamed)'}; "
+                 f"probe {args.probe_area:g} cm²; max {units.format_value(units.convert(runner.engine.limits.max_kpa, 'kPa', unit, args.probe_area), unit)} "
+                 f"{units.unit(unit).symbol}")
+        if args.hand:
+            from pointdose.sim.virtual_hand import VirtualHand
+
+            hand = VirtualHand(link, cue=lambda: runner.cue, signal=runner.signal, skill=args.hand,
+                               ppt_kpa=args.hand_ppt, probe_area_cm2=args.probe_area,
+                               release_after_s=(args.hand_release, args.hand_release * 1.5)).start()
+        keys = KeyInput(runner, interactive=sys.stdin.isatty() and not args.headless)
+        keys.start()
+        last_audio = time.monotonic()
+        try:
+            runner.start()
+            while not runner.wait(0.05):
+                if recorder is not None and (player is None or not player.available):
+                    now = time.monotonic()  # no audio device: render in step with real time for --wav
+                    recorder.add(mixer.render(int((now - last_audio) * mixer.rate)))
+                    last_audio = now
+        except KeyboardInterrupt:
+            runner.stop("Ctrl-C")
+            runner.wait(2.0)
+        finally:
+            keys.close()
+        out.finish(runner)
+        return 2 if runner.end_reason.startswith("alarm") else 0
+    finally:
+        if hand is not None:
+            hand.stop()
+        if runner is not None:
+            runner.close()
+        if player is not None:
+            player.close()
+        if recorder is not None:
+            recorder.write(args.wav, mixer.rate)
+        if link is not None:
+            link.close()
+        if sim is not None:
+            sim.close()
+
+
+def _open(args):
+    from pointdose.errors import UserError
+    from pointdose.link import DeviceLink, find_boards
+
+    if args.port:
+        return None, DeviceLink(args.port)
+    if not args.sim:
+        boards = find_boards()
+        if boards:
+            return None, DeviceLink.for_board(boards[0])
+        if not args.hand:
+            raise UserError("no board found: plug one in, give --port, or use --sim")
+    from pointdose.sim import SimulatedDevice
+
+    sim = SimulatedDevice().start()
+    try:
+        return sim, DeviceLink(sim.port)
+    except BaseException:
+        sim.close()
+        raise
+
+
+class Printer:
+    """Text cues: a status line (rewritten in place on a terminal, one line a second otherwise)."""
+
+    def __init__(self, unit: str, area: float, tty: bool, stream=None) -> None:
+        self.unit, self.area, self.tty = unit, area, tty
+        self.stream = stream or sys.stdout
+        self._last_line = ""
+        self._last_t = 0.0
+        self._lock = threading.Lock()
+
+    def fmt(self, kpa: float | None) -> str:
+        from pointdose import units
+
+        if kpa is None:
+            return "—"
+        return f"{units.format_value(units.convert(kpa, 'kPa', self.unit, self.area), self.unit)} {units.unit(self.unit).key}"
+
+    def line(self, cue) -> str:
+        if cue.phase in ("off",):
+            return "waiting for samples…"
+        parts = [f"{(cue.label or cue.phase).upper():<12}", f"cycle {cue.cycle}/{cue.cycles}"]
+        parts.append(f"now {self.fmt(cue.pressure_kpa)}")
+        if cue.band_lo_kpa is not None and cue.band_hi_kpa is not None and cue.phase not in ("done", "stopped", "alarm"):
+            parts.append(f"band {self.fmt(cue.band_lo_kpa)}–{self.fmt(cue.band_hi_kpa)}")
+        if cue.rate_target_kpa_s is not None and cue.phase in ("ramp", "ease"):
+            rate = "—" if cue.rate_kpa_s is None else f"{cue.rate_kpa_s:.0f}"
+            parts.append(f"rate {rate} kPa/s (guide {cue.rate_target_kpa_s:.0f} ± "
+                         f"{(cue.rate_hi_kpa_s - cue.rate_target_kpa_s):.0f})")
+        band = {"below": f"BELOW by {self.fmt(-cue.deviation_kpa)}", "above": f"ABOVE by {self.fmt(cue.deviation_kpa)}",
+                "in": "IN BAND"}.get(cue.band, "")
+        if cue.waiting_for == "pain":
+            band = {"below": "TOO SLOW", "above": "TOO FAST", "in": "RATE OK"}.get(cue.band, "")
+        if band:
+            parts.append(band)
+        if cue.time_left_s is not None:
+            parts.append(f"{cue.time_left_s:.0f} s {'max ' if cue.time_left_is_max else ''}left")
+        parts.append(f"| {cue.prompt}")
+        if cue.alarm:
+            parts.append(f"!! {cue.alarm}")
+        return "  ".join(parts)
+
+    def cue(self, cue) -> None:
+        text = self.line(cue)
+        now = time.monotonic()
+        with self._lock:
+            if self.tty:
+                if text != self._last_line:
+                    self.stream.write("\r\x1b[2K" + text)
+                    self.stream.flush()
+            elif now - self._last_t >= 1.0 or (text.split("|")[0].split()[:1] != self._last_line.split("|")[0].split()[:1]):
+                self.stream.write(text + "\n")
+                self.stream.flush()
+                self._last_t = now
+            self._last_line = text
+
+    def event(self, ev) -> None:
+        d = ev.data
+        text = None
+        if ev.kind == "phase_start":
+            text = f">> {d['label']} (cycle {d['cycle']})"
+        elif ev.kind == "step":
+            text = f">> step {d['step']}/{d['steps']}: target {self.fmt(d['target_kpa'])}"
+        elif ev.kind == "signal":
+            text = f">> {d['signal']} signalled ({d['source']}) at {self.fmt(d['pressure_kpa'])}"
+        elif ev.kind == "pain_rating":
+            text = f">> pain rating {d['value']}/10"
+        elif ev.kind == "ppt_trial":
+            text = f">> PPT trial {d['trial']}: {self.fmt(d['ppt_kpa'])} at the signal"
+        elif ev.kind == "alarm":
+            text = f"!! ALARM ({d['kind']}): {d['text']}"
+        elif ev.kind == "stop":
+            text = f"!! STOP: {d['reason']}"
+        elif ev.kind == "end":
+            text = f"== ended: {d['reason']}"
+        if text:
+            self.note(text)
+
+    def note(self, text: str) -> None:
+        with self._lock:
+            self.stream.write(("\r\x1b[2K" if self.tty else "") + text + "\n")
+            self.stream.flush()
+            self._last_t = 0.0
+
+    def finish(self, runner) -> None:
+        s = runner.summary
+        lines = [f"end: {runner.end_reason}; {s.get('cycles_done', 0)}/{s.get('cycles', 0)} cycles; "
+                 f"time in band {s.get('time_in_band_s', 0):.1f} s; pressure-time {s.get('pressure_time_kpa_s', 0):.0f} kPa·s"]
+        ppt = s.get("ppt")
+        if ppt and ppt.get("mean_kpa") is not None:
+            trials = ", ".join(self.fmt(t["ppt_kpa"]) for t in ppt["trials"] if t["ppt_kpa"] is not None)
+            peaks = ", ".join(self.fmt(t["peak_kpa"]) for t in ppt["trials"] if t["ppt_kpa"] is not None)
+            sd = f" ± {self.fmt(ppt['sd_kpa'])} (SD)" if ppt.get("sd_kpa") is not None else ""
+            lines.append(f"PPT {self.fmt(ppt['mean_kpa'])}{sd}, n={ppt['n']}/{ppt['planned']}; trials {trials}; peaks {peaks}")
+            if runner.ppt_saved is not None:
+                lines.append(f"saved as point {runner.point.name!r}'s PPT (valid with a {runner.point.probe_area_cm2:g} cm² probe)")
+        for err in runner.listener_errors:
+            lines.append(f"warning: {err}")
+        for line in lines:
+            self.note(line)
+
+
+class KeyInput:
+    """Keys (interactive terminal, cbreak mode) or lines (pipe / --headless) → runner inputs."""
+
+    def __init__(self, runner, interactive: bool) -> None:
+        self.runner = runner
+        self.interactive = interactive
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._saved = None
+
+    def start(self) -> None:
+        if self.interactive:
+            import termios
+            import tty
+
+            fd = sys.stdin.fileno()
+            self._saved = termios.tcgetattr(fd)
+            tty.setcbreak(fd)
+        self._thread = threading.Thread(target=self._keys if self.interactive else self._lines, daemon=True,
+                                        name="session-input")
+        self._thread.start()
+
+    def handle(self, text: str) -> None:
+        if text == " ":
+            self.runner.stop("STOP key", source="keyboard")
+            return
+        text = text.strip().lower()
+        if not text:
+            return
+        if text in ("release", "pain"):
+            self.runner.signal(text, source="keyboard")
+        elif text == "stop":
+            self.runner.stop("STOP (terminal)", source="keyboard")
+        elif text.startswith("rating"):
+            self.runner.signal("rating", text.split()[-1], source="keyboard")
+        elif len(text) == 1 and text.isdigit():
+            self.runner.signal("rating", int(text), source="keyboard")
+        elif text in KEYS:
+            what, arg = KEYS[text]
+            if what == "stop":
+                self.runner.stop(arg, source="keyboard")
+            elif what == "rating":
+                self.runner.signal("rating", arg, source="keyboard")
+            else:
+                self.runner.signal(arg, source="keyboard")
+
+    def _keys(self) -> None:
+        import select
+
+        while not self._halt.is_set():
+            ready, _, _ = select.select([sys.stdin], [], [], 0.1)
+            if ready:
+                self.handle(sys.stdin.read(1))
+
+    def _lines(self) -> None:
+        try:
+            for line in sys.stdin:
+                if self._halt.is_set():
+                    return
+                self.handle(line)
+        except (OSError, ValueError):
+            return
+
+    def close(self) -> None:
+        self._halt.set()
+        if self._saved is not None:
+            import termios
+
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._saved)

@@ -1,0 +1,332 @@
+"""The session runner: a DeviceLink's ring → pressure → protocol engine → cues → listeners.
+
+::
+
+    runner = SessionRunner(link, resolve("holds"), PointContext(name="L trapezius"),
+                           listeners=[store_listener], mixer=CueMixer())
+    runner.start()                    # its own thread; or call runner.step() yourself
+    runner.signal("release")          # keyboard, app button, virtual hand … (thread-safe)
+    runner.stop("STOP key")           # ends at once, the reason is recorded
+    runner.wait(timeout)              # until the application has ended
+    runner.close()
+
+One thread (the runner's, or whoever calls :meth:`step`) does everything: it reads the new rows
+of ``link.ring``, converts raw counts to N and kPa (:mod:`pointdose.session.convert`), feeds the
+engine, hands the rows and events to every listener **in order** (``on_application_start``,
+``on_samples``, ``on_event``, ``on_application_end`` of :mod:`pointdose.listeners`), drives the
+sound mixer and the device's LED/buzzer, and applies the inputs queued by other threads. A
+listener that raises is noted in ``listener_errors`` and the session goes on.
+
+Inputs: ``signal(kind, value, t_s, source)`` with kind release / pain / rating, and ``stop(reason)``.
+Device buttons arrive through ``link.on_button(t_dev_s, name)`` (names release, pain, stop,
+"rating N") when the link has it; their time is the device's.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import replace
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from pointdose import units
+from pointdose.cues.device import DeviceCues
+from pointdose.listeners import SAMPLE_DTYPE
+from pointdose.protocols import Engine, PointContext, Protocol
+from pointdose.protocols.model import PPTRecord
+from pointdose.protocols.safety import check_caution_acknowledged, limits_for
+from pointdose.session import convert
+
+POLL_S = 0.02
+ALARM_HOLD_S = 10.0  # after an alarm, keep the alarm cue until released (or this long)
+DEVICE_LIMIT_MARGIN = 1.05  # the firmware's own limit sits 5 % above the host's alarm
+
+
+class SessionRunner:
+    def __init__(self, link: Any, protocol: Protocol, point: PointContext | None = None, *,
+                 listeners: Sequence[Any] = (), mixer=None, device_cues: bool = True, accept_caution: bool = False,
+                 calibration_record=None, point_book=None, on_cue: Callable | None = None,
+                 on_event: Callable | None = None, info_extra: dict | None = None,
+                 clock: Callable[[], float] = time.monotonic, max_seconds: float | None = None) -> None:
+        self.link = link
+        self.protocol = protocol
+        self.point = point or PointContext()
+        check_caution_acknowledged(self.point.region, accept_caution)
+        self.conv = convert.converter_for_link(getattr(link, "info", {}), calibration_record)
+        top_n = convert.calibrated_max_n(self.conv)
+        limits = protocol.limits
+        if top_n is not None:
+            limits = replace(limits, calibrated_max_kpa=float(units.pressure_kpa(top_n, self.point.probe_area_cm2)))
+        self.engine = Engine(protocol, self.point, limits=limits)  # refuses unreachable / unsafe targets
+        self.listeners = list(listeners)
+        self.mixer = mixer
+        self.device = DeviceCues(link) if device_cues else None
+        self.point_book = point_book
+        self.on_cue = on_cue
+        self.on_event_cb = on_event
+        self.info_extra = dict(info_extra or {})
+        self.clock = clock
+        self.max_seconds = max_seconds
+        self.listener_errors: list[str] = []
+        self.events: list[tuple[float, str, dict]] = []
+        self.ppt_saved: PPTRecord | None = None
+        self.ended = threading.Event()  # the application has ended (listeners told)
+        self.done = threading.Event()  # … and the after-alarm hold is over: the runner can be closed
+        self.end_reason = ""
+        self.summary: dict[str, Any] = {}
+        self._inputs: queue.Queue = queue.Queue()
+        self._seen = None  # ring.total_appended already handed on
+        self._started = False
+        self._t0 = None
+        self._end_t = None
+        self._thread: threading.Thread | None = None
+        self._halt = threading.Event()
+        self._cue_lock = threading.Lock()
+        self._cue = self.engine.cue
+        self._device_limit_raw: int | None = None
+        self._button_prev = None
+        if hasattr(link, "on_button"):
+            self._button_prev = getattr(link, "on_button")
+            link.on_button = self._on_button
+
+    # ------------------------------------------------------------------ inputs (any thread)
+
+    @property
+    def cue(self):
+        with self._cue_lock:
+            return self._cue
+
+    def signal(self, kind: str, value: Any = None, t_s: float | None = None, source: str = "app") -> None:
+        """Queue a user signal; ``t_s`` defaults to now (host monotonic, the ring's time base)."""
+        self._inputs.put(("signal", kind, value, self.clock() if t_s is None else float(t_s), source))
+
+    def stop(self, reason: str = "STOP", source: str = "app") -> None:
+        self._inputs.put(("stop", reason, None, self.clock(), source))
+
+    def _on_button(self, t_dev_s: float, name: str) -> None:  # the link's reader thread
+        name = str(name).strip().lower()
+        if name == "stop":
+            self._inputs.put(("stop", "device STOP button", None, float(t_dev_s), "device"))
+        elif name in ("release", "pain"):
+            self._inputs.put(("signal", name, None, float(t_dev_s), "device"))
+        elif name.startswith("rating"):
+            self._inputs.put(("signal", "rating", name.split()[-1], float(t_dev_s), "device"))
+        if callable(self._button_prev):
+            self._button_prev(t_dev_s, name)
+
+    # ------------------------------------------------------------------ running
+
+    def start(self) -> "SessionRunner":
+        self._thread = threading.Thread(target=self._loop, name="pointdose-session", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        try:
+            while not self._halt.is_set() and not self.done.is_set():
+                self.step()
+                self._halt.wait(POLL_S)
+        except Exception as exc:  # never leave listeners with an open application
+            self._fail(f"runner error: {exc}")
+            raise
+
+    def run(self, timeout: float | None = None) -> str:
+        """Run on this thread until done (or ``timeout``); returns the end reason."""
+        deadline = None if timeout is None else self.clock() + timeout
+        while not self.done.is_set():
+            self.step()
+            if deadline is not None and self.clock() > deadline:
+                self.stop("time limit")
+                deadline = None
+            time.sleep(POLL_S)
+        return self.end_reason
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.done.wait(timeout)
+
+    def close(self) -> None:
+        if not self.ended.is_set():
+            self.stop("closed")
+            if self._thread is None or not self._thread.is_alive():
+                self.step()
+        self._halt.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=3.0)
+        if self.device is not None:
+            self.device.off()
+            if self._device_limit_raw is not None:
+                self.device.set_limit(None)
+        if hasattr(self.link, "on_button") and getattr(self.link, "on_button") == self._on_button:
+            self.link.on_button = self._button_prev
+
+    # ------------------------------------------------------------------ one step
+
+    def step(self, now: float | None = None) -> None:
+        now = self.clock() if now is None else now
+        ring = self.link.ring
+        if not self._started:
+            self._begin(ring, now)
+        rows = self._new_rows(ring)
+        if len(rows):
+            self._feed(rows)  # after the end too: the engine keeps the pressure for the after-alarm cue
+        self._apply_inputs()
+        if self.max_seconds is not None and not self.engine.finished and now - self._t0 > self.max_seconds:
+            self.engine.stop(now, "time limit")
+        self.engine.tick(now)
+        self._dispatch_events()
+        cue = self.engine.cue
+        if self.engine.finished:
+            cue = self._after_end(cue, now)
+        with self._cue_lock:
+            self._cue = cue
+        if self.mixer is not None:
+            self.mixer.update(cue)
+        if self.device is not None:
+            self.device.update(cue)
+        if self.on_cue is not None:
+            self.on_cue(cue)
+
+    def _begin(self, ring, now: float) -> None:
+        self._started = True
+        self._seen = ring.total_appended
+        last = ring.last(1)
+        self._t0 = float(last["t_dev_s"][0]) if len(last) else now
+        self.engine.start(self._t0)
+        if self.device is not None:
+            top = self.engine.limits.max_kpa * DEVICE_LIMIT_MARGIN
+            raw = convert.raw_for_force(self.conv, float(units.force_n(top, self.point.probe_area_cm2)))
+            if raw is not None and self.device.set_limit(raw):
+                self._device_limit_raw = raw
+        info = {
+            "protocol": self.protocol.name, "params": self.protocol.describe(), "title": self.protocol.title,
+            "point": self.point.name, "region": self.point.region, "probe_area_cm2": self.point.probe_area_cm2,
+            "ppt": self.point.ppt.as_dict() if self.point.ppt else None,
+            "calibration": _conv_dict(self.conv), "device_uid": getattr(self.link, "info", {}).get("uid"),
+            "t_s": self._t0, "limits": {"max_kpa": self.engine.limits.max_kpa,
+                                        "max_hold_s": self.engine.limits.max_hold_s,
+                                        "device_limit_raw": self._device_limit_raw},
+        }
+        info.update(self.info_extra)
+        self._call("on_application_start", info)
+
+    def _new_rows(self, ring) -> np.ndarray:
+        total = ring.total_appended
+        new = total - self._seen
+        if new <= 0:
+            return np.zeros(0, dtype=SAMPLE_DTYPE)
+        self._seen = total
+        raw_rows = ring.last(new)
+        rows = np.zeros(len(raw_rows), dtype=SAMPLE_DTYPE)
+        rows["seq"] = raw_rows["seq"]
+        rows["segment"] = raw_rows["segment"]
+        rows["t_s"] = raw_rows["t_dev_s"]
+        rows["raw"] = raw_rows["raw"]
+        rows["force_n"] = self.conv.force_n(raw_rows["raw"])
+        rows["pressure_kpa"] = units.pressure_kpa(rows["force_n"], self.point.probe_area_cm2)
+        return rows
+
+    def _feed(self, rows: np.ndarray) -> None:
+        sat = convert.saturated(self.conv, rows["raw"])
+        self.engine.feed(rows["t_s"], rows["pressure_kpa"], sat)
+        if self._end_t is None:
+            keep = rows if not self.engine.finished else rows[rows["t_s"] <= self.engine.summary()["t_end_s"]]
+            if len(keep):
+                self._call("on_samples", keep)
+
+    def _apply_inputs(self) -> None:
+        while True:
+            try:
+                what, a, b, t_s, source = self._inputs.get_nowait()
+            except queue.Empty:
+                return
+            if what == "stop":
+                self.engine.stop(t_s, a)
+            else:
+                try:
+                    self.engine.signal(t_s, a, b, source)
+                except ValueError as exc:
+                    self.events.append((t_s, "input_error", {"error": str(exc), "source": source}))
+
+    def _dispatch_events(self) -> None:
+        for ev in self.engine.drain_events():
+            self.events.append((ev.t_s, ev.kind, ev.data))
+            if self.mixer is not None:
+                self.mixer.on_event(ev.kind, ev.data)
+            if self.on_event_cb is not None:
+                self.on_event_cb(ev)
+            if ev.kind == "end":
+                continue
+            self._call("on_event", ev.t_s, ev.kind, ev.data)
+        if self.engine.finished and not self.ended.is_set():
+            self.summary = self.engine.summary()
+            self.end_reason = self.engine.end_reason
+            self._end_t = self.summary["t_end_s"]
+            self._save_ppt()
+            if self.listener_errors:
+                self.summary["listener_errors"] = list(self.listener_errors)
+            self._call("on_application_end", self._end_t, _listener_reason(self.end_reason), self.summary)
+            self.ended.set()
+
+    def _after_end(self, cue, now: float):
+        """After an alarm keep sounding until the probe is off the point (or ALARM_HOLD_S)."""
+        if self.end_reason.startswith("alarm"):
+            p = cue.pressure_kpa or 0.0
+            if p > self.engine.limits.contact_kpa and now - self._end_t < ALARM_HOLD_S:
+                return cue
+        if not self.done.is_set():
+            self.done.set()
+        return cue
+
+    def _save_ppt(self) -> None:
+        res = self.engine.ppt_result
+        if not res or not res["complete"] or res["mean_kpa"] is None:
+            return
+        record = PPTRecord(kpa=res["mean_kpa"], probe_area_cm2=self.point.probe_area_cm2,
+                           rate_kpa_s=res["rate_kpa_s"], sd_kpa=res["sd_kpa"], n=res["n"])
+        if self.point_book is not None and self.point.name:
+            try:
+                self.point_book.set_ppt(self.point.name, record)
+            except Exception as exc:
+                self.listener_errors.append(f"point book: {exc}")
+                return
+        self.ppt_saved = record
+
+    def _fail(self, why: str) -> None:
+        if not self.ended.is_set():
+            try:
+                self.engine.stop(self.clock(), why)
+                self._dispatch_events()
+            finally:
+                self.done.set()
+
+    def _call(self, method: str, *args) -> None:
+        for listener in self.listeners:
+            try:
+                getattr(listener, method)(*args)
+            except Exception as exc:
+                self.listener_errors.append(f"{type(listener).__name__}.{method}: {exc}")
+
+
+def _listener_reason(reason: str) -> str:
+    """The contract's reasons: "completed", "stopped" or "alarm: …"."""
+    if reason.startswith("stopped"):
+        return "stopped"
+    return reason
+
+
+def _conv_dict(conv) -> dict:
+    out = {"source": getattr(conv, "source", "")}
+    for key in ("counts_per_n", "tare", "shift", "record_id", "range_n", "raw_limits"):
+        if hasattr(conv, key):
+            val = getattr(conv, key)
+            out[key] = list(val) if isinstance(val, tuple) else val
+    model = getattr(conv, "model", None)
+    if model is not None and hasattr(model, "to_dict"):
+        try:
+            out["model"] = model.to_dict()
+        except Exception:
+            pass
+    return out

@@ -1,0 +1,221 @@
+"""The session runner on a fake link (a real SampleRing filled by the test): no device, no real time."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from pointdose.cues import CueMixer
+from pointdose.errors import UserError
+from pointdose.link.ring import RING_DTYPE, SampleRing
+from pointdose.listeners import SAMPLE_DTYPE
+from pointdose.protocols import PointContext, builtin
+from pointdose.protocols.points import PointBook
+from pointdose.session import SessionRunner
+
+CPN, ZERO = 14000.0, 42000.0  # the simulated sensor's hello cal=linear:14000:42000
+
+
+class FakeLink:
+    def __init__(self, with_device_cues=True, cal=f"linear:{CPN:g}:{ZERO:g}"):
+        self.ring = SampleRing(10_000)
+        self.info = {"cal": cal, "tare": "0", "raw_min": "-8388608", "raw_max": "8388607", "uid": "fake01"}
+        self.cues, self.limits = [], []
+        self.seq = 0
+        if with_device_cues:
+            self.send_cue = lambda phase, band, level: self.cues.append((phase, band, level))
+            self.set_limit = lambda raw: self.limits.append(raw)
+            self.on_button = None
+
+    def push(self, t, kpa, raw=None):
+        t = np.atleast_1d(t)
+        rows = np.zeros(len(t), RING_DTYPE)
+        rows["seq"] = self.seq + np.arange(len(t))
+        self.seq += len(t)
+        rows["t_dev_s"] = t
+        rows["t_host_rx_s"] = t
+        rows["raw"] = raw if raw is not None else np.round(ZERO + np.asarray(kpa) / 10.0 * CPN)
+        self.ring.append(rows)
+
+
+class Recorder:
+    """A listener that records every call, in order."""
+
+    def __init__(self):
+        self.calls = []
+
+    def on_application_start(self, info):
+        self.calls.append(("start", info))
+
+    def on_samples(self, rows):
+        assert rows.dtype == SAMPLE_DTYPE
+        self.calls.append(("samples", rows.copy()))
+
+    def on_event(self, t_s, kind, data):
+        self.calls.append(("event", t_s, kind, data))
+
+    def on_application_end(self, t_s, reason, summary):
+        self.calls.append(("end", t_s, reason, summary))
+
+
+class Broken(Recorder):
+    def on_samples(self, rows):
+        raise RuntimeError("disk full")
+
+
+def drive(runner, link, t_end, kpa_of_t, dt=0.01, chunk=5, t0=0.0, on_step=None):
+    t = t0
+    while t < t_end and not runner.done.is_set():
+        ts = t + dt * np.arange(1, chunk + 1)
+        link.push(ts, kpa_of_t(ts))
+        t = ts[-1]
+        if on_step:
+            on_step(t)
+        runner.step(now=t + 0.005)
+    return t
+
+
+def holds_profile(ts):
+    """Press to 200 kPa in 1 s, hold, release at 4 s, rest, again from 6 s."""
+    cyc = np.mod(ts, 6.0)
+    return np.where(cyc < 1, 200 * cyc, np.where(cyc < 4, 200.0, np.where(cyc < 4.3, 200 * (4.3 - cyc) / 0.3, 0.0)))
+
+
+def test_listeners_get_start_samples_events_end_in_order_without_gaps_or_repeats():
+    link = FakeLink()
+    rec, broken, after = Recorder(), Broken(), Recorder()
+    link.push([0.0], [0.0])
+    proto = builtin("holds", cycles=2, hold_s=2.5, rest_s=1.0)
+    runner = SessionRunner(link, proto, PointContext(name="trap"), listeners=[rec, broken, after],
+                           info_extra={"session_id": 7})
+    drive(runner, link, 20.0, holds_profile)
+    assert runner.done.is_set() and runner.end_reason == "completed"
+    for r in (rec, after):  # a raising listener does not stop the others
+        kinds = [c[0] for c in r.calls]
+        assert kinds[0] == "start" and kinds[-1] == "end" and "samples" in kinds
+        start = r.calls[0][1]
+        assert start["protocol"] == "holds" and start["point"] == "trap" and start["session_id"] == 7
+        assert start["probe_area_cm2"] == 1.0 and start["device_uid"] == "fake01"
+        assert start["calibration"]["source"] in ("factory", "hello")
+        rows = np.concatenate([c[1] for c in r.calls if c[0] == "samples"])
+        assert np.all(np.diff(rows["seq"]) == 1)  # in order, none twice, none missing
+        assert rows["pressure_kpa"][np.argmin(np.abs(rows["t_s"] - 2.0))] == pytest.approx(200.0, abs=0.1)
+        assert rows["force_n"][np.argmin(np.abs(rows["t_s"] - 2.0))] == pytest.approx(20.0, abs=0.01)
+        events = [c[2] for c in r.calls if c[0] == "event"]
+        assert events[0] == "phase_start" and events.count("cycle_done") == 2 and "end" not in events
+        end = r.calls[-1]
+        assert end[2] == "completed" and end[3]["cycles_done"] == 2
+        assert rows["t_s"][-1] <= end[1] + 1e-9  # nothing after the end
+    assert any("Broken.on_samples: disk full" in e for e in runner.listener_errors)
+
+
+def test_stop_from_another_thread_ends_at_once_and_says_why():
+    link = FakeLink()
+    rec = Recorder()
+    link.push([0.0], [0.0])
+    runner = SessionRunner(link, builtin("holds"), listeners=[rec])
+
+    def press_stop(t):
+        if t >= 2.0 and not runner.ended.is_set():
+            threading.Thread(target=runner.stop, args=("STOP button",)).start()
+
+    drive(runner, link, 3.0, holds_profile, on_step=press_stop)
+    for _ in range(3):
+        runner.step(now=3.1)
+    assert runner.ended.is_set()
+    stop = [c for c in rec.calls if c[0] == "event" and c[2] == "stop"][0]
+    assert stop[3]["reason"] == "STOP button"
+    assert rec.calls[-1][2] == "stopped" and rec.calls[-1][3]["end_reason"] == "stopped: STOP button"
+
+
+def test_device_cues_limit_and_buttons_through_the_link_contract():
+    link = FakeLink()
+    link.push([0.0], [0.0])
+    proto = builtin("tppr", target="100 kPa", steps=0, cycles=1, rest_s=1)
+    runner = SessionRunner(link, proto)
+
+    def button(t):
+        if abs(t - 3.0) < 0.025:
+            link.on_button(2.9, "release")  # the device's own time
+
+    drive(runner, link, 8.0, lambda ts: np.where(ts < 1, 100 * ts, np.where(ts < 3.2, 100.0, 0.0)), on_step=button)
+    assert runner.end_reason == "completed"
+    sig = [e for e in runner.events if e[1] == "signal"][0]
+    assert sig[0] == pytest.approx(2.9) and sig[2]["source"] == "device"
+    # the firmware's own limit: 5 % above the 700 kPa alarm = 73.5 N = ZERO + 73.5 × CPN counts
+    assert link.limits and link.limits[0] == pytest.approx(ZERO + 73.5 * CPN, abs=2)
+    phases = [c[0] for c in link.cues]
+    assert phases[0] == "press" and "hold" in phases and "ease" in phases
+    assert ("press", "below", 100) in link.cues or any(c[:2] == ("press", "below") for c in link.cues)
+    runner.close()
+    assert link.cues[-1] == ("off", "none", 0) and link.limits[-1] is None
+
+
+def test_keyboard_signals_are_stamped_with_host_time_and_pain_ratings_validated():
+    link = FakeLink(with_device_cues=False)
+    link.push([0.0], [0.0])
+    runner = SessionRunner(link, builtin("holds", cycles=1, hold_s=3))
+
+    def keys(t):
+        if abs(t - 2.0) < 0.025:
+            runner.signal("rating", 6, t_s=2.0, source="keyboard")
+            runner.signal("rating", 12, t_s=2.0, source="keyboard")
+
+    drive(runner, link, 8.0, holds_profile, on_step=keys)
+    ratings = [e for e in runner.events if e[1] == "pain_rating"]
+    assert len(ratings) == 1 and ratings[0][2]["value"] == 6
+    assert [e for e in runner.events if e[1] == "input_error"][0][2]["error"].startswith("a pain rating")
+
+
+def test_max_pressure_alarm_keeps_alarming_until_released(tmp_path):
+    link = FakeLink()
+    link.push([0.0], [0.0])
+    mixer = CueMixer()
+    runner = SessionRunner(link, builtin("holds"), mixer=mixer)
+    drive(runner, link, 2.0, lambda ts: 400 * ts)  # crosses 700 kPa at 1.75 s
+    assert runner.ended.is_set() and runner.end_reason == "alarm: max_pressure"
+    assert not runner.done.is_set() and runner.cue.phase == "alarm"
+    assert link.cues[-1][0] == "alarm"
+    drive(runner, link, 3.0, lambda ts: 0.0 * ts, t0=2.0)
+    assert runner.done.is_set()
+
+
+def test_ppt_result_becomes_the_points_ppt_with_its_probe(tmp_path):
+    link = FakeLink()
+    link.push([0.0], [0.0])
+    book = PointBook(tmp_path / "points.json")
+    runner = SessionRunner(link, builtin("ppt", trials=2, rest_s=1.0), PointContext(name="trap"), point_book=book)
+    pains = {}
+
+    def profile(ts):
+        out = np.zeros_like(ts)
+        for i, t in enumerate(ts):
+            cyc = t % 6.0
+            out[i] = 50 * cyc if cyc < 4.0 else 0.0
+        return out
+
+    def pain(t):
+        cyc = t % 6.0
+        key = int(t // 6.0)
+        if cyc >= 3.6 and key not in pains:
+            pains[key] = t
+            runner.signal("pain", t_s=t - cyc + 3.4, source="keyboard")  # stamped at 170 kPa
+
+    drive(runner, link, 14.0, profile, on_step=pain)
+    assert runner.end_reason == "completed"
+    rec = book.ppt("trap")
+    assert rec.kpa == pytest.approx(170.0, abs=0.5) and rec.probe_area_cm2 == 1.0 and rec.n == 2
+    assert rec.rate_kpa_s == 50.0
+
+
+def test_refusals_uncalibrated_device_and_unaccepted_caution():
+    link = FakeLink(cal="none")
+    with pytest.raises(UserError, match="calibrate"):
+        SessionRunner(link, builtin("holds"))
+    with pytest.raises(UserError, match="carotid"):
+        SessionRunner(FakeLink(), builtin("holds", target="50 kPa"), PointContext(region="anterior-neck"))
+    runner = SessionRunner(FakeLink(), builtin("holds", target="50 kPa"), PointContext(region="anterior-neck"),
+                           accept_caution=True)
+    assert runner.engine.limits.max_kpa == 100.0
