@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -59,6 +60,15 @@ class StabilityStatus:
         if self.spread is None or self.allowed is None or self.allowed == 0:
             return None
         return self.spread / self.allowed
+
+
+def robust_noise(r: np.ndarray) -> float:
+    """Sample-to-sample noise (sd) from the median absolute first difference: a step or a spike in
+    the samples does not inflate it, as it would a plain standard deviation."""
+    if r.size < 3:
+        return 0.0
+    d = np.diff(np.asarray(r, dtype=np.float64))
+    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2))
 
 
 class StabilityDetector:
@@ -121,7 +131,7 @@ class StabilityDetector:
     def _judge(self, t: np.ndarray, r: np.ndarray) -> tuple[bool, float, float, float]:
         """(ok, spread, allowed, noise) over these samples."""
         c = self.criterion
-        noise = float(np.std(np.diff(r)) / np.sqrt(2)) if r.size > 2 else 0.0
+        noise = robust_noise(r)
         base = self.baseline_raw if self.baseline_raw is not None else float(r[0])
         level = abs(float(r.mean()) - base)
         allowed = max(c.rel * level, c.noise_factor * max(noise, 1.0))
@@ -156,8 +166,8 @@ class StabilityDetector:
             held = now - (self._since if self._since is not None else ts[0])
         stable = ok and not saturated and held >= c.hold_s * 0.98 and ts.size >= c.min_samples
         if stable:
-            # judge the whole hold once more (the slices then span exactly hold_s)
-            sel = t >= now - c.hold_s
+            # judge the hold once more (the slices then span it exactly), never reaching before the run began
+            sel = t >= max(now - c.hold_s, self._since if self._since is not None else -math.inf)
             ok, spread, allowed, _ = self._judge(t[sel], r[sel])
             stable = ok
             ts, rs = t[sel], r[sel]

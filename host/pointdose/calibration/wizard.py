@@ -38,7 +38,7 @@ from pointdose import units
 from pointdose.calibration.models import (FSR, LINEAR, LOAD, MIN_LOADS, UNLOAD, CalibrationRefused, FitResult, Point,
                                           Tolerance, fit_points)
 from pointdose.calibration.record import CalibrationRecord, Converter, SensorConfig, utc_now, _iso
-from pointdose.calibration.stability import StabilityCriterion, StabilityDetector, StabilityStatus
+from pointdose.calibration.stability import StabilityCriterion, StabilityDetector, StabilityStatus, robust_noise
 from pointdose.errors import UserError
 
 REFERENCES = {
@@ -230,9 +230,9 @@ class CalibrationWizard:
             self.message = why
             return
         self.message = ""
-        wt, wr = self.detector.window()
-        sel = wt >= wt[-1] - self.settings.criterion.hold_s if wt.size else slice(None)
-        wr = wr[sel] if wt.size else wr
+        wt, wr = self.detector.window()  # the samples since the steady run began
+        if wt.size:
+            wr = wr[wt >= wt[-1] - self.settings.criterion.hold_s]
         self.capture = Capture(mean_raw=float(wr.mean()), sd_raw=float(wr.std(ddof=1)) if wr.size > 1 else 0.0,
                                n=int(wr.size), t_s=float(t[-1]), saturated=status.saturated)
         if self.step == Step.ZERO:
@@ -494,7 +494,7 @@ class _PressCounter:
             if first.size < 5:
                 return False
             self.baseline = float(np.median(first[:20]))
-            self.noise = float(np.std(np.diff(first[:20])) / np.sqrt(2)) if first.size > 2 else 1.0
+            self.noise = max(1.0, robust_noise(first[:20]))
         exc = np.abs(raw - self.baseline)
         floor = max(self._min_excursion, 30 * self.noise)
         for e in exc:

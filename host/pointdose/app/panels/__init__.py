@@ -14,6 +14,7 @@ from pointdose.app.panels.base import Panel, PanelContext
 
 # "module:Class", in tab order
 PANELS: list[str] = [
+    "pointdose.app.panels.calibrate:CalibratePanel",
 ]
 
 
