@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             if e.within_session:
                 notes.append("in session " + e.within_session.short())
             if e.vs_previous:
-                notes.append("vs previous session " + e.vs_previous.short())
+                notes.append(f"vs {e.compared_with} " + e.vs_previous.short())
             if e.not_compared:
                 notes.append(e.not_compared)
             if e.gaps:

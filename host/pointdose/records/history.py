@@ -27,11 +27,11 @@ class Conditions:
     def differences(self, other: "Conditions") -> list[str]:
         out = []
         if not _same(self.probe_area_cm2, other.probe_area_cm2):
-            out.append(f"probe {_num(other.probe_area_cm2)} vs {_num(self.probe_area_cm2)} cm²")
+            out.append(f"probe {_num(self.probe_area_cm2)} vs {_num(other.probe_area_cm2)} cm²")
         if not _same(self.ramp_kpa_s, other.ramp_kpa_s):
-            out.append(f"ramp {_num(other.ramp_kpa_s)} vs {_num(self.ramp_kpa_s)} kPa/s")
+            out.append(f"ramp {_num(self.ramp_kpa_s)} vs {_num(other.ramp_kpa_s)} kPa/s")
         if self.calibration_id != other.calibration_id:
-            out.append(f"calibration {other.calibration_id or 'none'} vs {self.calibration_id or 'none'}")
+            out.append(f"calibration {self.calibration_id or 'none'} vs {other.calibration_id or 'none'}")
         return out
 
 
@@ -67,8 +67,9 @@ class Entry:
     ppt_after_kpa: float | None = None
     ppt_conditions: Conditions | None = None
     within_session: metrics.PptChange | None = None  # before → after in this session
-    vs_previous: metrics.PptChange | None = None  # this session's PPT before vs the previous session's
-    not_compared: str | None = None  # why vs_previous is missing
+    vs_previous: metrics.PptChange | None = None  # PPT before vs the latest earlier session measured alike
+    compared_with: str | None = None  # that session's date
+    not_compared: str | None = None  # why vs_previous is missing, or which sessions in between were skipped
 
 
 @dataclass
@@ -98,7 +99,7 @@ def point_history(store: Store, point_id: int) -> PointHistory:
     p = store.point_row(point_id)
     hist = PointHistory(point_id, p["label"], p["location"], p["side"])
     seen_sessions: set[int] = set()
-    previous: Entry | None = None
+    measured: list[Entry] = []  # earlier entries with a PPT before
     for app in store.applications(point_id=point_id):
         m = app["metrics"] or store.metrics(app["id"])
         e = Entry(application_id=app["id"], session_id=app["session_id"], date=app["session_started"][:10],
@@ -114,17 +115,23 @@ def point_history(store: Store, point_id: int) -> PointHistory:
             if e.ppt_before_kpa is not None and e.ppt_after_kpa is not None:
                 if before_c is not None and after_c is not None and not before_c.differences(after_c):
                     e.within_session = metrics.ppt_change(e.ppt_before_kpa, e.ppt_after_kpa)
-            if e.ppt_before_kpa is not None and previous is not None:
-                if previous.ppt_conditions is None or before_c is None:
-                    e.not_compared = "not compared: mixed probes, ramp rates or calibrations in one session"
+            if e.ppt_before_kpa is not None and measured:
+                if before_c is None:
+                    e.not_compared = "not compared: mixed probes, ramp rates or calibrations in this session"
                 else:
-                    diffs = before_c.differences(previous.ppt_conditions)
-                    if diffs:
-                        e.not_compared = "not compared: " + "; ".join(diffs)
-                    else:
-                        e.vs_previous = metrics.ppt_change(previous.ppt_before_kpa, e.ppt_before_kpa)
+                    skipped = []
+                    for earlier in reversed(measured):
+                        diffs = before_c.differences(earlier.ppt_conditions) if earlier.ppt_conditions else ["mixed"]
+                        if not diffs:
+                            e.vs_previous = metrics.ppt_change(earlier.ppt_before_kpa, e.ppt_before_kpa)
+                            e.compared_with = earlier.date
+                            break
+                        skipped.append(f"{earlier.date}: {'; '.join(diffs)}")
+                    if skipped:
+                        e.not_compared = (("not compared with " if e.vs_previous else "not compared: ")
+                                          + " | ".join(skipped[:3]))
             if e.ppt_before_kpa is not None:
-                previous = e
+                measured.append(e)
         hist.entries.append(e)
     return hist
 

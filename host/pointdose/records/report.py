@@ -20,6 +20,7 @@ from pointdose.records.store import Store
 TRACE_RGB = (20, 90, 200)
 BAND_RGB = (200, 235, 200)
 THRESHOLD_RGB = (150, 150, 150)
+GAP_RGB = (255, 205, 205)
 POINT_RGB = (230, 120, 20)
 FONT_NAMES = ("DejaVuSans.ttf", "NotoSans-Regular.ttf", "LiberationSans-Regular.ttf", "Arial.ttf")
 FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", str(Path.home() / ".fonts"), "/Library/Fonts",
@@ -95,21 +96,25 @@ def _trace_thumbnail(pdf, x, y, w, h, rows: np.ndarray, app: dict, m: dict) -> N
     p.set_dash_pattern(dash=0.8, gap=0.8)
     p.line(x, sy(m["contact_kpa"]), x + w, sy(m["contact_kpa"]))
     p.set_dash_pattern()
-    # min/max per column of ~0.4 mm so long traces stay small and spikes survive
-    cols = max(2, int(w / 0.4))
-    idx = np.minimum((t / t_max * (cols - 1)).astype(int), cols - 1)
-    pts = []
-    for c in range(cols):
-        sel = np.flatnonzero(idx == c)
-        if sel.size == 0:
-            continue
-        seg = kpa[sel]
-        a, b = sel[np.argmin(seg)], sel[np.argmax(seg)]
-        for i in sorted({a, b}):
-            pts.append((sx(float(t[i])), sy(float(kpa[i]))))
+    # one polyline per run of consecutive samples: a gap is shaded, never bridged
+    spans = metrics.runs(rows["seq"], rows["segment"], len(rows))
+    p.set_fill_color(*GAP_RGB)
+    for (_, stop), (start, _) in zip(spans[:-1], spans[1:]):
+        p.rect(sx(float(t[stop - 1])), y, max(0.3, sx(float(t[start])) - sx(float(t[stop - 1]))), h, style="F")
+    cols = max(2, int(w / 0.4))  # min/max per ~0.4 mm column: small files, spikes survive
     p.set_draw_color(*TRACE_RGB)
     p.set_line_width(0.35)
-    p.polyline(pts)
+    for a, b in spans:
+        tt, kk = t[a:b], kpa[a:b]
+        idx = np.minimum((tt / t_max * (cols - 1)).astype(int), cols - 1)
+        pts = []
+        for c in np.unique(idx):
+            sel = np.flatnonzero(idx == c)
+            lo_i, hi_i = sel[np.argmin(kk[sel])], sel[np.argmax(kk[sel])]
+            for i in sorted({lo_i, hi_i}):
+                pts.append((sx(float(tt[i])), sy(float(kk[i]))))
+        if len(pts) >= 2:
+            p.polyline(pts)
     p.set_line_width(0.2)
     pdf.font(6)
     p.set_text_color(90, 90, 90)
@@ -278,9 +283,9 @@ def _application_block(pdf, store: Store, a: dict, second) -> None:
         ("Time above PPT", f"{m['above_ppt_s']:.1f} s" if m.get("above_ppt_s") is not None else "no PPT before"),
         ("Hold stability (CV)", ", ".join(cvs) if cvs else "—"),
         ("Cycles completed", str(m["cycles_completed"]) if m.get("cycles_completed") is not None else "—"),
-        ("PPT before → after", (f"{kp(ppt_b['v'])} → {kp(ppt_a)}" + (f" at {ppt_b['r']:g} kPa/s" if ppt_b["r"] else ""))
+        ("PPT before → after", f"{kp(ppt_b['v'])} → {kp(ppt_a)}"
          if ppt_b["v"] is not None or ppt_a is not None else "not measured"),
-        ("PPT change", change or "—"),
+        ("PPT change", (change or "—") + (f" (ramp {ppt_b['r']:g} kPa/s)" if ppt_b["r"] else "")),
         ("Pain before / after", f"{pain.get('before', '—')} / {pain.get('after', '—')} (0–10)" if pain else "not rated"),
         ("Probe, calibration", f"{a['probe_area_cm2']:g} cm²" + (f" ({a['probe']})" if a["probe"] and "cm" not in a["probe"] else "")
          + f", calibration {a['calibration_id'] or 'none'}"),
