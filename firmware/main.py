@@ -59,6 +59,17 @@ def make_sensor(cfg, board, clock):
     raise ValueError("sensor=%s: unknown" % kind)
 
 
+def _pin(make, key, n, problems):
+    """A cue/input pin, or None with a problem noted (a bad pin never stops the boot)."""
+    if n is None:
+        return None
+    try:
+        return make(n)
+    except (ValueError, OSError, TypeError, AttributeError) as e:
+        problems.append("%s=%s: %s" % (key, n, e))
+        return None
+
+
 def main():
     board = pd_board.detect()
     cfg, problems = pd_config.load(board)
@@ -73,14 +84,16 @@ def main():
     except (ValueError, OSError) as e:
         problems.append("sensor=%s: %s" % (cfg["sensor"], e))
         sensor = None
-    led = None
-    try:
-        led = board.led(cfg["led"])
-    except (ValueError, OSError, TypeError) as e:
-        problems.append("led=%s: %s" % (cfg["led"], e))
+    led = _pin(board.led, "led", cfg["led"], problems)
+    buzzer = _pin(board.buzzer, "buzzer", cfg["buzzer"], problems)
+    buttons = []
+    for name, n in sorted((cfg["buttons"] or {}).items()):
+        p = _pin(board.button, "buttons." + name, n, problems)
+        if p is not None:
+            buttons.append((name, p))
     inp, out = board.streams()
     dev = Device(cfg, sensor, clock, inp, out, board_name=board.name, uid=board.uid,
-                 store=pd_config.Store(board.store), led=led)
+                 store=pd_config.Store(board.store), led=led, buzzer=buzzer, buttons=buttons)
     dev.boot_errors(problems)
     dev.run()
 

@@ -2,7 +2,8 @@
 
 ``detect()`` returns a ``Board`` with: ``name`` (``rp2``, ``esp32``,
 ``unix``), ``uid`` (hex), ``irq_off``/``irq_on`` (``machine.disable_irq`` /
-``enable_irq``; no-ops on unix), ``pin()``, ``adc()``, ``led()``,
+``enable_irq``; no-ops on unix), ``pin()``, ``adc()``, ``led()``, ``buzzer()``, ``button()``
+(cue and input pins: fake pins on unix, ``pd_fakeio.FakePin``),
 ``env()`` (environment variables on unix, nothing on boards), ``store``
 (folder for tare/config files) and ``default_link``.
 
@@ -83,15 +84,55 @@ class Board:
         return a
 
     def led(self, n):
-        if n is None or self._machine is None:
+        if n is None:
             return None
+        if self._machine is None:
+            from pd_fakeio import FakePin
+            return FakePin("led", 0)
         p = self.pin(n, out=True)
-        p(0)
+        p.value(0)
         return p
+
+    def buzzer(self, n):
+        """A passive piezo on PWM: ``value(0/1)`` silences/sounds it, ``tone(hz)`` sets the pitch."""
+        if n is None:
+            return None
+        if self._machine is None:
+            from pd_fakeio import FakePin
+            return FakePin("buzzer", 0)
+        return PwmBuzzer(self._machine, self.pin(n, out=True))
+
+    def button(self, n):
+        """An input to GND with the internal pull-up (a foot pedal's resting level is read at boot)."""
+        if self._machine is None:
+            from pd_fakeio import FakePin
+            return FakePin("button%s" % n, 1)
+        m = self._machine
+        return m.Pin(n, m.Pin.IN, m.Pin.PULL_UP)
 
     def streams(self):
         """(input, output) byte streams of the host link: the REPL's stdio."""
         return sys.stdin.buffer, sys.stdout.buffer
+
+
+class PwmBuzzer:
+    """Square wave on a pin: duty 50 % when on, 0 when off (boards only)."""
+
+    def __init__(self, machine, pin):
+        self._pwm = machine.PWM(pin)
+        self._pwm.freq(2000)
+        self._pwm.duty_u16(0)
+        self.level = 0
+
+    def tone(self, hz):
+        if hz > 0:
+            self._pwm.freq(hz)
+
+    def value(self, v=None):
+        if v is None:
+            return self.level
+        self.level = 1 if v else 0
+        self._pwm.duty_u16(32768 if v else 0)
 
 
 def detect():

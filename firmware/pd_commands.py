@@ -42,6 +42,11 @@ VERBS = {
     "status": "cmd_status",
     "repl": "cmd_repl",
     "sim": "cmd_sim",
+    "cue": "cmd_cue",
+    "limit": "cmd_limit",
+    "io": "cmd_io",
+    "calw": "cmd_calw",
+    "cal": "cmd_cal",
 }
 
 

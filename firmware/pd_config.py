@@ -35,8 +35,9 @@ COMMON = {
     "rate_pin": None,       # HX711 RATE pin, when wired to the board (else fixed by the breakout)
     "adc_pin": None,        # ADC pin (FSR divider)
     "oversample": 8,        # ADC readings averaged per sample
-    "led": None,            # cue LED pin (on while streaming)
-    "buzzer": None,         # cue buzzer pin (reserved for CUE_STATE)
+    "led": None,            # cue LED pin (docs/firmware.md, "Cues")
+    "buzzer": None,         # passive piezo buzzer pin (PWM tones)
+    "buttons": None,        # {"release": PIN, "pain": PIN, "stop": PIN, ...}: to GND, pull-up
     "link": "usb",          # usb | uart:BAUD
     "batch_us": None,       # None: 4000 on USB, 20000 on a UART
     "watchdog_ms": 3000,
@@ -47,15 +48,17 @@ COMMON = {
 
 PROFILES = {
     # Raspberry Pi Pico + HX711 breakout (RATE tied to 10 SPS on most boards).
-    "pico-hx711": {"sensor": "hx711", "dout": 16, "sck": 17, "rate": 10, "led": "LED"},
+    "pico-hx711": {"sensor": "hx711", "dout": 16, "sck": 17, "rate": 10, "led": "LED", "buzzer": 15,
+                   "buttons": {"release": 10, "pain": 11, "stop": 12}},
     # Raspberry Pi Pico + FSR 402 in a divider on ADC0 (GP26).
     "pico-fsr": {"sensor": "adc", "adc_pin": 26, "oversample": 8, "rate": 200, "led": "LED",
-                 "buzzer": 15},
+                 "buzzer": 15, "buttons": {"release": 10, "pain": 11, "stop": 12}},
     # ESP32 DevKit + HX711 behind the USB-UART bridge.
-    "esp32-hx711": {"sensor": "hx711", "dout": 4, "sck": 5, "rate": 10, "led": 2,
-                    "link": "uart:115200"},
-    # Unix port: simulated load cell.
-    "unix-sim": {"sensor": "sim", "rate": 200},
+    "esp32-hx711": {"sensor": "hx711", "dout": 4, "sck": 5, "rate": 10, "led": 2, "buzzer": 26,
+                    "buttons": {"release": 32, "pain": 33, "stop": 27}, "link": "uart:115200"},
+    # Unix port: simulated load cell; LED, buzzer and buttons are fake pins (`io`, `sim button`).
+    "unix-sim": {"sensor": "sim", "rate": 200, "led": "LED", "buzzer": 15,
+                 "buttons": {"release": 10, "pain": 11, "stop": 12}},
 }
 
 _BOARD_DEFAULT = {"rp2": "pico-hx711", "esp32": "esp32-hx711", "unix": "unix-sim"}
@@ -63,6 +66,8 @@ _SENSORS = ("hx711", "adc", "sim", "sim-hx711")
 _INTS = ("rate", "gain", "oversample", "batch_us", "watchdog_ms", "ring", "tare_max")
 CONFIG_FILE = "config.json"
 STATE_FILE = "pd_state.json"
+CAL_FILE = "pd_cal.bin"
+BUTTON_NAMES = ("release", "pain", "stop", "mark", "up", "down")    # pd_cue.BUTTON_IDS
 
 
 def _join(folder, name):
@@ -178,6 +183,16 @@ def _validate(cfg, problems):
     if not 1 <= cfg["oversample"] <= 64:
         problems.append("oversample=%d: must be 1..64, using 8" % cfg["oversample"])
         cfg["oversample"] = 8
+    b = cfg["buttons"]
+    if b is not None:
+        if not isinstance(b, dict):
+            problems.append("buttons=%s: must be {NAME: PIN}, ignored" % (b,))
+            cfg["buttons"] = None
+        else:
+            for k in list(b):
+                if k not in BUTTON_NAMES:
+                    problems.append("buttons: %s is not one of %s, ignored" % (k, "/".join(BUTTON_NAMES)))
+                    del b[k]
     cal = cfg["cal"]
     if cal is not None and not (isinstance(cal, str) and cal.startswith("linear:")):
         problems.append("cal=%s: must be linear:COUNTS_PER_N:ZERO, ignored" % cal)
@@ -195,6 +210,50 @@ class Store:
     def __init__(self, folder):
         self.path = _join(folder, STATE_FILE)
         self.tmp = self.path + ".tmp"
+        self.cal_path = _join(folder, CAL_FILE)
+
+    # The calibration blob (opaque to the firmware): "PDC1", u16 length, u16 CRC-16/CCITT-FALSE
+    # (little-endian), then the bytes; written to a temporary file and renamed over the old one.
+    def load_blob(self):
+        """The stored blob (bytes), None when there is none; ValueError when the file is damaged."""
+        try:
+            with open(self.cal_path, "rb") as f:
+                d = f.read()
+        except OSError:
+            return None
+        from pd_frame import crc16
+        if len(d) < 8 or d[0:4] != b"PDC1":
+            raise ValueError("%s has no PDC1 header" % CAL_FILE)
+        n = d[4] | d[5] << 8
+        crc = d[6] | d[7] << 8
+        if len(d) != 8 + n or crc16(d[8:], n) != crc:
+            raise ValueError("%s is damaged (length or CRC)" % CAL_FILE)
+        return d[8:]
+
+    def save_blob(self, buf, n):
+        from pd_frame import crc16
+        crc = crc16(buf, n)
+        tmp = self.cal_path + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(b"PDC1" + bytes((n & 0xFF, n >> 8, crc & 0xFF, crc >> 8)))
+            f.write(bytes(buf[0:n]))
+        self._replace(tmp, self.cal_path)
+
+    def clear_blob(self):
+        try:
+            os.remove(self.cal_path)
+        except OSError:
+            pass
+
+    def _replace(self, tmp, path):
+        try:
+            os.rename(tmp, path)
+        except OSError:             # a filesystem that will not rename over a file
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+            os.rename(tmp, path)
 
     def load(self):
         d = _read_json(self.path)
@@ -203,11 +262,4 @@ class Store:
     def save(self, state):
         with open(self.tmp, "w") as f:
             json.dump(state, f)
-        try:
-            os.rename(self.tmp, self.path)
-        except OSError:             # a filesystem that will not rename over a file
-            try:
-                os.remove(self.path)
-            except OSError:
-                pass
-            os.rename(self.tmp, self.path)
+        self._replace(self.tmp, self.path)

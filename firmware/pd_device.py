@@ -34,8 +34,9 @@ except ImportError:     # pragma: no cover
     import uos as os
 
 import pd_commands as pc
+import pd_cue as cue
 from pd_clock import MASK, Schedule, add, diff
-from pd_frame import MAX_SAMPLES, Framer
+from pd_frame import CAL_CHUNK, MAX_SAMPLES, Framer, crc16
 from pd_ring import Ring
 
 FW_VERSION = "0.1.0"
@@ -60,6 +61,13 @@ E_WATCHDOG = const(1)
 E_SENSOR = const(2)
 E_OVERFLOW = const(3)
 E_CONFIG = const(4)
+E_OVER = const(5)
+
+CAL_MAX = const(1024)       # bytes in the calibration blob
+_I24_HI = const(8388608)    # "no limit": above every raw value
+_I24_LO = const(-8388609)
+_CALM_US = const(500000)    # the firmware alarm ends after this long back inside the limit
+_BTN_US = const(5000)       # button poll interval
 
 
 def _kbd_intr_default(c):
@@ -108,7 +116,8 @@ class StreamPoller:
 
 class Device:
     def __init__(self, cfg, sensor, clock, inp, out, board_name="unix", uid="0",
-                 store=None, kbd_intr=None, boot=None, led=None, poller=None):
+                 store=None, kbd_intr=None, boot=None, led=None, poller=None, buzzer=None,
+                 buttons=None):
         self.cfg = cfg
         self.sensor = sensor
         self.clock = clock
@@ -119,7 +128,8 @@ class Device:
         self.store = store
         self._kbd = kbd_intr or _kbd_intr_default
         self.boot = boot if boot is not None else os.urandom(4)
-        self.led = led
+        self.led = led          # pins: .value(v); the buzzer also .tone(hz)
+        self.buzzer = buzzer
         self.link = cfg["link"]
         self.baud = 0 if self.link == "usb" else int(self.link[5:])
         self.batch_us = cfg["batch_us"]
@@ -165,6 +175,30 @@ class Device:
         self._tare_i = 0
         self._tare_id = 0
         self._dirty = False     # tare changed while streaming: save at stop
+
+        # cues, the firmware's own over-pressure limit, buttons
+        self.cues = cue.Cues(cue.Output(led), cue.Output(buzzer))
+        self._io_due = now      # next time _io() has something to do
+        self._btns = None
+        self._btn_due = now
+        if buttons:
+            self._btns = cue.Buttons([p for _, p in buttons], [cue.BUTTON_IDS[n] for n, _ in buttons],
+                                     [n for n, _ in buttons])
+        self._lim_on = False
+        self._lim_hi = _I24_HI
+        self._lim_lo = _I24_LO
+        self.lim_max = None
+        self.lim_min = None
+        self.alarm = False      # the firmware's over-pressure alarm is on
+        self.alarms = 0         # crossings since boot
+        self._calm_t = -1       # when the reading came back inside the limit (-1: it has not)
+
+        # calibration blob (opaque to the firmware): kept in RAM, saved in the store
+        self.calblob = bytearray(CAL_MAX)
+        self.cal_n = 0
+        self.cal_crc = -1       # -1: none stored
+        self._stage = bytearray(CAL_MAX)
+        self._boot_problems = []
         if store is not None:
             st = store.load()
             t = st.get("tare")
@@ -172,6 +206,15 @@ class Device:
                 self.tare = t
             if self.cal is None and isinstance(st.get("cal"), str):
                 self.cal = st["cal"]
+            try:
+                b = store.load_blob()
+            except (ValueError, OSError) as e:
+                b = None
+                self._boot_problems.append("calibration blob: %s; ignored (write it again)" % e)
+            if b:
+                self.calblob[0:len(b)] = b
+                self.cal_n = len(b)
+                self.cal_crc = crc16(b, len(b))
         # A lone delimiter first, so that the host's decoder is in sync
         # before the first real frame.
         self.outbox[0] = 0
@@ -209,6 +252,8 @@ class Device:
                 self._sample(s.read(now), now)
             elif not self.fault and diff(now, self._last_conv) > s.timeout_us:
                 self._sensor_fault(now)
+        if (now - self._io_due) & MASK < _HALF:
+            self._io(now)
         ev = self._poller.poll()
         wr = ev & _POLLOUT
         if ev & _POLLIN and self._in_open:
@@ -250,6 +295,17 @@ class Device:
         self._last_conv = now
         if self.fault:
             self.fault = False
+        if self._lim_on:            # the firmware's own limit, host or no host
+            if v > self._lim_hi or v < self._lim_lo:
+                if self.alarm:
+                    self._calm_t = -1
+                else:
+                    self._alarm_start(v, now)
+            elif self.alarm:
+                if self._calm_t < 0:
+                    self._calm_t = now
+                elif (now - self._calm_t) & MASK >= _CALM_US:
+                    self._alarm_end(now)
         if self._tare_n:
             self._tare_buf[self._tare_i] = v
             self._tare_i += 1
@@ -278,7 +334,8 @@ class Device:
             self.seq = (seq + 1) & MASK
 
     def _update_sampling(self, now):
-        on = self.sensor is not None and (self.streaming or self._tare_n > 0)
+        # a set limit keeps the sensor sampled (not sent) when the stream stops
+        on = self.sensor is not None and (self.streaming or self._tare_n > 0 or self._lim_on)
         if on and not self._sampling:
             self.sched.reset(now)
             self._last_conv = now
@@ -293,6 +350,58 @@ class Device:
     def _set_spf(self):
         n = self.batch_us // _period(self.rate)
         self._spf = 1 if n < 1 else (MAX_SAMPLES if n > MAX_SAMPLES else n)
+
+    # ------------------------------------------------- cues, alarm, buttons
+    def _io(self, now):
+        """Advance the LED/buzzer patterns and poll the buttons when due (no allocation)."""
+        c = self.cues
+        if c.active and (now - c.due) & MASK < _HALF:
+            c.update(now)
+        nxt = add(now, cue.FAR)
+        b = self._btns
+        if b is not None:
+            if (now - self._btn_due) & MASK < _HALF:
+                b.poll(now, self)
+                self._btn_due = add(now, _BTN_US)
+            nxt = self._btn_due
+        if c.active and (c.due - nxt) & MASK >= _HALF:
+            nxt = c.due
+        self._io_due = nxt
+
+    def _cue_changed(self, now):
+        """Patterns changed: run _io() on the next pass and echo what is shown."""
+        self._io_due = now
+        self._queue_cue(now)
+
+    def _queue_cue(self, now):
+        c = self.cues
+        ph, bd, lv = c.shown_cue()
+        f = self.framer
+        self._append(f.enc, 0, f.cue_state(now, ph, bd, lv, c.flags(), c.led_on, c.led_off,
+                                           c.bz_on, c.bz_off, c.bz_hz))
+
+    def button_event(self, t, bid, ev, count):
+        f = self.framer
+        self._append(f.enc, 0, f.button(t, bid, ev, count))
+
+    def _alarm_start(self, v, now):
+        self.alarm = True
+        self._calm_t = -1
+        if self.alarms < MASK:
+            self.alarms += 1
+        low = v < self._lim_lo
+        f = self.framer
+        self._append(f.enc, 0, f.over_pressure(E_OVER, v, self._lim_lo if low else self._lim_hi, now, low))
+        self.cues.fw_alarm = True
+        self.cues.apply(now)
+        self._cue_changed(now)
+
+    def _alarm_end(self, now):
+        self.alarm = False
+        self._calm_t = -1
+        self.cues.fw_alarm = False
+        self.cues.apply(now)
+        self._cue_changed(now)
 
     # ---------------------------------------------------------------- output
     def _write(self, now):
@@ -404,7 +513,7 @@ class Device:
         return True
 
     def boot_errors(self, problems):
-        for p in problems:
+        for p in problems + self._boot_problems:
             self._queue_error(E_CONFIG, "config: " + p)
 
     # ----------------------------------------------------------------- input
@@ -478,12 +587,15 @@ class Device:
             cal = s.cal()       # a simulated sensor knows its true scale
         kind = "none" if s is None else s.kind
         return ("fw=%s proto=%d board=%s sensor=%s rate=%d uid=%s boot=%s raw_min=%d raw_max=%d "
-                "tare=%d cal=%s batch_us=%d link=%s mpy=%d watchdog_ms=%d") % (
+                "tare=%d cal=%s batch_us=%d link=%s mpy=%d watchdog_ms=%d calblob=%s") % (
             FW_VERSION, PROTO, self.board_name, kind, self.rate, self.uid,
             "".join("%02x" % b for b in self.boot),
             s.raw_min if s else 0, s.raw_max if s else 0, self.tare, cal or "none",
             self.batch_us, self.link, getattr(sys.implementation, "_mpy", 0),
-            self.watchdog_us // 1000)
+            self.watchdog_us // 1000, self._calblob_text())
+
+    def _calblob_text(self):
+        return "none" if self.cal_crc < 0 else "%04x" % self.cal_crc
 
     def cmd_hello(self, cid, args, now):
         return pc.OK, self.hello_text()
@@ -501,8 +613,9 @@ class Device:
             self._set_kbd(True)
             self._update_sampling(now)
             self._next_status = add(now, _SECOND)
-            if self.led is not None:
-                self.led(1)
+            self.cues.streaming = True
+            self.cues.apply(now)
+            self._io_due = now
             self._queue_reply(cid, pc.OK, "streaming=1 seq=%d" % self.seq)
             self._queue_status(now)
             return None
@@ -512,9 +625,11 @@ class Device:
         self.streaming = False
         self._queue_all_data()
         self._set_kbd(False)
-        self._update_sampling(self.clock.now())
-        if self.led is not None:
-            self.led(0)
+        now = self.clock.now()
+        self._update_sampling(now)
+        self.cues.streaming = False
+        self.cues.apply(now)
+        self._io_due = now
         if self._dirty:
             self._save()
 
@@ -532,6 +647,9 @@ class Device:
         self._queue_error(E_WATCHDOG, "host silent for %.1f s: streaming stopped"
                           % (self.watchdog_us / 1000000))
         self._queue_status(now)
+        # a cue from a host that has gone is stale: show none (the firmware's alarm stays)
+        self.cues.set(now, cue.P_OFF, cue.B_NONE, 0)
+        self._cue_changed(now)
 
     def link_bytes(self, hz):
         """Bytes/s a stream at ``hz`` puts on the link (docs/protocol.md)."""
@@ -635,7 +753,183 @@ class Device:
         return None
 
     def cmd_sim(self, cid, args, now):
+        if args and args[0] == "button":
+            return self._sim_button(args, now)
         sim = getattr(self.sensor, "sim", None)
         if sim is None:
             return pc.NOT_NOW, "sim: only the simulated sensor takes sim commands"
         return sim.command(args)
+
+    def _sim_button(self, args, now):
+        b = self._btns
+        if b is None:
+            return pc.NOT_NOW, "sim button: no buttons configured (buttons in config.json)"
+        if len(args) not in (2, 3):
+            return pc.BAD_ARG, "sim button needs NAME [MS]"
+        i = b.index(args[1])
+        if i < 0:
+            return pc.BAD_ARG, "sim button %s: configured buttons are %s" % (args[1], ",".join(b.names))
+        if not hasattr(b.pins[i], "level"):
+            return pc.NOT_NOW, "sim button: only fake pins (unix port) can be pressed by command"
+        try:
+            ms = int(args[2]) if len(args) == 3 else 100
+        except ValueError:
+            return pc.BAD_ARG, "sim button: MS must be a whole number"
+        if not 30 <= ms <= 10000:
+            return pc.BAD_ARG, "sim button: MS must be 30..10000"
+        if b.sim_i >= 0:
+            return pc.NOT_NOW, "sim button: %s is still held; try again after it" % b.names[b.sim_i]
+        b.sim_press(i, now, ms * 1000)
+        self._io_due = now
+        return pc.OK, "button=%s ms=%d" % (args[1], ms)
+
+    # ------------------------------------------------------- cues and limit
+    def cmd_cue(self, cid, args, now):
+        c = self.cues
+        if args:
+            if len(args) > 3:
+                return pc.BAD_ARG, "cue takes PHASE [BAND [LEVEL]]"
+            try:
+                ph = cue.PHASES.index(args[0])
+            except ValueError:
+                return pc.BAD_ARG, "cue %s: PHASE must be one of %s" % (args[0], ",".join(cue.PHASES))
+            bd = 0
+            lv = 0
+            if len(args) > 1:
+                try:
+                    bd = cue.BANDS.index(args[1])
+                except ValueError:
+                    return pc.BAD_ARG, "cue: BAND must be one of %s" % ",".join(cue.BANDS)
+            if len(args) > 2:
+                try:
+                    lv = int(args[2])
+                except ValueError:
+                    lv = -1
+                if not 0 <= lv <= 100:
+                    return pc.BAD_ARG, "cue: LEVEL must be a whole number 0..100"
+            c.set(now, ph, bd, lv)
+        self._cue_changed(now)
+        return pc.OK, "phase=%s band=%s level=%d alarm=%d" % (
+            cue.PHASES[c.phase], cue.BANDS[c.band], c.level, 1 if self.alarm else 0)
+
+    def _limit_text(self):
+        return "limit_max=%s limit_min=%s" % (
+            "off" if self.lim_max is None else "%d" % self.lim_max,
+            "off" if self.lim_min is None else "%d" % self.lim_min)
+
+    def cmd_limit(self, cid, args, now):
+        if args:
+            which = "max"
+            a = args
+            if args[0] in ("max", "min"):
+                which = args[0]
+                a = args[1:]
+            if len(a) != 1:
+                return pc.BAD_ARG, "limit takes RAW, max RAW, min RAW or off"
+            if a[0] == "off":
+                if which == "max" and len(args) == 1:
+                    self.lim_max = self.lim_min = None
+                elif which == "max":
+                    self.lim_max = None
+                else:
+                    self.lim_min = None
+            else:
+                try:
+                    r = int(a[0])
+                except ValueError:
+                    return pc.BAD_ARG, "limit %s: RAW must be a whole number of raw counts" % a[0]
+                if not -8388608 <= r <= 8388607:
+                    return pc.BAD_ARG, "limit %d: RAW must be -8388608..8388607" % r
+                if which == "max":
+                    self.lim_max = r
+                else:
+                    self.lim_min = r
+            self._lim_hi = _I24_HI if self.lim_max is None else self.lim_max
+            self._lim_lo = _I24_LO if self.lim_min is None else self.lim_min
+            self._lim_on = self.lim_max is not None or self.lim_min is not None
+            if self.alarm and not self._lim_on:
+                self._alarm_end(now)
+            self._update_sampling(now)
+        return pc.OK, "%s alarm=%d" % (self._limit_text(), 1 if self.alarm else 0)
+
+    def cmd_io(self, cid, args, now):
+        def lv(p):
+            return "-" if p is None else "%d" % (1 if p.value() else 0)
+        b = self._btns
+        pressed = []
+        if b is not None:
+            pressed = [b.names[i] for i in range(b.n) if b.state[i]]
+        return pc.OK, "led=%s buzzer=%s buzzer_hz=%d alarm=%d alarms=%d %s buttons=%s pressed=%s" % (
+            lv(self.led), lv(self.buzzer), self.cues.bz.hz_now, 1 if self.alarm else 0, self.alarms,
+            self._limit_text(), ",".join(b.names) if b else "none", ",".join(pressed) or "none")
+
+    # ------------------------------------------------------- calibration blob
+    def cmd_calw(self, cid, args, now):
+        if self.streaming:
+            return pc.NOT_NOW, "calibration: stop streaming first (written only while not streaming)"
+        if len(args) != 2:
+            return pc.BAD_ARG, "calw needs OFFSET HEX"
+        try:
+            off = int(args[0])
+            h = args[1]
+            n = len(h) // 2
+            if len(h) != 2 * n or n == 0:
+                raise ValueError
+            data = bytes(int(h[2 * i:2 * i + 2], 16) for i in range(n))
+        except ValueError:
+            return pc.BAD_ARG, "calw: OFFSET must be a number and HEX an even number of hex digits"
+        if off < 0 or off + n > CAL_MAX:
+            return pc.BAD_ARG, "calw: OFFSET+bytes must stay within %d" % CAL_MAX
+        self._stage[off:off + n] = data
+        return pc.OK, "calw=%d n=%d" % (off, n)
+
+    def cmd_cal(self, cid, args, now):
+        sub = args[0] if args else "info"
+        if sub == "info" and len(args) <= 1:
+            return pc.OK, "calblob=%s len=%d" % (self._calblob_text(), self.cal_n)
+        if sub == "read" and len(args) == 1:
+            f = self.framer
+            n = self.cal_n
+            k = 0
+            for off in range(0, n, CAL_CHUNK):
+                m = n - off if n - off < CAL_CHUNK else CAL_CHUNK
+                self._append(f.enc, 0, f.cal_chunk(self.calblob, n, off, m, self.cal_crc))
+                k += 1
+            return pc.OK, "calblob=%s len=%d frames=%d" % (self._calblob_text(), n, k)
+        if sub not in ("commit", "clear"):
+            return pc.BAD_ARG, "cal takes info, read, commit LEN CRC16 or clear"
+        if self.streaming:
+            return pc.NOT_NOW, "calibration: stop streaming first (written only while not streaming)"
+        if self.store is None:
+            return pc.FAULT, "calibration: no store on this device"
+        if sub == "clear":
+            if len(args) != 1:
+                return pc.BAD_ARG, "cal clear takes no argument"
+            try:
+                self.store.clear_blob()
+            except OSError as e:
+                return pc.FAULT, "calibration: cannot remove the file (%s)" % e
+            self.cal_n = 0
+            self.cal_crc = -1
+            return pc.OK, "calblob=none len=0"
+        if len(args) != 3:
+            return pc.BAD_ARG, "cal commit needs LEN CRC16 (4 hex digits)"
+        try:
+            n = int(args[1])
+            want = int(args[2], 16)
+        except ValueError:
+            return pc.BAD_ARG, "cal commit: LEN must be a number and CRC16 hex"
+        if not 1 <= n <= CAL_MAX:
+            return pc.BAD_ARG, "cal commit: LEN must be 1..%d" % CAL_MAX
+        got = crc16(self._stage, n)
+        if got != want:
+            return pc.BAD_ARG, ("cal commit: the %d bytes received have CRC %04x, not %04x: "
+                                "send the chunks again" % (n, got, want))
+        try:
+            self.store.save_blob(self._stage, n)
+        except OSError as e:
+            return pc.FAULT, "calibration: cannot write the file (%s); the old one is kept" % e
+        self.calblob[0:n] = self._stage[0:n]
+        self.cal_n = n
+        self.cal_crc = got
+        return pc.OK, "calblob=%04x len=%d" % (got, n)

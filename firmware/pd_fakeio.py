@@ -104,6 +104,31 @@ class FakeOut(io.IOBase):
         return d
 
 
+class FakePin:
+    """A GPIO stand-in (unix port): ``value()`` reads/writes ``level``, ``tone(hz)`` is recorded.
+
+    Outputs (LED, buzzer) count their changes; inputs (buttons) are "pressed" by setting
+    ``level`` (``sim button`` does this through ``pd_cue.Buttons.sim_press``).
+    """
+
+    def __init__(self, name="pin", level=0):
+        self.name = name
+        self.level = level
+        self.hz = 0
+        self.changes = 0
+
+    def value(self, v=None):
+        if v is None:
+            return self.level
+        v = 1 if v else 0
+        if v != self.level:
+            self.level = v
+            self.changes += 1
+
+    def tone(self, hz):
+        self.hz = hz
+
+
 class FakePoller:
     """Stands in for ``pd_device.StreamPoller`` over fake streams.
 

@@ -18,6 +18,10 @@ T_DATA = const(0x01)
 T_REPLY = const(0x02)
 T_STATUS = const(0x03)
 T_ERROR = const(0x04)
+T_CUE_STATE = const(0x10)
+T_BUTTON = const(0x11)
+T_CALIBRATION = const(0x12)
+CAL_CHUNK = const(128)      # blob bytes per CALIBRATION frame
 
 MAX_FRAME = const(250)      # decoded frame, type .. CRC
 MAX_SAMPLES = const(40)     # samples in one DATA frame
@@ -218,6 +222,68 @@ class Framer:
         raw[5] = boot[3]
         struct.pack_into("<IIIHBH", raw, 6, t_us, next_seq, overflow, cmd_errors, flags, rate)
         return self._finish(23)
+
+    def _int(self, o, v):
+        """Write ``v`` in decimal at raw[o:]; returns the new offset (no allocation)."""
+        raw = self.raw
+        if v < 0:
+            raw[o] = 0x2D   # '-'
+            o += 1
+            v = -v
+        d = 1
+        q = v // 10
+        while d <= q:           # d stays <= v: no integer above 2^30 on a board
+            d *= 10
+        while d:
+            raw[o] = 0x30 + (v // d) % 10
+            o += 1
+            d //= 10
+        return o
+
+    def _lit(self, o, text):
+        raw = self.raw
+        for i in range(len(text)):
+            raw[o] = text[i]
+            o += 1
+        return o
+
+    def over_pressure(self, code, value, limit, t_us, low):
+        """ERROR ``code`` 'over-pressure: raw=V limit=max:L t=T' (or limit=min:L), built without
+        allocating, so the firmware's own alarm costs nothing in the sampling loop."""
+        raw = self.raw
+        raw[0] = T_ERROR
+        raw[2] = code
+        o = self._lit(3, b"over-pressure: raw=")
+        o = self._int(o, value)
+        o = self._lit(o, b" limit=min:" if low else b" limit=max:")
+        o = self._int(o, limit)
+        o = self._lit(o, b" t=")
+        o = self._int(o, t_us)
+        return self._finish(o)
+
+    def cue_state(self, t_us, phase, band, level, flags, led_on, led_off, bz_on, bz_off, bz_hz):
+        """CUE_STATE: what the device shows now (times in ms, the steady pattern after any chirp)."""
+        raw = self.raw
+        raw[0] = T_CUE_STATE
+        struct.pack_into("<IBBBBHHHHH", raw, 2, t_us, phase, band, level, flags,
+                         led_on, led_off, bz_on, bz_off, bz_hz)
+        return self._finish(20)
+
+    def button(self, t_us, button_id, event, count):
+        """BUTTON: device time of the (debounced) edge, button id, event (1 press, 0 release)."""
+        raw = self.raw
+        raw[0] = T_BUTTON
+        struct.pack_into("<IBBH", raw, 2, t_us, button_id, event, count)
+        return self._finish(10)
+
+    def cal_chunk(self, blob, total, off, n, crc):
+        """CALIBRATION: ``n`` bytes of the stored blob from ``off``, with its length and CRC."""
+        raw = self.raw
+        raw[0] = T_CALIBRATION
+        struct.pack_into("<HHH", raw, 2, total, off, crc)
+        for i in range(n):
+            raw[8 + i] = blob[off + i]
+        return self._finish(8 + n)
 
     def raw_frame(self, payload, ftype):
         """Any frame type (reserved types in tests): ``payload`` after type and version."""

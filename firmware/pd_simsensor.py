@@ -3,7 +3,8 @@
 ``SimSource`` models the force applied to a load cell and turns it into
 HX711-like counts: ``zero + force * counts_per_n + drift + noise``, quantised
 and clamped to the signed 24-bit range.  The force follows a piecewise-linear
-profile (``sim force N [RAMP_S]``, ``sim profile T:N,...`` which plays once);
+profile (``sim force N [RAMP_S]``, ``sim profile T:N,...`` which plays once),
+plus an optional tremor (``sim tremor AMP_N HZ``: a sine from a 128-entry table);
 noise is approximately Gaussian (sum of four 15-bit uniforms from a 30-bit
 xorshift); drift is a slow mean-reverting random walk stepped once a second.
 
@@ -19,6 +20,7 @@ Usage::
     src.command(["force", "20", "2"])   # ramp to 20 N in 2 s
     counts = sen.read(clock.now())
 """
+import math
 from array import array
 from micropython import const
 
@@ -30,6 +32,10 @@ _MAX_NOISE = const(16000)
 _IH_MEAN = const(65534)     # mean of the sum of four uniforms on 0 .. 32767
 _IH_SD = const(18918)       # its standard deviation: 32768 * sqrt(4 / 12)
 _MS_CAP = const(0x3FFFFC00)
+_TR_CYCLE = const(10000000)     # tremor phase units per cycle: µs x Hz/10
+_TR_STEP = const(78125)         # _TR_CYCLE / 128 table entries
+_SIN = array("h", [int(16384 * math.sin(2 * math.pi * k / 128) + (0.5 if k < 64 else -0.5))
+                   for k in range(128)])    # sin x 2^14
 
 
 class SimSource:
@@ -51,6 +57,9 @@ class SimSource:
         self._drift_at = 1000   # next drift step, ms
         self._last = -1         # time of the previous value() call
         self.force_counts = 0   # force part of the last value, counts
+        self.tremor_amp = 0     # tremor amplitude, counts (0: off)
+        self.tremor_hz10 = 0    # tremor frequency, Hz x 10
+        self._tr_acc = 0        # tremor phase, 0 .. _TR_CYCLE
 
     # -- random numbers ----------------------------------------------------
     def _rand(self):
@@ -107,6 +116,7 @@ class SimSource:
         """Counts at device time ``now`` (µs, 30-bit)."""
         last = self._last
         self._last = now
+        dt = 0
         if last >= 0:
             dt = (now - last) & _MASK   # diff(), inlined; a step back reads as >= 2^29
             if 0 < dt < 0x20000000:
@@ -127,6 +137,14 @@ class SimSource:
             d = self.drift + (self._rand() % 7) - 3
             self.drift = d - (d >> 5)       # mean-reverting random walk
         v = self.zero + f + self.drift
+        a = self.tremor_amp
+        if a:
+            if dt > 1000000 or dt >= 0x20000000:
+                dt = 0
+            acc = (self._tr_acc + dt * self.tremor_hz10) % _TR_CYCLE    # < 2^30: dt <= 1 s, hz10 <= 300
+            self._tr_acc = acc
+            sn = _SIN[acc // _TR_STEP]
+            v += (a >> 14) * sn + (((a & 0x3FFF) * sn) >> 14)          # a * sin / 2^14, small ints
         if self.noise:
             v += self.gauss(self.noise)
         q = self.quant
@@ -164,7 +182,7 @@ class SimSource:
     def command(self, args):
         """Handle ``sim`` arguments; returns (status, text) as in a REPLY."""
         if not args:
-            return 2, "sim needs force N [RAMP_S], profile T:N,... or noise COUNTS"
+            return 2, "sim needs force N [RAMP_S], profile T:N,..., noise COUNTS, tremor AMP_N HZ or button NAME [MS]"
         sub = args[0]
         try:
             if sub == "force" and len(args) in (2, 3):
@@ -189,6 +207,19 @@ class SimSource:
                     return 2, "sim profile: 1..%d points T:N separated by commas" % (_MAX_PTS - 1)
                 self.set_profile(pts)
                 return 0, "profile=%d duration=%s" % (len(pts), pts[-1][0])
+            if sub == "tremor" and len(args) in (2, 3):
+                if args[1] == "off" and len(args) == 2:
+                    self.tremor_amp = 0
+                    return 0, "tremor=off"
+                if len(args) != 3:
+                    return 2, "sim tremor needs AMP_N HZ (or off)"
+                amp = float(args[1])
+                hz = float(args[2])
+                if not (0 <= amp <= 50) or not (0 <= hz <= 30):
+                    return 2, "sim tremor: AMP_N must be 0..50 N and HZ 0..30"
+                self.tremor_amp = int(amp * self.counts_per_n + 0.5)
+                self.tremor_hz10 = int(hz * 10 + 0.5)
+                return 0, "tremor=%s hz=%s" % (args[1], args[2])
             if sub == "noise" and len(args) == 2:
                 n = int(args[1])
                 if not 0 <= n <= _MAX_NOISE:
@@ -197,7 +228,7 @@ class SimSource:
                 return 0, "noise=%d" % n
         except ValueError:
             return 2, "sim %s: bad number in %s" % (sub, " ".join(args[1:]))
-        return 2, "sim needs force N [RAMP_S], profile T:N,... or noise COUNTS"
+        return 2, "sim needs force N [RAMP_S], profile T:N,..., noise COUNTS, tremor AMP_N HZ or button NAME [MS]"
 
     def cal(self):
         return "linear:%d:%d" % (self.counts_per_n, self.zero)

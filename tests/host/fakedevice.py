@@ -2,7 +2,10 @@
 
 ``FakeDevice`` answers the v1 command set with frames from :mod:`pointdose.protocol.wire` and
 streams DATA frames from a thread while ``start``-ed. Each sample's raw value is its sequence
-number mod 2^23, so tests can check exactly which samples arrived. ``serial(url)`` returns an
+number mod 2^23, so tests can check exactly which samples arrived. It also keeps a calibration blob
+across ``reboot()`` (``calw`` / ``cal commit|read|clear|info``, refused while streaming), echoes
+``cue`` in CUE_STATE frames, keeps ``limit`` (``over_pressure()`` sends ERROR 5 as the firmware would)
+and ``sim button NAME`` / ``press()`` send BUTTON frames. ``serial(url)`` returns an
 unopened port object for ``DeviceLink(serial_factory=...)``; ``unplug()`` makes every port call
 raise ``serial.SerialException`` and ``open()`` fail until ``replug()``.
 """
@@ -34,6 +37,11 @@ class FakeDevice:
         self.max_rate = max_rate
         self.cal = cal
         self.tare_offset = 0
+        self.cal_blob: bytes | None = None  # survives reboot(), as the device's file does
+        self._stage = bytearray(wire.CAL_MAX)
+        self.cue = ("off", "none", 0)
+        self.limit: tuple[int | None, int | None] = (None, None)  # (max, min)
+        self.button_count = 0
         self.lines: list[tuple[float, str]] = []  # (host time, line) of every command received
         self.boots: list[str] = []
         self.overflow = 0
@@ -60,6 +68,8 @@ class FakeDevice:
             self._pending: list[tuple[int, int]] = []  # (seq, t_us) taken, not yet sent
             self._last_line = time.monotonic()
             self._last_status = 0.0
+            self.cue = ("off", "none", 0)
+            self.limit = (None, None)
 
     def unplug(self) -> None:
         with self._cond:
@@ -78,6 +88,23 @@ class FakeDevice:
 
     def serial(self, url: str = "fake://") -> "FakeSerial":
         return FakeSerial(self, url)
+
+    def press(self, name: str, t_us: int | None = None) -> None:
+        """A button press (and its release 100 ms later in device time), as BUTTON frames."""
+        with self._cond:
+            t = self.now_us() if t_us is None else t_us
+            for pressed, dt in ((True, 0), (False, 100_000)):
+                self.button_count = (self.button_count + 1) & 0xFFFF
+                self._emit(wire.encode_button((t + dt) % wire.TICK_MOD, name, pressed, self.button_count))
+
+    def over_pressure(self, value: int) -> None:
+        """What the firmware sends when a sample passes its limit."""
+        hi, lo = self.limit
+        low = lo is not None and value < lo
+        with self._cond:
+            self._emit(wire.encode_error(wire.ErrorCode.OVER_PRESSURE,
+                                         f"over-pressure: raw={value} limit={'min' if low else 'max'}:"
+                                         f"{lo if low else hi} t={self.now_us()}"))
 
     def received(self, verb: str) -> list[float]:
         """Host times at which lines with this verb arrived."""
@@ -129,6 +156,9 @@ class FakeDevice:
                 if time.monotonic() - self._last_status >= 1.0:
                     self._send_status()
 
+    def _calblob(self) -> str:
+        return "none" if self.cal_blob is None else f"{wire.crc16(self.cal_blob):04x}"
+
     def _send_status(self) -> None:
         self._last_status = time.monotonic()
         self._emit(wire.encode_status(self.boot_id, self.now_us(), self._taken, self.overflow, 0,
@@ -151,7 +181,8 @@ class FakeDevice:
         if verb in ("hello", "info"):
             reply(f"fw=0.1.0-fake proto=1 board=unix sensor=sim rate={self.rate_hz} uid={self.uid} "
                   f"boot={self.boot_id} raw_min=-8388608 raw_max=8388607 tare={self.tare_offset} cal={self.cal} "
-                  f"batch_us={self.batch_us} link={self.link} mpy=6 watchdog_ms={self.watchdog_ms}")
+                  f"batch_us={self.batch_us} link={self.link} mpy=6 watchdog_ms={self.watchdog_ms} "
+                  f"calblob={self._calblob()}")
         elif verb == "start":
             self.streaming = True
             self._pending.clear()
@@ -177,6 +208,53 @@ class FakeDevice:
         elif verb == "status":
             self._send_status()
             reply("ok=1")
+        elif verb == "calw":
+            if self.streaming:
+                return reply("calibration: stop streaming first (written only while not streaming)", 3)
+            off, data = int(args[0]), bytes.fromhex(args[1])
+            self._stage[off:off + len(data)] = data
+            reply(f"calw={off} n={len(data)}")
+        elif verb == "cal":
+            sub = args[0] if args else "info"
+            if sub == "info":
+                return reply(f"calblob={self._calblob()} len={len(self.cal_blob or b'')}")
+            if sub == "read":
+                blob = self.cal_blob or b""
+                for off in range(0, len(blob), wire.CAL_CHUNK):
+                    self._emit(wire.encode_calibration_chunk(len(blob), off, wire.crc16(blob),
+                                                             blob[off:off + wire.CAL_CHUNK]))
+                return reply(f"calblob={self._calblob()} len={len(blob)} frames={-(-len(blob) // wire.CAL_CHUNK)}")
+            if self.streaming:
+                return reply("calibration: stop streaming first (written only while not streaming)", 3)
+            if sub == "clear":
+                self.cal_blob = None
+                return reply("calblob=none len=0")
+            n, crc = int(args[1]), int(args[2], 16)
+            if wire.crc16(bytes(self._stage[:n])) != crc:
+                return reply("cal commit: CRC mismatch: send the chunks again", 2)
+            self.cal_blob = bytes(self._stage[:n])
+            reply(f"calblob={self._calblob()} len={n}")
+        elif verb == "cue":
+            if args:
+                if args[0] not in wire.CUE_PHASES:
+                    return reply("cue: bad PHASE", 2)
+                self.cue = (args[0], args[1] if len(args) > 1 else "none", int(args[2]) if len(args) > 2 else 0)
+            ph, bd, lv = self.cue
+            self._emit(wire.encode_cue_state(self.now_us(), ph, bd, lv, 6, 1000, 0, 0, 0, 0))
+            reply(f"phase={ph} band={bd} level={lv} alarm=0")
+        elif verb == "limit":
+            hi, lo = self.limit
+            if args == ["off"]:
+                hi = lo = None
+            elif args:
+                which, value = (args[0], args[1]) if args[0] in ("max", "min") else ("max", args[0])
+                v = None if value == "off" else int(value)
+                hi, lo = (v, lo) if which == "max" else (hi, v)
+            self.limit = (hi, lo)
+            reply(f"limit_max={'off' if hi is None else hi} limit_min={'off' if lo is None else lo} alarm=0")
+        elif verb == "sim" and args[:1] == ["button"]:
+            reply(f"button={args[1]} ms=100")
+            self.press(args[1])
         elif verb == "":
             pass
         else:

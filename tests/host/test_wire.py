@@ -25,7 +25,13 @@ def encode_vector(v: dict) -> bytes:
                                   f["flags"], f["rate_hz"])
     if v["type"] == wire.FRAME_ERROR:
         return wire.encode_error(f["code"], f["text"])
-    decoded = bytes.fromhex(v["decoded_hex"])  # reserved types have no field encoder
+    if v["type"] == wire.FRAME_CUE_STATE:
+        return wire.encode_cue_state(**f)
+    if v["type"] == wire.FRAME_BUTTON:
+        return wire.encode_button(f["t_us"], f["button_id"], bool(f["event"]), f["count"])
+    if v["type"] == wire.FRAME_CALIBRATION:
+        return wire.encode_calibration_chunk(f["total"], f["offset"], f["crc"], bytes.fromhex(f["data_hex"]))
+    decoded = bytes.fromhex(v["decoded_hex"])  # unknown types have no field encoder
     return wire.encode_frame(decoded[0], decoded[2:-2])
 
 
@@ -33,9 +39,10 @@ def test_crc_check_value():
     assert wire.crc16(b"123456789") == 0x29B1
 
 
-def test_vectors_cover_every_defined_and_a_reserved_type():
+def test_vectors_cover_every_defined_and_an_unknown_type():
     types = {v["type"] for v in VECTORS}
-    assert wire.DEFINED_TYPES <= types and types & wire.RESERVED_TYPES
+    assert wire.DEFINED_TYPES <= types and types - wire.DEFINED_TYPES
+    assert not wire.RESERVED_TYPES  # every type v1 reserved is defined now
 
 
 @pytest.mark.parametrize("v", VECTORS, ids=[v["name"] for v in VECTORS])
@@ -64,6 +71,13 @@ def test_vector_parses_to_its_fields(v):
     elif v["type"] == wire.FRAME_STATUS:
         assert msg == wire.Status(f["boot_hex"], f["t_us"], f["next_seq"], f["overflow"], f["cmd_errors"],
                                   f["flags"], f["rate_hz"])
+    elif v["type"] == wire.FRAME_CUE_STATE:
+        assert msg == wire.CueState(**f)
+    elif v["type"] == wire.FRAME_BUTTON:
+        assert msg == wire.ButtonEvent(f["t_us"], f["button_id"], bool(f["event"]), f["count"])
+        assert msg.name == wire.BUTTON_NAMES[f["button_id"]]
+    elif v["type"] == wire.FRAME_CALIBRATION:
+        assert msg == wire.CalibrationChunk(f["total"], f["offset"], f["crc"], bytes.fromhex(f["data_hex"]))
     else:
         assert msg == wire.DeviceError(f["code"], f["text"])
 
@@ -74,10 +88,38 @@ def test_near_wrap_vector_times_wrap_inside_the_frame():
     assert frame.sample_times()[2] == 300
 
 
-def test_reserved_vector_is_an_unknown_type_not_an_error():
-    v = next(v for v in VECTORS if v["type"] in wire.RESERVED_TYPES)
+def test_unknown_type_vector_is_an_unknown_type_not_an_error():
+    v = next(v for v in VECTORS if v["type"] not in wire.DEFINED_TYPES)
     with pytest.raises(wire.UnknownFrameType):
         wire.parse_frame(bytes.fromhex(v["decoded_hex"]))
+
+
+def test_over_pressure_error_text_has_fields():
+    v = next(v for v in VECTORS if v["name"] == "error_over_pressure")
+    msg = wire.parse_frame(bytes.fromhex(v["decoded_hex"]))
+    assert msg.code == wire.ErrorCode.OVER_PRESSURE
+    assert msg.fields == {"raw": "123456", "limit": "max:120000", "t": "987654"}
+
+
+@pytest.mark.parametrize("ftype, payload", [
+    (wire.FRAME_CUE_STATE, bytes(17)),
+    (wire.FRAME_CUE_STATE, bytes(19)),
+    (wire.FRAME_BUTTON, bytes(7)),
+    (wire.FRAME_BUTTON, bytes(9)),
+    (wire.FRAME_CALIBRATION, bytes(6)),  # header without data
+    (wire.FRAME_CALIBRATION, bytes((4, 0, 2, 0, 0, 0, 1, 2, 3))),  # offset 2 + 3 bytes > total 4
+])
+def test_new_frames_with_the_wrong_length_are_length_errors(ftype, payload):
+    frame = wire.cobs_decode(wire.encode_frame(ftype, payload)[:-1])
+    with pytest.raises(wire.LengthError):
+        wire.parse_frame(frame)
+
+
+def test_cue_state_names_and_flags():
+    msg = wire.parse_frame(wire.cobs_decode(wire.encode_cue_state(7, "ease", "above", 3, 1, 0, 0, 0, 0, 0)[:-1]))
+    assert (msg.phase, msg.band, msg.level, msg.firmware_alarm) == ("ease", "above", 3, True)
+    odd = wire.parse_frame(wire.cobs_decode(wire.encode_cue_state(7, 9, 8, 0, 0, 0, 0, 0, 0, 0)[:-1]))
+    assert (odd.phase, odd.band) == ("phase9", "band8")  # a newer firmware's values are kept, not refused
 
 
 def test_reply_fields_only_on_success():

@@ -2,6 +2,7 @@
 
 from pointdose.link.clock import DeviceClock, Unwrapped
 from pointdose.link.device_link import (
+    ButtonPress,
     CommandTimeout,
     DeviceCommandError,
     DeviceLink,

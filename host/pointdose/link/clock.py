@@ -167,6 +167,23 @@ class DeviceClock:
         self.drift = drift
         self.intercept = float(np.min(os_ - drift * ts))
 
+    def event_time(self, t30_us: int, rx_time: float) -> float:
+        """Host seconds, on the samples' ``t_dev_s`` scale, of a device event (a BUTTON edge) stamped
+        ``t30_us`` (mod 2^30) in the current segment and received at ``rx_time``.
+
+        The event is placed relative to the newest sample (before or after it, whichever the host's
+        elapsed time says, so long pauses across wraps still land right). Before the segment's first
+        sample there is no mapping yet: the arrival time is returned.
+        """
+        if self._last_t is None or self.intercept is None or self._last_rx is None:
+            return rx_time
+        d = (int(t30_us) - self._last_t) % TICK_MOD
+        if d >= HALF:
+            d -= TICK_MOD
+        elapsed_us = (rx_time - self._last_rx) * 1e6
+        d += round((elapsed_us - d) / TICK_MOD) * TICK_MOD
+        return (self._last_t + d) * 1e-6 * (1.0 + self.drift) + self.intercept
+
     def to_host(self, t_dev_us: np.ndarray | float) -> np.ndarray | float:
         """Map unwrapped device µs of the current segment to host monotonic seconds."""
         if self.intercept is None:

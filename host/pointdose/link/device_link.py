@@ -13,6 +13,13 @@ re-opens the same port path every ``reconnect_interval`` s (or the board with th
 number, if it came back under another name). When the device answers ``hello`` again, a changed
 boot id starts a new segment, streaming is restarted if it was on, and ``stats.reconnects`` grows.
 
+Device features (docs/protocol.md): the calibration blob kept on the device
+(:meth:`DeviceLink.read_calibration` / :meth:`~DeviceLink.write_calibration` /
+:meth:`~DeviceLink.clear_calibration`), the cue it shows (:meth:`~DeviceLink.send_cue`, echoed in
+:attr:`~DeviceLink.cue_state`), its own over-pressure limit (:meth:`~DeviceLink.set_limit`, re-applied
+after a reconnect or reboot; crossings arrive as ERROR code 5 in :attr:`~DeviceLink.errors`) and its
+buttons (:attr:`~DeviceLink.on_button`, :attr:`~DeviceLink.buttons`).
+
 Example::
 
     with DeviceLink("/dev/ttyACM0") as link:
@@ -28,7 +35,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -37,11 +44,31 @@ from pointdose.link.clock import DeviceClock
 from pointdose.link.discovery import Board, find_board_by_uid
 from pointdose.link.ring import RING_DTYPE, SampleRing
 from pointdose.protocol.decoder import StreamDecoder
-from pointdose.protocol.wire import DeviceError, ErrorCode, Reply, Status
+from pointdose.protocol.wire import (
+    CAL_MAX,
+    CALW_CHUNK,
+    CUE_BANDS,
+    CUE_PHASES,
+    ButtonEvent,
+    CalibrationChunk,
+    CueState,
+    DeviceError,
+    ErrorCode,
+    Reply,
+    Status,
+    crc16,
+)
 
 MAX_LINE = 80
 LINK_BUDGET = 0.70  # share of a UART link the stream may use (docs/protocol.md)
 UART_BATCH_US = 20000  # firmware default batching on a UART link
+
+
+class ButtonPress(NamedTuple):
+    """A device button press: ``t_dev_s`` on the samples' time scale (device time mapped to host seconds)."""
+
+    t_dev_s: float
+    name: str
 
 
 class LinkState(enum.Enum):
@@ -137,6 +164,14 @@ class DeviceLink:
         self.info: dict[str, str] = {}
         self.status: Status | None = None
         self.errors: deque[tuple[float, DeviceError]] = deque(maxlen=100)
+        self.buttons: deque[ButtonPress] = deque(maxlen=256)  # presses, newest last
+        self.button_events: deque[tuple[float, ButtonEvent]] = deque(maxlen=256)  # (t_dev_s, press or release)
+        self.on_button: Callable[[float, str], None] | None = None  # called on the reader thread, presses only
+        self.cue_state: CueState | None = None  # the cue the device last said it shows
+        self._cal_chunks: dict[int, CalibrationChunk] = {}
+        self._cal_lock = threading.Lock()
+        self._limit: tuple[int | None, int | None] = (None, None)
+        self._cue: str | None = None
         self.last_error: BaseException | None = None
         self.clock = DeviceClock()
         self._factory = serial_factory or _default_factory
@@ -253,6 +288,105 @@ class DeviceLink:
         if "tare" in reply.fields:
             self.info["tare"] = reply.fields["tare"]
         return reply
+
+    # --- calibration blob, cues, limit ---------------------------------------------------------
+
+    def read_calibration(self, timeout: float = 3.0) -> bytes | None:
+        """The calibration blob stored on the device, or None when it has none."""
+        with self._cal_lock:
+            self._cal_chunks = {}
+            reply = self.command("cal read", timeout)
+            chunks, self._cal_chunks = self._cal_chunks, {}
+        f = reply.fields
+        if f.get("calblob", "none") == "none":
+            return None
+        n, crc = int(f["len"]), int(f["calblob"], 16)
+        blob = bytearray(n)
+        got = 0
+        for off, ch in chunks.items():
+            if ch.total == n and off + len(ch.data) <= n:
+                blob[off:off + len(ch.data)] = ch.data
+                got += len(ch.data)
+        if got != n or crc16(bytes(blob)) != crc:
+            raise LinkError(f"{self.port}: calibration read back incomplete or damaged "
+                            f"({got} of {n} bytes, CRC {crc16(bytes(blob)):04x} ≠ {crc:04x}); try again")
+        return bytes(blob)
+
+    def write_calibration(self, blob: bytes, timeout: float = 2.0) -> Reply:
+        """Store ``blob`` (≤ 1024 bytes, opaque to the device) on the device, replacing the old one.
+
+        The device refuses while streaming (:class:`DeviceCommandError`, status 3): stop first. It writes
+        a temporary file and renames it, so a power cut leaves the old or the new blob, never a mix.
+        """
+        blob = bytes(blob)
+        if len(blob) > CAL_MAX:
+            raise ValueError(f"a calibration blob holds at most {CAL_MAX} bytes, not {len(blob)}")
+        if not blob:
+            return self.clear_calibration(timeout)
+        with self._cal_lock:
+            for off in range(0, len(blob), CALW_CHUNK):
+                self.command(f"calw {off} {blob[off:off + CALW_CHUNK].hex()}", timeout)
+            reply = self.command(f"cal commit {len(blob)} {crc16(blob):04x}", timeout)
+        self.info["calblob"] = reply.fields.get("calblob", f"{crc16(blob):04x}")
+        return reply
+
+    def clear_calibration(self, timeout: float = 2.0) -> Reply:
+        """Remove the calibration blob from the device (refused while streaming, like a write)."""
+        with self._cal_lock:
+            reply = self.command("cal clear", timeout)
+        self.info["calblob"] = "none"
+        return reply
+
+    def send_cue(self, phase: str, band: str = "none", level: int = 0, *, wait: bool = True,
+                 timeout: float = 2.0) -> Reply | None:
+        """Show a cue on the device's LED/buzzer: ``phase`` in off/press/hold/ease/rest/alarm, ``band`` in
+        none/below/in/above, ``level`` 0–100 (how far outside the band). The device echoes it in a
+        CUE_STATE frame (:attr:`cue_state`). ``wait=False`` (or a call from the reader thread, e.g. in
+        ``on_button``) sends without waiting for the reply."""
+        if phase not in CUE_PHASES:
+            raise ValueError(f"cue phase {phase!r}: use one of {', '.join(CUE_PHASES)}")
+        if band not in CUE_BANDS:
+            raise ValueError(f"cue band {band!r}: use one of {', '.join(CUE_BANDS)}")
+        level = max(0, min(100, int(round(level))))
+        text = f"cue {phase} {band} {level}"
+        self._cue = text
+        return self._command_maybe_async(text, wait, timeout)
+
+    def set_limit(self, max_raw: int | None, *, min_raw: int | None = None, wait: bool = True,
+                  timeout: float = 2.0) -> Reply | None:
+        """The device's own safety limit in raw counts: an alarm (LED, buzzer, ERROR code 5) when a
+        sample goes above ``max_raw`` — counts rise with force on the reference builds — or below
+        ``min_raw`` (for a cell wired so that counts fall with force). None switches a side off. The
+        device keeps sampling while a limit is set, so the alarm works even when the host falls silent.
+        The link re-applies the limit after a reconnect or a device reboot."""
+        for v in (max_raw, min_raw):
+            if v is not None and not -(1 << 23) <= int(v) < (1 << 23):
+                raise ValueError(f"limit {v}: raw counts must fit in 24 bits")
+        self._limit = (None if max_raw is None else int(max_raw), None if min_raw is None else int(min_raw))
+        return self._send_limit(wait, timeout)
+
+    def _send_limit(self, wait: bool, timeout: float) -> Reply | None:
+        hi, lo = self._limit
+        if hi is None and lo is None:
+            return self._command_maybe_async("limit off", wait, timeout)
+        self._command_maybe_async(f"limit min {'off' if lo is None else lo}", wait, timeout)
+        return self._command_maybe_async(f"limit max {'off' if hi is None else hi}", wait, timeout)
+
+    def _command_maybe_async(self, text: str, wait: bool, timeout: float) -> Reply | None:
+        if wait and threading.current_thread() is not self._thread:
+            return self.command(text, timeout)
+        self._send_async(text, lambda r: None, timeout)
+        return None
+
+    def _reapply_device_state(self) -> None:
+        """After a reconnect or reboot (reader thread): the limit and the cue the device lost."""
+        try:
+            if self._limit != (None, None):
+                self._send_limit(False, 2.0)
+            if self._cue is not None:
+                self._send_async(self._cue, lambda r: None, 2.0)
+        except LinkError:
+            pass
 
     def close(self) -> None:
         """Stop streaming if the device can still hear us, then stop the reader and close the port."""
@@ -388,6 +522,17 @@ class DeviceLink:
                 self._stats.device_overflow = self._overflow_base + msg.overflow
             if self._want_streaming and self._state == LinkState.STREAMING and not msg.streaming:
                 self._restart_stream()
+        elif isinstance(msg, CueState):
+            self.cue_state = msg
+        elif isinstance(msg, ButtonEvent):
+            t = self.clock.event_time(msg.t_us, rx)
+            self.button_events.append((t, msg))
+            if msg.pressed:
+                self.buttons.append(ButtonPress(t, msg.name))
+                if self.on_button is not None:
+                    self.on_button(t, msg.name)  # raising here ends the connection, as on_message does
+        elif isinstance(msg, CalibrationChunk):
+            self._cal_chunks[msg.offset] = msg
         elif isinstance(msg, DeviceError):
             self.errors.append((rx, msg))
             if msg.code == ErrorCode.WATCHDOG and self._want_streaming and self._state == LinkState.STREAMING:
@@ -401,6 +546,7 @@ class DeviceLink:
         if old is not None and old != boot_id.lower():
             with self._lock:
                 self._overflow_base = self._stats.device_overflow
+            self._reapply_device_state()  # a rebooted device forgot its limit and cue
 
     def _housekeeping(self, now: float) -> None:
         expired = []

@@ -27,11 +27,12 @@ FRAME_DATA = 0x01
 FRAME_REPLY = 0x02
 FRAME_STATUS = 0x03
 FRAME_ERROR = 0x04
-FRAME_CUE_STATE = 0x10  # reserved in v1
-FRAME_BUTTON = 0x11  # reserved in v1
-FRAME_CALIBRATION = 0x12  # reserved in v1
-DEFINED_TYPES = frozenset({FRAME_DATA, FRAME_REPLY, FRAME_STATUS, FRAME_ERROR})
-RESERVED_TYPES = frozenset({FRAME_CUE_STATE, FRAME_BUTTON, FRAME_CALIBRATION})
+FRAME_CUE_STATE = 0x10  # echo of the cue the device shows
+FRAME_BUTTON = 0x11  # device button / foot switch event
+FRAME_CALIBRATION = 0x12  # a chunk of the calibration blob stored on the device
+DEFINED_TYPES = frozenset({FRAME_DATA, FRAME_REPLY, FRAME_STATUS, FRAME_ERROR, FRAME_CUE_STATE, FRAME_BUTTON,
+                           FRAME_CALIBRATION})
+RESERVED_TYPES: frozenset[int] = frozenset()  # none left in v1; other types are unknown (counted, skipped)
 
 DELIMITER = 0x00
 MAX_FRAME = 250  # documented maximum decoded frame (see MAX_SEGMENT in the decoder for what is enforced)
@@ -44,6 +45,20 @@ DATA_SAMPLE_LEN = 5  # i24 value, u16 dt
 DATA_MAX_SAMPLES = 40
 DT_MAX_US = 0xFFFF
 STATUS_PAYLOAD_LEN = 21
+CUE_STATE_PAYLOAD_LEN = 18
+BUTTON_PAYLOAD_LEN = 8
+CAL_HEADER_LEN = 6  # total u16, offset u16, crc u16, then the chunk
+CAL_CHUNK = 128  # bytes per CALIBRATION frame the firmware sends
+CAL_MAX = 1024  # largest calibration blob the device keeps
+CALW_CHUNK = 30  # bytes per `calw OFFSET HEX` line (80-byte line limit with an id)
+
+CUE_PHASES = ("off", "press", "hold", "ease", "rest", "alarm")
+CUE_BANDS = ("none", "below", "in", "above")
+BUTTON_NAMES = {1: "release", 2: "pain", 3: "stop", 4: "mark", 5: "up", 6: "down"}
+BUTTON_IDS = {name: i for i, name in BUTTON_NAMES.items()}
+CUE_FLAG_FW_ALARM = 0x01  # the firmware's own over-pressure alarm overrides the host's cue
+CUE_FLAG_LED = 0x02
+CUE_FLAG_BUZZER = 0x04
 I24_MIN, I24_MAX = -(1 << 23), (1 << 23) - 1
 
 
@@ -61,6 +76,7 @@ class ErrorCode(IntEnum):
     SENSOR_FAULT = 2
     RING_OVERFLOW = 3
     CONFIG = 4
+    OVER_PRESSURE = 5  # the firmware's own limit was passed (text: raw=V limit=max:L t=T)
 
 
 # STATUS flags
@@ -133,6 +149,57 @@ class DeviceError:
 
     code: int
     text: str
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """``key=value`` tokens of the text (over-pressure: ``raw``, ``limit``, ``t``)."""
+        return parse_reply_fields(self.text)
+
+
+@dataclass(frozen=True)
+class CueState:
+    """CUE_STATE frame: the cue the device shows now. Patterns in ms: ``*_off_ms == 0`` with ``*_on_ms > 0``
+    is steady on, ``*_on_ms == 0`` is dark/silent; ``buzzer_hz`` is the steady pattern's tone."""
+
+    t_us: int
+    phase: str
+    band: str
+    level: int
+    flags: int
+    led_on_ms: int
+    led_off_ms: int
+    buzzer_on_ms: int
+    buzzer_off_ms: int
+    buzzer_hz: int
+
+    @property
+    def firmware_alarm(self) -> bool:
+        return bool(self.flags & CUE_FLAG_FW_ALARM)
+
+
+@dataclass(frozen=True)
+class ButtonEvent:
+    """BUTTON frame: a debounced edge of a device button or foot switch (``pressed`` False = released)."""
+
+    t_us: int
+    button_id: int
+    pressed: bool
+    count: int  # events since boot, mod 2^16: a jump means a BUTTON frame was lost
+
+    @property
+    def name(self) -> str:
+        return BUTTON_NAMES.get(self.button_id, f"button{self.button_id}")
+
+
+@dataclass(frozen=True)
+class CalibrationChunk:
+    """CALIBRATION frame: ``data`` is the blob's bytes from ``offset``; the whole blob is ``total`` bytes
+    with CRC-16/CCITT-FALSE ``crc``."""
+
+    total: int
+    offset: int
+    crc: int
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -289,6 +356,25 @@ def encode_error(code: int, text: str) -> bytes:
     return encode_frame(FRAME_ERROR, bytes((code & 0xFF,)) + text.encode("utf-8"))
 
 
+def encode_cue_state(t_us: int, phase: str | int, band: str | int, level: int, flags: int, led_on_ms: int,
+                     led_off_ms: int, buzzer_on_ms: int, buzzer_off_ms: int, buzzer_hz: int) -> bytes:
+    ph = CUE_PHASES.index(phase) if isinstance(phase, str) else phase
+    bd = CUE_BANDS.index(band) if isinstance(band, str) else band
+    return encode_frame(FRAME_CUE_STATE, struct.pack("<IBBBBHHHHH", t_us & TICK_MASK, ph, bd, level, flags, led_on_ms,
+                                                     led_off_ms, buzzer_on_ms, buzzer_off_ms, buzzer_hz))
+
+
+def encode_button(t_us: int, button: str | int, pressed: bool, count: int) -> bytes:
+    bid = BUTTON_IDS[button] if isinstance(button, str) else button
+    return encode_frame(FRAME_BUTTON, struct.pack("<IBBH", t_us & TICK_MASK, bid, int(bool(pressed)), count & 0xFFFF))
+
+
+def encode_calibration_chunk(total: int, offset: int, crc: int, data: bytes) -> bytes:
+    if not 1 <= len(data) <= MAX_FRAME - MIN_FRAME - CAL_HEADER_LEN:
+        raise ValueError(f"a CALIBRATION chunk holds 1 … {MAX_FRAME - MIN_FRAME - CAL_HEADER_LEN} bytes")
+    return encode_frame(FRAME_CALIBRATION, struct.pack("<HHH", total, offset, crc) + bytes(data))
+
+
 # ---------------------------------------------------------------------------------------------
 # reference frame parser
 
@@ -297,7 +383,7 @@ def data_frame_length(n: int) -> int:
     return HEADER_LEN + DATA_HEADER_LEN + DATA_SAMPLE_LEN * n + CRC_LEN
 
 
-def parse_frame(frame: bytes) -> DataFrame | Reply | Status | DeviceError:
+def parse_frame(frame: bytes) -> DataFrame | Reply | Status | DeviceError | CueState | ButtonEvent | CalibrationChunk:
     """Check and parse one COBS-decoded frame (with CRC). Raises a :class:`FrameError` subclass.
 
     Checks in this order (the fast decoder counts in the same order): length ≥ 4, CRC, version,
@@ -339,11 +425,31 @@ def parse_frame(frame: bytes) -> DataFrame | Reply | Status | DeviceError:
         if len(payload) < 1:
             raise LengthError("ERROR frame without a code")
         return DeviceError(payload[0], payload[1:].decode("utf-8", "replace"))
+    if ftype == FRAME_CUE_STATE:
+        if len(payload) != CUE_STATE_PAYLOAD_LEN:
+            raise LengthError(f"CUE_STATE payload of {len(payload)} bytes, expected {CUE_STATE_PAYLOAD_LEN}")
+        t_us, ph, bd, level, flags, lon, loff, bon, boff, bhz = struct.unpack("<IBBBBHHHHH", payload)
+        phase = CUE_PHASES[ph] if ph < len(CUE_PHASES) else f"phase{ph}"
+        band = CUE_BANDS[bd] if bd < len(CUE_BANDS) else f"band{bd}"
+        return CueState(t_us & TICK_MASK, phase, band, level, flags, lon, loff, bon, boff, bhz)
+    if ftype == FRAME_BUTTON:
+        if len(payload) != BUTTON_PAYLOAD_LEN:
+            raise LengthError(f"BUTTON payload of {len(payload)} bytes, expected {BUTTON_PAYLOAD_LEN}")
+        t_us, bid, ev, count = struct.unpack("<IBBH", payload)
+        return ButtonEvent(t_us & TICK_MASK, bid, bool(ev), count)
+    if ftype == FRAME_CALIBRATION:
+        if len(payload) < CAL_HEADER_LEN + 1:
+            raise LengthError("CALIBRATION frame without data")
+        total, offset, crc = struct.unpack_from("<HHH", payload)
+        data = bytes(payload[CAL_HEADER_LEN:])
+        if offset + len(data) > total:
+            raise LengthError(f"CALIBRATION chunk {offset}+{len(data)} runs past the blob's {total} bytes")
+        return CalibrationChunk(total, offset, crc, data)
     kind = "reserved" if ftype in RESERVED_TYPES else "unknown"
     raise UnknownFrameType(f"{kind} frame type 0x{ftype:02x}")
 
 
-def parse_message(frame: bytes) -> Reply | Status | DeviceError:
+def parse_message(frame: bytes) -> Reply | Status | DeviceError | CueState | ButtonEvent | CalibrationChunk:
     """Parse a non-DATA frame that already passed length/CRC/version/type checks (fast path helper)."""
     msg = parse_frame(frame)
     assert not isinstance(msg, DataFrame)

@@ -43,7 +43,7 @@ def test_cobs_every_vector():
 
 def test_cobs_ff_block_vector_present():
     names = [v["name"] for v in _vectors() if "ff" in v["encoded_hex"][:2]]
-    assert names == ["reserved_cue_long"], names
+    assert names == ["unknown_type_long"], names
 
 
 def test_cobs_zeros_and_edges():
@@ -69,6 +69,16 @@ def test_frames_each_type():
                          fl["cmd_errors"], fl["flags"], fl["rate_hz"])
         elif t == 4:
             m = f.error(fl["code"], fl["text"])
+        elif t == 0x10:
+            m = f.cue_state(fl["t_us"], ["off", "press", "hold", "ease", "rest", "alarm"].index(fl["phase"]),
+                            ["none", "below", "in", "above"].index(fl["band"]), fl["level"], fl["flags"],
+                            fl["led_on_ms"], fl["led_off_ms"], fl["buzzer_on_ms"], fl["buzzer_off_ms"],
+                            fl["buzzer_hz"])
+        elif t == 0x11:
+            m = f.button(fl["t_us"], fl["button_id"], fl["event"], fl["count"])
+        elif t == 0x12:
+            blob = bytearray(fl["offset"]) + _hex(fl["data_hex"])
+            m = f.cal_chunk(blob, fl["total"], fl["offset"], len(blob) - fl["offset"], fl["crc"])
         else:
             d = _hex(v["decoded_hex"])
             m = f.raw_frame(d[2:-2], t)
@@ -122,6 +132,28 @@ def test_data_max_40_and_length():
     ((t, p),) = h.frames(bytes(f.enc[:m]))
     assert len(p) == 9 + 5 * 40 and len(p) + 4 <= 250
     assert [s[2] for s in h.data_samples(p)] == [-i for i in range(40)]
+
+
+def test_over_pressure_error_matches_vector_without_allocating():
+    import gc
+    v = [v for v in _vectors() if v["name"] == "error_over_pressure"][0]
+    f = pf.Framer()
+    gc.collect()
+    gc.disable()
+    try:
+        a0 = gc.mem_alloc()
+        m = f.over_pressure(5, 123456, 120000, 987654, False)
+        a1 = gc.mem_alloc()
+    finally:
+        gc.enable()
+    assert _enc(f, m) == _hex(v["encoded_hex"])
+    assert a1 - a0 == 0, a1 - a0
+    m = f.over_pressure(5, -8388608, -1000, 0, True)
+    ((t, p),) = h.frames(_enc(f, m))
+    assert p[1:] == b"over-pressure: raw=-8388608 limit=min:-1000 t=0", p
+    m = f.over_pressure(5, 0, 1073741823, 1073741823, False)
+    ((t, p),) = h.frames(_enc(f, m))
+    assert p[1:] == b"over-pressure: raw=0 limit=max:1073741823 t=1073741823", p
 
 
 def test_reply_text_truncated_to_frame_limit():
