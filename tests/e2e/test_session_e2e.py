@@ -1,0 +1,131 @@
+"""Whole guided sessions on the simulated device (the real firmware on the unix port) with the virtual hand."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pointdose.cues import read_wav
+from pointdose.link import DeviceLink
+from pointdose.protocols import PointContext, builtin
+from pointdose.protocols.points import PointBook
+from pointdose.session import SessionRunner
+from pointdose.sim.virtual_hand import VirtualHand
+
+pytestmark = pytest.mark.needs_unix_port
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def on_application_start(self, info):
+        self.calls.append(("start", info))
+
+    def on_samples(self, rows):
+        self.calls.append(("samples", rows.copy()))
+
+    def on_event(self, t_s, kind, data):
+        self.calls.append(("event", t_s, kind, data))
+
+    def on_application_end(self, t_s, reason, summary):
+        self.calls.append(("end", t_s, reason, summary))
+
+
+def guided(sim, protocol, point, timeout, **hand_kw):
+    rec = Recorder()
+    with DeviceLink(sim.port) as link:
+        link.start()
+        time.sleep(0.3)
+        runner = SessionRunner(link, protocol, point, listeners=[rec], point_book=hand_kw.pop("book", None))
+        hand = VirtualHand(link, cue=lambda: runner.cue, signal=runner.signal, **hand_kw)
+        runner.start()
+        hand.start()
+        try:
+            assert runner.wait(timeout), f"not done in {timeout} s: {runner.cue}"
+        finally:
+            hand.stop()
+            runner.close()
+        window = link.ring.window(120.0)
+        conv_info = dict(link.info)
+    return runner, hand, rec, window, conv_info
+
+
+def test_repeated_holds_guided_to_the_end_by_the_virtual_hand(sim):
+    proto = builtin("holds", cycles=2, hold_s=4.0, rest_s=1.5, target="200 kPa")
+    runner, hand, rec, _, _ = guided(sim, proto, PointContext(name="trap"), 45.0, skill="intermediate", seed=3)
+    assert runner.end_reason == "completed", runner.events
+    assert not hand.errors[:3] and not runner.listener_errors
+    kinds = [c[0] for c in rec.calls]
+    assert kinds[0] == "start" and kinds[-1] == "end" and rec.calls[-1][2] == "completed"
+    rows = np.concatenate([c[1] for c in rec.calls if c[0] == "samples"])
+    assert np.all(np.diff(rows["seq"]) == 1)
+    holds = [p for p in rec.calls[-1][3]["phases"] if p["phase"] == "hold"]
+    assert len(holds) == 2
+    for h in holds:  # the hand kept most of each hold in the 180–220 kPa band
+        assert h["time_in_band_s"] > 0.6 * 4.0, holds
+        assert 180 < h["mean_kpa"] < 220
+
+
+def test_ppt_on_the_device_is_the_pressure_at_the_signal_and_becomes_the_points_ppt(sim, tmp_path):
+    book = PointBook(tmp_path / "points.json")
+    proto = builtin("ppt", trials=2, rest_s=1.0)
+    runner, hand, rec, window, info = guided(sim, proto, PointContext(name="trap"), 40.0, skill="expert",
+                                             ppt_kpa=180.0, ppt_sd_kpa=5.0, book=book, seed=5)
+    assert runner.end_reason == "completed", runner.events
+    trials = [e for e in runner.events if e[1] == "ppt_trial"]
+    assert len(trials) == 2 and [s[1] for s in hand.signals] == ["pain", "pain"]
+    cpn, zero = (float(x) for x in info["cal"].split(":")[1:])
+    tare = float(info.get("tare") or 0) or zero
+    kpa = (window["raw"] - tare) / cpn * 10.0
+    for t_s, _, data in trials:  # the engine's PPT = the recorded pressure at the signal's time
+        assert data["ppt_kpa"] == pytest.approx(np.interp(t_s, window["t_dev_s"], kpa), abs=3.0)
+        assert 150 < data["ppt_kpa"] < 260
+    res = runner.summary["ppt"]
+    assert all(tr["peak_kpa"] >= tr["ppt_kpa"] for tr in res["trials"])
+    assert book.ppt("trap").kpa == pytest.approx(res["mean_kpa"]) and book.ppt("trap").n == 2
+
+
+def test_terminal_mode_headless_with_the_virtual_hand_and_a_wav(tmp_path):
+    proto = tmp_path / "short.toml"
+    proto.write_text('name = "short"\nrepetitions = 2\n'
+                     '[[phase]]\nkind = "ramp"\ntarget = "150 kPa"\nend = "reached"\nmax_s = 8\n'
+                     '[[phase]]\nkind = "hold"\ntarget = "150 kPa"\nduration_s = 2.5\n'
+                     '[[phase]]\nkind = "rest"\nduration_s = 1.5\n')
+    wav = tmp_path / "cues.wav"
+    env = dict(os.environ, POINTDOSE_POINTS=str(tmp_path / "points.json"))
+    out = subprocess.run([sys.executable, "-m", "pointdose.cli", "session", "--protocol", str(proto), "--sim",
+                          "--headless", "--hand", "expert", "--wav", str(wav)],
+                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, env=env)
+    assert out.returncode == 0, out.stderr + out.stdout
+    text = out.stdout
+    assert ">> hold (cycle 2)" in text and "== ended: completed" in text and "end: completed; 2/2 cycles" in text
+    assert "IN BAND" in text and "band 135 kPa–165 kPa" in text and "s left" in text
+    if "audio unavailable" in text:
+        assert "libportaudio2" in text
+    x, rate = read_wav(wav)
+    assert len(x) / rate > 5.0
+    n = int(0.075 * rate)  # half a note: some window lies wholly inside each tone
+    peaks = set()
+    for k in range(0, len(x) - n, n // 2):
+        seg = x[k:k + n]
+        if np.abs(seg).max() > 0.2:
+            peaks.add(round(np.fft.rfftfreq(n, 1 / rate)[np.argmax(np.abs(np.fft.rfft(seg * np.hanning(n))))]))
+    for tone_hz in (523.25, 783.99, 659.25, 392.0):  # press (C5, G5), hold (E5), rest (G4)
+        assert any(abs(p - tone_hz) < 15 for p in peaks), (tone_hz, sorted(peaks))
+
+
+def test_terminal_mode_refuses_a_bad_protocol_file_with_the_field(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[[phase]]\nkind = "hold"\ntarget = "150 kPa"\nend = "later"\n')
+    out = subprocess.run([sys.executable, "-m", "pointdose.cli", "session", "--protocol", str(bad), "--sim",
+                          "--headless"], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert out.returncode == 1
+    assert out.stderr.strip() == (f"pointdose: {bad}: phase[1].end: 'later' is not allowed; "
+                                  "choose one of time, reached, release, pain")
