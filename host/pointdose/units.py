@@ -136,10 +136,11 @@ def probe_area(name_or_cm2) -> float | None:
         return PROBE_PRESETS_CM2[text]
     number = text.lower().replace("cm²", "").replace("cm2", "").replace("probe", "").replace("tip", "").strip()
     try:
-        return _check_area(float(number))
+        area = float(number)
     except ValueError:
         raise ValueError(f"unknown probe {text!r}: give an area in cm² (e.g. 1) or one of "
                          f"{', '.join(PROBE_PRESETS_CM2)}, {THUMB_PROBE}") from None
+    return _check_area(area)
 
 
 def probe_name(area_cm2: float | None) -> str:

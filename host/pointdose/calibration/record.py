@@ -28,7 +28,7 @@ import datetime as _dt
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -215,8 +215,12 @@ class CalibrationRecord:
         if zero_raw is None:
             zeros = [p.raw for p in fit.points if p.force_n == 0]
             zero_raw = float(np.mean(zeros)) if zeros else float(fit.model.raw_for(0.0))
+        # the record holds exactly what its JSON holds (rounded parameters and points), so a copy read
+        # back from the device or the host cache is equal to it and converts identically
+        model = model_from_dict(fit.model.kind, fit.model.params())
+        points = tuple(Point.from_dict(p.to_dict()) for p in fit.points)
         rec = cls(device_uid=str(device_uid), config=config, created=_iso(created or utc_now()),
-                  reference=dict(reference), model=fit.model, points=tuple(fit.points), zero_raw=float(zero_raw),
+                  reference=dict(reference), model=model, points=points, zero_raw=float(zero_raw),
                   stated_error_n=float(fit.max_error_n), tolerance_n=float(fit.tolerance_n),
                   full_scale_n=float(fit.full_scale_n), r2=float(fit.r2), hysteresis_n=fit.hysteresis_n,
                   raw_limits=None if raw_limits is None else (float(raw_limits[0]), float(raw_limits[1])),
