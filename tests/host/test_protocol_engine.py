@@ -145,7 +145,7 @@ def test_pain_rating_is_recorded_with_the_phase_and_bad_ratings_refused():
     t, p = trace((2, 200), (2, 200))
     events, _ = run(eng, t, p, signals=[(3.0, "rating", 7)])
     rating = kinds(events, "pain_rating")[0]
-    assert rating.data["rating"] == 7 and rating.data["phase"] == "hold"
+    assert rating.data["value"] == 7 and rating.data["phase"] == "hold"
     assert eng.summary()["phases"][1]["pain_ratings"] == [7]
     with pytest.raises(ValueError, match="0 … 10"):
         eng.signal(3.1, "rating", 11)
@@ -183,7 +183,8 @@ def test_ppt_flow_pressure_at_the_signal_device_time_peak_apart_mean_and_spread(
     assert [round(e.data["ppt_kpa"], 1) for e in trials] == thresholds
     assert [e.t_s for e in trials] == pytest.approx([s[0] for s in signals])
     assert trials[0].data["rate_kpa_s"] == pytest.approx(50.0, abs=1.0)
-    result = kinds(events, "ppt_result")[0].data
+    result = kinds(events, "ppt")[0].data
+    assert result["kpa"] == result["mean_kpa"] and result["repeats"] == pytest.approx(thresholds)
     assert result["n"] == 3 and result["complete"]
     assert result["mean_kpa"] == pytest.approx(220.0, abs=0.1)
     assert result["sd_kpa"] == pytest.approx(20.0, abs=0.1)

@@ -99,7 +99,6 @@ class VirtualHand:
     # ------------------------------------------------------------------ thread
 
     def start(self) -> "VirtualHand":
-        self._probe_features()
         self._thread = threading.Thread(target=self._loop, name="virtual-hand", daemon=True)
         self._thread.start()
         return self
@@ -114,6 +113,7 @@ class VirtualHand:
             pass
 
     def _loop(self) -> None:
+        self._probe_features()  # on this thread: the GUI that starts a hand never waits for the device
         while not self._halt.is_set():
             started = self.clock()
             try:
