@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("pointdose.records.cmd_report", "a PDF report per session"),
     "backup": ("pointdose.records.cmd_backup", "a checked copy of the records database"),
     "clients": ("pointdose.records.cmd_clients", "add, list, erase, export or import clients"),
+    "train": ("pointdose.training.cli", "training drills with feedback schedules; student progress; CSV export/merge"),
+    "class": ("pointdose.training.cmd_class", "students and classes for training; compare a class"),
 }
 
 

@@ -300,6 +300,9 @@ class LiveModel:
         self.calibration_record = None  # set by the Calibrate panel: pointdose.calibration.CalibrationRecord
         self._window_count = 0
         self._measured_hz = 0.0
+        # False while a training drill hides the pressure (pointdose.training: feedback off): the
+        # trace, the readout and the axis scale then reveal nothing. Set by the Training panel.
+        self.feedback_visible = True
 
     # ---- settings (called from view callbacks, on the render thread)
     def set_unit(self, key: str) -> None:
@@ -338,6 +341,9 @@ class LiveModel:
 
         t, y, rx = self._decimated(ring, scale, columns, window_s)
         x = t - now_s
+        hidden = not self.feedback_visible
+        if hidden:
+            x = y = _EMPTY
         new_rx = rx[rx > self._last_rx_drawn] if rx.size else _EMPTY
         if rx.size:
             self._last_rx_drawn = max(self._last_rx_drawn, float(rx[-1]))
@@ -345,7 +351,9 @@ class LiveModel:
         # readout: the mean of the newest readout_average_s of data
         readout, level, note = "—", "none", ""
         last_rx = float(rx[-1]) if rx.size else None
-        if self._readout_values is not None and self._readout_values.size:
+        if hidden:
+            note = "feedback off (training)"
+        elif self._readout_values is not None and self._readout_values.size:
             readout = scale.format(float(self._readout_values.mean()))
             level = "live"
         stale = state in ("streaming", "lost") and is_stale(last_rx, now_s, rate)

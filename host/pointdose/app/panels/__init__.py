@@ -15,6 +15,7 @@ from pointdose.app.panels.base import Panel, PanelContext
 # "module:Class", in tab order
 PANELS: list[str] = [
     "pointdose.app.panels.calibrate:CalibratePanel",
+    "pointdose.app.panels.training:TrainingPanel",
 ]
 
 

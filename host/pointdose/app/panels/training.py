@@ -1,0 +1,451 @@
+"""The Training tab: drill runner with feedback schedules, student picker, progress and class views.
+
+View code only: drills, schedules, the feedback gate and scores are :mod:`pointdose.training`; the
+drill runs on a :class:`pointdose.training.live.LiveTrainer` thread (ring in, device cues out,
+trials saved to the records database as they end). Once a frame the panel reads the trainer's cue
+and sets ``ctx.model.feedback_visible``: with feedback off the main readout and trace (and this
+tab's trace) show nothing of the pressure.
+
+For demos and tests, ``POINTDOSE_TRAINING_DEMO=SCHEDULE`` (e.g. ``none``, ``constant``,
+``intermittent:2``) opens this tab and runs a short moderate drill with a simulated student
+(the virtual hand) once the simulated device streams; ``POINTDOSE_TRAINING_STATE=FILE`` writes
+what the screen showed each frame (feedback flag, readout, trace length) as JSON when the app quits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import dearpygui.dearpygui as dpg
+import numpy as np
+
+from pointdose import units
+from pointdose.app import view
+from pointdose.app.panels.base import Panel, PanelContext
+from pointdose.training import (BLOCK_KINDS, PRESETS, SURFACES, Block, Drill, DrillError, Schedule, ScheduleError,
+                                preset, standard_plan, warnings)
+from pointdose.training.drill import display, from_user
+
+ENV_DEMO = "POINTDOSE_TRAINING_DEMO"
+ENV_STATE = "POINTDOSE_TRAINING_STATE"
+SCHEDULES = ["constant", "intermittent", "faded", "bandwidth", "self", "none"]
+PLANS = {"practice only": "practice", "pre / practice / post": "standard", "pre / practice / post / transfer": "transfer"}
+KR_CHOICES = ["always", "with-feedback", "never"]
+BAND = (110, 220, 120, 60)
+PHASE_COLOURS = {"ramp": view.AMBER, "hold": view.GREEN, "release": view.CYAN, "rest": view.GREY,
+                 "ready": view.GREY, "done": view.WHITE, "stopped": view.RED}
+
+
+@dataclass(frozen=True)
+class TrTags:
+    student: str = "pd.tr.student"
+    new_student: str = "pd.tr.new_student"
+    klass: str = "pd.tr.class"
+    preset: str = "pd.tr.preset"
+    target: str = "pd.tr.target"
+    tolerance: str = "pd.tr.tol"
+    hold: str = "pd.tr.hold"
+    trials: str = "pd.tr.trials"
+    surface: str = "pd.tr.surface"
+    schedule: str = "pd.tr.schedule"
+    param: str = "pd.tr.param"
+    kr: str = "pd.tr.kr"
+    plan: str = "pd.tr.plan"
+    start: str = "pd.tr.start"
+    stop: str = "pd.tr.stop"
+    ask_before: str = "pd.tr.ask_before"
+    ask_after: str = "pd.tr.ask_after"
+    warn: str = "pd.tr.warn"
+    phase: str = "pd.tr.phase"
+    info: str = "pd.tr.info"
+    kr_text: str = "pd.tr.kr_text"
+    fb_text: str = "pd.tr.fb_text"
+    plot: str = "pd.tr.plot"
+    x_axis: str = "pd.tr.plot.x"
+    y_axis: str = "pd.tr.plot.y"
+    series: str = "pd.tr.series"
+    band: str = "pd.tr.band"
+    progress_plot: str = "pd.tr.progress"
+    progress_y: str = "pd.tr.progress.y"
+    progress_x: str = "pd.tr.progress.x"
+    class_plot: str = "pd.tr.classplot"
+    class_y: str = "pd.tr.classplot.y"
+    class_x: str = "pd.tr.classplot.x"
+    class_kind: str = "pd.tr.class_kind"
+    message: str = "pd.tr.message"
+
+
+T = TrTags()
+
+
+class TrainingPanel(Panel):
+    title = "Training"
+
+    def __init__(self) -> None:
+        self.tab = None
+        self.store = None
+        self.store_error = ""
+        self.trainer = None
+        self.student = None
+        self.drill_t0 = None
+        self.demo = os.environ.get(ENV_DEMO)
+        self.state_path = os.environ.get(ENV_STATE)
+        self.state_log: list[dict] = []
+        self._demo_started = False
+        self._progress_dirty = True
+        self._series_len = 0
+        self._unit = "kPa"
+        self._area = 1.0
+
+    # ------------------------------------------------------------------ build
+    def build(self, ctx: PanelContext) -> None:
+        self.tab = dpg.top_container_stack()
+        self._open_store()
+        with dpg.group(horizontal=True):
+            with dpg.child_window(width=340, border=False):
+                dpg.add_text("Student", color=view.GREY)
+                dpg.add_combo(self._student_codes(), tag=T.student, width=-1, callback=self._on_student)
+                with dpg.group(horizontal=True):
+                    dpg.add_input_text(tag=T.new_student, hint="new student code", width=200)
+                    dpg.add_button(label="Add", callback=self._on_add_student)
+                dpg.add_combo([""] + [c["name"] for c in self._classes()], tag=T.klass, label="class", width=200)
+                dpg.add_separator()
+                dpg.add_combo([*PRESETS, "custom"], default_value="moderate", tag=T.preset, label="preset", width=200,
+                              callback=self._on_preset)
+                dpg.add_input_float(tag=T.target, label="target (kPa)", width=200, step=0, format="%.1f")
+                dpg.add_input_float(tag=T.tolerance, label="band ± %", default_value=10.0, width=200, step=0)
+                dpg.add_input_float(tag=T.hold, label="hold (s)", default_value=5.0, width=200, step=0)
+                dpg.add_input_int(tag=T.trials, label="trials", default_value=6, width=200, step=0)
+                dpg.add_combo(list(SURFACES), default_value="pad", tag=T.surface, label="surface", width=200,
+                              callback=self._on_settings)
+                dpg.add_combo(SCHEDULES, default_value="constant", tag=T.schedule, label="feedback", width=200)
+                dpg.add_input_text(tag=T.param, label="count / % / when", width=200, hint="intermittent: 2")
+                dpg.add_combo(KR_CHOICES, default_value="always", tag=T.kr, label="result after", width=200)
+                dpg.add_combo(list(PLANS), default_value="practice only", tag=T.plan, label="blocks", width=200)
+                with dpg.group(horizontal=True):
+                    dpg.add_button(label="Start drill", tag=T.start, width=110, height=36, callback=self._on_start)
+                    dpg.add_button(label="Stop", tag=T.stop, width=80, height=36, callback=self._on_stop)
+                with dpg.group(horizontal=True):
+                    dpg.add_button(label="Feedback next trial", tag=T.ask_before, callback=lambda: self._request("before"))
+                    dpg.add_button(label="Show my result", tag=T.ask_after, callback=lambda: self._request("after"))
+                dpg.add_text("", tag=T.warn, color=view.AMBER, wrap=340)
+                dpg.add_text("", tag=T.message, color=view.RED, wrap=340)
+            with dpg.child_window(border=False):
+                dpg.add_text("", tag=T.phase, color=view.WHITE)
+                if view._have_ttf:
+                    dpg.bind_item_font(T.phase, view.TAGS.font_medium)
+                dpg.add_text("", tag=T.info, color=view.GREY)
+                dpg.add_text("", tag=T.fb_text, color=view.AMBER)
+                dpg.add_text("", tag=T.kr_text, color=view.GREEN, wrap=740)
+                with dpg.plot(tag=T.plot, width=-1, height=260, no_menus=True, no_mouse_pos=True):
+                    dpg.add_plot_axis(dpg.mvXAxis, label="time in trial (s)", tag=T.x_axis)
+                    dpg.add_plot_axis(dpg.mvYAxis, label="", tag=T.y_axis)
+                    dpg.add_shade_series([], [], y2=[], parent=T.y_axis, tag=T.band)
+                    dpg.add_line_series([], [], parent=T.y_axis, tag=T.series)
+                dpg.bind_item_theme(T.series, view.TAGS.theme_trace)
+                with dpg.theme() as band_theme:
+                    with dpg.theme_component(dpg.mvShadeSeries):
+                        dpg.add_theme_color(dpg.mvPlotCol_Fill, BAND, category=dpg.mvThemeCat_Plots)
+                dpg.bind_item_theme(T.band, band_theme)
+                with dpg.group(horizontal=True):
+                    with dpg.plot(tag=T.progress_plot, width=240, height=-1, no_menus=True, no_mouse_pos=True):
+                        dpg.add_plot_legend()
+                        dpg.add_plot_axis(dpg.mvXAxis, label="block (in order)", tag=T.progress_x)
+                        dpg.add_plot_axis(dpg.mvYAxis, label="absolute error", tag=T.progress_y)
+                    with dpg.group():
+                        dpg.add_combo(list(BLOCK_KINDS), default_value="post-test", tag=T.class_kind, width=160,
+                                      callback=lambda: self._mark_dirty())
+                        with dpg.plot(tag=T.class_plot, width=-1, height=-1, no_menus=True, no_mouse_pos=True):
+                            dpg.add_plot_axis(dpg.mvXAxis, label="student", tag=T.class_x)
+                            dpg.add_plot_axis(dpg.mvYAxis, label="absolute error (class)", tag=T.class_y)
+        self._on_preset()
+        codes = self._student_codes()
+        if codes:
+            dpg.set_value(T.student, codes[0])
+            self.student = codes[0]
+
+    # ------------------------------------------------------------------ store
+    def _open_store(self) -> None:
+        try:
+            from pointdose.training.store import TrainingStore
+
+            self.store = TrainingStore.open()
+        except Exception as exc:  # the drill still runs; results are then not kept, and we say so
+            self.store, self.store_error = None, f"records unavailable: {exc}"
+
+    def _student_codes(self) -> list[str]:
+        return [s["code"] for s in self.store.students()] if self.store else []
+
+    def _classes(self) -> list[dict]:
+        return self.store.classes() if self.store else []
+
+    # ------------------------------------------------------------------ callbacks
+    def _on_student(self, sender=None, value=None, user=None) -> None:
+        self.student = dpg.get_value(T.student) or None
+        self._mark_dirty()
+
+    def _on_add_student(self, *_a) -> None:
+        code = dpg.get_value(T.new_student).strip()
+        if not self.store:
+            return self._say(self.store_error or "no records database")
+        try:
+            self.store.add_student(code)
+        except Exception as exc:
+            return self._say(str(exc))
+        dpg.configure_item(T.student, items=self._student_codes())
+        dpg.set_value(T.student, code)
+        self.student = code
+        self._say("")
+        self._mark_dirty()
+
+    def _on_preset(self, *_a) -> None:
+        name = dpg.get_value(T.preset)
+        if name in PRESETS:
+            d = preset(name)
+            dpg.set_value(T.target, round(display(d.target, d, self._unit), 2))
+        self._on_settings()
+
+    def _on_settings(self, *_a) -> None:
+        try:
+            d = self._drill()
+        except (DrillError, ValueError) as exc:
+            dpg.set_value(T.warn, str(exc))
+            return
+        dpg.set_value(T.warn, "\n".join(w.text for w in warnings(d)))
+
+    def _drill(self) -> Drill:
+        u = units.unit(self._unit)
+        quantity = "pressure" if u.kind == "pressure" else "force"
+        target = from_user(float(dpg.get_value(T.target)), u.key, quantity, self._area)
+        return Drill(target=target, quantity=quantity, tolerance_pct=float(dpg.get_value(T.tolerance)),
+                     hold_s=float(dpg.get_value(T.hold)), trials=int(dpg.get_value(T.trials)),
+                     surface=dpg.get_value(T.surface), probe_area_cm2=self._area,
+                     name=dpg.get_value(T.preset))
+
+    def _schedule(self) -> Schedule:
+        kind, param, kr = dpg.get_value(T.schedule), dpg.get_value(T.param).strip(), dpg.get_value(T.kr)
+        text = f"{kind}:{param}" if param else kind
+        return Schedule.parse(text, kr=kr if kind != "none" else None)
+
+    def _on_start(self, *_a, ctx: PanelContext | None = None) -> None:
+        ctx = ctx or self._ctx
+        try:
+            drill, schedule = self._drill(), self._schedule()
+            plan = PLANS[dpg.get_value(T.plan)]
+            if plan == "practice":
+                blocks = [Block("practice", drill, schedule)]
+            else:
+                transfer = drill.with_(target=drill.target * 0.6) if plan == "transfer" else None
+                blocks = standard_plan(drill, schedule, transfer=transfer)
+        except (DrillError, ScheduleError, ValueError) as exc:
+            return self._say(str(exc))
+        self._start(ctx, blocks)
+
+    def _start(self, ctx: PanelContext, blocks, *, simulated_student: bool = False) -> None:
+        from pointdose.training.live import LiveTrainer
+
+        link = ctx.controller.link
+        if link is None:
+            return self._say("no device yet: wait for it to connect")
+        if self.trainer is not None and not self.trainer.finished:
+            return self._say("a drill is running: stop it first")
+        session_uid = None
+        if self.store is not None and self.student:
+            klass = dpg.get_value(T.klass) or None
+            try:
+                session_uid = self.store.start_session(self.student, class_name=klass)
+            except Exception as exc:
+                return self._say(str(exc))
+        elif self.store is not None:
+            return self._say("choose or add a student first (results are kept per student)")
+        if getattr(ctx.controller, "_sim_demo", False):
+            ctx.controller._sim_demo = False  # the controller's demo presses would press for the student
+        try:
+            model = ctx.model
+
+            def gate(cue, model=model):  # on the trainer's thread, at the moment the gate changes
+                model.feedback_visible = cue.feedback_on or cue.phase in ("done", "stopped", "idle")
+
+            self.trainer = LiveTrainer(link, blocks, store=self.store, session_uid=session_uid,
+                                       get_ready_s=1.0 if simulated_student else 3.0, on_cue=gate)
+        except Exception as exc:
+            return self._say(f"cannot start the drill: {exc}")
+        self.hand = None
+        if simulated_student:
+            from pointdose.training.hand import SimulatedStudent
+
+            self.hand = SimulatedStudent(self.trainer, seed=2).start()
+        self.trainer.start_thread()
+        self._say("")
+        self._mark_dirty()
+
+    def _on_stop(self, *_a) -> None:
+        if self.trainer is not None:
+            self.trainer.stop("instructor pressed Stop")
+
+    def _request(self, moment: str) -> None:
+        if self.trainer is not None:
+            self.trainer.request(moment)
+
+    def _say(self, text: str) -> None:
+        dpg.set_value(T.message, text)
+
+    def _mark_dirty(self) -> None:
+        self._progress_dirty = True
+
+    # ------------------------------------------------------------------ per frame
+    _ctx: PanelContext | None = None
+
+    def update(self, ctx: PanelContext) -> None:
+        self._ctx = ctx
+        unit, area = ctx.model.settings.unit, ctx.model.settings.probe_area_cm2
+        if (unit, area) != (self._unit, self._area):
+            self._unit, self._area = unit, area
+            dpg.configure_item(T.target, label=f"target ({units.unit(unit).key})")
+            self._on_preset()
+        if self.demo and not self._demo_started:
+            self._maybe_demo(ctx)
+        tr = self.trainer
+        if tr is None:
+            ctx.model.feedback_visible = True
+            dpg.set_value(T.phase, "No drill running")
+            self._refresh_progress()
+            return
+        cue = tr.cue
+        running = not tr.finished
+        ctx.model.feedback_visible = cue.feedback_on or not running  # (the trainer also sets it as it changes)
+        run = tr.current
+        block = f"{cue.block}" if cue.block else ""
+        left = f" · {cue.time_left_s:.1f} s" if cue.time_left_s is not None else ""
+        dpg.set_value(T.phase, f"{cue.phase.upper()}{left}")
+        dpg.configure_item(T.phase, color=PHASE_COLOURS.get(cue.phase, view.WHITE))
+        dpg.set_value(T.info, f"{block} · trial {cue.trial}/{cue.trials} · block {len(tr.runs)}/{len(tr.blocks)}"
+                              f" · {run.schedule.describe() if run else ''}")
+        dpg.set_value(T.fb_text, "FEEDBACK ON" if cue.feedback_on else "feedback off — press by feel")
+        dpg.set_value(T.kr_text, cue.kr)
+        self._enable(T.ask_before, cue.can_request_before)
+        self._enable(T.ask_after, cue.can_request_after)
+        self._show_trace(ctx, tr, cue)
+        if tr.finished and self._series_len >= 0:
+            self._mark_dirty()
+        self._refresh_progress()
+        self._log(ctx, cue)
+
+    def _enable(self, tag: str, on: bool) -> None:
+        (dpg.enable_item if on else dpg.disable_item)(tag)
+
+    def _show_trace(self, ctx: PanelContext, tr, cue) -> None:
+        run = tr.current
+        if run is None:
+            return
+        d = run.drill
+        shown = lambda v: np.asarray([display(x, d, self._unit) for x in v], dtype=float)  # noqa: E731
+        dpg.set_axis_limits(T.x_axis, 0.0, d.trial_s + d.rest_s)
+        top = display(d.band[1], d, self._unit) * 1.6
+        dpg.set_axis_limits(T.y_axis, 0.0, top)
+        dpg.configure_item(T.y_axis, label=units.unit(self._unit).symbol)
+        xs = [0.0, d.trial_s]
+        dpg.set_value(T.band, [xs, list(shown([d.band[1]] * 2)), list(shown([d.band[0]] * 2))])
+        if not cue.feedback_on or not run._rows or cue.phase not in ("ramp", "hold", "release"):
+            dpg.set_value(T.series, [[], []])
+            self._series_len = 0
+            return
+        rows = run._rows[-1] if len(run._rows) == 1 else np.concatenate(run._rows[-8:])
+        t0 = run._trial_t0 or 0.0
+        rows = rows[rows["t_s"] >= t0]
+        y = d.value_of(rows["force_n"], rows["pressure_kpa"])
+        if d.quantity == "pressure":
+            vals = units.to_display(units.force_n(y, self._area), self._unit, self._area)
+        else:
+            vals = units.to_display(y, self._unit, self._area)
+        dpg.set_value(T.series, [(rows["t_s"] - t0).tolist(), np.asarray(vals, dtype=float).tolist()])
+        self._series_len = len(rows)
+
+    def _refresh_progress(self) -> None:
+        if not self._progress_dirty or self.store is None:
+            return
+        self._progress_dirty = False
+        for axis in (T.progress_y, T.class_y):
+            for child in dpg.get_item_children(axis, 1) or []:
+                dpg.delete_item(child)
+        if self.student:
+            try:
+                blocks = self.store.progress(self.student)
+            except Exception as exc:
+                return self._say(str(exc))
+            by_kind: dict[str, tuple[list, list]] = {}
+            for i, e in enumerate(blocks, start=1):
+                s = e["score"]
+                if s.absolute_error is None:
+                    continue
+                xs, ys = by_kind.setdefault(e["block"], ([], []))
+                xs.append(float(i))
+                ys.append(float(display(s.absolute_error, Drill(target=max(e["target"], 1e-9), quantity=e["quantity"]),
+                                        self._unit)))
+            for kind, (xs, ys) in by_kind.items():
+                dpg.add_scatter_series(xs, ys, label=kind, parent=T.progress_y)
+            dpg.fit_axis_data(T.progress_x)
+            dpg.fit_axis_data(T.progress_y)
+        klass = dpg.get_value(T.klass)
+        if klass:
+            try:
+                rows = self.store.class_comparison(klass, dpg.get_value(T.class_kind))
+            except Exception as exc:
+                return self._say(str(exc))
+            xs = [float(i) for i, r in enumerate(rows, start=1) if r["score"] and r["score"].absolute_error is not None]
+            ys = [float(r["score"].absolute_error) for r in rows if r["score"] and r["score"].absolute_error is not None]
+            dpg.add_bar_series(xs, ys, weight=0.6, parent=T.class_y)
+            dpg.set_axis_ticks(T.class_x, tuple((r["student"], float(i)) for i, r in enumerate(rows, start=1)) or (("", 0.0),))
+            dpg.fit_axis_data(T.class_x)
+            dpg.fit_axis_data(T.class_y)
+
+    # ------------------------------------------------------------------ demo / test hooks
+    def _maybe_demo(self, ctx: PanelContext) -> None:
+        frame = ctx.frame
+        if frame is None or not frame.streaming or ctx.controller.link is None:
+            return
+        self._demo_started = True
+        if self.tab is not None:
+            dpg.set_value(view.TAGS.tabs, self.tab)
+        if self.store is not None:
+            code = "DEMO-1"
+            if code not in self._student_codes():
+                self.store.add_student(code)
+                dpg.configure_item(T.student, items=self._student_codes())
+            dpg.set_value(T.student, code)
+            self.student = code
+        drill = preset("moderate", trials=3, ramp_s=1.5, hold_s=2.0, release_s=0.5, rest_s=1.0)
+        try:
+            schedule = Schedule.parse(self.demo)
+        except ScheduleError as exc:
+            return self._say(f"{ENV_DEMO}: {exc}")
+        kind = "practice" if schedule.kind != "none" else "post-test"
+        self._start(ctx, [Block(kind, drill, schedule)], simulated_student=True)
+
+    def _log(self, ctx: PanelContext, cue) -> None:
+        if not self.state_path:
+            return
+        f = ctx.frame
+        self.state_log.append({"t": ctx.now_s, "phase": cue.phase, "trial": cue.trial, "feedback_on": cue.feedback_on,
+                               "model_visible": ctx.model.feedback_visible,
+                               "main_readout": f.readout if f else None,
+                               "main_trace_points": int(len(f.trace_x)) if f else None,
+                               "panel_trace_points": self._series_len, "kr": cue.kr})
+
+    def close(self) -> None:
+        if getattr(self, "hand", None) is not None:
+            self.hand.stop()
+        if self.trainer is not None:
+            self.trainer.stop("app closed")
+            self.trainer.close()
+        if self.state_path:
+            out = {"log": self.state_log,
+                   "feedback_log": [list(x) for r in (self.trainer.runs if self.trainer else []) for x in r.feedback_log],
+                   "planned": [list(r.plan.concurrent) for r in (self.trainer.runs if self.trainer else [])]}
+            Path(self.state_path).write_text(json.dumps(out))
+        if self.store is not None:
+            self.store.close()

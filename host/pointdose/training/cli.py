@@ -1,0 +1,268 @@
+"""``pointdose train`` (run a drill, progress, CSV export/import) and ``pointdose class`` (students, classes).
+
+::
+
+    pointdose class student S-01 S-02           # students (clients rows with role 'student')
+    pointdose class add "Spring 2025" && pointdose class enrol "Spring 2025" S-01 S-02
+    pointdose train run --student S-01 --preset moderate --schedule intermittent:2 --seed 7 --plan standard --sim --virtual-student
+    pointdose train progress --student S-01
+    pointdose class compare "Spring 2025" --block retention
+    pointdose train export --class "Spring 2025" class.csv   # on each laptop
+    pointdose train import other-laptop.csv                   # merged by trial UUID, no duplicates
+
+With feedback off the terminal prints the phase and the countdown only, never a number that
+reveals the pressure; the result after a trial is printed only when the schedule shows it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="FILE", help="records database (default: $POINTDOSE_DB or the user data folder)")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    r = sub.add_parser("run", help="run a drill on a board or the simulated device, with text cues")
+    r.add_argument("--student", required=True, help="the student's code")
+    r.add_argument("--class", dest="class_name", help="the class this session belongs to")
+    r.add_argument("--preset", default="moderate", help="light, moderate or deep (Chaves 2020 P25/median/P75)")
+    r.add_argument("--target", type=float, help="target in --unit instead of the preset's")
+    r.add_argument("--unit", default="kPa", help="unit of --target: kPa, kgf/cm2, N/cm2 (pressure) or N, kgf, lbf (force)")
+    r.add_argument("--probe-area", type=float, default=1.0, metavar="CM2", help="probe area, cm² (default 1)")
+    r.add_argument("--tolerance", type=float, default=10.0, metavar="PCT", help="band ± %% of the target (default 10)")
+    r.add_argument("--ramp", type=float, default=2.0, metavar="S")
+    r.add_argument("--hold", type=float, default=5.0, metavar="S")
+    r.add_argument("--release", type=float, default=1.0, metavar="S")
+    r.add_argument("--rest", type=float, default=3.0, metavar="S")
+    r.add_argument("--trials", type=int, default=6)
+    r.add_argument("--test-trials", type=int, default=3, help="trials in each test block (default 3)")
+    r.add_argument("--surface", default="pad", help="pad, force-plate, partner or self")
+    r.add_argument("--schedule", default="constant",
+                   help="constant, intermittent:N, faded[:START:END], bandwidth[:PCT], self[:before|after|both], none")
+    r.add_argument("--seed", type=int, help="seed of an intermittent schedule (default: drawn and recorded)")
+    r.add_argument("--kr", default=None, help="result after each trial: always, with-feedback, never")
+    r.add_argument("--plan", default="practice", choices=("practice", "standard", "transfer", "retention", "test"),
+                   help="practice only; standard = pre/practice/post; transfer adds a transfer test at "
+                        "--transfer-target; retention / test = one block without feedback")
+    r.add_argument("--transfer-target", type=float, help="transfer test target in --unit (default 60 %% of the target)")
+    r.add_argument("--port", help="serial port of the board")
+    r.add_argument("--sim", action="store_true", help="use the simulated device")
+    r.add_argument("--virtual-student", action="store_true", help="let the virtual hand press (simulated device only)")
+    r.add_argument("--get-ready", type=float, default=3.0, metavar="S", help="countdown before the first trial")
+    r.add_argument("--yes", action="store_true", help="accept the warnings (target above typical PPTs on a person)")
+    p = sub.add_parser("progress", help="a student's block scores across sessions")
+    p.add_argument("--student", required=True)
+    e = sub.add_parser("export", help="trials to CSV (one student, one class, or all)")
+    e.add_argument("file")
+    e.add_argument("--student")
+    e.add_argument("--class", dest="class_name")
+    i = sub.add_parser("import", help="merge another station's export (no duplicates)")
+    i.add_argument("file")
+
+
+def add_class_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="FILE", help="records database (default: $POINTDOSE_DB or the user data folder)")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = sub.add_parser("student", help="add students by code")
+    s.add_argument("codes", nargs="+")
+    a = sub.add_parser("add", help="add a class")
+    a.add_argument("name")
+    en = sub.add_parser("enrol", help="put students in a class")
+    en.add_argument("name")
+    en.add_argument("codes", nargs="+")
+    sub.add_parser("list", help="classes and students")
+    c = sub.add_parser("compare", help="the students of a class side by side")
+    c.add_argument("name")
+    c.add_argument("--block", default="post-test", help="pre-test, practice, post-test, retention or transfer")
+
+
+def _store(args):
+    from pointdose.training.store import TrainingStore
+
+    return TrainingStore.open(args.db)
+
+
+def _fmt(v, digits=1) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def _score_line(label: str, s, unit: str) -> str:
+    return (f"{label:24s} n={s.n:<2d} CE {_fmt(s.constant_error):>7s}  AE {_fmt(s.absolute_error):>7s}  "
+            f"VE {_fmt(s.variable_error):>7s}  CV {_fmt(s.cv_pct):>5s} %  in band {_fmt(s.mean_in_band_pct, 0):>4s} %  ({unit})")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pointdose.errors import UserError
+    from pointdose.training import DrillError, ScheduleError, BlockError
+
+    try:
+        if args.action == "run":
+            return _run_drill(args)
+        ts = _store(args)
+        try:
+            if args.action == "progress":
+                for e in ts.progress(args.student):
+                    print(_score_line(f"{e['session_started_at'][:10]} {e['block']}", e["score"],
+                                      "kPa" if e["quantity"] == "pressure" else "N"))
+                    for note in e["score"].notes:
+                        print(f"{'':24s} note: {note}")
+            elif args.action == "export":
+                n = ts.export_csv(args.file, student=args.student, class_name=args.class_name)
+                print(f"{n} trial(s) written to {args.file}")
+            elif args.action == "import":
+                print(ts.import_csv(args.file).describe())
+        finally:
+            ts.close()
+    except (DrillError, ScheduleError, BlockError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
+def run_class(args: argparse.Namespace) -> int:
+    ts = _store(args)
+    try:
+        if args.action == "student":
+            for code in args.codes:
+                ts.add_student(code)
+            print(f"added {', '.join(args.codes)}")
+        elif args.action == "add":
+            ts.add_class(args.name)
+            print(f"class {args.name!r} added")
+        elif args.action == "enrol":
+            ts.enrol(args.name, args.codes)
+            print(f"{', '.join(args.codes)} in {args.name!r}")
+        elif args.action == "list":
+            for c in ts.classes():
+                print(f"{c['name']}: {', '.join(s['code'] for s in ts.students(c['name'])) or '(no students)'}")
+            print(f"all students: {', '.join(s['code'] for s in ts.students()) or '(none)'}")
+        elif args.action == "compare":
+            for row in ts.class_comparison(args.name, args.block):
+                if row["score"] is None:
+                    print(f"{row['student']:24s} no {args.block} yet")
+                else:
+                    print(_score_line(row["student"], row["score"], "kPa" if row["quantity"] == "pressure" else "N"))
+    finally:
+        ts.close()
+    return 0
+
+
+def _build_blocks(args):
+    from pointdose import units
+    from pointdose.training import Block, Schedule, preset, standard_plan
+    from pointdose.training.drill import Drill, from_user
+
+    u = units.unit(args.unit)
+    quantity = "pressure" if u.kind == "pressure" else "force"
+    fields = dict(tolerance_pct=args.tolerance, ramp_s=args.ramp, hold_s=args.hold, release_s=args.release,
+                  rest_s=args.rest, trials=args.trials, surface=args.surface, probe_area_cm2=args.probe_area)
+    if args.target is not None:
+        drill = Drill(target=from_user(args.target, u.key, quantity, args.probe_area), quantity=quantity, **fields)
+    else:
+        drill = preset(args.preset, quantity=quantity, **fields)
+    schedule = Schedule.parse(args.schedule, seed=args.seed, kr=args.kr)
+    if args.plan == "practice":
+        return drill, [Block("practice", drill, schedule)]
+    if args.plan in ("retention", "test"):
+        kind = "retention" if args.plan == "retention" else "post-test"
+        return drill, [Block(kind, drill.with_(trials=args.test_trials), Schedule.none())]
+    transfer = None
+    if args.plan == "transfer":
+        t = (from_user(args.transfer_target, u.key, quantity, args.probe_area) if args.transfer_target is not None
+             else drill.target * 0.6)
+        transfer = drill.with_(target=t)
+    return drill, standard_plan(drill, schedule, test_trials=args.test_trials, transfer=transfer)
+
+
+def _run_drill(args) -> int:
+    from pointdose.errors import UserError
+    from pointdose.training import warnings
+    from pointdose.training.live import LiveTrainer
+
+    if args.port and args.sim:
+        raise UserError("choose either --port or --sim, not both")
+    if args.virtual_student and not args.sim:
+        raise UserError("--virtual-student presses the simulated device: add --sim")
+    drill, blocks = _build_blocks(args)
+    for w in warnings(drill):
+        print(f"warning: {w.text}", file=sys.stderr)
+        if not args.yes:
+            raise UserError("the drill was not started: read the warning above, then add --yes to go ahead")
+    ts = _store(args)
+    ts.student(args.student)  # fails early, with the known students, before a device is touched
+    unit = drill.unit
+    sim = link = student = trainer = None
+    try:
+        from pointdose.link import DeviceLink
+
+        if args.sim or not args.port:
+            from pointdose.sim import SimulatedDevice
+
+            if not args.sim:
+                from pointdose.link import find_boards
+                boards = find_boards()
+                if not boards:
+                    raise UserError("no board found: plug one in, give --port, or use --sim")
+                link = DeviceLink.for_board(boards[0])
+            else:
+                sim = SimulatedDevice()
+                sim.start()
+                link = DeviceLink(sim.port)
+        else:
+            link = DeviceLink(args.port)
+        link.start()
+        session = ts.start_session(args.student, class_name=args.class_name)
+        print(f"session {session} · {drill.describe()}")
+        for b in blocks:
+            plan = b.plan()
+            chosen = f", feedback on trials {list(plan.chosen)}" if b.schedule.kind in ("intermittent", "faded") else ""
+            print(f"  block {b.kind}: {b.drill.trials} trials, feedback {b.schedule.describe()}{chosen}")
+        printer = _Printer(unit)
+        trainer = LiveTrainer(link, blocks, store=ts, session_uid=session, get_ready_s=args.get_ready,
+                              on_cue=printer.cue, on_trial=printer.trial)
+        if args.virtual_student:
+            from pointdose.training.hand import SimulatedStudent
+
+            student = SimulatedStudent(trainer, seed=args.seed or 1).start()
+        try:
+            trainer.run()
+        except KeyboardInterrupt:
+            trainer.stop("interrupted")
+            print("\nstopped; the finished trials are saved")
+        for run in trainer.runs:
+            print(_score_line(run.block.kind, run.block_score(), unit))
+            for note in run.block_score().notes:
+                print(f"{'':24s} note: {note}")
+    finally:
+        if student is not None:
+            student.stop()
+        if trainer is not None:
+            trainer.close()
+        if link is not None:
+            link.close()
+        if sim is not None:
+            sim.close()
+        ts.close()
+    return 0
+
+
+class _Printer:
+    """Text cues: a line when the phase, trial or band changes, and the countdown each second.
+    Built only from ``cue.terminal_line()`` and the shown result: nothing else about the pressure."""
+
+    def __init__(self, unit: str) -> None:
+        self.unit = unit
+        self.last = None
+        self.last_kr = ""
+
+    def cue(self, cue) -> None:
+        key = (cue.block, cue.trial, cue.phase, cue.band, None if cue.time_left_s is None else int(cue.time_left_s))
+        if key != self.last:
+            self.last = key
+            print(cue.terminal_line(self.unit), flush=True)
+        if cue.kr and cue.kr != self.last_kr:
+            self.last_kr = cue.kr
+            print(f"  result: {cue.kr}", flush=True)
+
+    def trial(self, run, rec) -> None:
+        pass
