@@ -5,7 +5,9 @@ each iteration moves the clock to the next sample slot and calls ``step()`` once
 measured is everything the firmware does per sample (sampling the simulated load cell, ring,
 batching 4 samples per DATA frame with CRC and COBS, polling, STATUS once a second).  Also measured
 with the real ``select.poll`` on file descriptors (stdin pipe, /dev/null), and bytes allocated per
-sample with the GC disabled.  The machine may be shared, so the run is split in 5 repeats and the
+sample with the GC disabled, and once more with every device feature running (a blinking,
+ticking cue; an over-pressure limit; three debounced buttons; the simulated tremor) as
+``firmware_features_*``.  The machine may be shared, so the run is split in 5 repeats and the
 best repeat is reported as ``..._us_per_sample`` (the usual benchmark convention), the median too.
 
 Run: ``.venv/bin/python bench/bench_firmware.py`` (prints ``name: value unit`` lines); ``run()``
@@ -28,7 +30,7 @@ _MP_SCRIPT = r"""
 import gc, sys, time
 from pd_clock import FakeClock
 from pd_device import Device, StreamPoller
-from pd_fakeio import FakeIn, FakeOut, FakePoller
+from pd_fakeio import FakeIn, FakeOut, FakePin, FakePoller
 from pd_simsensor import SimSensor, SimSource
 import pd_config
 
@@ -36,7 +38,7 @@ N = int(sys.argv[1])
 REPEATS = 5
 RATE = 1000
 
-def make(real):
+def make(real, features=False):
     cfg = dict(pd_config.COMMON)
     cfg.update(rate=RATE, batch_us=4000, watchdog_ms=300000, ring=512)
     clock = FakeClock(0x3FFFFFFF - 2000000)        # crosses the 2^30 wrap on the way
@@ -50,8 +52,17 @@ def make(real):
         inp = FakeIn()
         out = FakeOut()
         poller = FakePoller(inp, out)
+    pins = {}
+    if features:
+        pins = {"led": FakePin("led"), "buzzer": FakePin("buzzer"),
+                "buttons": [(n, FakePin(n, 1)) for n in ("release", "pain", "stop")]}
     dev = Device(cfg, SimSensor(SimSource(), rate=RATE), clock, inp, out,
-                 kbd_intr=lambda c: None, boot=b"bnch", poller=poller)
+                 kbd_intr=lambda c: None, boot=b"bnch", poller=poller, **pins)
+    if features:
+        now = clock.now()
+        dev.sensor.sim.command(["tremor", "1", "10"])
+        dev.cmd_limit(1, ["max", "8000000"], now)     # set, never crossed
+        dev.cmd_cue(1, ["hold", "below", "60"], now)
     dev.cmd_start(1, [], clock.now())
     return dev, clock, out
 
@@ -63,8 +74,8 @@ def drive(step, sched, clock, n):
             clock.advance(w)
         step()
 
-def measure(real):
-    m = make(real)
+def measure(real, features=False):
+    m = make(real, features)
     if m is None:
         return
     dev, clock, out = m
@@ -89,12 +100,13 @@ def measure(real):
     drive(step, sched, clock, N // 4)
     a1 = gc.mem_alloc()
     gc.enable()
-    tag = "real_poll" if real else "fake_io"
+    tag = "real_poll" if real else ("features" if features else "fake_io")
     print("RESULT %s %.4f %.4f %d %d %d %d" % (tag, times[0], times[len(times) // 2], n, a1 - a0,
                                               N // 4, dev.ring.dropped))
 
 measure(False)
 measure(True)
+measure(False, True)
 """
 
 

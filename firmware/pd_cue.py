@@ -151,12 +151,6 @@ class Cues:
             f |= CF_BUZZER
         return f
 
-    def shown_cue(self):
-        """(phase, band, level) as shown: the alarm when the firmware's alarm is on."""
-        if self.fw_alarm:
-            return P_ALARM, B_ABOVE, 100
-        return self.phase, self.band, self.level
-
     def set(self, now, phase, band, level):
         self.phase = phase
         self.band = band

@@ -375,7 +375,13 @@ class Device:
 
     def _queue_cue(self, now):
         c = self.cues
-        ph, bd, lv = c.shown_cue()
+        ph = c.phase            # what is shown (no tuple: this runs in the alarm path)
+        bd = c.band
+        lv = c.level
+        if c.fw_alarm:
+            ph = cue.P_ALARM
+            bd = cue.B_ABOVE
+            lv = 100
         f = self.framer
         self._append(f.enc, 0, f.cue_state(now, ph, bd, lv, c.flags(), c.led_on, c.led_off,
                                            c.bz_on, c.bz_off, c.bz_hz))

@@ -110,7 +110,7 @@ def cfg(**kw):
 class Rig:
     """A Device on a FakeClock with fake streams; helpers to talk to it."""
 
-    def __init__(self, sensor=None, start=1000, capture=1 << 17, kbd=None, store=None, **kw):
+    def __init__(self, sensor=None, start=1000, capture=1 << 17, kbd=None, store=None, pins=None, **kw):
         from pd_clock import FakeClock
         from pd_device import Device
         from pd_fakeio import FakeIn, FakeOut, FakePoller
@@ -127,7 +127,7 @@ class Rig:
         self.kbd_calls = []
         self.dev = Device(c, sensor, self.clock, self.inp, self.out, uid="abcd",
                           kbd_intr=kbd or self.kbd_calls.append, boot=b"\x1a\x2b\x3c\x4d",
-                          store=store, poller=FakePoller(self.inp, self.out))
+                          store=store, poller=FakePoller(self.inp, self.out), **(pins or {}))
         self.pending = []
 
     def run_us(self, us, step=250):
