@@ -13,7 +13,8 @@ import importlib
 from pointdose.app.panels.base import Panel, PanelContext
 
 # "module:Class", in tab order
-PANELS: list[str] = [
+PANELS: list[str    "pointdose.app.panels.session:SessionPanel",
+] = [
     "pointdose.app.panels.calibrate:CalibratePanel",
     "pointdose.app.panels.training:TrainingPanel",
 ]

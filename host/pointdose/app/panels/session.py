@@ -1,0 +1,385 @@
+"""The Session tab: run a guided protocol with live cues; a demo with the virtual hand on the simulated device.
+
+Shows the phase name large in the band's colour (harder = blue, in band = green, softer =
+orange, alarm = red, always with the words too), the countdown, the cycle and its progress, the
+live trace with the target band shaded (and, during PPT ramps, the rate guide with its tolerance
+fan), buttons for "release felt", "pain now", a 0–10 pain rating and a large STOP.
+
+Keys: R release felt · P pain now · 0–9 pain rating (T = 10) · Space or Esc STOP.
+
+The logic is in :mod:`pointdose.protocols` (engine), :mod:`pointdose.session` (runner) and
+:mod:`pointdose.cues` (sound); this module only shows their state and forwards the inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import dearpygui.dearpygui as dpg
+import numpy as np
+
+from pointdose import units
+from pointdose.app import view
+from pointdose.app.panels.base import Panel, PanelContext
+
+TRACE_S = 20.0
+BLUE = (90, 160, 255)
+ORANGE = (255, 150, 60)
+BAND_COLOURS = {"below": BLUE, "in": view.GREEN, "above": ORANGE, "none": view.WHITE}
+BAND_WORDS = {"below": "HARDER", "in": "IN BAND", "above": "SOFTER", "none": ""}
+RATE_WORDS = {"below": "FASTER", "in": "RATE OK", "above": "SLOWER", "none": ""}
+REGIONS = ["(none)", "anterior-neck", "suboccipital", "popliteal-fossa", "calf-thrombosis", "anticoagulants"]
+SKILLS = ["novice", "intermediate", "expert"]
+
+
+@dataclass(frozen=True)
+class SessionTags:
+    tab: str = "pd.ses.tab"
+    protocol: str = "pd.ses.protocol"
+    point: str = "pd.ses.point"
+    region: str = "pd.ses.region"
+    skill: str = "pd.ses.skill"
+    start: str = "pd.ses.start"
+    demo: str = "pd.ses.demo"
+    caution: str = "pd.ses.caution"
+    phase: str = "pd.ses.phase"
+    countdown: str = "pd.ses.countdown"
+    cycle: str = "pd.ses.cycle"
+    progress: str = "pd.ses.progress"
+    prompt: str = "pd.ses.prompt"
+    band_text: str = "pd.ses.bandtext"
+    rate_text: str = "pd.ses.ratetext"
+    alarm: str = "pd.ses.alarm"
+    plot: str = "pd.ses.plot"
+    x_axis: str = "pd.ses.x"
+    y_axis: str = "pd.ses.y"
+    trace: str = "pd.ses.trace"
+    band: str = "pd.ses.band"
+    guide: str = "pd.ses.guide"
+    guide_lo: str = "pd.ses.guide.lo"
+    guide_hi: str = "pd.ses.guide.hi"
+    release: str = "pd.ses.release"
+    pain: str = "pd.ses.pain"
+    rating: str = "pd.ses.rating"
+    stop: str = "pd.ses.stop"
+    mute: str = "pd.ses.mute"
+    volume: str = "pd.ses.volume"
+    audio: str = "pd.ses.audio"
+    keys: str = "pd.ses.keys"
+    theme_stop: str = "pd.ses.theme.stop"
+    theme_band: str = "pd.ses.theme.band"
+    theme_guide: str = "pd.ses.theme.guide"
+    theme_trace: str = "pd.ses.theme.trace"
+
+
+T = SessionTags()
+
+
+class SessionPanel(Panel):
+    title = "Session"
+    # set by a demo/test script before the app starts: {"protocol": name, "params": {...}, "hand": skill}
+    autostart: dict | None = None
+
+    def __init__(self) -> None:
+        self.runner = None
+        self.hand = None
+        self.mixer = None
+        self.player = None
+        self.ctx: PanelContext | None = None
+        self.message = ""
+        self.shown: list[tuple[float, str, str]] = []  # (host time, phase, band) per frame, for tests
+        self._pending_autostart = dict(self.autostart) if self.autostart else None
+        self._tab = None
+
+    # ------------------------------------------------------------------ build
+
+    def build(self, ctx: PanelContext) -> None:
+        from pointdose.protocols import BUILTINS
+
+        self.ctx = ctx
+        self._tab = dpg.top_container_stack()
+        self._themes()
+        with dpg.group(horizontal=True):
+            dpg.add_combo(list(BUILTINS), default_value="tppr", tag=T.protocol, width=130)
+            dpg.add_input_text(tag=T.point, hint="point (e.g. L trapezius)", width=190)
+            dpg.add_combo(REGIONS, default_value="(none)", tag=T.region, width=160)
+            dpg.add_button(label="Start", tag=T.start, width=80, callback=lambda: self.start())
+            dpg.add_button(label="Demo", tag=T.demo, width=70, callback=lambda: self.start(hand=dpg.get_value(T.skill)))
+            dpg.add_combo(SKILLS, default_value="intermediate", tag=T.skill, width=120)
+        dpg.add_text("", tag=T.caution, color=view.AMBER, wrap=800)
+        with dpg.group(horizontal=True, horizontal_spacing=24):
+            dpg.add_text("READY", tag=T.phase, color=view.WHITE)
+            with dpg.group():
+                dpg.add_text("", tag=T.countdown, color=view.WHITE)
+                dpg.add_text("", tag=T.cycle, color=view.GREY)
+        dpg.add_progress_bar(tag=T.progress, default_value=0.0, width=-1, overlay="")
+        dpg.add_text("Choose a protocol and press Start (Demo: a virtual hand follows on the simulated device)",
+                     tag=T.prompt, color=view.WHITE)
+        dpg.add_text("", tag=T.band_text, color=view.GREY)
+        dpg.add_text("", tag=T.rate_text, color=view.CYAN)
+        dpg.add_text("", tag=T.alarm, color=view.RED, wrap=800)
+        with dpg.plot(tag=T.plot, width=-1, height=250, no_menus=True, no_box_select=True, no_mouse_pos=True,
+                      anti_aliased=False):
+            dpg.add_plot_axis(dpg.mvXAxis, label="time (s, 0 = now)", tag=T.x_axis)
+            dpg.add_plot_axis(dpg.mvYAxis, label="pressure (kPa)", tag=T.y_axis)
+            dpg.add_shade_series([], [], y2=[], parent=T.y_axis, tag=T.band, label="target band")
+            dpg.add_line_series([], [], parent=T.y_axis, tag=T.guide, label="rate guide")
+            dpg.add_line_series([], [], parent=T.y_axis, tag=T.guide_lo)
+            dpg.add_line_series([], [], parent=T.y_axis, tag=T.guide_hi)
+            dpg.add_line_series([], [], parent=T.y_axis, tag=T.trace, label="pressure")
+        dpg.set_axis_limits(T.x_axis, -TRACE_S, 0.0)
+        dpg.bind_item_theme(T.band, T.theme_band)
+        for tag in (T.guide, T.guide_lo, T.guide_hi):
+            dpg.bind_item_theme(tag, T.theme_guide)
+        dpg.bind_item_theme(T.trace, T.theme_trace)
+        with dpg.group(horizontal=True):
+            dpg.add_button(label="Release felt (R)", tag=T.release, width=170, height=44,
+                           callback=lambda: self.signal("release"))
+            dpg.add_button(label="Pain now (P)", tag=T.pain, width=150, height=44, callback=lambda: self.signal("pain"))
+            dpg.add_button(label="STOP (Space)", tag=T.stop, width=220, height=44, callback=lambda: self.stop("STOP button"))
+        dpg.bind_item_theme(T.stop, T.theme_stop)
+        with dpg.group(horizontal=True, tag=T.rating):
+            dpg.add_text("Pain 0–10:")
+            for n in range(11):
+                dpg.add_button(label=str(n), width=34, callback=lambda s, a, u: self.signal("rating", u), user_data=n)
+        with dpg.group(horizontal=True):
+            dpg.add_text("R release · P pain · 0–9 rating (T = 10) · Space/Esc STOP", color=view.GREY)
+            dpg.add_checkbox(label="Mute", tag=T.mute, callback=lambda s, a: self.mixer and self.mixer.set_muted(a))
+            dpg.add_slider_float(tag=T.volume, default_value=0.8, min_value=0.0, max_value=1.0, width=150,
+                                 format="volume %.1f", callback=lambda s, a: self.mixer and self.mixer.set_volume(a))
+        dpg.add_text("", tag=T.audio, color=view.GREY, wrap=800)
+        if dpg.does_item_exist(view.TAGS.font_medium):
+            for tag in (T.countdown, T.prompt, T.alarm):
+                dpg.bind_item_font(tag, view.TAGS.font_medium)
+        if dpg.does_item_exist(view.TAGS.font_big_narrow):
+            dpg.bind_item_font(T.phase, view.TAGS.font_big_narrow)
+        with dpg.handler_registry(tag=T.keys):
+            dpg.add_key_press_handler(dpg.mvKey_R, callback=lambda: self._key(lambda: self.signal("release")))
+            dpg.add_key_press_handler(dpg.mvKey_P, callback=lambda: self._key(lambda: self.signal("pain")))
+            dpg.add_key_press_handler(dpg.mvKey_T, callback=lambda: self._key(lambda: self.signal("rating", 10)))
+            dpg.add_key_press_handler(dpg.mvKey_Spacebar, callback=lambda: self._key(lambda: self.stop("STOP key")))
+            dpg.add_key_press_handler(dpg.mvKey_Escape, callback=lambda: self.stop("STOP key (Esc)"))
+            for n in range(10):
+                dpg.add_key_press_handler(getattr(dpg, f"mvKey_{n}"),
+                                          callback=lambda s, a, u: self._key(lambda: self.signal("rating", u)),
+                                          user_data=n)
+
+    def _themes(self) -> None:
+        with dpg.theme(tag=T.theme_stop):
+            with dpg.theme_component(dpg.mvButton):
+                dpg.add_theme_color(dpg.mvThemeCol_Button, (190, 40, 40, 255))
+                dpg.add_theme_color(dpg.mvThemeCol_ButtonHovered, (220, 60, 60, 255))
+                dpg.add_theme_color(dpg.mvThemeCol_ButtonActive, (240, 80, 80, 255))
+        with dpg.theme(tag=T.theme_band):
+            with dpg.theme_component(dpg.mvShadeSeries):
+                dpg.add_theme_color(dpg.mvPlotCol_Fill, (*view.GREEN, 70), category=dpg.mvThemeCat_Plots)
+                dpg.add_theme_color(dpg.mvPlotCol_Line, (*view.GREEN, 160), category=dpg.mvThemeCat_Plots)
+        with dpg.theme(tag=T.theme_guide):
+            with dpg.theme_component(dpg.mvLineSeries):
+                dpg.add_theme_color(dpg.mvPlotCol_Line, (*view.AMBER, 220), category=dpg.mvThemeCat_Plots)
+        with dpg.theme(tag=T.theme_trace):
+            with dpg.theme_component(dpg.mvLineSeries):
+                dpg.add_theme_color(dpg.mvPlotCol_Line, (*view.CYAN, 255), category=dpg.mvThemeCat_Plots)
+                dpg.add_theme_style(dpg.mvPlotStyleVar_LineWeight, 2.0, category=dpg.mvThemeCat_Plots)
+
+    def _key(self, action) -> None:
+        if dpg.is_item_active(T.point):  # typing a point name is not a signal
+            return
+        action()
+
+    # ------------------------------------------------------------------ inputs
+
+    def start(self, hand: str | None = None, protocol: str | None = None, params: dict | None = None) -> None:
+        from pointdose.cues import CueMixer, SoundPlayer
+        from pointdose.errors import UserError
+        from pointdose.protocols import BUILTINS, PointContext, caution, resolve
+        from pointdose.protocols.points import PointBook
+        from pointdose.session import SessionRunner
+
+        ctx = self.ctx
+        link = ctx.controller.link if ctx else None
+        if link is None:
+            self.message = "No device yet: wait for the connection"
+            return
+        if self.runner is not None and not self.runner.done.is_set():
+            self.message = "A session is running: STOP it first"
+            return
+        self._close_session()
+        status = ctx.controller.status()
+        if hand and not getattr(status, "simulated", False):
+            self.message = "The demo's virtual hand drives the simulated device only"
+            return
+        region = dpg.get_value(T.region)
+        region = None if region in ("", "(none)") else region
+        c = caution(region)
+        accept = c is not None and dpg.get_value(T.caution).startswith("CAUTION")
+        if c is not None and not accept:
+            dpg.set_value(T.caution, f"CAUTION — {c.warning} Press Start again to go on.")
+            return
+        name = protocol or dpg.get_value(T.protocol)
+        area = ctx.model.settings.probe_area_cm2
+        point_name = dpg.get_value(T.point).strip()
+        try:
+            book = PointBook()
+            ppt = book.ppt(point_name) if point_name else None
+            proto = resolve(name, **(params or {}))
+            self.mixer = CueMixer(volume=dpg.get_value(T.volume), muted=dpg.get_value(T.mute))
+            self.runner = SessionRunner(link, proto, PointContext(name=point_name, probe_area_cm2=area, ppt=ppt,
+                                                                  region=region),
+                                        mixer=self.mixer, accept_caution=accept,
+                                        point_book=book if point_name else None)
+        except UserError as exc:
+            self.message = str(exc)
+            return
+        if getattr(ctx.controller, "_sim_demo", False):
+            ctx.controller._sim_demo = False  # the app's demo presses would fight the session
+        self.player = SoundPlayer(self.mixer)
+        dpg.set_value(T.audio, "sound on" if self.player.available else self.player.message)
+        dpg.set_value(T.caution, "")
+        self.message = ""
+        if dpg.get_value(T.protocol) != proto.name and proto.name in BUILTINS:
+            dpg.set_value(T.protocol, proto.name)
+        self.runner.start()
+        if hand:
+            from pointdose.sim.virtual_hand import VirtualHand
+
+            self.hand = VirtualHand(link, cue=lambda: self.runner.cue, signal=self.runner.signal, skill=hand,
+                                    probe_area_cm2=area, release_after_s=(8.0, 14.0)).start()
+
+    def signal(self, kind: str, value=None) -> None:
+        if self.runner is not None and not self.runner.ended.is_set():
+            self.runner.signal(kind, value, source="app")
+
+    def stop(self, reason: str) -> None:
+        if self.runner is not None and not self.runner.ended.is_set():
+            self.runner.stop(reason, source="app")
+        if self.hand is not None:
+            self.hand.stop()
+            self.hand = None
+
+    # ------------------------------------------------------------------ per frame
+
+    def update(self, ctx: PanelContext) -> None:
+        self.ctx = ctx
+        if self._pending_autostart and ctx.controller.link is not None and ctx.frame is not None \
+                and getattr(ctx.frame, "streaming", True):
+            spec, self._pending_autostart = self._pending_autostart, None
+            if self._tab is not None:
+                dpg.set_value(view.TAGS.tabs, self._tab)
+            self.start(hand=spec.get("hand"), protocol=spec.get("protocol"), params=spec.get("params"))
+        runner = self.runner
+        _text(T.caution, dpg.get_value(T.caution))
+        if runner is None:
+            _text(T.alarm, self.message)
+            return
+        cue = runner.cue
+        self.shown.append((ctx.now_s, cue.phase, cue.band))
+        unit = ctx.model.settings.unit
+        area = runner.point.probe_area_cm2
+        sym = units.unit(unit).symbol
+
+        def disp(kpa):
+            return units.convert(kpa, "kPa", unit, area)
+
+        def fmt(kpa):
+            return "—" if kpa is None else f"{units.format_value(disp(kpa), unit)} {sym}"
+
+        alarm = cue.phase == "alarm" or bool(cue.alarm)
+        colour = view.RED if alarm else BAND_COLOURS.get(cue.band, view.WHITE)
+        if cue.phase in ("done", "stopped"):
+            colour = view.GREY
+        title = {"done": "DONE", "stopped": "STOPPED", "alarm": "ALARM"}.get(cue.phase, (cue.label or cue.phase).upper())
+        dpg.set_value(T.phase, title)
+        dpg.configure_item(T.phase, color=colour)
+        if cue.time_left_s is not None and not cue.finished:
+            dpg.set_value(T.countdown, f"{math.ceil(cue.time_left_s):.0f} s {'max' if cue.time_left_is_max else 'left'}")
+        else:
+            dpg.set_value(T.countdown, "")
+        step = f" · step {cue.step}/{cue.steps}" if cue.steps else ""
+        dpg.set_value(T.cycle, f"{runner.protocol.title}\ncycle {cue.cycle} of {cue.cycles} · phase {cue.phase_index} "
+                               f"of {cue.phases_in_cycle}{step}" if cue.cycle else runner.protocol.title)
+        dpg.set_value(T.progress, cue.progress)
+        dpg.configure_item(T.progress, overlay=f"{cue.progress * 100:.0f} % of the protocol")
+        words = RATE_WORDS if cue.waiting_for == "pain" else BAND_WORDS
+        state = words.get(cue.band, "") if not cue.finished else ""
+        dpg.set_value(T.prompt, f"{state + ' — ' if state else ''}{cue.prompt}")
+        dpg.configure_item(T.prompt, color=colour)
+        if cue.band_lo_kpa is not None and not cue.finished:
+            dev = f" · {'below' if cue.deviation_kpa < 0 else 'above'} by {fmt(abs(cue.deviation_kpa))}" \
+                if cue.band in ("below", "above") else ""
+            dpg.set_value(T.band_text, f"target band {fmt(cue.band_lo_kpa)} – {fmt(cue.band_hi_kpa)} · "
+                                       f"now {fmt(cue.pressure_kpa)}{dev}")
+        else:
+            dpg.set_value(T.band_text, f"now {fmt(cue.pressure_kpa)}" if cue.pressure_kpa is not None else "")
+        if cue.rate_target_kpa_s is not None and not cue.finished:
+            est = "—" if cue.rate_kpa_s is None else f"{cue.rate_kpa_s:.0f}"
+            _text(T.rate_text, f"rate {est} kPa/s · guide {cue.rate_target_kpa_s:.0f} kPa/s "
+                                       f"(band {cue.rate_lo_kpa_s:.0f} – {cue.rate_hi_kpa_s:.0f} kPa/s)")
+        else:
+            _text(T.rate_text, "")
+        extra = [cue.alarm or (runner.end_reason if alarm else ""), self.message]
+        if runner.ppt_saved is not None:
+            p = runner.ppt_saved
+            sd = f" ± {fmt(p.sd_kpa)}" if p.sd_kpa is not None else ""
+            extra.append(f"PPT {fmt(p.kpa)}{sd} (n={p.n}) saved for {runner.point.name!r}, valid with a {area:g} cm² probe")
+        elif runner.summary.get("ppt") and runner.summary["ppt"].get("mean_kpa") is not None:
+            p = runner.summary["ppt"]
+            extra.append(f"PPT mean {fmt(p['mean_kpa'])} over {p['n']}/{p['planned']} trials (not saved: incomplete "
+                         "or no point name)")
+        _text(T.alarm, "  ".join(x for x in extra if x))
+        dpg.configure_item(T.alarm, color=view.RED if alarm else view.AMBER)
+        self._plot(ctx, runner, cue, disp, unit, sym)
+
+    def _plot(self, ctx, runner, cue, disp, unit, sym) -> None:
+        rows = runner.link.ring.window(TRACE_S)
+        if len(rows) == 0:
+            return
+        now = rows["t_dev_s"][-1]
+        step = max(1, len(rows) // 1500)
+        rows = rows[::step]
+        x = rows["t_dev_s"] - now
+        kpa = units.pressure_kpa(runner.conv.force_n(rows["raw"]), runner.point.probe_area_cm2)
+        y = disp(kpa)
+        dpg.set_value(T.trace, [x.tolist(), np.asarray(y).tolist()])
+        top = float(np.max(y)) if len(y) else 0.0
+        if cue.band_lo_kpa is not None and not cue.finished:
+            lo, hi = disp(cue.band_lo_kpa), disp(cue.band_hi_kpa)
+            dpg.set_value(T.band, [[-TRACE_S, 0.0], [hi, hi], [lo, lo], [], []])
+            top = max(top, hi)
+        else:
+            dpg.set_value(T.band, [[], [], [], [], []])
+        if cue.guide_t0_s is not None and cue.rate_target_kpa_s is not None and not cue.finished:
+            t0 = cue.guide_t0_s - now
+            gx = [max(t0, -TRACE_S), 0.0]
+            lines = ((T.guide, cue.rate_target_kpa_s), (T.guide_lo, cue.rate_lo_kpa_s), (T.guide_hi, cue.rate_hi_kpa_s))
+            for tag, rate in lines:
+                gy = [disp(max(0.0, cue.guide_p0_kpa + rate * (xx - t0))) for xx in gx]
+                dpg.set_value(tag, [gx, gy])
+                top = max(top, gy[-1])
+        else:
+            for tag in (T.guide, T.guide_lo, T.guide_hi):
+                dpg.set_value(tag, [[], []])
+        dpg.set_axis_limits(T.y_axis, min(0.0, float(np.min(y))), max(top * 1.15, disp(50.0)))
+        dpg.configure_item(T.y_axis, label=f"pressure ({sym})")
+
+    # ------------------------------------------------------------------ end
+
+    def _close_session(self) -> None:
+        if self.hand is not None:
+            self.hand.stop()
+            self.hand = None
+        if self.runner is not None:
+            self.runner.close()
+        if self.player is not None:
+            self.player.close()
+            self.player = None
+
+    def close(self) -> None:
+        self._close_session()
+
+
+def _text(tag: str, value: str) -> None:
+    """Set a text and hide it while empty, so empty lines take no room."""
+    dpg.set_value(tag, value)
+    dpg.configure_item(tag, show=bool(value))

@@ -1,0 +1,60 @@
+"""The Session tab under Xvfb: a protocol guided by the virtual hand on the simulated device, screenshot during a hold."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from pngread import read_png  # noqa: E402
+
+from pointdose.sim.device import micropython_executable  # noqa: E402
+
+pytestmark = [pytest.mark.gui, pytest.mark.needs_unix_port]
+
+GREEN = np.array([110, 220, 120])  # view.GREEN: the phase name and prompt when in the band
+BAND_FILL = np.array([57, 87, 61])  # view.GREEN at alpha 70 over the plot's background: the target band
+TRACE = np.array([70, 200, 255])  # view.CYAN
+
+
+def mask(img, colour, tol=12):
+    return (np.abs(img[:, :, :3].astype(int) - colour) <= tol).all(axis=2)
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display: run under xvfb-run (make test does)")
+@pytest.mark.skipif(micropython_executable() is None, reason="no MicroPython unix port")
+def test_screenshot_during_a_hold_shows_the_band_the_phase_and_the_trace(tmp_path):
+    png, report = tmp_path / "session.png", tmp_path / "report.json"
+    seconds = 12.0
+    out = subprocess.run([sys.executable, str(HERE / "run_session_app.py"), str(seconds), str(png), str(report)],
+                         capture_output=True, text=True, timeout=90)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rep = json.loads(report.read_text())
+    assert rep["screenshot"], "no screenshot written"
+    shown = rep["shown"]
+    t_end = shown[-1][0]
+    around_shot = [(phase, band) for t, phase, band in shown if t >= t_end - 2.0]  # the shot: 0.8 s before the end
+    assert around_shot and all(p == "hold" for p, _ in around_shot), around_shot[-5:]
+    assert sum(b == "in" for _, b in around_shot) > 0.8 * len(around_shot)
+    kinds = [k for _, k in rep["events"]]
+    assert kinds[:3] == ["phase_start", "phase_end", "phase_start"]
+
+    img = read_png(png)
+    right = img[:, 450:]
+    header, plot = right[80:300], right[300:560]
+    assert mask(header, GREEN).sum() > 1500  # "HOLD" large and "IN BAND — Hold" in green
+    band = mask(plot, BAND_FILL)
+    rows = np.flatnonzero(band.sum(axis=1) > 0.5 * plot.shape[1] * 0.5)
+    assert len(rows) > 15  # a horizontal band across the plot
+    trace = mask(plot, TRACE, tol=45)
+    assert trace.sum() > 300
+    trace_rows = np.flatnonzero(trace[:, -200:].any(axis=1))
+    assert rows.min() <= np.median(trace_rows) <= rows.max()  # the pressure runs inside the band
