@@ -13,10 +13,10 @@ import importlib
 from pointdose.app.panels.base import Panel, PanelContext
 
 # "module:Class", in tab order
-PANELS: list[str    "pointdose.app.panels.session:SessionPanel",
-] = [
+PANELS: list[str] = [
     "pointdose.app.panels.calibrate:CalibratePanel",
     "pointdose.app.panels.training:TrainingPanel",
+    "pointdose.app.panels.session:SessionPanel",
 ]
 
 
