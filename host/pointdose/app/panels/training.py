@@ -280,6 +280,7 @@ class TrainingPanel(Panel):
 
             self.hand = SimulatedStudent(self.trainer, seed=2).start()
         self.trainer.start_thread()
+        self._started_frame = ctx.now_s  # this frame was drawn before the drill: not logged as part of it
         self._say("")
         self._mark_dirty()
 
@@ -427,7 +428,7 @@ class TrainingPanel(Panel):
         self._start(ctx, [Block(kind, drill, schedule)], simulated_student=True)
 
     def _log(self, ctx: PanelContext, cue) -> None:
-        if not self.state_path:
+        if not self.state_path or ctx.now_s <= getattr(self, "_started_frame", -1.0):
             return
         f = ctx.frame
         self.state_log.append({"t": ctx.now_s, "phase": cue.phase, "trial": cue.trial, "feedback_on": cue.feedback_on,
