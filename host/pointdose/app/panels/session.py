@@ -293,7 +293,8 @@ class SessionPanel(Panel):
         dpg.set_value(T.phase, title)
         dpg.configure_item(T.phase, color=colour)
         if cue.time_left_s is not None and not cue.finished:
-            dpg.set_value(T.countdown, f"{math.ceil(cue.time_left_s):.0f} s {'max' if cue.time_left_is_max else 'left'}")
+            left = math.ceil(cue.time_left_s)
+            dpg.set_value(T.countdown, f"up to {left:.0f} s more" if cue.time_left_is_max else f"{left:.0f} s left")
         else:
             dpg.set_value(T.countdown, "")
         step = f" · step {cue.step}/{cue.steps}" if cue.steps else ""
