@@ -81,6 +81,11 @@ def test_ppt_on_the_device_is_the_pressure_at_the_signal_and_becomes_the_points_
     assert runner.end_reason == "completed", runner.events
     trials = [e for e in runner.events if e[1] == "ppt_trial"]
     assert len(trials) == 2 and [s[1] for s in hand.signals] == ["pain", "pain"]
+    if hand.buttons:  # the firmware has `sim button`: the signal came as a BUTTON frame, in device time
+        assert [s[2] for s in hand.signals] == ["device button"] * 2
+        assert [e[2]["source"] for e in runner.events if e[1] == "signal"] == ["device", "device"]
+    if hasattr(DeviceLink, "set_limit"):
+        assert runner.summary and runner._device_limit_raw is not None  # the firmware's own limit was armed
     cpn, zero = (float(x) for x in info["cal"].split(":")[1:])
     tare = float(info.get("tare") or 0) or zero
     kpa = (window["raw"] - tare) / cpn * 10.0

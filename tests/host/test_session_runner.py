@@ -137,11 +137,16 @@ def test_device_cues_limit_and_buttons_through_the_link_contract():
     runner = SessionRunner(link, proto)
 
     def button(t):
+        if abs(t - 2.0) < 0.025:
+            link.on_button(1.95, "up")
+            link.on_button(1.96, "up")
+            link.on_button(1.97, "down")
         if abs(t - 3.0) < 0.025:
             link.on_button(2.9, "release")  # the device's own time
 
     drive(runner, link, 8.0, lambda ts: np.where(ts < 1, 100 * ts, np.where(ts < 3.2, 100.0, 0.0)), on_step=button)
     assert runner.end_reason == "completed"
+    assert [e[2]["value"] for e in runner.events if e[1] == "pain_rating"] == [1, 2, 1]
     sig = [e for e in runner.events if e[1] == "signal"][0]
     assert sig[0] == pytest.approx(2.9) and sig[2]["source"] == "device"
     # the firmware's own limit: 5 % above the 700 kPa alarm = 73.5 N = ZERO + 73.5 × CPN counts

@@ -64,11 +64,15 @@ class DeviceCues:
         self.sent.append(args)
         return True
 
-    def set_limit(self, max_raw: int | None) -> bool:
+    def set_limit(self, max_raw: int | None, min_raw: int | None = None) -> bool:
+        """``min_raw`` for a cell whose counts fall with force (the link's keyword)."""
         if not self.can_limit:
             return False
         try:
-            self.link.set_limit(max_raw)
+            if min_raw is None:
+                self.link.set_limit(max_raw)
+            else:
+                self.link.set_limit(max_raw, min_raw=min_raw)
             return True
         except Exception as exc:
             self.error = f"device limit failed: {exc}"

@@ -19,7 +19,8 @@ listener that raises is noted in ``listener_errors`` and the session goes on.
 
 Inputs: ``signal(kind, value, t_s, source)`` with kind release / pain / rating, and ``stop(reason)``.
 Device buttons arrive through ``link.on_button(t_dev_s, name)`` (names release, pain, stop,
-"rating N") when the link has it; their time is the device's.
+"rating N", and up/down stepping the rating from the last one) when the link has it; their time
+is the device's.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class SessionRunner:
         self._cue = self.engine.cue
         self._device_limit_raw: int | None = None
         self._button_prev = None
+        self._rating = 0
         if hasattr(link, "on_button"):
             self._button_prev = getattr(link, "on_button")
             link.on_button = self._on_button
@@ -114,6 +116,9 @@ class SessionRunner:
             self._inputs.put(("signal", name, None, float(t_dev_s), "device"))
         elif name.startswith("rating"):
             self._inputs.put(("signal", "rating", name.split()[-1], float(t_dev_s), "device"))
+        elif name in ("up", "down"):  # two buttons step a 0–10 rating from the last one given
+            self._rating = min(10, max(0, self._rating + (1 if name == "up" else -1)))
+            self._inputs.put(("signal", "rating", self._rating, float(t_dev_s), "device"))
         if callable(self._button_prev):
             self._button_prev(t_dev_s, name)
 
@@ -198,8 +203,11 @@ class SessionRunner:
         if self.device is not None:
             top = self.engine.limits.max_kpa * DEVICE_LIMIT_MARGIN
             raw = convert.raw_for_force(self.conv, float(units.force_n(top, self.point.probe_area_cm2)))
-            if raw is not None and self.device.set_limit(raw):
-                self._device_limit_raw = raw
+            if raw is not None:
+                rising = float(self.conv.force_n(raw + 1000)) > float(self.conv.force_n(raw))
+                ok = self.device.set_limit(raw) if rising else self.device.set_limit(None, min_raw=raw)
+                if ok:
+                    self._device_limit_raw = raw
         info = {
             "protocol": self.protocol.name, "params": self.protocol.describe(), "title": self.protocol.title,
             "point": self.point.name, "region": self.point.region, "probe_area_cm2": self.point.probe_area_cm2,
