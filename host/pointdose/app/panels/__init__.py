@@ -17,6 +17,8 @@ PANELS: list[str] = [
     "pointdose.app.panels.calibrate:CalibratePanel",
     "pointdose.app.panels.training:TrainingPanel",
     "pointdose.app.panels.session:SessionPanel",
+    "pointdose.app.panels.records:BodyMapPanel",
+    "pointdose.app.panels.records:HistoryPanel",
 ]
 
 

@@ -1,0 +1,589 @@
+"""The Points tab (body map) and the History tab: view code over :mod:`pointdose.records`.
+
+Points: the client and session in use, both views of the body with every common trigger-point
+location (:mod:`pointdose.bodymap`); a click picks the nearest location, or, in "place a new point"
+mode, places a named point there. Points treated in the session are coloured by their dose
+(:mod:`pointdose.metrics`, cached per application); the pick is published through
+:mod:`pointdose.records.selection` for the session runner, with the location's caution.
+
+History: per client and point, PPT before/after per session (with the noise labels and the
+like-with-like rule of :mod:`pointdose.records.history`), dose and duration, as plots and a table.
+
+The store is opened on the render thread; every query here reads a few rows (metrics are cached),
+so nothing heavy runs per frame: the panels re-read only when a choice changes or every few seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import dearpygui.dearpygui as dpg
+
+from pointdose import bodymap
+from pointdose.app import view
+from pointdose.app.panels.base import Panel, PanelContext
+from pointdose.records import history, selection
+from pointdose.records.store import Store, StoreError, default_db_path
+
+FIG_H = 560
+FIG_W = int(FIG_H / bodymap.ASPECT)
+FIG_GAP = 24
+MAP_W = 2 * FIG_W + FIG_GAP
+REFRESH_S = 2.0
+NEW_CLIENT = "+ new client…"
+NEW_SESSION = "+ new session"
+
+# dose colour ramp (low → high), all readable on the dark background
+RAMP = ((70, 200, 255), (110, 220, 120), (255, 190, 40), (255, 110, 100))
+UNTREATED = (120, 120, 120)
+OUTLINE = (150, 150, 150)
+PPT_BEFORE = (70, 200, 255)
+PPT_AFTER = (110, 220, 120)
+DOSE_BAR = (255, 190, 40)
+DURATION = (200, 160, 255)
+
+
+def dose_colour(fraction: float) -> tuple[int, int, int]:
+    """Colour for a dose as a fraction of the session's largest (0..1), along RAMP."""
+    f = min(1.0, max(0.0, fraction)) * (len(RAMP) - 1)
+    i = min(int(f), len(RAMP) - 2)
+    a, b, u = RAMP[i], RAMP[i + 1], f - i
+    return tuple(int(round(a[k] + (b[k] - a[k]) * u)) for k in range(3))
+
+
+@dataclass(frozen=True)
+class RecTags:
+    client: str = "pd.rec.client"
+    new_code: str = "pd.rec.new_code"
+    add_client: str = "pd.rec.add_client"
+    session: str = "pd.rec.session"
+    map: str = "pd.rec.map"
+    layer: str = "pd.rec.map.points"
+    handler: str = "pd.rec.map.handler"
+    place: str = "pd.rec.place"
+    place_name: str = "pd.rec.place_name"
+    picked: str = "pd.rec.picked"
+    caution: str = "pd.rec.caution"
+    legend: str = "pd.rec.legend"
+    treated: str = "pd.rec.treated"
+    message: str = "pd.rec.message"
+    h_client: str = "pd.hist.client"
+    h_point: str = "pd.hist.point"
+    h_title: str = "pd.hist.title"
+    h_ppt_x: str = "pd.hist.ppt.x"
+    h_ppt_y: str = "pd.hist.ppt.y"
+    h_before: str = "pd.hist.ppt.before"
+    h_after: str = "pd.hist.ppt.after"
+    h_before_pts: str = "pd.hist.ppt.before.pts"
+    h_after_pts: str = "pd.hist.ppt.after.pts"
+    h_dose_x: str = "pd.hist.dose.x"
+    h_dose_y: str = "pd.hist.dose.y"
+    h_dose: str = "pd.hist.dose.series"
+    h_dur_y: str = "pd.hist.dur.y"
+    h_dur: str = "pd.hist.dur.series"
+    h_contact: str = "pd.hist.contact.series"
+    h_table: str = "pd.hist.table"
+    h_message: str = "pd.hist.message"
+    theme_before: str = "pd.hist.theme.before"
+    theme_after: str = "pd.hist.theme.after"
+    theme_dose: str = "pd.hist.theme.dose"
+    theme_dur: str = "pd.hist.theme.dur"
+    theme_contact: str = "pd.hist.theme.contact"
+
+
+TAGS = RecTags()
+
+
+class _StoreUser:
+    """Opens the records store once; shows what went wrong instead of failing the app."""
+
+    store: Store | None = None
+    store_error: str | None = None
+
+    def open_store(self) -> Store | None:
+        if self.store is None and self.store_error is None:
+            try:
+                self.store = Store(default_db_path())
+            except StoreError as exc:
+                self.store_error = str(exc)
+        return self.store
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+
+def _client_labels(store: Store) -> list[str]:
+    return [c["code"] for c in store.clients()]
+
+
+def _session_label(s: dict) -> str:
+    return f"#{s['id']}  {s['started_at'][:16].replace('T', ' ')}"
+
+
+class BodyMapPanel(_StoreUser, Panel):
+    title = "Points"
+    open_on_start = False  # tests and demos: show this tab first
+
+    def __init__(self) -> None:
+        self.tab = None
+        self.client_id: int | None = None
+        self.session_id: int | None = None
+        self.picked: tuple[str, str, int | None] | None = None  # (location, side, point id)
+        self._sessions: list[dict] = []
+        self._next_refresh = 0.0
+        self._first = True
+        self._clicks: list[tuple[float, float]] = []
+
+    # ------------------------------------------------------------------ build
+
+    def build(self, ctx: PanelContext) -> None:
+        self.tab = dpg.top_container_stack()
+        with dpg.group(horizontal=True):
+            dpg.add_text("Client")
+            dpg.add_combo([], tag=TAGS.client, width=170, callback=self._on_client)
+            dpg.add_input_text(tag=TAGS.new_code, hint="new code, e.g. C-0042", width=170, on_enter=True,
+                               callback=self._on_add_client)
+            dpg.add_button(label="Add", tag=TAGS.add_client, callback=self._on_add_client)
+            dpg.add_text("Session")
+            dpg.add_combo([], tag=TAGS.session, width=-1, callback=self._on_session)
+        dpg.add_text("", tag=TAGS.message, color=view.AMBER, wrap=MAP_W + 200)
+        with dpg.group(horizontal=True):
+            with dpg.drawlist(width=MAP_W, height=FIG_H + 44, tag=TAGS.map):
+                self._draw_figures()
+                dpg.add_draw_layer(tag=TAGS.layer)
+                dpg.add_draw_layer(tag=TAGS.legend)
+            with dpg.group(width=-1):
+                dpg.add_text(view._text("Point"), color=view.GREY)
+                dpg.add_text(view._text("— click a point on the figure"), tag=TAGS.picked, color=view.WHITE,
+                             wrap=190)
+                dpg.add_text("", tag=TAGS.caution, color=view.AMBER, wrap=190)
+                dpg.add_checkbox(label="place a new point", tag=TAGS.place)
+                dpg.add_input_text(tag=TAGS.place_name, hint="its name", width=-1)
+                dpg.add_spacer(height=6)
+                dpg.add_text(view._text("Treated this session (dose, descriptive)"), color=view.GREY, wrap=190)
+                dpg.add_text("", tag=TAGS.treated, color=view.WHITE, wrap=190)
+        with dpg.item_handler_registry(tag=TAGS.handler):
+            dpg.add_item_clicked_handler(callback=self._on_map_click)
+        dpg.bind_item_handler_registry(TAGS.map, TAGS.handler)
+
+    def _draw_figures(self) -> None:
+        for k, name in enumerate(("front", "back")):
+            ox = k * (FIG_W + FIG_GAP)
+            pts = [(ox + x * FIG_W, y * FIG_H) for x, y in bodymap.BODY]
+            dpg.draw_polyline(pts + [pts[0]], color=(*OUTLINE, 255), thickness=1.5)
+            hx, hy, hr = bodymap.HEAD
+            dpg.draw_circle((ox + hx * FIG_W, hy * FIG_H), hr * FIG_W / 2, color=(*OUTLINE, 255), thickness=1.5)
+            side = "patient's left →" if name == "front" else "← patient's left"
+            dpg.draw_text((ox + 4, FIG_H + 2), view._text(f"{name}   {side}"), size=15, color=(*view.GREY, 255))
+
+    # ------------------------------------------------------------------ per frame
+
+    def update(self, ctx: PanelContext) -> None:
+        if self._first:
+            self._first = False
+            if self.open_on_start and self.tab is not None:
+                dpg.set_value(view.TAGS.tabs, self.tab)
+            store = self.open_store()
+            if store is None:
+                dpg.set_value(TAGS.message, self.store_error or "")
+                return
+            self._load_clients(select_latest=True)
+        while self._clicks:
+            self._handle_click(*self._clicks.pop(0))
+        if ctx.now_s >= self._next_refresh and self.store is not None:
+            self._next_refresh = ctx.now_s + REFRESH_S
+            self._draw_points()
+
+    # ------------------------------------------------------------------ data
+
+    def _load_clients(self, select_latest: bool = False, code: str | None = None) -> None:
+        store = self.store
+        labels = _client_labels(store)
+        dpg.configure_item(TAGS.client, items=labels)
+        if code is None and select_latest and labels:
+            latest = store.query("SELECT c.code FROM sessions s JOIN clients c ON s.client_id=c.id "
+                                 "ORDER BY s.started_at DESC, s.id DESC LIMIT 1")
+            code = latest[0]["code"] if latest else labels[0]
+        if code:
+            dpg.set_value(TAGS.client, code)
+            self._select_client(code)
+        elif not labels:
+            dpg.set_value(TAGS.message, "No clients yet: type a code and press Add (a pseudonym; the name is optional).")
+
+    def _select_client(self, code: str) -> None:
+        client = self.store.client(code)
+        self.client_id = client["id"]
+        self._sessions = self.store.sessions(self.client_id)
+        items = [_session_label(s) for s in reversed(self._sessions)] + [NEW_SESSION]
+        dpg.configure_item(TAGS.session, items=items)
+        self.session_id = self._sessions[-1]["id"] if self._sessions else None
+        dpg.set_value(TAGS.session, items[0] if self._sessions else "")
+        self.picked = None
+        self._publish()
+        self._draw_points()
+
+    def _publish(self) -> None:
+        client = self.store.client(self.client_id) if self.client_id else None
+        point_id = self.picked[2] if self.picked else None
+        label, caution = None, None
+        if self.picked:
+            loc_id, side, _ = self.picked
+            if loc_id != "custom":
+                loc = bodymap.location(loc_id)
+                label, caution = f"{loc.label} ({side})", loc.caution_text()
+            else:
+                label = self.store.point_row(point_id)["label"] if point_id else None
+        selection.update(db_path=str(self.store.path), client_id=self.client_id,
+                         client_code=client["code"] if client else None, session_id=self.session_id,
+                         point_id=point_id, point_label=label, caution=caution)
+        dpg.set_value(TAGS.picked, view._text(label or "— click a point on the figure"))
+        dpg.set_value(TAGS.caution, view._text(f"Caution: {caution}") if caution else "")
+
+    def _doses(self) -> dict[int, float]:
+        if self.session_id is None:
+            return {}
+        doses: dict[int, float] = {}
+        for row in self.store.query("SELECT a.point_id, COALESCE(m.dose_kpa_s, 0) AS dose FROM applications a "
+                                    "LEFT JOIN application_metrics m ON m.application_id=a.id WHERE a.session_id=?",
+                                    (self.session_id,)):
+            doses[row["point_id"]] = doses.get(row["point_id"], 0.0) + row["dose"]
+        return doses
+
+    def _draw_points(self) -> None:
+        dpg.delete_item(TAGS.layer, children_only=True)
+        points = self.store.points(self.client_id) if self.client_id else []
+        by_key = {(p["location"], p["side"], p["label"] if p["location"] == "custom" else None): p for p in points}
+        doses = self._doses()
+        top = max(doses.values()) if doses else 0.0
+        for k, name in enumerate(("front", "back")):
+            ox = k * (FIG_W + FIG_GAP)
+            for loc, side, x, y in bodymap.placed(name):
+                p = by_key.get((loc.id, side, None))
+                self._dot(ox + x * FIG_W, y * FIG_H, p, doses, top, (loc.id, side))
+            for p in points:
+                if p["location"] == "custom" and p["view"] == name:
+                    self._dot(ox + p["x"] * FIG_W, p["y"] * FIG_H, p, doses, top, ("custom", p["side"]))
+        self._draw_legend(top)
+        treated = [(p, doses[p["id"]]) for p in points if p["id"] in doses]
+        treated.sort(key=lambda pd: -pd[1])
+        lines = [f"{p['label']} ({p['side']}): {d:,.0f} kPa·s" for p, d in treated[:8]]
+        dpg.set_value(TAGS.treated, view._text("\n".join(lines) if lines else "nothing recorded in this session yet"))
+
+    def _dot(self, x, y, point, doses, top, key) -> None:
+        picked = self.picked is not None and (self.picked[0], self.picked[1]) == key and (
+            key[0] != "custom" or (point and self.picked[2] == point["id"]))
+        if point is not None and point["id"] in doses:
+            colour = dose_colour(doses[point["id"]] / top if top > 0 else 0.0)
+            dpg.draw_circle((x, y), 7, color=(*colour, 255), fill=(*colour, 255), parent=TAGS.layer)
+        else:
+            dpg.draw_circle((x, y), 3.5, color=(*UNTREATED, 255), fill=(*UNTREATED, 160), parent=TAGS.layer)
+        if picked:
+            dpg.draw_circle((x, y), 11, color=(*view.WHITE, 255), thickness=2, parent=TAGS.layer)
+
+    def _draw_legend(self, top: float) -> None:
+        dpg.delete_item(TAGS.legend, children_only=True)
+        # under the figures: "dose this session  0 [ramp] max kPa·s"
+        y0, x0, steps = FIG_H + 24, 230, 40
+        dpg.draw_text((4, y0 - 2), view._text("dose this session (descriptive):"), size=15,
+                      color=(*view.GREY, 255), parent=TAGS.legend)
+        dpg.draw_text((x0 - 14, y0 - 2), "0", size=15, color=(*view.GREY, 255), parent=TAGS.legend)
+        for i in range(steps):
+            c = dose_colour(i / (steps - 1))
+            dpg.draw_rectangle((x0 + i * 4, y0), (x0 + i * 4 + 4, y0 + 12), color=(*c, 255), fill=(*c, 255),
+                               parent=TAGS.legend)
+        label = f"{top:,.0f} kPa·s" if top > 0 else "nothing yet"
+        dpg.draw_text((x0 + steps * 4 + 6, y0 - 2), view._text(label), size=15, color=(*view.GREY, 255),
+                      parent=TAGS.legend)
+
+    # ------------------------------------------------------------------ callbacks (render thread)
+
+    def _on_client(self, sender=None, app_data=None, user_data=None) -> None:
+        if self.store and app_data:
+            self._guarded(self._select_client, str(app_data))
+
+    def _on_add_client(self, sender=None, app_data=None, user_data=None) -> None:
+        code = dpg.get_value(TAGS.new_code).strip()
+        if not self.store:
+            return
+
+        def add():
+            self.store.add_client(code)
+            dpg.set_value(TAGS.new_code, "")
+            dpg.set_value(TAGS.message, "")
+            self._load_clients(code=code)
+        self._guarded(add)
+
+    def _on_session(self, sender=None, app_data=None, user_data=None) -> None:
+        if not self.store or self.client_id is None:
+            return
+        if app_data == NEW_SESSION:
+            def new():
+                self.session_id = self.store.start_session(self.client_id)
+                self._select_client(self.store.client(self.client_id)["code"])
+            self._guarded(new)
+            return
+        for s in self._sessions:
+            if _session_label(s) == app_data:
+                self.session_id = s["id"]
+        self._publish()
+        self._draw_points()
+
+    def _on_map_click(self, sender=None, app_data=None, user_data=None) -> None:
+        mx, my = dpg.get_mouse_pos(local=False)
+        rx, ry = dpg.get_item_rect_min(TAGS.map)
+        self._clicks.append((mx - rx, my - ry))
+
+    def _handle_click(self, px: float, py: float) -> None:
+        if self.store is None or self.client_id is None:
+            dpg.set_value(TAGS.message, "Choose or add a client first.")
+            return
+        view_name = "front" if px < FIG_W + FIG_GAP / 2 else "back"
+        ox = 0 if view_name == "front" else FIG_W + FIG_GAP
+        x, y = (px - ox) / FIG_W, py / FIG_H
+        if not (0 <= x <= 1 and 0 <= y <= 1):
+            return
+        self._guarded(self.pick_at, view_name, x, y)
+
+    def pick_at(self, view_name: str, x: float, y: float) -> None:
+        """Pick the location near (x, y) of ``view_name``, or place a new point there."""
+        if dpg.get_value(TAGS.place):
+            name = dpg.get_value(TAGS.place_name).strip()
+            if not name:
+                dpg.set_value(TAGS.message, "Type a name for the new point, then click where it is.")
+                return
+            side = bodymap.side_of(view_name, x)
+            pid = self.store.point(self.client_id, "custom", side, label=name, view=view_name, x=x, y=y)
+            self.picked = ("custom", side, pid)
+            dpg.set_value(TAGS.place, False)
+            dpg.set_value(TAGS.place_name, "")
+        else:
+            found = bodymap.nearest(view_name, x, y, radius=0.04)
+            if found is None:
+                custom = [p for p in self.store.points(self.client_id) if p["location"] == "custom"
+                          and p["view"] == view_name and abs(p["x"] - x) < 0.04 and abs(p["y"] - y) * bodymap.ASPECT < 0.04]
+                if not custom:
+                    dpg.set_value(TAGS.message, "No point there: click a dot, or tick 'place a new point'.")
+                    return
+                self.picked = ("custom", custom[0]["side"], custom[0]["id"])
+            else:
+                loc, side = found
+                pid = self.store.point(self.client_id, loc.id, side)
+                self.picked = (loc.id, side, pid)
+        dpg.set_value(TAGS.message, "")
+        self._publish()
+        self._draw_points()
+
+    def _guarded(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        except (StoreError, ValueError) as exc:
+            dpg.set_value(TAGS.message, view._text(str(exc)))
+
+
+class HistoryPanel(_StoreUser, Panel):
+    title = "History"
+    open_on_start = False
+
+    def __init__(self) -> None:
+        self.tab = None
+        self._first = True
+        self._points: list[dict] = []
+        self.point_id: int | None = None
+        self._next_refresh = 0.0
+
+    def build(self, ctx: PanelContext) -> None:
+        self.tab = dpg.top_container_stack()
+        self._themes()
+        with dpg.group(horizontal=True):
+            dpg.add_text("Client")
+            dpg.add_combo([], tag=TAGS.h_client, width=170, callback=self._on_client)
+            dpg.add_text("Point")
+            dpg.add_combo([], tag=TAGS.h_point, width=-1, callback=self._on_point)
+        dpg.add_text("", tag=TAGS.h_message, color=view.AMBER, wrap=800)
+        dpg.add_text("", tag=TAGS.h_title, color=view.WHITE)
+        with dpg.plot(height=200, width=-1, no_menus=True, no_box_select=True, no_mouse_pos=True):
+            dpg.add_plot_legend(location=dpg.mvPlot_Location_NorthWest)
+            dpg.add_plot_axis(dpg.mvXAxis, label="days since the first session", tag=TAGS.h_ppt_x)
+            with dpg.plot_axis(dpg.mvYAxis, label="PPT (kPa)", tag=TAGS.h_ppt_y):
+                dpg.add_line_series([], [], label="PPT before", tag=TAGS.h_before)
+                dpg.add_scatter_series([], [], tag=TAGS.h_before_pts)
+                dpg.add_line_series([], [], label="PPT after", tag=TAGS.h_after)
+                dpg.add_scatter_series([], [], tag=TAGS.h_after_pts)
+        with dpg.plot(height=170, width=-1, no_menus=True, no_box_select=True, no_mouse_pos=True):
+            # top centre, in a row: clear of the bars, and of the window's centre where a resting pointer
+            # would hover an entry (ImPlot then tints that series' axis)
+            dpg.add_plot_legend(location=dpg.mvPlot_Location_North, horizontal=True)
+            dpg.add_plot_axis(dpg.mvXAxis, label="days since the first session", tag=TAGS.h_dose_x)
+            with dpg.plot_axis(dpg.mvYAxis, label=view._text("dose (kPa·s)"), tag=TAGS.h_dose_y):
+                dpg.add_bar_series([], [], label=view._text("dose (descriptive) kPa·s"), weight=1.6, tag=TAGS.h_dose)
+            with dpg.plot_axis(dpg.mvYAxis2, label="time (s)", tag=TAGS.h_dur_y, opposite=True):
+                dpg.add_line_series([], [], label="duration s", tag=TAGS.h_dur)
+                dpg.add_line_series([], [], label="contact s", tag=TAGS.h_contact)
+        with dpg.table(tag=TAGS.h_table, header_row=True, borders_innerH=False, borders_outerH=True,
+                       policy=dpg.mvTable_SizingFixedFit, scrollY=True, height=-1):
+            for label, width in (("date", 100), ("duration s", 86), ("contact s", 80),
+                                 (view._text("dose kPa·s"), 92), (view._text("PPT before→after kPa"), 150)):
+                dpg.add_table_column(label=label, width_fixed=True, init_width_or_weight=width)
+            dpg.add_table_column(label="PPT change (noise: Persson 2004)", width_stretch=True)
+        for tag, theme in ((TAGS.h_before, TAGS.theme_before), (TAGS.h_before_pts, TAGS.theme_before),
+                           (TAGS.h_after, TAGS.theme_after), (TAGS.h_after_pts, TAGS.theme_after),
+                           (TAGS.h_dose, TAGS.theme_dose), (TAGS.h_dur, TAGS.theme_dur),
+                           (TAGS.h_contact, TAGS.theme_contact)):
+            dpg.bind_item_theme(tag, theme)
+
+    def _themes(self) -> None:
+        for tag, colour, kind in ((TAGS.theme_before, PPT_BEFORE, "line"), (TAGS.theme_after, PPT_AFTER, "line"),
+                                  (TAGS.theme_dose, DOSE_BAR, "bar"), (TAGS.theme_dur, DURATION, "line"),
+                                  (TAGS.theme_contact, view.WHITE, "line")):
+            with dpg.theme(tag=tag):
+                for comp in ((dpg.mvLineSeries, dpg.mvScatterSeries) if kind == "line" else (dpg.mvBarSeries,)):
+                    with dpg.theme_component(comp):
+                        dpg.add_theme_color(dpg.mvPlotCol_Line, (*colour, 255), category=dpg.mvThemeCat_Plots)
+                        if comp == dpg.mvBarSeries:
+                            dpg.add_theme_color(dpg.mvPlotCol_Fill, (*colour, 255), category=dpg.mvThemeCat_Plots)
+                        if comp == dpg.mvScatterSeries:
+                            for col in (dpg.mvPlotCol_MarkerFill, dpg.mvPlotCol_MarkerOutline):
+                                dpg.add_theme_color(col, (*colour, 255), category=dpg.mvThemeCat_Plots)
+                        dpg.add_theme_style(dpg.mvPlotStyleVar_LineWeight, 2.0, category=dpg.mvThemeCat_Plots)
+                        if comp == dpg.mvScatterSeries:
+                            dpg.add_theme_style(dpg.mvPlotStyleVar_Marker, dpg.mvPlotMarker_Circle,
+                                                category=dpg.mvThemeCat_Plots)
+                            dpg.add_theme_style(dpg.mvPlotStyleVar_MarkerSize, 5, category=dpg.mvThemeCat_Plots)
+
+    def update(self, ctx: PanelContext) -> None:
+        if self._first:
+            self._first = False
+            if self.open_on_start and self.tab is not None:
+                dpg.set_value(view.TAGS.tabs, self.tab)
+            if self.open_store() is None:
+                dpg.set_value(TAGS.h_message, self.store_error or "")
+                return
+            labels = _client_labels(self.store)
+            dpg.configure_item(TAGS.h_client, items=labels)
+            if not labels:
+                dpg.set_value(TAGS.h_message, "No clients yet: add one in the Points tab.")
+                return
+            latest = self.store.query("SELECT c.code FROM sessions s JOIN clients c ON s.client_id=c.id "
+                                      "ORDER BY s.started_at DESC, s.id DESC LIMIT 1")
+            code = latest[0]["code"] if latest else labels[0]
+            dpg.set_value(TAGS.h_client, code)
+            self._select_client(code)
+        # follow the point picked on the body map
+        sel = selection.current()
+        if self.store is not None and sel.point_id is not None and sel.point_id != self.point_id and \
+                sel.client_code == dpg.get_value(TAGS.h_client):
+            self._select_client(sel.client_code, point_id=sel.point_id)
+
+    def _select_client(self, code: str, point_id: int | None = None) -> None:
+        try:
+            client = self.store.client(code)
+        except StoreError as exc:
+            dpg.set_value(TAGS.h_message, view._text(str(exc)))
+            return
+        self._points = self.store.points(client["id"])
+        labels = [f"{p['label']} ({p['side']})" for p in self._points]
+        dpg.configure_item(TAGS.h_point, items=labels)
+        if not self._points:
+            dpg.set_value(TAGS.h_message, f"{code} has no points recorded yet.")
+            return
+        if point_id is None:  # the point with the most sessions
+            counts = self.store.query("SELECT a.point_id, COUNT(DISTINCT a.session_id) AS n FROM applications a "
+                                      "JOIN points p ON a.point_id=p.id WHERE p.client_id=? GROUP BY a.point_id "
+                                      "ORDER BY n DESC, a.point_id LIMIT 1", (client["id"],))
+            point_id = counts[0]["point_id"] if counts else self._points[0]["id"]
+        self.show_point(point_id)
+
+    def show_point(self, point_id: int) -> None:
+        self.point_id = point_id
+        p = next((p for p in self._points if p["id"] == point_id), None)
+        if p is None:
+            return
+        dpg.set_value(TAGS.h_point, f"{p['label']} ({p['side']})")
+        ph = history.point_history(self.store, point_id)
+        entries = ph.entries
+        dpg.set_value(TAGS.h_message, "")
+        if not entries:
+            dpg.set_value(TAGS.h_title, view._text(f"{ph.name}: nothing recorded yet"))
+            for tag in (TAGS.h_before, TAGS.h_after, TAGS.h_before_pts, TAGS.h_after_pts, TAGS.h_dose, TAGS.h_dur,
+                        TAGS.h_contact):
+                dpg.set_value(tag, [[], []])
+            dpg.delete_item(TAGS.h_table, children_only=True, slot=1)
+            return
+        t0 = _day(entries[0].date)
+        days = [_day(e.date) - t0 for e in entries]
+        before = [(d, e.ppt_before_kpa) for d, e in zip(days, entries) if e.ppt_before_kpa is not None]
+        after = [(d, e.ppt_after_kpa) for d, e in zip(days, entries) if e.ppt_after_kpa is not None]
+        for line, pts, data in ((TAGS.h_before, TAGS.h_before_pts, before), (TAGS.h_after, TAGS.h_after_pts, after)):
+            xs, ys = [float(d) for d, _ in data], [float(v) for _, v in data]
+            dpg.set_value(line, [xs, ys])
+            dpg.set_value(pts, [xs, ys])
+        # several applications on a day: dose adds up, duration adds up
+        per_day: dict[float, list] = {}
+        for d, e in zip(days, entries):
+            acc = per_day.setdefault(float(d), [0.0, 0.0, 0.0])
+            acc[0] += e.dose_kpa_s
+            acc[1] += e.duration_s
+            acc[2] += e.contact_s
+        xs = sorted(per_day)
+        dpg.set_value(TAGS.h_dose, [xs, [per_day[x][0] for x in xs]])
+        dpg.set_value(TAGS.h_dur, [xs, [per_day[x][1] for x in xs]])
+        dpg.set_value(TAGS.h_contact, [xs, [per_day[x][2] for x in xs]])
+        span = max(xs[-1], 1.0)
+        for axis in (TAGS.h_ppt_x, TAGS.h_dose_x):
+            dpg.set_axis_limits(axis, -0.08 * span - 1, span * 1.08 + 1)
+        values = [v for _, v in before + after]
+        if values:
+            lo, hi = min(values), max(values)
+            pad = max(20.0, 0.15 * (hi - lo))
+            dpg.set_axis_limits(TAGS.h_ppt_y, max(0.0, lo - pad), hi + pad)
+        # headroom for the legend row at the top
+        dpg.set_axis_limits(TAGS.h_dose_y, 0.0, max(per_day[x][0] for x in xs) * 1.35 + 1)
+        dpg.set_axis_limits(TAGS.h_dur_y, 0.0, max(per_day[x][1] for x in xs) * 1.35 + 1)
+        dpg.set_value(TAGS.h_title, view._text(f"{ph.name} — {len(entries)} applications in "
+                                               f"{len({e.session_id for e in entries})} sessions"))
+        self._fill_table(entries)
+
+    def _fill_table(self, entries: list[history.Entry]) -> None:
+        dpg.delete_item(TAGS.h_table, children_only=True, slot=1)  # rows only, keep the columns
+        for e in entries:
+            ppt = (f"{e.ppt_before_kpa:.0f} → {e.ppt_after_kpa:.0f}" if e.ppt_before_kpa is not None
+                   and e.ppt_after_kpa is not None else "—")
+            with dpg.table_row(parent=TAGS.h_table):
+                dpg.add_text(e.date)
+                dpg.add_text(f"{e.duration_s:.0f}")
+                dpg.add_text(f"{e.contact_s:.1f}")
+                dpg.add_text(f"{e.dose_kpa_s:,.0f}")
+                dpg.add_text(view._text(ppt))
+                dpg.add_text(view._text(change_notes(e)), wrap=330, color=view.GREY)
+
+    def _on_client(self, sender=None, app_data=None, user_data=None) -> None:
+        if self.store and app_data:
+            self._select_client(str(app_data))
+
+    def _on_point(self, sender=None, app_data=None, user_data=None) -> None:
+        for p in self._points:
+            if f"{p['label']} ({p['side']})" == app_data:
+                self.show_point(p["id"])
+
+
+def _day(date: str) -> float:
+    return datetime.fromisoformat(date).toordinal()
+
+
+def change_notes(e: history.Entry) -> str:
+    notes = []
+    if e.within_session:
+        notes.append("in session " + e.within_session.short())
+    if e.vs_previous:
+        notes.append(f"vs {e.compared_with} " + e.vs_previous.short())
+    if e.not_compared:
+        notes.append(e.not_compared)
+    if e.gaps:
+        notes.append(f"{e.gaps} stream gap(s), not integrated")
+    if e.end_reason != "completed":
+        notes.append(e.end_reason)
+    return "; ".join(notes)
