@@ -252,6 +252,10 @@ class FakeDevice:
                 hi, lo = (v, lo) if which == "max" else (hi, v)
             self.limit = (hi, lo)
             reply(f"limit_max={'off' if hi is None else hi} limit_min={'off' if lo is None else lo} alarm=0")
+        elif verb == "io":
+            hi, lo = self.limit
+            reply(f"led=1 buzzer=0 buzzer_hz=0 alarm=0 alarms=0 limit_max={'off' if hi is None else hi} "
+                  f"limit_min={'off' if lo is None else lo} buttons=pain,release,stop pressed=none")
         elif verb == "sim" and args[:1] == ["button"]:
             reply(f"button={args[1]} ms=100")
             self.press(args[1])

@@ -132,6 +132,12 @@ def test_set_limit_and_over_pressure_error(link, device):
     assert device.limit == (None, None)
 
 
+def test_io_fields(link):
+    link.set_limit(1234)
+    f = link.io()
+    assert f["limit_max"] == "1234" and f["buttons"] == "pain,release,stop"
+
+
 def test_limit_and_cue_reapplied_after_a_reboot(link, device):
     link.set_limit(70000)
     link.send_cue("hold", "in", 0)

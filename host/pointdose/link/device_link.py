@@ -365,6 +365,11 @@ class DeviceLink:
         self._limit = (None if max_raw is None else int(max_raw), None if min_raw is None else int(min_raw))
         return self._send_limit(wait, timeout)
 
+    def io(self, timeout: float = 2.0) -> dict[str, str]:
+        """The device's cue pins and limit now (``led``, ``buzzer``, ``buzzer_hz``, ``alarm``, ``alarms``,
+        ``limit_max``, ``limit_min``, ``buttons``, ``pressed``; docs/protocol.md, ``io``)."""
+        return self.command("io", timeout).fields
+
     def _send_limit(self, wait: bool, timeout: float) -> Reply | None:
         hi, lo = self._limit
         if hi is None and lo is None:
