@@ -140,13 +140,12 @@ def main(argv: list[str]) -> int:
 
     panel.update = update
     panels_mod.load_panels = lambda: [panel]
-    import pointdose.app.main as app_main  # run_app imports load_panels from the package at call time
+    # run_app imports load_panels from the package when it is called, so the patch above takes effect
 
     controller = Controller(force_sim=True, sim_demo=False)
     stats = run_app(controller, seconds=None, max_fps=60)
     script.report["frames"] = stats["frames"]
     Path(report_path).write_text(json.dumps(script.report, indent=2))
-    del app_main
     return 0 if script.report.get("ok") else 1
 
 

@@ -18,16 +18,14 @@ import math
 from dataclasses import dataclass
 
 import dearpygui.dearpygui as dpg
-import numpy as np
 
 from pointdose import units
 from pointdose.app import view
 from pointdose.app.panels.base import Panel, PanelContext
-from pointdose.calibration import (CalibrationWizard, DriftRun, SensorConfig, StabilityCriterion, Step, Tolerance,
-                                   VerificationRun, WizardSettings, ZeroCheck, load_for_device, save_everywhere)
+from pointdose.calibration import (CalibrationWizard, DriftRun, SensorConfig, Step, Tolerance, VerificationRun,
+                                   WizardSettings, ZeroCheck, load_for_device, save_everywhere)
 from pointdose.calibration.models import DEFAULT_TOLERANCE_PCT, FSR, LINEAR
 from pointdose.calibration.record import DEFAULT_MAX_AGE_DAYS, REFERENCE_KINDS
-from pointdose.calibration.store import NO_DEVICE_STORAGE
 from pointdose.calibration.wizard import zero_tolerance_n
 
 REFERENCE_LABELS = {"masses": "Known masses", "scale": "Kitchen or bathroom scale", "gauge": "Force gauge"}
@@ -529,6 +527,10 @@ class CalibratePanel(Panel):
                 dpg.configure_item(tag, **{k: v})
 
     def _show(self, ctx, info: dict) -> None:
+        if self.thumb and units.unit(ctx.model.settings.unit).kind == "pressure":
+            # a thumb's contact area changes with force: pressure units would mislead (units.THUMB_NOTE)
+            ctx.model.set_unit("N")
+            dpg.set_value(view.TAGS.unit_combo, view._symbol("N"))
         self._show_status(ctx, info)
         self._show_wizard()
         self._show_checks()
