@@ -217,3 +217,54 @@ def test_bad_entries_are_refused_with_what_to_do(db):
             store.add_pain(sid, 11, "after")
         with pytest.raises(StoreError, match="no client 'C-9'.*C-1"):
             store.client("C-9")
+
+
+def test_the_session_runners_shapes(db):
+    """What pointdose.session.runner hands on: a point *name*, engine events (phase_start/phase_end with
+    "phase", cycle_done, pain_rating, a PPT protocol's "ppt" without a stage) and no session id."""
+    from pointdose.records.history import point_history
+
+    with Store(db) as store:
+        listener = RecordingListener(store, autoflush=False)
+        rows = synth_rows(hold_profile(150.0, hold_s=10.0, cycles=2), 100.0)
+        t0 = float(rows["t_s"][0])
+
+        def app(protocol, events, part):
+            listener.on_application_start({"protocol": protocol, "params": {"name": protocol}, "point": "upper_trapezius.1:R",
+                                           "region": None, "probe_area_cm2": 1.0, "t_s": float(part["t_s"][0]),
+                                           "calibration": {"model": "linear", "counts_per_n": 2280.0, "zero": 8400.0}})
+            listener.on_samples(part)
+            for ev in events:
+                listener.on_event(*ev)
+            listener.on_application_end(float(part["t_s"][-1]), "completed", {"ok": True})
+            return listener.last_application_id
+
+        ppt = {"kpa": 210.0, "ramp_kpa_s": 50.0, "repeats": [200.0, 215.0, 215.0]}
+        app("ppt", [(t0 + 1, "ppt", ppt)], rows[:300])
+        treat = app("cycles", [(t0 + 4.0, "phase_start", {"phase": "hold", "label": "hold"}),
+                               (t0 + 14.0, "phase_end", {"phase": "hold"}),
+                               (t0 + 14.0, "phase_start", {"phase": "ramp"}), (t0 + 17.0, "cycle_done", {"cycle": 1}),
+                               (t0 + 8.0, "pain_rating", {"value": 6, "stage": "during", "rating": 6}),
+                               (t0 + 30.0, "phase_start", {"phase": "hold"}), (t0 + 40.0, "phase_end", {"phase": "hold"}),
+                               (t0 + 43.0, "cycle_done", {"cycle": 2})], rows)
+        app("ppt", [(t0 + 2, "ppt", dict(ppt, kpa=290.0))], rows[-300:])
+        listener.close()
+        assert store.client("unassigned")["notes"].startswith("recordings made before")
+        m = store.metrics(treat)
+        assert m["cycles_completed"] == 2 and len(m["hold_cv"]) == 2 and all(c < 0.05 for c in m["hold_cv"])
+        assert m["ppt_kpa"] == 210.0  # the PPT application before the treatment is its "before"
+        assert store.query("SELECT stage, value FROM pain") == [{"stage": "during", "value": 6}]
+        (point,) = store.points(store.client("unassigned")["id"])
+        assert (point["location"], point["side"]) == ("upper_trapezius.1", "R")
+        entry = point_history(store, point["id"]).entries[0]
+        assert (entry.ppt_before_kpa, entry.ppt_after_kpa) == (210.0, 290.0)
+        assert entry.within_session.noise == "uncertain"
+        # any other name is kept as an unplaced point, never dropped
+        other = RecordingListener(store, autoflush=False)
+        other.on_application_start({"point": "left shoulder, sore spot", "probe_area_cm2": 1.0, "t_s": t0})
+        other.on_samples(rows[:200])
+        other.on_application_end(float(rows["t_s"][199]), "stopped", {})
+        other.close()
+        assert other.error is None
+        labels = {(p["location"], p["label"]) for p in store.points(store.client("unassigned")["id"])}
+        assert ("unplaced", "left shoulder, sore spot") in labels

@@ -44,9 +44,8 @@ def _progress(total: int, desc: str, enabled: bool):
 
 
 def _ppt_for(store: Store, point_id: int, session_id: int, stage: str) -> float | None:
-    row = store.query("SELECT AVG(kpa) AS v FROM ppt WHERE point_id=? AND session_id=? AND stage=?",
-                      (point_id, session_id, stage))
-    return row[0]["v"]
+    rows = store.session_ppt(point_id, session_id)[stage]
+    return sum(r["kpa"] for r in rows) / len(rows) if rows else None
 
 
 def _pain_for(store: Store, app_id: int, stage: str) -> int | None:

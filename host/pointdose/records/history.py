@@ -86,8 +86,7 @@ class PointHistory:
 
 
 def _ppt(store: Store, point_id: int, session_id: int, stage: str) -> tuple[float | None, Conditions | None]:
-    rows = store.query("SELECT kpa, probe_area_cm2, ramp_kpa_s, calibration_id FROM ppt WHERE point_id=? AND "
-                       "session_id=? AND stage=? ORDER BY id", (point_id, session_id, stage))
+    rows = store.session_ppt(point_id, session_id)[stage]
     if not rows:
         return None, None
     conds = {Conditions(r["probe_area_cm2"], r["ramp_kpa_s"], r["calibration_id"]) for r in rows}

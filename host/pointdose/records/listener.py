@@ -8,9 +8,11 @@ memory, ``error`` says what is wrong, and the next flush tries again.
 
 What ``on_application_start(info)`` reads (all optional except the point and the session):
 
-    session_id        int (or give session_id to the constructor)
-    point             a points.id (int), or {"id": …}, or {"location": id, "side": "L"|"R"|"mid",
-                      "label", "view", "x", "y", "landmarks"} for the session's client
+    session_id        int (or give session_id to the constructor; with neither, the recording goes
+                      to a session of the client "unassigned", so nothing is dropped)
+    point_id / point  a points.id (int), or {"id": …}, or {"location": id, "side": "L"|"R"|"mid",
+                      "label", "view", "x", "y", "landmarks"}, or "location_id:side"
+                      ("upper_trapezius.1:L"), or any other name (kept as an unplaced point)
     protocol, params  name and parameter dict (params may hold contact_kpa and band_kpa [low, high])
     probe, probe_area_cm2, calibration (dict), device_uid, t_s (host monotonic start)
 
@@ -27,10 +29,14 @@ from typing import Any
 
 import numpy as np
 
+from pointdose import bodymap
 from pointdose import metrics as metrics_mod
 from pointdose import units
 from pointdose.listeners import SAMPLE_DTYPE
 from pointdose.records.store import Store, StoreError
+
+
+UNASSIGNED = "unassigned"
 
 
 class _Batch:
@@ -209,9 +215,9 @@ class RecordingListener:
         info = batch.info
         try:
             session_id = info.get("session_id", self.session_id)
-            if session_id is None:
-                raise StoreError("a recording needs a session: start one for the client first")
-            point_id = self._point_id(info.get("point"), session_id)
+            if session_id is None:  # nobody chose a client: keep it under "unassigned", never drop it
+                session_id = self.session_id = self._unassigned_session()
+            point_id = self._point_id(info.get("point_id", info.get("point")), session_id)
             params = info.get("params") or info.get("parameters") or {}
             contact = _number(params.get("contact_kpa")) if isinstance(params, dict) else None
             band = params.get("band_kpa") if isinstance(params, dict) else None
@@ -228,9 +234,23 @@ class RecordingListener:
         batch.info = None
         return True
 
+    def _unassigned_session(self) -> int:
+        rows = self.store.query("SELECT id FROM clients WHERE code=?", (UNASSIGNED,))
+        client_id = rows[0]["id"] if rows else self.store.add_client(
+            UNASSIGNED, notes="recordings made before a client was chosen: move or erase them")
+        return self.store.start_session(client_id)
+
     def _point_id(self, point, session_id: int) -> int:
         if isinstance(point, (int, np.integer)):
             return int(point)
+        if isinstance(point, str) and point.strip():
+            client_id = self.store.session(session_id)["client_id"]
+            location, _, side = point.partition(":")
+            try:
+                bodymap.location(location)
+                return self.store.point(client_id, location, side or "mid")
+            except ValueError:  # a runner's own name for the point: kept, to be placed later
+                return self.store.point(client_id, "unplaced", "mid", label=point.strip())
         if isinstance(point, dict) and point.get("id") is not None:
             return int(point["id"])
         if isinstance(point, dict) and point.get("location"):

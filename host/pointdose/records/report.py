@@ -261,10 +261,10 @@ def _application_block(pdf, store: Store, a: dict, second) -> None:
             text += f" ({units.format_value(v * second.per_internal, second.key)} {second.symbol if pdf.unicode else second.key})"
         return text
 
-    ppt_b = store.query("SELECT AVG(kpa) v, MAX(ramp_kpa_s) r FROM ppt WHERE point_id=? AND session_id=? AND stage='before'",
-                        (a["point_id"], a["session_id"]))[0]
-    ppt_a = store.query("SELECT AVG(kpa) v FROM ppt WHERE point_id=? AND session_id=? AND stage='after'",
-                        (a["point_id"], a["session_id"]))[0]["v"]
+    ppts = store.session_ppt(a["point_id"], a["session_id"])
+    ppt_b = {"v": _mean([r["kpa"] for r in ppts["before"]]),
+             "r": max((r["ramp_kpa_s"] for r in ppts["before"] if r["ramp_kpa_s"] is not None), default=None)}
+    ppt_a = _mean([r["kpa"] for r in ppts["after"]])
     change = ""
     if ppt_b["v"] is not None and ppt_a is not None:
         change = metrics.ppt_change(ppt_b["v"], ppt_a).short()
@@ -303,3 +303,7 @@ def _application_block(pdf, store: Store, a: dict, second) -> None:
     p.set_y(max(y, y0 + 46) + 2)
     p.set_draw_color(200, 200, 200)
     p.line(14, p.get_y() - 1, 196, p.get_y() - 1)
+
+
+def _mean(values):
+    return sum(values) / len(values) if values else None

@@ -129,6 +129,33 @@ def holds_and_cycles(events: list[dict], t_end: float | None) -> tuple[list[tupl
     return holds, (cycles if seen_cycle else None)
 
 
+def session_ppt(conn: sqlite3.Connection, point_id: int, session_id: int) -> dict[str, list[dict]]:
+    """The PPTs at a point in a session, as {"before": [...], "after": [...]} rows (kpa, probe_area_cm2,
+    ramp_kpa_s, calibration_id).
+
+    A PPT tagged with a stage keeps it. An untagged one (a PPT protocol run as its own application)
+    is "before" when its application came before the first treatment at the point in that session,
+    "after" when it came after the last one; with no treatment there it counts as "before".
+    Treatments are the applications at the point that recorded no PPT.
+    """
+    rows = conn.execute("SELECT id, application_id, stage, kpa, probe_area_cm2, ramp_kpa_s, calibration_id FROM ppt "
+                        "WHERE point_id=? AND session_id=? ORDER BY id", (point_id, session_id)).fetchall()
+    treat = [r[0] for r in conn.execute(
+        "SELECT a.id FROM applications a WHERE a.point_id=? AND a.session_id=? AND NOT EXISTS "
+        "(SELECT 1 FROM ppt WHERE ppt.application_id=a.id) ORDER BY a.id", (point_id, session_id))]
+    out: dict[str, list[dict]] = {"before": [], "after": []}
+    for _, app_id, stage, kpa, area, ramp, cal in rows:
+        if stage not in ("before", "after"):
+            if not treat or app_id is None or app_id < treat[0]:
+                stage = "before"
+            elif app_id > treat[-1]:
+                stage = "after"
+            else:
+                continue  # between two treatments: neither before nor after the session's work
+        out[stage].append({"kpa": kpa, "probe_area_cm2": area, "ramp_kpa_s": ramp, "calibration_id": cal})
+    return out
+
+
 def application_metrics(conn: sqlite3.Connection, app_id: int, samples: np.ndarray | None = None) -> metrics_mod.Metrics:
     """pointdose.metrics for one stored application (its own threshold, band, PPT and events)."""
     app = conn.execute("SELECT probe_area_cm2, contact_kpa, band_low_kpa, band_high_kpa, t_end_s, point_id, "
@@ -144,8 +171,8 @@ def application_metrics(conn: sqlite3.Connection, app_id: int, samples: np.ndarr
     if t_end is None and len(samples):
         t_end = float(samples["t_s"][-1])
     holds, cycles = holds_and_cycles(events, t_end)
-    ppt = conn.execute("SELECT AVG(kpa) FROM ppt WHERE point_id=? AND session_id=? AND stage='before'",
-                       (point_id, session_id)).fetchone()[0]
+    before = session_ppt(conn, point_id, session_id)["before"]
+    ppt = sum(r["kpa"] for r in before) / len(before) if before else None
     return metrics_mod.compute(samples["t_s"], samples["pressure_kpa"], contact_kpa=contact,
                                force_n=samples["force_n"], seq=samples["seq"], segment=samples["segment"],
                                band_kpa=(lo, hi) if lo is not None and hi is not None else None,
@@ -412,7 +439,10 @@ class Store:
 
         if side not in ("L", "R", "mid"):
             raise StoreError(f"side must be L, R or mid, not {side!r}")
-        if location == "custom":
+        if location == "unplaced":  # named by a session runner, not yet put on the body map
+            if not label:
+                raise StoreError("an unplaced point needs a name")
+        elif location == "custom":
             if not label:
                 raise StoreError("a point placed by hand needs a name: type one")
             if x is None or y is None or view not in ("front", "back"):
@@ -600,6 +630,10 @@ class Store:
             return conn.execute("INSERT INTO notes (client_id, session_id, point_id, application_id, text, written_at) "
                                 "VALUES (?,?,?,?,?,?)",
                                 (client_id, session_id, point_id, application_id, text, now_iso())).lastrowid
+
+    def session_ppt(self, point_id: int, session_id: int) -> dict[str, list[dict]]:
+        with self.guard("reading PPTs") as conn:
+            return session_ppt(conn, point_id, session_id)
 
     # ------------------------------------------------------------------ recalibration
 
