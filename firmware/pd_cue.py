@@ -85,9 +85,26 @@ class Output:
         p.value(v)
 
     def set(self, now, on_ms, off_ms, hz, b_n, b_on_ms, b_off_ms, b_hz):
-        self.on_us = on_ms * 1000
-        self.off_us = off_ms * 1000
+        on = on_ms * 1000
+        off = off_ms * 1000
         self.hz = hz
+        if b_n == 0 and self.active:
+            # A host refreshes its cue often (the level moves): never restart a running pattern,
+            # or a blink resent faster than its period would look steady.
+            self.on_us = on
+            self.off_us = off
+            if self.b_left:
+                return          # a chirp is playing: the new steady pattern follows it
+            if on and off:      # blinking on: keep the rhythm, shorten the present part if need be
+                left = (self.due - now) & MASK
+                lim = on if self.level else off
+                if left < _HALF and left > lim:
+                    self.due = add(now, lim)
+                if self.level:
+                    self._out(1, hz)
+                return
+        self.on_us = on
+        self.off_us = off
         self.b_left = 2 * b_n
         self.b_on = b_on_ms * 1000
         self.b_off = b_off_ms * 1000

@@ -111,6 +111,20 @@ def test_led_blink_rate_rises_with_level():
     assert 0.15 < lit < 0.25, lit      # above the band: 20 % lit
 
 
+def test_cue_refreshed_faster_than_its_period_still_blinks():
+    r = _rig()
+    tr = []
+    for k in range(30):                     # a host resending the cue every 100 ms, level moving
+        r.send("cue hold below %d\n" % (40 + k % 3), us=0)
+        tr += _trace(r, r.led, 100000)
+    lit = sum(v for _, v in tr) / len(tr)
+    assert len(_edges(tr)) >= 6 and 0.6 < lit < 0.8, (len(_edges(tr)), lit)
+    r.send("cue hold above 40\n", us=0)     # below -> above: the new duty from the next edge on
+    tr = _trace(r, r.led, 2000000)
+    lit = sum(v for _, v in tr[700:]) / len(tr[700:])
+    assert 0.15 < lit < 0.25, lit
+
+
 def test_buzzer_chirp_per_phase_and_alarm_tone():
     r = _rig()
     counts = {}
