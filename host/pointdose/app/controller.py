@@ -119,6 +119,10 @@ class Controller:
         self.fatal_error: UserError | None = None  # raised by the command after the window closes
 
     # ---- called from the render thread (never blocks on I/O)
+    def stop_sim_demo(self) -> None:
+        """Stop the demo presses on the simulated device (a session or drill now drives it)."""
+        self._sim_demo = False
+
     def status(self) -> SourceStatus:
         with self._lock:
             return self._status

@@ -232,8 +232,7 @@ class SessionPanel(Panel):
         except UserError as exc:
             self.message = str(exc)
             return
-        if getattr(ctx.controller, "_sim_demo", False):
-            ctx.controller._sim_demo = False  # the app's demo presses would fight the session
+        ctx.controller.stop_sim_demo()  # the app's demo presses would fight the session
         self.player = SoundPlayer(self.mixer)
         dpg.set_value(T.audio, "sound on" if self.player.available else self.player.message)
         dpg.set_value(T.caution, "")

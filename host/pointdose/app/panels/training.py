@@ -262,8 +262,7 @@ class TrainingPanel(Panel):
                 return self._say(str(exc))
         elif self.store is not None:
             return self._say("choose or add a student first (results are kept per student)")
-        if getattr(ctx.controller, "_sim_demo", False):
-            ctx.controller._sim_demo = False  # the controller's demo presses would press for the student
+        ctx.controller.stop_sim_demo()  # the controller's demo presses would press for the student
         try:
             model = ctx.model
 
