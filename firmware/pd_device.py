@@ -598,7 +598,8 @@ class Device:
             "".join("%02x" % b for b in self.boot),
             s.raw_min if s else 0, s.raw_max if s else 0, self.tare, cal or "none",
             self.batch_us, self.link, getattr(sys.implementation, "_mpy", 0),
-            self.watchdog_us // 1000, self._calblob_text())
+            self.watchdog_us // 1000, self._calblob_text()) + (
+            " gain=%d" % self.cfg["gain"] if kind == "hx711" else "")  # a calibration belongs to its gain
 
     def _calblob_text(self):
         return "none" if self.cal_crc < 0 else "%04x" % self.cal_crc

@@ -38,6 +38,7 @@ def test_connect_stream_stop_without_gaps(sim):
     with DeviceLink(sim.port) as link:
         assert link.info["proto"] == "1"
         assert link.info["board"] == "unix" and link.info["sensor"] == "sim"
+        assert "gain" not in link.info
         link.start()
         assert wait_until(lambda: link.stats.samples >= 400, timeout=10)
         link.stop()
@@ -66,7 +67,8 @@ def test_hx711_path_reads_each_conversion_once(make_sim):
     """The real HX711 driver against the fake chip: 80 conversions/s, none skipped or repeated."""
     sim = make_sim(sensor="sim-hx711")
     with DeviceLink(sim.port) as link:
-        assert link.info["sensor"] == "sim-hx711" or link.info["sensor"] == "hx711"
+        assert link.info["sensor"] == "hx711"  # the real driver, on a fake chip
+        assert link.info["gain"] == "128", "a calibration belongs to a gain: hello must say which"
         link.start()
         assert wait_until(lambda: link.stats.samples >= 160, timeout=10)
         rows = link.ring.last(link.stats.samples)
