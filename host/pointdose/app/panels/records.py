@@ -102,10 +102,17 @@ class _StoreUser:
     store: Store | None = None
     store_error: str | None = None
 
-    def open_store(self) -> Store | None:
-        if self.store is None and self.store_error is None:
+    def open_store(self, create: bool = False) -> Store | None:
+        """The store; None with ``store_error`` set when it cannot be used. Opening the app creates
+        no file: the database appears with the first client (or the first recording)."""
+        if self.store is None:
+            path = default_db_path()
+            if not create and not path.exists():
+                self.store_error = (f"No records yet. Add a client to start; the records will be kept in {path}.")
+                return None
             try:
-                self.store = Store(default_db_path())
+                self.store = Store(path)
+                self.store_error = None
             except StoreError as exc:
                 self.store_error = str(exc)
         return self.store
@@ -187,16 +194,20 @@ class BodyMapPanel(_StoreUser, Panel):
             self._first = False
             if self.open_on_start and self.tab is not None:
                 dpg.set_value(view.TAGS.tabs, self.tab)
-            store = self.open_store()
-            if store is None:
-                dpg.set_value(TAGS.message, self.store_error or "")
-                return
-            self._load_clients(select_latest=True)
+            if self.open_store() is None:
+                dpg.set_value(TAGS.message, view._text(self.store_error or ""))
+            else:
+                self._load_clients(select_latest=True)
         while self._clicks:
             self._handle_click(*self._clicks.pop(0))
-        if ctx.now_s >= self._next_refresh and self.store is not None:
+        if ctx.now_s >= self._next_refresh:
             self._next_refresh = ctx.now_s + REFRESH_S
-            self._draw_points()
+            if self.store is None:  # a recording may have created the file meanwhile
+                if self.open_store() is not None:
+                    dpg.set_value(TAGS.message, "")
+                    self._load_clients(select_latest=True)
+            else:
+                self._draw_points()
 
     # ------------------------------------------------------------------ data
 
@@ -307,7 +318,8 @@ class BodyMapPanel(_StoreUser, Panel):
 
     def _on_add_client(self, sender=None, app_data=None, user_data=None) -> None:
         code = dpg.get_value(TAGS.new_code).strip()
-        if not self.store:
+        if self.open_store(create=bool(code)) is None:
+            dpg.set_value(TAGS.message, view._text(self.store_error or "Type a code for the client first."))
             return
 
         def add():
@@ -392,6 +404,7 @@ class HistoryPanel(_StoreUser, Panel):
         self.tab = None
         self._first = True
         self._points: list[dict] = []
+        self._labels: list[str] = []
         self.point_id: int | None = None
         self._next_refresh = 0.0
 
@@ -459,24 +472,37 @@ class HistoryPanel(_StoreUser, Panel):
             self._first = False
             if self.open_on_start and self.tab is not None:
                 dpg.set_value(view.TAGS.tabs, self.tab)
-            if self.open_store() is None:
-                dpg.set_value(TAGS.h_message, self.store_error or "")
-                return
-            labels = _client_labels(self.store)
-            dpg.configure_item(TAGS.h_client, items=labels)
-            if not labels:
-                dpg.set_value(TAGS.h_message, "No clients yet: add one in the Points tab.")
-                return
-            latest = self.store.query("SELECT c.code FROM sessions s JOIN clients c ON s.client_id=c.id "
-                                      "ORDER BY s.started_at DESC, s.id DESC LIMIT 1")
-            code = latest[0]["code"] if latest else labels[0]
-            dpg.set_value(TAGS.h_client, code)
-            self._select_client(code)
+        if ctx.now_s >= self._next_refresh:  # new clients, new recordings: a few small queries
+            self._next_refresh = ctx.now_s + REFRESH_S
+            self._refresh()
         # follow the point picked on the body map
         sel = selection.current()
         if self.store is not None and sel.point_id is not None and sel.point_id != self.point_id and \
                 sel.client_code == dpg.get_value(TAGS.h_client):
             self._select_client(sel.client_code, point_id=sel.point_id)
+
+    def _refresh(self) -> None:
+        if self.open_store() is None:
+            dpg.set_value(TAGS.h_message, view._text(self.store_error or ""))
+            return
+        labels = _client_labels(self.store)
+        if labels != self._labels:
+            self._labels = labels
+            dpg.configure_item(TAGS.h_client, items=labels)
+        if not labels:
+            dpg.set_value(TAGS.h_message, "No clients yet: add one in the Points tab.")
+            return
+        code = dpg.get_value(TAGS.h_client)
+        if code not in labels:
+            latest = self.store.query("SELECT c.code FROM sessions s JOIN clients c ON s.client_id=c.id "
+                                      "ORDER BY s.started_at DESC, s.id DESC LIMIT 1")
+            code = latest[0]["code"] if latest else labels[0]
+            dpg.set_value(TAGS.h_client, code)
+            self._select_client(code)
+        elif self.point_id is not None:
+            self.show_point(self.point_id)  # picks up applications recorded since
+        else:
+            self._select_client(code)
 
     def _select_client(self, code: str, point_id: int | None = None) -> None:
         try:
