@@ -45,6 +45,12 @@ DOSE_BAR = (255, 190, 40)
 DURATION = (200, 160, 255)
 
 
+def _t(text: str) -> str:
+    """view._text, and ASCII arrows when DearPyGui's built-in font (no arrows) is in use."""
+    text = view._text(text)
+    return text if view._have_ttf else text.replace("→", "->").replace("←", "<-").replace("−", "-")
+
+
 def dose_colour(fraction: float) -> tuple[int, int, int]:
     """Colour for a dose as a fraction of the session's largest (0..1), along RAMP."""
     f = min(1.0, max(0.0, fraction)) * (len(RAMP) - 1)
@@ -164,14 +170,14 @@ class BodyMapPanel(_StoreUser, Panel):
                 dpg.add_draw_layer(tag=TAGS.layer)
                 dpg.add_draw_layer(tag=TAGS.legend)
             with dpg.group(width=-1):
-                dpg.add_text(view._text("Point"), color=view.GREY)
-                dpg.add_text(view._text("— click a point on the figure"), tag=TAGS.picked, color=view.WHITE,
+                dpg.add_text(_t("Point"), color=view.GREY)
+                dpg.add_text(_t("— click a point on the figure"), tag=TAGS.picked, color=view.WHITE,
                              wrap=190)
                 dpg.add_text("", tag=TAGS.caution, color=view.AMBER, wrap=190)
                 dpg.add_checkbox(label="place a new point", tag=TAGS.place)
                 dpg.add_input_text(tag=TAGS.place_name, hint="its name", width=-1)
                 dpg.add_spacer(height=6)
-                dpg.add_text(view._text("Treated this session (dose, descriptive)"), color=view.GREY, wrap=190)
+                dpg.add_text(_t("Treated this session (dose, descriptive)"), color=view.GREY, wrap=190)
                 dpg.add_text("", tag=TAGS.treated, color=view.WHITE, wrap=190)
         with dpg.item_handler_registry(tag=TAGS.handler):
             dpg.add_item_clicked_handler(callback=self._on_map_click)
@@ -185,7 +191,7 @@ class BodyMapPanel(_StoreUser, Panel):
             hx, hy, hr = bodymap.HEAD
             dpg.draw_circle((ox + hx * FIG_W, hy * FIG_H), hr * FIG_W / 2, color=(*OUTLINE, 255), thickness=1.5)
             side = "patient's left →" if name == "front" else "← patient's left"
-            dpg.draw_text((ox + 4, FIG_H + 2), view._text(f"{name}   {side}"), size=15, color=(*view.GREY, 255))
+            dpg.draw_text((ox + 4, FIG_H + 2), _t(f"{name}   {side}"), size=15, color=(*view.GREY, 255))
 
     # ------------------------------------------------------------------ per frame
 
@@ -195,7 +201,7 @@ class BodyMapPanel(_StoreUser, Panel):
             if self.open_on_start and self.tab is not None:
                 dpg.set_value(view.TAGS.tabs, self.tab)
             if self.open_store() is None:
-                dpg.set_value(TAGS.message, view._text(self.store_error or ""))
+                dpg.set_value(TAGS.message, _t(self.store_error or ""))
             else:
                 self._load_clients(select_latest=True)
         while self._clicks:
@@ -251,8 +257,8 @@ class BodyMapPanel(_StoreUser, Panel):
         selection.update(db_path=str(self.store.path), client_id=self.client_id,
                          client_code=client["code"] if client else None, session_id=self.session_id,
                          point_id=point_id, point_label=label, caution=caution)
-        dpg.set_value(TAGS.picked, view._text(label or "— click a point on the figure"))
-        dpg.set_value(TAGS.caution, view._text(f"Caution: {caution}") if caution else "")
+        dpg.set_value(TAGS.picked, _t(label or "— click a point on the figure"))
+        dpg.set_value(TAGS.caution, _t(f"Caution: {caution}") if caution else "")
 
     def _doses(self) -> dict[int, float]:
         if self.session_id is None:
@@ -282,7 +288,7 @@ class BodyMapPanel(_StoreUser, Panel):
         treated = [(p, doses[p["id"]]) for p in points if p["id"] in doses]
         treated.sort(key=lambda pd: -pd[1])
         lines = [f"{p['label']} ({p['side']}): {d:,.0f} kPa·s" for p, d in treated[:8]]
-        dpg.set_value(TAGS.treated, view._text("\n".join(lines) if lines else "nothing recorded in this session yet"))
+        dpg.set_value(TAGS.treated, _t("\n".join(lines) if lines else "nothing recorded in this session yet"))
 
     def _dot(self, x, y, point, doses, top, key) -> None:
         picked = self.picked is not None and (self.picked[0], self.picked[1]) == key and (
@@ -299,7 +305,7 @@ class BodyMapPanel(_StoreUser, Panel):
         dpg.delete_item(TAGS.legend, children_only=True)
         # under the figures: "dose this session  0 [ramp] max kPa·s"
         y0, x0, steps = FIG_H + 24, 230, 40
-        dpg.draw_text((4, y0 - 2), view._text("dose this session (descriptive):"), size=15,
+        dpg.draw_text((4, y0 - 2), _t("dose this session (descriptive):"), size=15,
                       color=(*view.GREY, 255), parent=TAGS.legend)
         dpg.draw_text((x0 - 14, y0 - 2), "0", size=15, color=(*view.GREY, 255), parent=TAGS.legend)
         for i in range(steps):
@@ -307,7 +313,7 @@ class BodyMapPanel(_StoreUser, Panel):
             dpg.draw_rectangle((x0 + i * 4, y0), (x0 + i * 4 + 4, y0 + 12), color=(*c, 255), fill=(*c, 255),
                                parent=TAGS.legend)
         label = f"{top:,.0f} kPa·s" if top > 0 else "nothing yet"
-        dpg.draw_text((x0 + steps * 4 + 6, y0 - 2), view._text(label), size=15, color=(*view.GREY, 255),
+        dpg.draw_text((x0 + steps * 4 + 6, y0 - 2), _t(label), size=15, color=(*view.GREY, 255),
                       parent=TAGS.legend)
 
     # ------------------------------------------------------------------ callbacks (render thread)
@@ -319,7 +325,7 @@ class BodyMapPanel(_StoreUser, Panel):
     def _on_add_client(self, sender=None, app_data=None, user_data=None) -> None:
         code = dpg.get_value(TAGS.new_code).strip()
         if self.open_store(create=bool(code)) is None:
-            dpg.set_value(TAGS.message, view._text(self.store_error or "Type a code for the client first."))
+            dpg.set_value(TAGS.message, _t(self.store_error or "Type a code for the client first."))
             return
 
         def add():
@@ -393,7 +399,7 @@ class BodyMapPanel(_StoreUser, Panel):
         try:
             fn(*args)
         except (StoreError, ValueError) as exc:
-            dpg.set_value(TAGS.message, view._text(str(exc)))
+            dpg.set_value(TAGS.message, _t(str(exc)))
 
 
 class HistoryPanel(_StoreUser, Panel):
@@ -431,15 +437,15 @@ class HistoryPanel(_StoreUser, Panel):
             # would hover an entry (ImPlot then tints that series' axis)
             dpg.add_plot_legend(location=dpg.mvPlot_Location_North, horizontal=True)
             dpg.add_plot_axis(dpg.mvXAxis, label="days since the first session", tag=TAGS.h_dose_x)
-            with dpg.plot_axis(dpg.mvYAxis, label=view._text("dose (kPa·s)"), tag=TAGS.h_dose_y):
-                dpg.add_bar_series([], [], label=view._text("dose (descriptive) kPa·s"), weight=1.6, tag=TAGS.h_dose)
+            with dpg.plot_axis(dpg.mvYAxis, label=_t("dose (kPa·s)"), tag=TAGS.h_dose_y):
+                dpg.add_bar_series([], [], label=_t("dose (descriptive) kPa·s"), weight=1.6, tag=TAGS.h_dose)
             with dpg.plot_axis(dpg.mvYAxis2, label="time (s)", tag=TAGS.h_dur_y, opposite=True):
                 dpg.add_line_series([], [], label="duration s", tag=TAGS.h_dur)
                 dpg.add_line_series([], [], label="contact s", tag=TAGS.h_contact)
         with dpg.table(tag=TAGS.h_table, header_row=True, borders_innerH=False, borders_outerH=True,
                        policy=dpg.mvTable_SizingFixedFit, scrollY=True, height=-1):
             for label, width in (("date", 100), ("duration s", 86), ("contact s", 80),
-                                 (view._text("dose kPa·s"), 92), (view._text("PPT before→after kPa"), 150)):
+                                 (_t("dose kPa·s"), 92), (_t("PPT before→after kPa"), 150)):
                 dpg.add_table_column(label=label, width_fixed=True, init_width_or_weight=width)
             dpg.add_table_column(label="PPT change (noise: Persson 2004)", width_stretch=True)
         for tag, theme in ((TAGS.h_before, TAGS.theme_before), (TAGS.h_before_pts, TAGS.theme_before),
@@ -483,7 +489,7 @@ class HistoryPanel(_StoreUser, Panel):
 
     def _refresh(self) -> None:
         if self.open_store() is None:
-            dpg.set_value(TAGS.h_message, view._text(self.store_error or ""))
+            dpg.set_value(TAGS.h_message, _t(self.store_error or ""))
             return
         labels = _client_labels(self.store)
         if labels != self._labels:
@@ -508,7 +514,7 @@ class HistoryPanel(_StoreUser, Panel):
         try:
             client = self.store.client(code)
         except StoreError as exc:
-            dpg.set_value(TAGS.h_message, view._text(str(exc)))
+            dpg.set_value(TAGS.h_message, _t(str(exc)))
             return
         self._points = self.store.points(client["id"])
         labels = [f"{p['label']} ({p['side']})" for p in self._points]
@@ -533,7 +539,7 @@ class HistoryPanel(_StoreUser, Panel):
         entries = ph.entries
         dpg.set_value(TAGS.h_message, "")
         if not entries:
-            dpg.set_value(TAGS.h_title, view._text(f"{ph.name}: nothing recorded yet"))
+            dpg.set_value(TAGS.h_title, _t(f"{ph.name}: nothing recorded yet"))
             for tag in (TAGS.h_before, TAGS.h_after, TAGS.h_before_pts, TAGS.h_after_pts, TAGS.h_dose, TAGS.h_dur,
                         TAGS.h_contact):
                 dpg.set_value(tag, [[], []])
@@ -569,7 +575,7 @@ class HistoryPanel(_StoreUser, Panel):
         # headroom for the legend row at the top
         dpg.set_axis_limits(TAGS.h_dose_y, 0.0, max(per_day[x][0] for x in xs) * 1.35 + 1)
         dpg.set_axis_limits(TAGS.h_dur_y, 0.0, max(per_day[x][1] for x in xs) * 1.35 + 1)
-        dpg.set_value(TAGS.h_title, view._text(f"{ph.name} — {len(entries)} applications in "
+        dpg.set_value(TAGS.h_title, _t(f"{ph.name} — {len(entries)} applications in "
                                                f"{len({e.session_id for e in entries})} sessions"))
         self._fill_table(entries)
 
@@ -583,8 +589,8 @@ class HistoryPanel(_StoreUser, Panel):
                 dpg.add_text(f"{e.duration_s:.0f}")
                 dpg.add_text(f"{e.contact_s:.1f}")
                 dpg.add_text(f"{e.dose_kpa_s:,.0f}")
-                dpg.add_text(view._text(ppt))
-                dpg.add_text(view._text(change_notes(e)), wrap=330, color=view.GREY)
+                dpg.add_text(_t(ppt))
+                dpg.add_text(_t(change_notes(e)), wrap=330, color=view.GREY)
 
     def _on_client(self, sender=None, app_data=None, user_data=None) -> None:
         if self.store and app_data:
