@@ -106,7 +106,8 @@ def test_terminal_mode_headless_with_the_virtual_hand_and_a_wav(tmp_path):
     wav = tmp_path / "cues.wav"
     env = dict(os.environ, POINTDOSE_POINTS=str(tmp_path / "points.json"))
     out = subprocess.run([sys.executable, "-m", "pointdose.cli", "session", "--protocol", str(proto), "--sim",
-                          "--headless", "--hand", "expert", "--wav", str(wav)],
+                          "--headless", "--hand", "expert", "--wav", str(wav),
+                          "--client", "C-0042", "--point", "upper_trapezius.1:R"],
                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, env=env)
     assert out.returncode == 0, out.stderr + out.stdout
     text = out.stdout
@@ -114,6 +115,17 @@ def test_terminal_mode_headless_with_the_virtual_hand_and_a_wav(tmp_path):
     assert "IN BAND" in text and "band 135 kPa–165 kPa" in text and "s left" in text
     if "audio unavailable" in text:
         assert "libportaudio2" in text
+    # the application is in the records, for that client and point, with its dose
+    from pointdose.records import Store
+
+    assert "recorded as application" in text and "kPa·s" in text
+    with Store() as store:
+        (point,) = store.points(store.client("C-0042")["id"])
+        assert (point["location"], point["side"]) == ("upper_trapezius.1", "R")
+        (app,) = store.applications(point_id=point["id"])
+        assert app["end_reason"] == "completed" and len(store.samples(app["id"])) > 200
+        m = store.metrics(app["id"])
+        assert m["cycles_completed"] == 2 and m["dose_kpa_s"] > 150 * 2 * 2.5 * 0.8
     x, rate = read_wav(wav)
     assert len(x) / rate > 5.0
     n = int(0.075 * rate)  # half a note: some window lies wholly inside each tone

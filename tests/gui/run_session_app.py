@@ -37,6 +37,11 @@ def main(argv: list[str]) -> int:
     report["shown"] = panel.shown
     report["end_reason"] = panel.runner.end_reason if panel.runner else None
     report["events"] = [(t, k) for t, k, _ in panel.runner.events] if panel.runner else []
+    from pointdose.records import Store
+
+    with Store() as store:  # $POINTDOSE_DB: the test's own file
+        report["recorded"] = store.query("SELECT a.id, a.protocol, a.end_reason, COUNT(s.id) AS chunks "
+                                         "FROM applications a LEFT JOIN sample_chunks s ON s.application_id = a.id GROUP BY a.id")
     Path(report_path).write_text(json.dumps(report))
     return 0
 

@@ -46,6 +46,8 @@ def test_screenshot_during_a_hold_shows_the_band_the_phase_and_the_trace(tmp_pat
     assert sum(b == "in" for _, b in around_shot) > 0.8 * len(around_shot)
     kinds = [k for _, k in rep["events"]]
     assert kinds[:3] == ["phase_start", "phase_end", "phase_start"]
+    # the tab records what it guided: one application, its samples, ended when the app closed
+    assert len(rep["recorded"]) == 1 and rep["recorded"][0]["chunks"] > 0, rep["recorded"]
 
     img = read_png(png)
     right = img[:, 450:]

@@ -268,3 +268,12 @@ def test_the_session_runners_shapes(db):
         assert other.error is None
         labels = {(p["location"], p["label"]) for p in store.points(store.client("unassigned")["id"])}
         assert ("unplaced", "left shoulder, sore spot") in labels
+        # and an application whose point nobody named is kept too (the Session tab with an empty field)
+        unnamed = RecordingListener(store, autoflush=False)
+        unnamed.on_application_start({"point": "", "probe_area_cm2": 1.0, "t_s": t0})
+        unnamed.on_samples(rows[:100])
+        unnamed.on_application_end(float(rows["t_s"][99]), "completed", {})
+        unnamed.close()
+        assert unnamed.error is None and len(store.samples(unnamed.last_application_id)) == 100
+        labels = {(p["location"], p["label"]) for p in store.points(store.client("unassigned")["id"])}
+        assert ("unplaced", "unnamed point") in labels

@@ -55,6 +55,9 @@ class _Batch:
         return self.info is None and not self.rows and not self.events and self.end is None
 
 
+UNNAMED_POINT = "unnamed point"
+
+
 class RecordingListener:
     def __init__(self, store: Store, *, session_id: int | None = None, flush_interval_s: float = 0.5,
                  autoflush: bool = True, default_contact_kpa: float = metrics_mod.DEFAULT_CONTACT_KPA,
@@ -260,6 +263,10 @@ class RecordingListener:
             return self.store.point(client_id, point["location"], point.get("side", "mid"), label=point.get("label"),
                                     view=point.get("view"), x=point.get("x"), y=point.get("y"),
                                     landmarks=point.get("landmarks"))
+        if point is None or (isinstance(point, str) and not point.strip()):
+            # nobody named the point: keep the application under an unplaced one, never drop it
+            client_id = self.store.session(session_id)["client_id"]
+            return self.store.point(client_id, "unplaced", "mid", label=UNNAMED_POINT)
         raise StoreError(f"the application's point {point!r} is not one the records know: "
                          "give a point id or {'location': …, 'side': …}")
 

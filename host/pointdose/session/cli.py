@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--volume", type=float, default=0.8, metavar="V", help="sound volume 0 … 1")
     parser.add_argument("--wav", metavar="FILE", help="also write the session's sound cues to a WAV file")
     parser.add_argument("--points-file", metavar="FILE", help="where the points' PPTs are kept (default: user data)")
+    parser.add_argument("--client", metavar="CODE", help="record the application for this client (created if new)")
+    parser.add_argument("--db", metavar="FILE", help="records database (default: $POINTDOSE_DB, else the user data folder)")
+    parser.add_argument("--no-record", action="store_true", help="do not keep this application in the records")
 
 
 def _params(pairs: list[str]) -> dict[str, str]:
@@ -93,16 +96,24 @@ def run(args: argparse.Namespace) -> int:
                 raise UserError(f"the {c.label} caution must be accepted before starting: add --accept-caution")
 
     out = Printer(unit, args.probe_area, tty=sys.stdout.isatty() and not args.headless)
-    sim = link = hand = runner = player = None
+    sim = link = hand = runner = player = recording = None
     mixer = CueMixer(volume=args.volume, muted=args.mute)
     recorder = WavRecorder() if args.wav else None
     try:
         sim, link = _open(args)
+        record = _calibration(link, args.probe_area, out)
         link.start()
         time.sleep(0.3)  # a few samples, so the session starts from the present pressure
+        if not args.no_record:
+            from pointdose.records.recording import open_recording
+
+            recording = open_recording(db_path=args.db, client_code=args.client)
+            out.note(recording.where)
         runner = SessionRunner(link, protocol, point, mixer=mixer, accept_caution=args.accept_caution,
                                point_book=book if args.point else None, on_cue=out.cue, on_event=out.event,
-                               max_seconds=args.seconds)
+                               max_seconds=args.seconds, calibration_record=record,
+                               listeners=[recording.listener] if recording else [],
+                               info_extra=recording.info_extra if recording else None)
         if not args.mute:
             player = SoundPlayer(mixer, recorder)
             if not player.available:
@@ -138,6 +149,14 @@ def run(args: argparse.Namespace) -> int:
             hand.stop()
         if runner is not None:
             runner.close()
+        if recording is not None:
+            recording.close()
+            if recording.listener.error is not None:
+                print(f"pointdose: the records could not be written: {recording.listener.error}", file=sys.stderr)
+            elif recording.listener.last_application_id is not None:
+                m = recording.listener.last_metrics
+                dose = f": dose {m.dose_kpa_s:.0f} kPa·s over {m.contact_s:.1f} s of contact" if m else ""
+                print(f"recorded as application {recording.listener.last_application_id}{dose}", flush=True)
         if player is not None:
             player.close()
         if recorder is not None:
@@ -146,6 +165,16 @@ def run(args: argparse.Namespace) -> int:
             link.close()
         if sim is not None:
             sim.close()
+
+
+def _calibration(link, probe_area_cm2: float, out):
+    """The device's calibration record (else the host's copy), or None for the factory scale."""
+    from pointdose.calibration import SensorConfig, load_for_device
+
+    loaded = load_for_device(link, SensorConfig.from_info(link.info, probe_area_cm2))
+    for message in loaded.messages:
+        out.note(message)
+    return loaded.record
 
 
 def _open(args):

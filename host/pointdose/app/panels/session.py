@@ -82,6 +82,7 @@ class SessionPanel(Panel):
     autostart: dict | None = None
 
     def __init__(self) -> None:
+        self.recording = None  # where the running application is kept (pointdose.records)
         self.runner = None
         self.hand = None
         self.mixer = None
@@ -225,17 +226,23 @@ class SessionPanel(Panel):
             ppt = book.ppt(point_name) if point_name else None
             proto = resolve(name, **(params or {}))
             self.mixer = CueMixer(volume=dpg.get_value(T.volume), muted=dpg.get_value(T.mute))
+            from pointdose.records.recording import open_recording
+
+            self.recording = open_recording()
             self.runner = SessionRunner(link, proto, PointContext(name=point_name, probe_area_cm2=area, ppt=ppt,
                                                                   region=region),
                                         mixer=self.mixer, accept_caution=accept,
-                                        point_book=book if point_name else None)
+                                        point_book=book if point_name else None,
+                                        calibration_record=getattr(ctx.model, "calibration_record", None),
+                                        listeners=[self.recording.listener], info_extra=self.recording.info_extra)
         except UserError as exc:
+            self._close_recording()
             self.message = str(exc)
             return
         ctx.controller.stop_sim_demo()  # the app's demo presses would fight the session
         self.player = SoundPlayer(self.mixer)
         dpg.set_value(T.audio, "sound on" if self.player.available else self.player.message)
-        dpg.set_value(T.caution, "")
+        dpg.set_value(T.caution, self.recording.where if self.recording else "")
         self.message = ""
         if dpg.get_value(T.protocol) != proto.name and proto.name in BUILTINS:
             dpg.set_value(T.protocol, proto.name)
@@ -374,6 +381,12 @@ class SessionPanel(Panel):
         if self.player is not None:
             self.player.close()
             self.player = None
+        self._close_recording()
+
+    def _close_recording(self) -> None:
+        recording, self.recording = self.recording, None
+        if recording is not None:
+            recording.close()
 
     def close(self) -> None:
         self._close_session()

@@ -1,0 +1,71 @@
+"""Open what a guided application is recorded into: the store, its listener, the runner's extra info.
+
+The session runner and the records store do not know each other (``pointdose.listeners``); the
+places that start a session — the Session tab and ``pointdose session`` — call
+:func:`open_recording` and hand ``recording.listener`` and ``recording.info_extra`` to the runner.
+
+Which client and point: an explicit ``client_code`` (command line) wins; else the body-map
+selection (:mod:`pointdose.records.selection`) when a client, session and point are chosen there;
+else the listener files the application under the "unassigned" client, so nothing is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pointdose.records import selection
+from pointdose.records.listener import RecordingListener
+from pointdose.records.store import Store, StoreError
+
+
+@dataclass
+class Recording:
+    store: Store
+    listener: RecordingListener
+    session_id: int | None
+    info_extra: dict[str, Any] = field(default_factory=dict)
+    where: str = ""  # one line for the user: which database, which client
+
+    def close(self) -> None:
+        """Write what is buffered and close the database (safe to call twice)."""
+        try:
+            self.listener.close()
+        finally:
+            self.store.close()
+
+
+def open_recording(*, db_path: str | Path | None = None, client_code: str | None = None) -> Recording:
+    """Raises :class:`StoreError` (a UserError) when the database cannot be opened."""
+    sel = selection.current()
+    use_selection = client_code is None and sel.ready and (db_path is None or _same(db_path, sel.db_path))
+    store = Store(db_path or (sel.db_path if use_selection else None))
+    try:
+        session_id, extra, who = None, {}, "unassigned (choose a client on the Points tab to file it)"
+        if client_code is not None:
+            try:
+                client_id = store.client(client_code)["id"]
+            except StoreError:
+                client_id = store.add_client(client_code)
+            session_id = store.start_session(client_id)
+            extra = {"session_id": session_id}
+            who = f"client {client_code}"
+        elif use_selection:
+            session_id = sel.session_id
+            extra = {"session_id": sel.session_id, "point_id": sel.point_id}
+            who = f"client {sel.client_code}, {sel.point_label or 'point ' + str(sel.point_id)}"
+        listener = RecordingListener(store, session_id=session_id)
+    except BaseException:
+        store.close()
+        raise
+    return Recording(store, listener, session_id, extra, f"recording to {store.path} — {who}")
+
+
+def _same(a, b) -> bool:
+    if b is None:
+        return False
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
