@@ -98,7 +98,7 @@ def test_app_on_synthetic_source_shows_trace_readout_and_banner(tmp_path):
 
 @needs_display
 def test_app_without_a_truetype_font_still_shows_a_large_readout(tmp_path):
-    png, report = run([sys.executable, str(HERE / "run_fake_app.py"), "2.5", str(tmp_path / "shot.png"),
+    png, report = run([sys.executable, str(HERE / "run_fake_app.py"), "5", str(tmp_path / "shot.png"),
                        str(tmp_path / "report.json"), "200", "120", "--no-ttf"], tmp_path)
     img = check_screenshot(png, report, trace_columns_min=400, banner=False)
     bright_rows = np.flatnonzero((img[0:200, 0:300, :3].min(axis=2) > 200).any(axis=1))

@@ -13,12 +13,14 @@ import importlib
 from pointdose.app.panels.base import Panel, PanelContext
 
 # "module:Class", in tab order
+# (a session is what the product is for; choosing the point comes next, then its history;
+# calibration and training are less frequent visits)
 PANELS: list[str] = [
-    "pointdose.app.panels.calibrate:CalibratePanel",
-    "pointdose.app.panels.training:TrainingPanel",
     "pointdose.app.panels.session:SessionPanel",
     "pointdose.app.panels.records:BodyMapPanel",
     "pointdose.app.panels.records:HistoryPanel",
+    "pointdose.app.panels.calibrate:CalibratePanel",
+    "pointdose.app.panels.training:TrainingPanel",
 ]
 
 
