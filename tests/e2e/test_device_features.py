@@ -17,17 +17,9 @@ from pointdose.link import DeviceLink
 from pointdose.link.device_link import DeviceCommandError
 from pointdose.protocol.decoder import StreamDecoder
 from pointdose.protocol.wire import CueState, DeviceError, ErrorCode, ReplyStatus, crc16
+from waiting import wait_until
 
 pytestmark = pytest.mark.needs_unix_port
-
-
-def wait_until(predicate, timeout: float, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def read_frames(ser: serial.Serial, decoder: StreamDecoder, seconds: float):

@@ -12,17 +12,9 @@ from pointdose.link import DeviceLink
 from pointdose.link.device_link import DeviceCommandError, LinkState, NotAPointdoseDevice
 from pointdose.protocol.decoder import StreamDecoder
 from pointdose.protocol.wire import DeviceError, Status
+from waiting import wait_until
 
 pytestmark = pytest.mark.needs_unix_port
-
-
-def wait_until(predicate, timeout: float, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def assert_contiguous(rows: np.ndarray, period_s: float) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fakedevice import FakeDevice  # noqa: E402
+from waiting import wait_until as wait_for  # noqa: E402
 
 from pointdose.errors import UserError  # noqa: E402
 from pointdose.link import (  # noqa: E402
@@ -22,15 +23,6 @@ from pointdose.link import (  # noqa: E402
     SampleRing,
     link_load,
 )
-
-
-def wait_for(pred, timeout=5.0, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 @pytest.fixture

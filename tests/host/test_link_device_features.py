@@ -14,15 +14,7 @@ from fakedevice import FakeDevice  # noqa: E402
 
 from pointdose.link import ButtonPress, DeviceCommandError, DeviceLink  # noqa: E402
 from pointdose.protocol import wire  # noqa: E402
-
-
-def wait_for(pred, timeout=5.0, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
+from waiting import wait_until as wait_for
 
 
 @pytest.fixture

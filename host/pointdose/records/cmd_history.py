@@ -53,19 +53,8 @@ def run(args: argparse.Namespace) -> int:
         print(head)
         for e in ph.entries:
             ppt = f"{p(e.ppt_before_kpa)} → {p(e.ppt_after_kpa)}" if e.ppt_before_kpa is not None else ""
-            notes = []
-            if e.within_session:
-                notes.append("in session " + e.within_session.short())
-            if e.vs_previous:
-                notes.append(f"vs {e.compared_with} " + e.vs_previous.short())
-            if e.not_compared:
-                notes.append(e.not_compared)
-            if e.gaps:
-                notes.append(f"{e.gaps} gap(s) in the stream, not integrated")
-            if e.end_reason != "completed":
-                notes.append(e.end_reason)
             print(f"{e.date:<10}  {(e.protocol or '—')[:16]:<16} {e.duration_s:>6.0f} {e.contact_s:>9.1f} "
-                  f"{e.dose_kpa_s:>10.0f} {p(e.peak_kpa):>10} {ppt:>22}  {'; '.join(notes)}")
+                  f"{e.dose_kpa_s:>10.0f} {p(e.peak_kpa):>10} {ppt:>22}  {e.change_notes()}")
     from pointdose import metrics
 
     print(f"\ndose: descriptive (∫ pressure dt over contact, docs/metrics.md). PPT changes: under "

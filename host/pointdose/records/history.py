@@ -71,6 +71,21 @@ class Entry:
     compared_with: str | None = None  # that session's date
     not_compared: str | None = None  # why vs_previous is missing, or which sessions in between were skipped
 
+    def change_notes(self) -> str:
+        """What to say beside the numbers: PPT changes against the noise, comparability, gaps, how it ended."""
+        notes = []
+        if self.within_session:
+            notes.append("in session " + self.within_session.short())
+        if self.vs_previous:
+            notes.append(f"vs {self.compared_with} " + self.vs_previous.short())
+        if self.not_compared:
+            notes.append(self.not_compared)
+        if self.gaps:
+            notes.append(f"{self.gaps} gap(s) in the stream, not integrated")
+        if self.end_reason != "completed":
+            notes.append(self.end_reason)
+        return "; ".join(notes)
+
 
 @dataclass
 class PointHistory:

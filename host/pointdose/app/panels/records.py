@@ -590,7 +590,7 @@ class HistoryPanel(_StoreUser, Panel):
                 dpg.add_text(f"{e.contact_s:.1f}")
                 dpg.add_text(f"{e.dose_kpa_s:,.0f}")
                 dpg.add_text(_t(ppt))
-                dpg.add_text(_t(change_notes(e)), wrap=330, color=view.GREY)
+                dpg.add_text(_t(e.change_notes()), wrap=330, color=view.GREY)
 
     def _on_client(self, sender=None, app_data=None, user_data=None) -> None:
         if self.store and app_data:
@@ -604,18 +604,3 @@ class HistoryPanel(_StoreUser, Panel):
 
 def _day(date: str) -> float:
     return datetime.fromisoformat(date).toordinal()
-
-
-def change_notes(e: history.Entry) -> str:
-    notes = []
-    if e.within_session:
-        notes.append("in session " + e.within_session.short())
-    if e.vs_previous:
-        notes.append(f"vs {e.compared_with} " + e.vs_previous.short())
-    if e.not_compared:
-        notes.append(e.not_compared)
-    if e.gaps:
-        notes.append(f"{e.gaps} stream gap(s), not integrated")
-    if e.end_reason != "completed":
-        notes.append(e.end_reason)
-    return "; ".join(notes)
