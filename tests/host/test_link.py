@@ -234,3 +234,17 @@ def test_close_stops_streaming_and_joins(device):
     assert not device.streaming
     with pytest.raises(UserError):
         link.ping()
+
+
+@pytest.mark.parametrize("exc, words", [
+    (OSError(2, "No such file or directory"), "there is no port"),
+    (OSError(13, "Permission denied"), "dialout"),
+    (OSError(16, "Device or resource busy"), "busy"),
+])
+def test_a_port_that_will_not_open_says_what_to_do(exc, words):
+    def refuse(port):
+        raise exc
+
+    with pytest.raises(UserError) as err:
+        DeviceLink("/dev/ttyACM7", serial_factory=refuse)
+    assert words in str(err.value) and "/dev/ttyACM7" in str(err.value)

@@ -126,6 +126,21 @@ def link_load(rate_hz: float, batch_us: int) -> float:
     return rate_hz * 5 + rate_hz / per_frame * 15
 
 
+def open_error_message(port: str, exc: BaseException) -> str:
+    """Why a port would not open, in words that say what to do (pyserial's own text is a chain)."""
+    errno_ = getattr(exc, "errno", None)
+    text = str(exc)
+    if errno_ == 2 or "No such file" in text:
+        return (f"there is no port {port}: check the cable and the name "
+                "(leave out --port to let pointdose find a board, or use --sim)")
+    if errno_ in (13, 1) or "Permission denied" in text:
+        return (f"not allowed to open {port}: add yourself to the port's group "
+                "(on Debian/Ubuntu: sudo usermod -aG dialout $USER, then log in again)")
+    if errno_ == 16 or "busy" in text.lower():
+        return f"{port} is busy: close the other program using it (another pointdose, a serial terminal, Thonny)"
+    return f"could not open {port}: {text}"
+
+
 class _Pending:
     __slots__ = ("event", "reply", "error", "hook", "deadline", "text")
 
@@ -196,7 +211,7 @@ class DeviceLink:
         try:
             self._ser = self._open(port)
         except Exception as exc:
-            raise LinkError(f"could not open {port}: {exc}") from exc
+            raise LinkError(open_error_message(port, exc)) from exc
         self._thread = threading.Thread(target=self._run, name=f"pointdose-link {port}", daemon=True)
         self._thread.start()
         try:
