@@ -36,6 +36,7 @@ SCHEDULES = ["constant", "intermittent", "faded", "bandwidth", "self", "none"]
 PLANS = {"practice only": "practice", "pre / practice / post": "standard", "pre / practice / post / transfer": "transfer"}
 KR_CHOICES = ["always", "with-feedback", "never"]
 BAND = (110, 220, 120, 60)
+EMPTY_BG = (45, 45, 48, 255)  # the "no data yet" note inside an empty plot
 PHASE_COLOURS = {"ramp": view.AMBER, "hold": view.GREEN, "release": view.CYAN, "rest": view.GREY,
                  "ready": view.GREY, "done": view.WHITE, "stopped": view.RED}
 
@@ -77,6 +78,12 @@ class TrTags:
     class_x: str = "pd.tr.classplot.x"
     class_kind: str = "pd.tr.class_kind"
     message: str = "pd.tr.message"
+    form: str = "pd.tr.form"
+    running: str = "pd.tr.running"
+    running_text: str = "pd.tr.running.text"
+    trial_empty: str = "pd.tr.plot.empty"
+    progress_empty: str = "pd.tr.progress.empty"
+    class_empty: str = "pd.tr.classplot.empty"
 
 
 T = TrTags()
@@ -100,6 +107,9 @@ class TrainingPanel(Panel):
         self._series_len = 0
         self._unit = "kPa"
         self._area = 1.0
+        self._shown_running: bool | None = None
+        self._trial_shown = False
+        self._running_text = ""
 
     # ------------------------------------------------------------------ build
     def build(self, ctx: PanelContext) -> None:
@@ -112,61 +122,92 @@ class TrainingPanel(Panel):
                 with dpg.group(horizontal=True):
                     dpg.add_input_text(tag=T.new_student, hint="new student code", width=200)
                     dpg.add_button(label="Add", callback=self._on_add_student)
-                dpg.add_combo([""] + [c["name"] for c in self._classes()], tag=T.klass, label="class", width=200)
+                dpg.add_combo([""] + [c["name"] for c in self._classes()], tag=T.klass, label="class", width=200,
+                              callback=lambda: self._mark_dirty())
                 dpg.add_separator()
-                dpg.add_combo([*PRESETS, "custom"], default_value="moderate", tag=T.preset, label="preset", width=200,
-                              callback=self._on_preset)
-                dpg.add_input_float(tag=T.target, label="target (kPa)", width=200, step=0, format="%.1f")
-                dpg.add_input_float(tag=T.tolerance, label="band ± %", default_value=10.0, width=200, step=0)
-                dpg.add_input_float(tag=T.hold, label="hold (s)", default_value=5.0, width=200, step=0)
-                dpg.add_input_int(tag=T.trials, label="trials", default_value=6, width=200, step=0)
-                dpg.add_combo(list(SURFACES), default_value="pad", tag=T.surface, label="surface", width=200,
-                              callback=self._on_settings)
-                dpg.add_combo(SCHEDULES, default_value="constant", tag=T.schedule, label="feedback", width=200)
-                dpg.add_input_text(tag=T.param, label="count / % / when", width=200, hint="intermittent: 2")
-                dpg.add_combo(KR_CHOICES, default_value="always", tag=T.kr, label="result after", width=200)
-                dpg.add_combo(list(PLANS), default_value="practice only", tag=T.plan, label="blocks", width=200)
+                # while a drill runs the form (the *next* drill) is hidden and the running drill is described
+                with dpg.group(tag=T.running, show=False):
+                    heading = dpg.add_text("Drill running", color=view.WHITE)
+                    if view._have_ttf:
+                        dpg.bind_item_font(heading, view.TAGS.font_medium)
+                    dpg.add_text("", tag=T.running_text, color=view.WHITE, wrap=330)
+                    dpg.add_text("The settings form returns when the drill ends.", color=view.GREY, wrap=330)
+                with dpg.group(tag=T.form):
+                    self._build_form()
                 with dpg.group(horizontal=True):
                     dpg.add_button(label="Start drill", tag=T.start, width=110, height=36, callback=self._on_start)
                     dpg.add_button(label="Stop", tag=T.stop, width=80, height=36, callback=self._on_stop)
                 with dpg.group(horizontal=True):
                     dpg.add_button(label="Feedback next trial", tag=T.ask_before, callback=lambda: self._request("before"))
                     dpg.add_button(label="Show my result", tag=T.ask_after, callback=lambda: self._request("after"))
-                dpg.add_text("", tag=T.warn, color=view.AMBER, wrap=340)
-                dpg.add_text("", tag=T.message, color=view.RED, wrap=340)
-            with dpg.child_window(border=False):
-                dpg.add_text("", tag=T.phase, color=view.WHITE)
-                if view._have_ttf:
-                    dpg.bind_item_font(T.phase, view.TAGS.font_medium)
-                dpg.add_text("", tag=T.info, color=view.GREY)
-                dpg.add_text("", tag=T.fb_text, color=view.AMBER)
-                dpg.add_text("", tag=T.kr_text, color=view.GREEN, wrap=740)
-                with dpg.plot(tag=T.plot, width=-1, height=260, no_menus=True, no_mouse_pos=True):
-                    dpg.add_plot_axis(dpg.mvXAxis, label="time in trial (s)", tag=T.x_axis)
-                    dpg.add_plot_axis(dpg.mvYAxis, label="", tag=T.y_axis)
-                    dpg.add_shade_series([], [], y2=[], parent=T.y_axis, tag=T.band)
-                    dpg.add_line_series([], [], parent=T.y_axis, tag=T.series)
-                dpg.bind_item_theme(T.series, view.TAGS.theme_trace)
-                with dpg.theme() as band_theme:
-                    with dpg.theme_component(dpg.mvShadeSeries):
-                        dpg.add_theme_color(dpg.mvPlotCol_Fill, BAND, category=dpg.mvThemeCat_Plots)
-                dpg.bind_item_theme(T.band, band_theme)
-                with dpg.group(horizontal=True):
-                    with dpg.plot(tag=T.progress_plot, width=240, height=-1, no_menus=True, no_mouse_pos=True):
-                        dpg.add_plot_legend()
-                        dpg.add_plot_axis(dpg.mvXAxis, label="block (in order)", tag=T.progress_x)
-                        dpg.add_plot_axis(dpg.mvYAxis, label="absolute error", tag=T.progress_y)
-                    with dpg.group():
-                        dpg.add_combo(list(BLOCK_KINDS), default_value="post-test", tag=T.class_kind, width=160,
-                                      callback=lambda: self._mark_dirty())
-                        with dpg.plot(tag=T.class_plot, width=-1, height=-1, no_menus=True, no_mouse_pos=True):
-                            dpg.add_plot_axis(dpg.mvXAxis, label="student", tag=T.class_x)
-                            dpg.add_plot_axis(dpg.mvYAxis, label="absolute error (class)", tag=T.class_y)
+                for tag in (T.start, T.stop, T.ask_before, T.ask_after):
+                    dpg.bind_item_theme(tag, view.TAGS.theme_disabled)
+                dpg.add_text("", tag=T.warn, color=view.AMBER, wrap=330)
+                dpg.add_text("", tag=T.message, color=view.RED, wrap=330)
+            self._build_views()
         self._on_preset()
         codes = self._student_codes()
         if codes:
             dpg.set_value(T.student, codes[0])
             self.student = codes[0]
+        self._show_running(None)
+
+    def _build_form(self) -> None:
+        dpg.add_combo([*PRESETS, "custom"], default_value="moderate", tag=T.preset, label="preset", width=200,
+                      callback=self._on_preset)
+        dpg.add_input_float(tag=T.target, label="target (kPa)", width=200, step=0, format="%.1f")
+        dpg.add_input_float(tag=T.tolerance, label="band ± %", default_value=10.0, width=200, step=0, format="%.1f")
+        dpg.add_input_float(tag=T.hold, label="hold (s)", default_value=5.0, width=200, step=0, format="%.1f")
+        dpg.add_input_int(tag=T.trials, label="trials", default_value=6, width=200, step=0)
+        dpg.add_combo(list(SURFACES), default_value="pad", tag=T.surface, label="surface", width=200,
+                      callback=self._on_settings)
+        dpg.add_combo(SCHEDULES, default_value="constant", tag=T.schedule, label="feedback", width=200)
+        dpg.add_input_text(tag=T.param, label="count / % / when", width=200, hint="intermittent: 2")
+        dpg.add_combo(KR_CHOICES, default_value="always", tag=T.kr, label="result after", width=200)
+        dpg.add_combo(list(PLANS), default_value="practice only", tag=T.plan, label="blocks", width=200)
+
+    def _build_views(self) -> None:
+        with dpg.child_window(border=False):
+            dpg.add_text("", tag=T.phase, color=view.WHITE)
+            if view._have_ttf:
+                dpg.bind_item_font(T.phase, view.TAGS.font_medium)
+            dpg.add_text("", tag=T.info, color=view.GREY, wrap=0)
+            dpg.add_text("", tag=T.fb_text, color=view.AMBER)
+            dpg.add_text("", tag=T.kr_text, color=view.GREEN, wrap=0)
+            with dpg.plot(tag=T.plot, width=-1, height=260, no_menus=True, no_mouse_pos=True):
+                dpg.add_plot_axis(dpg.mvXAxis, label="time in trial (s)", tag=T.x_axis)
+                dpg.add_plot_axis(dpg.mvYAxis, label="", tag=T.y_axis)
+                dpg.add_shade_series([], [], y2=[], parent=T.y_axis, tag=T.band)
+                dpg.add_line_series([], [], parent=T.y_axis, tag=T.series)
+                dpg.add_plot_annotation(tag=T.trial_empty, label="no drill running: the trial's trace shows here",
+                                        default_value=(0.5, 0.5), color=EMPTY_BG)
+            dpg.bind_item_theme(T.series, view.TAGS.theme_trace)
+            with dpg.theme() as band_theme:
+                with dpg.theme_component(dpg.mvShadeSeries):
+                    dpg.add_theme_color(dpg.mvPlotCol_Fill, BAND, category=dpg.mvThemeCat_Plots)
+            dpg.bind_item_theme(T.band, band_theme)
+            with dpg.group(horizontal=True):
+                with dpg.group():
+                    dpg.add_text("This student, block by block", color=view.GREY)
+                    with dpg.plot(tag=T.progress_plot, width=240, height=-1, no_menus=True, no_mouse_pos=True):
+                        dpg.add_plot_legend()
+                        dpg.add_plot_axis(dpg.mvXAxis, label="block (in order)", tag=T.progress_x)
+                        dpg.add_plot_axis(dpg.mvYAxis, label="absolute error", tag=T.progress_y)
+                        dpg.add_plot_annotation(tag=T.progress_empty, label="no trials yet", default_value=(0.5, 0.5),
+                                                color=EMPTY_BG)
+                with dpg.group():
+                    with dpg.group(horizontal=True):
+                        dpg.add_text("Class, latest", color=view.GREY)
+                        dpg.add_combo(list(BLOCK_KINDS), default_value="post-test", tag=T.class_kind, width=-1,
+                                      callback=lambda: self._mark_dirty())
+                    with dpg.plot(tag=T.class_plot, width=-1, height=-1, no_menus=True, no_mouse_pos=True):
+                        dpg.add_plot_axis(dpg.mvXAxis, label="student", tag=T.class_x)
+                        dpg.add_plot_axis(dpg.mvYAxis, label="absolute error", tag=T.class_y)
+                        dpg.add_plot_annotation(tag=T.class_empty, label="choose a class", default_value=(0.5, 0.5),
+                                                color=EMPTY_BG)
+        self._label_axes()
+        for plot in ("trial", "progress", "class"):
+            self._show_empty(plot, True)
 
     # ------------------------------------------------------------------ store
     def _open_store(self) -> None:
@@ -297,6 +338,64 @@ class TrainingPanel(Panel):
     def _mark_dirty(self) -> None:
         self._progress_dirty = True
 
+    # ------------------------------------------------------------------ presentation helpers
+    def _quantity_label(self) -> str:
+        u = units.unit(self._unit)
+        return f"{'pressure' if u.kind == 'pressure' else 'force'} ({u.symbol})"
+
+    def _label_axes(self) -> None:
+        """Every axis that shows a pressure or force names its unit (the display unit in use)."""
+        sym = units.unit(self._unit).symbol
+        dpg.configure_item(T.y_axis, label=self._quantity_label())
+        dpg.configure_item(T.progress_y, label=f"absolute error ({sym})")
+        dpg.configure_item(T.class_y, label=f"absolute error ({sym})")
+
+    _EMPTY = {"trial": (T.plot, T.x_axis, T.y_axis, T.trial_empty), "progress": (T.progress_plot, T.progress_x,
+              T.progress_y, T.progress_empty), "class": (T.class_plot, T.class_x, T.class_y, T.class_empty)}
+
+    def _show_empty(self, plot: str, empty: bool, note: str | None = None) -> None:
+        """An empty plot says why instead of showing meaningless 0–1 axes."""
+        _plot, x_axis, y_axis, annotation = self._EMPTY[plot]
+        if note is not None:
+            dpg.configure_item(annotation, label=note)
+        dpg.configure_item(annotation, show=empty)
+        for axis in (x_axis, y_axis):
+            dpg.configure_item(axis, no_tick_labels=empty, no_tick_marks=empty, no_gridlines=empty)
+        if empty:
+            dpg.set_axis_limits(x_axis, 0.0, 1.0)
+            dpg.set_axis_limits(y_axis, 0.0, 1.0)
+
+    def _show_running(self, tr) -> None:
+        """While a drill runs, show what it is (not the form, which holds the next drill's settings)."""
+        running = tr is not None and not tr.finished
+        if self._shown_running == running and not running:
+            return
+        self._shown_running = running
+        dpg.configure_item(T.form, show=not running)
+        dpg.configure_item(T.running, show=running)
+        self._enable(T.start, not running)
+        self._enable(T.stop, running)
+        if not running:
+            self._enable(T.ask_before, False)
+            self._enable(T.ask_after, False)
+            return
+        run = tr.current
+        block = run.block if run is not None and hasattr(run, "block") else None
+        index = max(len(tr.runs) - 1, 0)
+        block = block or tr.blocks[min(index, len(tr.blocks) - 1)]
+        d, sch = block.drill, block.schedule
+        fb = sch.describe() if sch.kind != "none" else "none (a test: the student presses by feel)"
+        lines = [f"student {self.student}" if self.student else "no student (results not kept)",
+                 f"block {index + 1} of {len(tr.blocks)}: {block.kind}",
+                 f"{d.name or 'custom'}: {d.describe(self._unit)}",
+                 f"feedback: {fb}",
+                 f"result after each trial: {sch.kr}",
+                 "blocks: " + " → ".join(b.kind for b in tr.blocks)]
+        text = _plain("\n".join(lines))
+        if self._running_text != text:
+            self._running_text = text
+            dpg.set_value(T.running_text, text)
+
     # ------------------------------------------------------------------ per frame
     _ctx: PanelContext | None = None
 
@@ -307,12 +406,16 @@ class TrainingPanel(Panel):
             self._unit, self._area = unit, area
             dpg.configure_item(T.target, label=f"target ({units.unit(unit).key})")
             self._on_preset()
+            self._label_axes()
+            self._mark_dirty()  # the progress plots are drawn in the display unit
         if self.demo and not self._demo_started:
             self._maybe_demo(ctx)
         tr = self.trainer
+        self._show_running(tr)
         if tr is None:
             ctx.model.feedback_visible = True
             dpg.set_value(T.phase, "No drill running")
+            dpg.set_value(T.info, "Set the drill on the left and press Start drill")
             self._refresh_progress()
             return
         cue = tr.cue
@@ -323,12 +426,12 @@ class TrainingPanel(Panel):
         left = f" · {cue.time_left_s:.1f} s" if cue.time_left_s is not None else ""
         dpg.set_value(T.phase, f"{cue.phase.upper()}{left}")
         dpg.configure_item(T.phase, color=PHASE_COLOURS.get(cue.phase, view.WHITE))
-        dpg.set_value(T.info, f"{block} · trial {cue.trial}/{cue.trials} · block {len(tr.runs)}/{len(tr.blocks)}"
-                              f" · {run.schedule.describe() if run else ''}")
-        dpg.set_value(T.fb_text, "FEEDBACK ON" if cue.feedback_on else "feedback off — press by feel")
+        dpg.set_value(T.info, _plain(f"{block} block {len(tr.runs)} of {len(tr.blocks)} · trial {cue.trial} of "
+                                     f"{cue.trials} · feedback: {run.schedule.describe() if run else ''}"))
+        dpg.set_value(T.fb_text, "FEEDBACK ON" if cue.feedback_on else _plain("feedback off — press by feel"))
         dpg.set_value(T.kr_text, cue.kr)
-        self._enable(T.ask_before, cue.can_request_before)
-        self._enable(T.ask_after, cue.can_request_after)
+        self._enable(T.ask_before, running and cue.can_request_before)
+        self._enable(T.ask_after, running and cue.can_request_after)
         self._show_trace(ctx, tr, cue)
         if tr.finished and self._series_len >= 0:
             self._mark_dirty()
@@ -343,11 +446,13 @@ class TrainingPanel(Panel):
         if run is None:
             return
         d = run.drill
+        if not self._trial_shown:
+            self._trial_shown = True
+            self._show_empty("trial", False)
         shown = lambda v: np.asarray([display(x, d, self._unit) for x in v], dtype=float)  # noqa: E731
         dpg.set_axis_limits(T.x_axis, 0.0, d.trial_s + d.rest_s)
         top = display(d.band[1], d, self._unit) * 1.6
         dpg.set_axis_limits(T.y_axis, 0.0, top)
-        dpg.configure_item(T.y_axis, label=units.unit(self._unit).symbol)
         xs = [0.0, d.trial_s]
         dpg.set_value(T.band, [xs, list(shown([d.band[1]] * 2)), list(shown([d.band[0]] * 2))])
         if not cue.feedback_on or not run._rows or cue.phase not in ("ramp", "hold", "release"):
@@ -372,6 +477,7 @@ class TrainingPanel(Panel):
         for axis in (T.progress_y, T.class_y):
             for child in dpg.get_item_children(axis, 1) or []:
                 dpg.delete_item(child)
+        n_blocks, top = 0, 0.0
         if self.student:
             try:
                 blocks = self.store.progress(self.student)
@@ -384,24 +490,46 @@ class TrainingPanel(Panel):
                     continue
                 xs, ys = by_kind.setdefault(e["block"], ([], []))
                 xs.append(float(i))
-                ys.append(float(display(s.absolute_error, Drill(target=max(e["target"], 1e-9), quantity=e["quantity"]),
-                                        self._unit)))
+                ys.append(self._shown_error(s.absolute_error, e))
+                n_blocks = i
             for kind, (xs, ys) in by_kind.items():
                 dpg.add_scatter_series(xs, ys, label=kind, parent=T.progress_y)
-            dpg.fit_axis_data(T.progress_x)
-            dpg.fit_axis_data(T.progress_y)
+                top = max(top, *ys)
+        if n_blocks:
+            self._show_empty("progress", False)
+            # whole blocks on x; y from zero, so a single block is not blown up into a misleading slope
+            dpg.set_axis_limits(T.progress_x, 0.5, n_blocks + 0.5)
+            ticks = tuple((str(i), float(i)) for i in range(1, n_blocks + 1))
+            if n_blocks <= 10:
+                dpg.set_axis_ticks(T.progress_x, ticks)
+            else:
+                dpg.reset_axis_ticks(T.progress_x)
+            dpg.set_axis_limits(T.progress_y, 0.0, top * 1.3 or 1.0)
+        else:
+            self._show_empty("progress", True, "no trials yet" if self.student else "choose a student")
         klass = dpg.get_value(T.klass)
-        if klass:
-            try:
-                rows = self.store.class_comparison(klass, dpg.get_value(T.class_kind))
-            except Exception as exc:
-                return self._say(str(exc))
-            xs = [float(i) for i, r in enumerate(rows, start=1) if r["score"] and r["score"].absolute_error is not None]
-            ys = [float(r["score"].absolute_error) for r in rows if r["score"] and r["score"].absolute_error is not None]
-            dpg.add_bar_series(xs, ys, weight=0.6, parent=T.class_y)
-            dpg.set_axis_ticks(T.class_x, tuple((r["student"], float(i)) for i, r in enumerate(rows, start=1)) or (("", 0.0),))
-            dpg.fit_axis_data(T.class_x)
-            dpg.fit_axis_data(T.class_y)
+        kind = dpg.get_value(T.class_kind)
+        if not klass:
+            return self._show_empty("class", True, "choose a class")
+        try:
+            rows = self.store.class_comparison(klass, kind)
+        except Exception as exc:
+            return self._say(str(exc))
+        scored = [(i, r) for i, r in enumerate(rows, start=1) if r["score"] and r["score"].absolute_error is not None]
+        if not scored:
+            return self._show_empty("class", True, f"no {kind} trials yet")
+        self._show_empty("class", False)
+        xs = [float(i) for i, _ in scored]
+        ys = [self._shown_error(r["score"].absolute_error, r) for _, r in scored]
+        dpg.add_bar_series(xs, ys, weight=0.6, parent=T.class_y)
+        dpg.set_axis_ticks(T.class_x, tuple((r["student"], float(i)) for i, r in enumerate(rows, start=1)))
+        dpg.set_axis_limits(T.class_x, 0.5, len(rows) + 0.5)
+        dpg.set_axis_limits(T.class_y, 0.0, max(ys) * 1.3 or 1.0)
+
+    def _shown_error(self, error: float, entry: dict) -> float:
+        """An absolute error from the records (in the drill's own kPa or N) in the display unit."""
+        drill = Drill(target=max(entry["target"], 1e-9), quantity=entry["quantity"])
+        return float(display(error, drill, self._unit))
 
     # ------------------------------------------------------------------ demo / test hooks
     def _maybe_demo(self, ctx: PanelContext) -> None:
@@ -449,3 +577,8 @@ class TrainingPanel(Panel):
             Path(self.state_path).write_text(json.dumps(out))
         if self.store is not None:
             self.store.close()
+
+
+def _plain(text: str) -> str:
+    """Text safe for the built-in ASCII font when no TTF was found."""
+    return view._text(text)
