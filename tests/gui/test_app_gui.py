@@ -67,7 +67,8 @@ def run(cmd: list[str], tmp_path: Path, timeout: float = 60) -> tuple[Path, dict
     return tmp_path / "shot.png", report
 
 
-def check_screenshot(png: Path, report: dict, *, trace_columns_min: int, banner: bool) -> np.ndarray:
+def check_screenshot(png: Path, report: dict, *, trace_columns_min: int, banner: bool,
+                     readout_pixels_min: int = 500) -> np.ndarray:
     assert png.is_file() and png.stat().st_size > 10_000
     img = read_png(png)
     assert img.shape[:2] == (800, 1280)
@@ -80,7 +81,7 @@ def check_screenshot(png: Path, report: dict, *, trace_columns_min: int, banner:
     assert columns.max() > plot.shape[1] - 80, "the trace should reach the right edge (now)"
     # the readout (big text, top-left) is drawn: bright pixels under "Pressure now"
     readout = img[100:260, 0:430, :3]
-    assert (readout.min(axis=2) > 200).sum() > 500, "readout area is blank"
+    assert (readout.min(axis=2) > 200).sum() > readout_pixels_min, "readout area is blank"
     amber = colour_mask(img[0:110, 0:430], AMBER, tol=30).sum()
     if banner:
         assert amber > 400, "SIMULATED banner missing"
@@ -100,7 +101,9 @@ def test_app_on_synthetic_source_shows_trace_readout_and_banner(tmp_path):
 def test_app_without_a_truetype_font_still_shows_a_large_readout(tmp_path):
     png, report = run([sys.executable, str(HERE / "run_fake_app.py"), "5", str(tmp_path / "shot.png"),
                        str(tmp_path / "report.json"), "200", "120", "--no-ttf"], tmp_path)
-    img = check_screenshot(png, report, trace_columns_min=400, banner=False)
+    # the built-in font draws thin strokes: a lone "0" (the fake press is at rest a third of the
+    # time) lights ~400 pixels, so count fewer here and check the height below
+    img = check_screenshot(png, report, trace_columns_min=400, banner=False, readout_pixels_min=150)
     bright_rows = np.flatnonzero((img[0:200, 0:300, :3].min(axis=2) > 200).any(axis=1))
     assert bright_rows.size >= 40, "the readout digits should be tens of pixels tall"
 
