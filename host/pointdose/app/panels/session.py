@@ -66,6 +66,8 @@ class SessionTags:
     mute: str = "pd.ses.mute"
     volume: str = "pd.ses.volume"
     audio: str = "pd.ses.audio"
+    audio_tip: str = "pd.ses.audio.tip"
+    audio_full: str = "pd.ses.audio.full"
     keys: str = "pd.ses.keys"
     theme_stop: str = "pd.ses.theme.stop"
     theme_band: str = "pd.ses.theme.band"
@@ -102,13 +104,18 @@ class SessionPanel(Panel):
         self._tab = dpg.top_container_stack()
         self._themes()
         with dpg.group(horizontal=True):
-            dpg.add_combo(list(BUILTINS), default_value="tppr", tag=T.protocol, width=130)
-            dpg.add_input_text(tag=T.point, hint="point (e.g. L trapezius)", width=190)
-            dpg.add_combo(REGIONS, default_value="(none)", tag=T.region, width=160)
-            dpg.add_button(label="Start", tag=T.start, width=80, callback=lambda: self.start())
-            dpg.add_button(label="Demo", tag=T.demo, width=70, callback=lambda: self.start(hand=dpg.get_value(T.skill)))
-            dpg.add_combo(SKILLS, default_value="intermediate", tag=T.skill, width=120)
-        dpg.add_text("", tag=T.caution, color=view.AMBER, wrap=800)
+            # widths fit the longest entry of each list at 1280 px; the skill combo takes what is left
+            dpg.add_combo(list(BUILTINS), default_value="tppr", tag=T.protocol, width=128)
+            dpg.add_input_text(tag=T.point, hint="point (e.g. L trapezius)", width=196)
+            dpg.add_combo(REGIONS, default_value="(none)", tag=T.region, width=172)
+            dpg.add_button(label="Start", tag=T.start, width=68, callback=lambda: self.start())
+            dpg.add_button(label="Demo", tag=T.demo, width=64, callback=lambda: self.start(hand=dpg.get_value(T.skill)))
+            dpg.add_combo(SKILLS, default_value="intermediate", tag=T.skill, width=-1)
+        for tag, tip in ((T.protocol, "protocol"), (T.region, "body region (cautions)"),
+                         (T.skill, "the demo's virtual hand: how skilled it presses")):
+            with dpg.tooltip(tag):
+                dpg.add_text(tip)
+        dpg.add_text("", tag=T.caution, color=view.AMBER, wrap=0)
         with dpg.group(horizontal=True, horizontal_spacing=24):
             dpg.add_text("READY", tag=T.phase, color=view.WHITE)
             with dpg.group():
@@ -119,7 +126,7 @@ class SessionPanel(Panel):
                      tag=T.prompt, color=view.WHITE)
         dpg.add_text("", tag=T.band_text, color=view.GREY)
         dpg.add_text("", tag=T.rate_text, color=view.CYAN)
-        dpg.add_text("", tag=T.alarm, color=view.RED, wrap=800)
+        dpg.add_text("", tag=T.alarm, color=view.RED, wrap=0)
         with dpg.plot(tag=T.plot, width=-1, height=250, no_menus=True, no_box_select=True, no_mouse_pos=True,
                       anti_aliased=False):
             dpg.add_plot_axis(dpg.mvXAxis, label="time (s, 0 = now)", tag=T.x_axis)
@@ -149,7 +156,9 @@ class SessionPanel(Panel):
             dpg.add_checkbox(label="Mute", tag=T.mute, callback=lambda s, a: self.mixer and self.mixer.set_muted(a))
             dpg.add_slider_float(tag=T.volume, default_value=0.8, min_value=0.0, max_value=1.0, width=150,
                                  format="volume %.1f", callback=lambda s, a: self.mixer and self.mixer.set_volume(a))
-        dpg.add_text("", tag=T.audio, color=view.GREY, wrap=800)
+        dpg.add_text("", tag=T.audio, color=view.GREY, wrap=0)
+        with dpg.tooltip(T.audio, tag=T.audio_tip, show=False):
+            dpg.add_text("", tag=T.audio_full, wrap=600)
         if dpg.does_item_exist(view.TAGS.font_medium):
             for tag in (T.countdown, T.prompt, T.alarm):
                 dpg.bind_item_font(tag, view.TAGS.font_medium)
@@ -183,6 +192,17 @@ class SessionPanel(Panel):
             with dpg.theme_component(dpg.mvLineSeries):
                 dpg.add_theme_color(dpg.mvPlotCol_Line, (*view.CYAN, 255), category=dpg.mvThemeCat_Plots)
                 dpg.add_theme_style(dpg.mvPlotStyleVar_LineWeight, 2.0, category=dpg.mvThemeCat_Plots)
+
+    def _show_audio(self, message: str) -> None:
+        """One short line under the buttons; the whole message (what to install, the error) as a tooltip."""
+        short = message
+        if message.startswith("audio unavailable"):
+            short = "no sound cues: audio unavailable (hover for how to fix)"
+            if "libportaudio2" in message:
+                short = "no sound cues: install libportaudio2 (hover for details)"
+        dpg.set_value(T.audio, view._text(short))
+        dpg.set_value(T.audio_full, view._text(message))
+        dpg.configure_item(T.audio_tip, show=short != message)
 
     def _key(self, action) -> None:
         if dpg.is_item_active(T.point):  # typing a point name is not a signal
@@ -241,7 +261,7 @@ class SessionPanel(Panel):
             return
         ctx.controller.stop_sim_demo()  # the app's demo presses would fight the session
         self.player = SoundPlayer(self.mixer)
-        dpg.set_value(T.audio, "sound on" if self.player.available else self.player.message)
+        self._show_audio("sound on" if self.player.available else self.player.message)
         dpg.set_value(T.caution, self.recording.where if self.recording else "")
         self.message = ""
         if dpg.get_value(T.protocol) != proto.name and proto.name in BUILTINS:
