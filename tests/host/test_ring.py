@@ -91,3 +91,24 @@ def test_concurrent_writer_and_readers_see_consistent_rows():
         t.join(30)
     assert not bad
     assert ring.total_appended == 60_000 and ring.last(1)["seq"][0] == 59_999
+
+
+def test_since_returns_exactly_the_rows_appended_after_a_count():
+    ring = SampleRing(100)
+    blocks = []
+    for k in range(5):
+        block = np.zeros(7, RING_DTYPE)
+        block["seq"] = np.arange(7 * k, 7 * k + 7)
+        ring.append(block)
+        blocks.append(block)
+    total, rows = ring.since(0)
+    assert total == 35 and list(rows["seq"]) == list(range(35))
+    total, rows = ring.since(30)
+    assert total == 35 and list(rows["seq"]) == list(range(30, 35))
+    assert len(ring.since(35)[1]) == 0
+    for k in range(5, 25):  # overwrite past capacity: what is gone is gone, what is held comes once
+        block = np.zeros(7, RING_DTYPE)
+        block["seq"] = np.arange(7 * k, 7 * k + 7)
+        ring.append(block)
+    total, rows = ring.since(35)
+    assert total == 175 and list(rows["seq"]) == list(range(75, 175))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -224,3 +225,53 @@ def test_refusals_uncalibrated_device_and_unaccepted_caution():
     runner = SessionRunner(FakeLink(), builtin("holds", target="50 kPa"), PointContext(region="anterior-neck"),
                            accept_caution=True)
     assert runner.engine.limits.max_kpa == 100.0
+
+
+def test_closing_a_running_session_ends_and_records_the_application():
+    """Closing the window mid-session: the runner's own thread applies the STOP, listeners hear the end."""
+    link = FakeLink()
+    rec = Recorder()
+    t0 = time.monotonic()  # the runner's thread uses the real clock: samples arrive in real time
+    link.push([t0], [0.0])
+    runner = SessionRunner(link, builtin("holds"), listeners=[rec])
+    runner.start()  # its own thread, as in the app
+    for _ in range(20):
+        time.sleep(0.01)
+        ts = np.array([time.monotonic()])
+        link.push(ts, holds_profile(ts - t0))
+    runner.close()
+    assert runner.ended.is_set()
+    assert rec.calls[-1][0] == "end" and rec.calls[-1][2] == "stopped"
+    assert any(c[0] == "event" and c[2] == "stop" and c[3]["reason"] == "closed" for c in rec.calls)
+
+
+def test_rows_appended_while_the_runner_reads_are_neither_skipped_nor_repeated():
+    """The reader thread appends while the runner steps: every row reaches the listeners exactly once."""
+    link = FakeLink()
+    rec = Recorder()
+    link.push([0.0], [0.0])
+    runner = SessionRunner(link, builtin("holds", cycles=1, hold_s=30), listeners=[rec])
+    runner.step(now=0.0)
+    done = threading.Event()
+
+    def reader():
+        t = 0.0
+        while not done.is_set():
+            ts = t + 0.001 * np.arange(1, 4)
+            link.push(ts, np.full(3, 150.0))
+            t = ts[-1]
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for _ in range(300):
+            runner.step(now=time.monotonic())
+    finally:
+        done.set()
+        thread.join()
+    runner.step(now=time.monotonic())
+    runner.stop("test over")
+    runner.step(now=time.monotonic())
+    rows = np.concatenate([c[1] for c in rec.calls if c[0] == "samples"])
+    assert len(rows) > 100
+    assert np.all(np.diff(rows["seq"]) == 1), "rows skipped or given twice"

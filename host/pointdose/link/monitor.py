@@ -99,9 +99,7 @@ def run(args: argparse.Namespace, out=None) -> int:
         try:
             while time.monotonic() < end:
                 time.sleep(min(INTERVAL_S, max(0.0, end - time.monotonic())))
-                total = link.ring.total_appended
-                rows = link.ring.last(total - seen)
-                seen = total
+                seen, rows = link.ring.since(seen)
                 if args.raw:
                     out.writelines(f"{r['segment']} {r['seq']} {r['t_dev_s']:.6f} {r['raw']}\n" for r in rows)
                     out.flush()

@@ -78,6 +78,19 @@ class SampleRing:
             n = max(0, min(int(n), self._count))
             return self._range(self._count - n, self._count)
 
+    def since(self, total: int) -> tuple[int, np.ndarray]:
+        """``(total_appended now, rows appended after the first `total`)`` under one lock.
+
+        For readers that must see every row exactly once (the session runner, the monitor):
+        reading ``total_appended`` and then ``last(n)`` separately lets the reader thread append in
+        between, skipping rows and repeating others. Rows already overwritten are gone; the
+        returned rows then start with the oldest still held.
+        """
+        with self._lock:
+            now = self.total_appended
+            n = max(0, min(now - int(total), self._count))
+            return now, self._range(self._count - n, self._count)
+
     def window(self, seconds: float) -> np.ndarray:
         """Copy of the rows whose ``t_dev_s`` lies within ``seconds`` of the newest row's.
 

@@ -157,6 +157,8 @@ class SessionRunner:
             self.stop("closed")
             if self._thread is None or not self._thread.is_alive():
                 self.step()
+            else:  # let the runner's own thread apply the STOP, so the application ends and is recorded
+                self.ended.wait(timeout=2.0)
         self._halt.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=3.0)
@@ -221,12 +223,9 @@ class SessionRunner:
         self._call("on_application_start", info)
 
     def _new_rows(self, ring) -> np.ndarray:
-        total = ring.total_appended
-        new = total - self._seen
-        if new <= 0:
+        self._seen, raw_rows = ring.since(self._seen)  # one lock: no row skipped or given twice
+        if len(raw_rows) == 0:
             return np.zeros(0, dtype=SAMPLE_DTYPE)
-        self._seen = total
-        raw_rows = ring.last(new)
         rows = np.zeros(len(raw_rows), dtype=SAMPLE_DTYPE)
         rows["seq"] = raw_rows["seq"]
         rows["segment"] = raw_rows["segment"]
