@@ -432,22 +432,26 @@ class HistoryPanel(_StoreUser, Panel):
                 dpg.add_scatter_series([], [], tag=TAGS.h_before_pts)
                 dpg.add_line_series([], [], label="PPT after", tag=TAGS.h_after)
                 dpg.add_scatter_series([], [], tag=TAGS.h_after_pts)
-        with dpg.plot(height=170, width=-1, no_menus=True, no_box_select=True, no_mouse_pos=True):
-            # top centre, in a row: clear of the bars, and of the window's centre where a resting pointer
-            # would hover an entry (ImPlot then tints that series' axis)
-            dpg.add_plot_legend(location=dpg.mvPlot_Location_North, horizontal=True)
+        with dpg.plot(height=195, width=-1, no_menus=True, no_box_select=True, no_mouse_pos=True):
+            # top centre, in a row above the plotting area (outside it: it covers no bar and no line), and
+            # clear of the window's centre where a resting pointer would hover an entry (ImPlot then tints
+            # that series' axis)
+            dpg.add_plot_legend(location=dpg.mvPlot_Location_North, horizontal=True, outside=True)
             dpg.add_plot_axis(dpg.mvXAxis, label="days since the first session", tag=TAGS.h_dose_x)
             with dpg.plot_axis(dpg.mvYAxis, label=_t("dose (kPa·s)"), tag=TAGS.h_dose_y):
-                dpg.add_bar_series([], [], label=_t("dose (descriptive) kPa·s"), weight=1.6, tag=TAGS.h_dose)
+                dpg.add_bar_series([], [], label=_t("dose (descriptive, kPa·s)"), weight=1.6, tag=TAGS.h_dose)
             with dpg.plot_axis(dpg.mvYAxis2, label="time (s)", tag=TAGS.h_dur_y, opposite=True):
-                dpg.add_line_series([], [], label="duration s", tag=TAGS.h_dur)
-                dpg.add_line_series([], [], label="contact s", tag=TAGS.h_contact)
+                dpg.add_line_series([], [], label="duration (s)", tag=TAGS.h_dur)
+                dpg.add_line_series([], [], label="contact (s)", tag=TAGS.h_contact)
         with dpg.table(tag=TAGS.h_table, header_row=True, borders_innerH=False, borders_outerH=True,
                        policy=dpg.mvTable_SizingFixedFit, scrollY=True, height=-1):
-            for label, width in (("date", 100), ("duration s", 86), ("contact s", 80),
-                                 (_t("dose kPa·s"), 92), (_t("PPT before→after kPa"), 150)):
+            # headers short enough to show whole at 1280 px, each with its unit
+            for label, width in (("date", 96), ("duration (s)", 100), ("contact (s)", 92),
+                                 (_t("dose (kPa·s)"), 106), (_t("PPT (kPa)"), 104)):
                 dpg.add_table_column(label=label, width_fixed=True, init_width_or_weight=width)
             dpg.add_table_column(label="PPT change (noise: Persson 2004)", width_stretch=True)
+        with dpg.tooltip(TAGS.h_table):
+            dpg.add_text(_t("PPT (kPa): pressure-pain threshold before → after the application"))
         for tag, theme in ((TAGS.h_before, TAGS.theme_before), (TAGS.h_before_pts, TAGS.theme_before),
                            (TAGS.h_after, TAGS.theme_after), (TAGS.h_after_pts, TAGS.theme_after),
                            (TAGS.h_dose, TAGS.theme_dose), (TAGS.h_dur, TAGS.theme_dur),
@@ -572,9 +576,8 @@ class HistoryPanel(_StoreUser, Panel):
             lo, hi = min(values), max(values)
             pad = max(20.0, 0.15 * (hi - lo))
             dpg.set_axis_limits(TAGS.h_ppt_y, max(0.0, lo - pad), hi + pad)
-        # headroom for the legend row at the top
-        dpg.set_axis_limits(TAGS.h_dose_y, 0.0, max(per_day[x][0] for x in xs) * 1.35 + 1)
-        dpg.set_axis_limits(TAGS.h_dur_y, 0.0, max(per_day[x][1] for x in xs) * 1.35 + 1)
+        dpg.set_axis_limits(TAGS.h_dose_y, 0.0, max(per_day[x][0] for x in xs) * 1.15 + 1)
+        dpg.set_axis_limits(TAGS.h_dur_y, 0.0, max(per_day[x][1] for x in xs) * 1.15 + 1)
         dpg.set_value(TAGS.h_title, _t(f"{ph.name} — {len(entries)} applications in "
                                                f"{len({e.session_id for e in entries})} sessions"))
         self._fill_table(entries)
