@@ -626,7 +626,11 @@ class Device:
             self._queue_reply(cid, pc.OK, "streaming=1 seq=%d" % self.seq)
             self._queue_status(now)
             return None
-        return pc.OK, "streaming=1 seq=%d" % self.seq
+        # Already streaming (a host reconnecting, a second Start): the first sample to come is the
+        # oldest one still unsent, not the next one taken, or the host would count the backlog as
+        # a jump backwards (a device restart).
+        r = self.ring
+        return pc.OK, "streaming=1 seq=%d" % (r.seq[r.tail] if r.count else self.seq)
 
     def _stop_stream(self):
         self.streaming = False

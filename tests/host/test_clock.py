@@ -114,3 +114,23 @@ def test_drift_is_clamped():
         t_dev = k * 0.1
         feed(c, [k], [int(t_dev * 1e6)], t_dev * (1 + 5e-3) + 1.0)
     assert abs(c.drift) <= MAX_DRIFT
+
+
+def test_mapped_time_never_runs_backwards_when_the_delay_shrinks():
+    """First chunk 30 ms late, the next ones 2 ms late (at 80 Hz): the estimate falls, time must not."""
+    from pointdose.link.clock import DeviceClock
+
+    clock = DeviceClock()
+    clock.set_boot("0badf00d")
+    period_us, t_dev, seq, mapped = 12_500, 1_000_000, 0, []
+    for k, delay in enumerate([0.030] + [0.002] * 40):
+        t30 = np.array([t_dev + j * period_us for j in range(2)], np.int64) % (1 << 30)
+        s30 = np.array([seq, seq + 1], np.int64)
+        rx = 100.0 + (t_dev + period_us) * 1e-6 + delay
+        mapped.append(clock.unwrap(s30, t30, rx).t_host_s)
+        t_dev += 2 * period_us
+        seq += 2
+    t = np.concatenate(mapped)
+    assert np.all(np.diff(t) > 0), np.diff(t).min()
+    # and it converges on the better estimate: the last chunk maps to ~2 ms before arrival
+    assert t[-1] == pytest.approx(100.0 + (t_dev - period_us) * 1e-6, abs=0.0035)

@@ -59,7 +59,7 @@ def test_loop_url_echo_is_not_a_pointdose_device():
 
 
 def test_missing_port_is_a_user_error():
-    with pytest.raises(UserError, match="could not open"):
+    with pytest.raises(UserError, match="there is no port"):
         DeviceLink("/dev/does-not-exist-pointdose", hello_timeout=0.2)
 
 

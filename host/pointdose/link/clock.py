@@ -21,7 +21,11 @@ Time mapping (lower envelope)
     ±200 ppm, only once the windows span 20 s) and the mapping is the line with that slope that
     passes through the lowest window minimum: ``t_host = t_dev·(1 + drift) + intercept``. The
     newest observation is always in the fit, so a sample is never mapped later than it arrived.
-    Each segment starts its own estimate.
+    When the estimate falls (a chunk arrives with less delay than any before), the mapping slews
+    instead of stepping back: a chunk that would start before the previous one is shifted to
+    start just after it, and the next chunks close the difference, so mapped time never runs
+    backwards within a segment (metrics, alarms and records all rely on that). Each segment
+    starts its own estimate.
 
 Gaps
     Missing sequence numbers within a segment are counted in ``lost_samples``. The device's own
@@ -42,6 +46,7 @@ MAX_DRIFT = 200e-6
 WINDOW_S = 2.0
 WINDOWS = 60
 MIN_SPAN_FOR_DRIFT_S = 20.0
+MIN_STEP_S = 1e-6  # the least step between consecutive mapped samples while slewing
 
 
 @dataclass
@@ -68,6 +73,7 @@ class DeviceClock:
         self._windows: deque[list[float]] = deque(maxlen=WINDOWS)  # [window_start_rx, t_dev_s, o]
         self.drift = 0.0
         self.intercept: float | None = None
+        self._last_host: float | None = None  # newest mapped time in this segment
         self._boot_pending = False  # segment started by a backward jump; boot id not yet known
 
     # --- segments ------------------------------------------------------------------------------
@@ -147,6 +153,11 @@ class DeviceClock:
         self.lost_samples += lost
         self._observe(t[-1] * 1e-6, rx_time)
         t_host = t * 1e-6 * (1.0 + self.drift) + self.intercept
+        if self._last_host is not None and t_host[0] <= self._last_host:
+            # the offset estimate fell (this chunk came with less delay than any before): slew
+            # rather than step, so mapped time never runs backwards within a segment
+            t_host += self._last_host + MIN_STEP_S - t_host[0]
+        self._last_host = float(t_host[-1])
         return Unwrapped(seq, t, t_host, np.full(n, self.segment, np.int32), lost)
 
     def _observe(self, t_dev_s: float, rx_time: float) -> None:

@@ -93,6 +93,23 @@ def test_start_stop_replies_and_data():
     assert types.index(2, types.index(2) + 1) > max(i for i, t in enumerate(types) if t == 1)
 
 
+def test_start_while_streaming_names_the_oldest_unsent_sample():
+    r = Rig(rate=1000, watchdog_ms=60000)
+    r.cmd("1 start\n", us=0)
+    r.run_us(20000)
+    r.frames()
+    r.out.writable = False          # the host stops reading: samples wait in the ring
+    r.run_us(10000, step=500)
+    unsent = r.dev.ring.seq[r.dev.ring.tail]
+    assert r.dev.ring.count > 5 and unsent < r.dev.seq
+    r.out.writable = True
+    ((cid, st, text),) = [x for x in r.cmd("2 start\n", us=0) if x[0] == 2]
+    assert st == 0 and int(kv(text)["seq"]) == unsent, (text, unsent, r.dev.seq)
+    r.run_us(20000)
+    seqs = [s[0] for s in r.samples(r.pending)]
+    assert seqs and seqs[0] <= unsent and seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+
+
 def test_batching_at_1khz_and_200hz():
     r = _started(rate=1000)
     r.run_us(200000)
