@@ -15,8 +15,9 @@ Conventions
     * Dose is the trapezoidal integral of the pressure itself over the contact time, kPa·s
       (and N·s from force). It is a *descriptive* number: it says how much pressure × time was
       given, not what it did.
-    * Intervals are integrated only between consecutive sequence numbers of one device segment:
-      a gap (missing sequence numbers) or a device restart is reported, never bridged.
+    * Intervals are integrated only between consecutive sequence numbers of one device segment
+      whose time goes forward: a gap (missing sequence numbers), a device restart or a step back
+      in time (the host clock mapping corrected itself) is reported, never bridged.
 """
 
 from __future__ import annotations
@@ -48,12 +49,16 @@ class Gap:
     seq_before: int
     seq_after: int
     missing: int | None  # samples lost; None when the device restarted (a new segment)
+    time_back_s: float = 0.0  # > 0: the time stepped back this much here (host clock correction)
 
     @property
     def duration_s(self) -> float:
-        return self.t_after_s - self.t_before_s
+        """Time between the two samples; 0 for a step back in time (nothing to integrate, no hole)."""
+        return max(0.0, self.t_after_s - self.t_before_s)
 
     def describe(self) -> str:
+        if self.time_back_s > 0:
+            return f"time stepped back {self.time_back_s:.3f} s at t={self.t_before_s:.3f} s (clock correction)"
         what = "device restarted" if self.missing is None else f"{self.missing} samples missing"
         return f"gap {self.duration_s:.3f} s at t={self.t_before_s:.3f} s ({what})"
 
@@ -92,11 +97,15 @@ class Metrics:
 # --------------------------------------------------------------------------- building blocks
 
 
-def runs(seq: np.ndarray | None, segment: np.ndarray | None, n: int) -> list[tuple[int, int]]:
-    """Index ranges ``[start, stop)`` of consecutive samples (seq steps by 1, same segment)."""
+def runs(seq: np.ndarray | None, segment: np.ndarray | None, n: int,
+         t: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """Index ranges ``[start, stop)`` of consecutive samples (seq steps by 1, same segment, time not
+    going back)."""
     if n == 0:
         return []
     breaks = np.zeros(n - 1, dtype=bool)
+    if t is not None:
+        breaks |= np.diff(np.asarray(t, dtype=np.float64)) < 0
     if seq is not None:
         breaks |= np.diff(np.asarray(seq, dtype=np.int64)) != 1
     if segment is not None:
@@ -111,8 +120,13 @@ def gaps_between(t, seq, segment, spans: list[tuple[int, int]]) -> list[Gap]:
     for (_, stop), (start, _) in zip(spans[:-1], spans[1:]):
         i, j = stop - 1, start
         restarted = segment is not None and int(segment[i]) != int(segment[j])
-        missing = None if restarted else int(seq[j]) - int(seq[i]) - 1
-        out.append(Gap(float(t[i]), float(t[j]), int(seq[i]), int(seq[j]), missing))
+        if seq is None:  # without sequence numbers: a restart or a step back in time
+            s_i, s_j, missing = i, j, (None if restarted else 0)
+        else:
+            s_i, s_j = int(seq[i]), int(seq[j])
+            missing = None if restarted else max(0, s_j - s_i - 1)
+        back = float(t[i]) - float(t[j])
+        out.append(Gap(float(t[i]), float(t[j]), s_i, s_j, missing, time_back_s=back if back > 0 else 0.0))
     return out
 
 
@@ -185,14 +199,15 @@ def _episodes(y: np.ndarray, level: float, spans) -> int:
 def compute(t_s, pressure_kpa, *, contact_kpa: float = DEFAULT_CONTACT_KPA, force_n=None, seq=None,
             segment=None, band_kpa: tuple[float, float] | None = None, ppt_kpa: float | None = None,
             holds: Iterable[tuple[float, float]] = (), cycles_completed: int | None = None) -> Metrics:
-    """All metrics of one trace. ``t_s`` ascending (s); ``pressure_kpa`` (kPa); ``seq``/``segment``
-    (optional) reveal gaps; ``holds``: (t_start, t_end) windows for hold stability (CV)."""
+    """All metrics of one trace. ``t_s`` in time order (s); ``pressure_kpa`` (kPa); ``seq``/``segment``
+    (optional) reveal gaps; ``holds``: (t_start, t_end) windows for hold stability (CV).
+
+    A step back in ``t_s`` (the host's clock mapping corrected itself) never raises: it is a gap,
+    reported and not integrated across."""
     t = np.asarray(t_s, dtype=np.float64)
     p = np.asarray(pressure_kpa, dtype=np.float64)
     if t.shape != p.shape:
         raise ValueError("time and pressure must have the same length")
-    if t.size and np.any(np.diff(t) < 0):
-        raise ValueError("time must not go backwards")
     if not math.isfinite(contact_kpa):
         raise ValueError("the contact threshold must be a number of kPa")
     if band_kpa is not None:
@@ -203,7 +218,7 @@ def compute(t_s, pressure_kpa, *, contact_kpa: float = DEFAULT_CONTACT_KPA, forc
     n = int(t.size)
     if seq is not None:
         seq = np.asarray(seq, dtype=np.int64)
-    spans = runs(seq, segment, n)
+    spans = runs(seq, segment, n, t)
     gaps = gaps_between(t, seq, segment, spans) if len(spans) > 1 else []
 
     contact_s = dose = 0.0
@@ -244,7 +259,7 @@ def compute(t_s, pressure_kpa, *, contact_kpa: float = DEFAULT_CONTACT_KPA, forc
 
     return Metrics(
         n_samples=n,
-        duration_s=float(t[-1] - t[0]) if n else 0.0,
+        duration_s=float(t.max() - t.min()) if n else 0.0,
         contact_kpa=float(contact_kpa),
         contact_s=contact_s,
         dose_kpa_s=dose,

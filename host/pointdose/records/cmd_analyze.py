@@ -3,7 +3,8 @@
 The CSV has a header naming at least ``t_s`` and ``pressure_kpa`` (any order); ``seq``, ``segment``
 and ``force_n`` are used when present (``seq`` reveals gaps); other columns are ignored. Every
 problem names its line: a missing column, a value that is not a finite number, time going
-backwards, a file with no samples.
+backwards without a ``seq`` column (with one, a step back is a clock correction: a gap, see
+docs/metrics.md), a file with no samples.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def read_trace(path: str | Path) -> dict[str, list[float]]:
                 raise UserError(f"{path} line {line_no}: {name} is {cell!r}; only finite numbers are allowed")
             cols[name].append(value)
         t = cols["t_s"][-1]
-        if last_t is not None and t < last_t:
+        if last_t is not None and t < last_t and "seq" not in index:  # with seq: a clock step back, a gap
             raise UserError(f"{path} line {line_no}: t_s {t:g} is before the previous sample's {last_t:g} "
                             "(time must not go backwards)")
         last_t = t

@@ -188,6 +188,12 @@ class RecordingListener:
                 self.last_metrics = compute_and_store_metrics(conn, app_id)
         except StoreError as exc:  # the samples are saved; the metrics can be recomputed later
             self.error = exc
+        except Exception as exc:  # a bug in the metrics must never lose the recording nor reach the runner
+            self.last_metrics = None
+            self.error = StoreError(
+                f"application {app_id} was saved (samples, events and end), but its metrics could not be "
+                f"computed ({type(exc).__name__}: {exc}); they are computed again when it is shown")
+            self.error.__cause__ = exc
 
     def pending_samples(self) -> int:
         with self._lock:
@@ -210,11 +216,16 @@ class RecordingListener:
 
     def _timer(self) -> None:
         while not self._stop.wait(self.flush_interval_s / 4):
-            with self._lock:
-                due = self.clock() - self._last_flush >= self.flush_interval_s
-                busy = any(not b.empty() for b in self._batches)
-            if due and busy:
-                self.flush()
+            try:
+                with self._lock:
+                    due = self.clock() - self._last_flush >= self.flush_interval_s
+                    busy = any(not b.empty() for b in self._batches)
+                if due and busy:
+                    self.flush()
+            except Exception as exc:  # never die silently: say so, keep the rows, try again next time
+                self.error = StoreError(f"writing the records failed ({type(exc).__name__}: {exc}); "
+                                        "the samples stay in memory and are written again")
+                self.error.__cause__ = exc
 
     def _begin(self, batch: _Batch) -> bool:
         info = batch.info

@@ -97,7 +97,7 @@ def _trace_thumbnail(pdf, x, y, w, h, rows: np.ndarray, app: dict, m: dict) -> N
     p.line(x, sy(m["contact_kpa"]), x + w, sy(m["contact_kpa"]))
     p.set_dash_pattern()
     # one polyline per run of consecutive samples: a gap is shaded, never bridged
-    spans = metrics.runs(rows["seq"], rows["segment"], len(rows))
+    spans = metrics.runs(rows["seq"], rows["segment"], len(rows), rows["t_s"])
     p.set_fill_color(*GAP_RGB)
     for (_, stop), (start, _) in zip(spans[:-1], spans[1:]):
         p.rect(sx(float(t[stop - 1])), y, max(0.3, sx(float(t[start])) - sx(float(t[stop - 1]))), h, style="F")
