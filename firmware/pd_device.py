@@ -432,7 +432,7 @@ class Device:
         if c < self._spf and diff(now, r.time[r.tail]) < self.batch_us:
             return False
         f = self.framer
-        m = f.data(r.seq[r.tail], r.val, r.time, r.tail, r.cap, c if c < MAX_SAMPLES else MAX_SAMPLES)
+        m = f.data(r.seq, r.val, r.time, r.tail, r.cap, c if c < MAX_SAMPLES else MAX_SAMPLES)
         w = self._write_raw(f.enc, 0, m)
         if w == 0:
             return False
@@ -502,7 +502,7 @@ class Device:
         f = self.framer
         while r.count:
             c = r.count
-            m = f.data(r.seq[r.tail], r.val, r.time, r.tail, r.cap, c if c < MAX_SAMPLES else MAX_SAMPLES)
+            m = f.data(r.seq, r.val, r.time, r.tail, r.cap, c if c < MAX_SAMPLES else MAX_SAMPLES)
             self._append(f.enc, 0, m)
             r.pop(f.n)
 

@@ -141,24 +141,27 @@ class Framer:
         dst[o] = 0
         return o + 1
 
-    def data(self, seq, vals, times, i, cap, nmax):
+    def data(self, seqs, vals, times, i, cap, nmax):
         """DATA frame from ring arrays, starting at index ``i`` (wrapping at ``cap``).
 
         Packs up to ``nmax`` (<= 40) samples, fewer when a sample is more than
-        65535 µs after the previous one; ``self.n`` is set to the count packed.
-        Returns the encoded length.
+        65535 µs after the previous one or its sequence number does not follow
+        (a stall skipped slots: the gap must show); ``self.n`` is set to the
+        count packed. Returns the encoded length.
         """
         raw = self.raw
         raw[0] = T_DATA
         t_prev = times[i]
-        struct.pack_into("<II", raw, 2, seq, t_prev)
+        s_next = seqs[i]
+        struct.pack_into("<II", raw, 2, s_next, t_prev)
         o = 11
         k = 0
         while k < nmax:
             t = times[i]
             dt = (t - t_prev) & _MASK
-            if dt > MAX_DT:
+            if dt > MAX_DT or seqs[i] != s_next:
                 break
+            s_next = (s_next + 1) & _MASK
             v = vals[i] & _I24      # i24 little-endian, then u16 dt
             raw[o] = v & 0xFF
             raw[o + 1] = (v >> 8) & 0xFF

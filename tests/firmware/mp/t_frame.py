@@ -99,7 +99,7 @@ def test_data_from_ring_matches_vectors():
         for k, (val, dt) in enumerate(zip(fl["values"], fl["dt_us"])):
             t = (t + dt) & h.MASK
             r.push(val, t, (fl["seq"] + k) & h.MASK)
-        m = f.data(r.seq[r.tail], r.val, r.time, r.tail, r.cap, r.count)
+        m = f.data(r.seq, r.val, r.time, r.tail, r.cap, r.count)
         assert f.n == len(fl["values"])
         assert _enc(f, m) == _hex(v["encoded_hex"]), v["name"]
 
@@ -113,7 +113,7 @@ def test_data_split_on_long_gap():
     sizes = []
     got = []
     while r.count:
-        m = f.data(r.seq[r.tail], r.val, r.time, r.tail, r.cap, r.count)
+        m = f.data(r.seq, r.val, r.time, r.tail, r.cap, r.count)
         got.extend(h.data_samples(h.frames(bytes(f.enc[:m]))[0][1]))
         sizes.append(f.n)
         r.pop(f.n)
@@ -127,11 +127,24 @@ def test_data_max_40_and_length():
     r = Ring(64)
     for i in range(50):
         r.push(-i, i * 1000, i)
-    m = f.data(r.seq[r.tail], r.val, r.time, r.tail, r.cap, 40)
+    m = f.data(r.seq, r.val, r.time, r.tail, r.cap, 40)
     assert f.n == 40
     ((t, p),) = h.frames(bytes(f.enc[:m]))
     assert len(p) == 9 + 5 * 40 and len(p) + 4 <= 250
     assert [s[2] for s in h.data_samples(p)] == [-i for i in range(40)]
+
+
+def test_data_frame_never_spans_a_gap_in_sequence_numbers():
+    f = pf.Framer()
+    r = Ring(16)
+    for i, seq in enumerate([5, 6, 7, 10, 11]):
+        r.push(i, i * 1000, seq)
+    m = f.data(r.seq, r.val, r.time, r.tail, r.cap, 40)
+    assert f.n == 3                 # 5, 6, 7: the frame's seq + k rule cannot carry 10
+    r.pop(f.n)
+    m = f.data(r.seq, r.val, r.time, r.tail, r.cap, 40)
+    ((t, p),) = h.frames(bytes(f.enc[:m]))
+    assert [s[0] for s in h.data_samples(p)] == [10, 11]
 
 
 def test_over_pressure_error_matches_vector_without_allocating():
