@@ -92,3 +92,55 @@ def test_the_background_writer_survives_an_unexpected_error(store, monkeypatch):
     assert any(t.name.startswith("records-") and t.is_alive() for t in threading.enumerate())
     listener.close()
     assert len(store.samples(listener.last_application_id or 1)) == 100
+
+
+def test_the_runners_calls_never_wait_for_a_locked_database(tmp_path):
+    """M2: another program holds the write lock for a while; the runner's calls return at once and
+    everything is written once the lock is free."""
+    import sqlite3
+
+    db = tmp_path / "records.sqlite"
+    store = Store(db)
+    cid = store.add_client("L-1")
+    sid = store.start_session(cid)
+    point = store.point(cid, "upper_trapezius.1", "L")
+    listener = RecordingListener(store, session_id=sid, flush_interval_s=0.1)
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # e.g. another pointdose importing a client
+    slowest = 0.0
+    try:
+        t = 0.0
+        for k in range(40):  # 1 s of runner steps, every call timed
+            t0 = time.perf_counter()
+            if k == 0:
+                listener.on_application_start({"point": point, "probe_area_cm2": 1.0, "t_s": 0.0})
+            rows = _rows(t + 0.005 * np.arange(5), seq0=5 * k, kpa=120.0)
+            listener.on_samples(rows)
+            listener.on_event(float(rows["t_s"][0]), "phase_start", {"phase": "hold"})
+            if k == 39:
+                listener.on_application_end(float(rows["t_s"][-1]), "completed", {})
+            slowest = max(slowest, time.perf_counter() - t0)
+            t = float(rows["t_s"][-1])
+            time.sleep(0.025)
+        assert listener.samples_written == 0  # nothing could be written yet
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert slowest < 0.05, f"a listener call took {slowest:.3f} s on the runner's thread"
+    listener.close()
+    (app,) = store.applications(session_id=sid)
+    saved = store.samples(app["id"])
+    assert np.array_equal(saved["seq"], np.arange(200)) and app["end_reason"] == "completed"
+    assert len(store.events(app["id"])) == 40 and listener.error is None
+    assert store.metrics(app["id"])["contact_s"] == pytest.approx(t, abs=0.01)
+    store.close()
+
+
+def test_without_autoflush_nothing_is_written_before_flush(store):
+    listener = RecordingListener(store, autoflush=False)
+    listener.on_application_start({"point": "x", "probe_area_cm2": 1.0, "t_s": 0.0})
+    listener.on_samples(_rows(0.01 * np.arange(10)))
+    listener.on_application_end(0.1, "completed", {})
+    assert listener.samples_written == 0 and listener.pending_samples() == 10
+    assert listener.flush() and listener.samples_written == 10 and listener.pending_samples() == 0
+    assert store.application(listener.last_application_id)["end_reason"] == "completed"

@@ -237,6 +237,7 @@ def test_the_session_runners_shapes(db):
             for ev in events:
                 listener.on_event(*ev)
             listener.on_application_end(float(part["t_s"][-1]), "completed", {"ok": True})
+            listener.flush()  # autoflush=False: nothing is written before flush()
             return listener.last_application_id
 
         ppt = {"kpa": 210.0, "ramp_kpa_s": 50.0, "repeats": [200.0, 215.0, 215.0]}

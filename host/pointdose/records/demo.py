@@ -82,6 +82,7 @@ def record(listener: RecordingListener, point, rows: np.ndarray, *, protocol: st
     if pain is not None:
         listener.on_event(t_end, "pain", {"value": pain[1], "stage": "after"})
     listener.on_application_end(t_end, reason, {})
+    listener.flush()  # the listener writes on its own thread (or on flush): the id exists once written
     return listener.last_application_id
 
 

@@ -1,8 +1,11 @@
 """RecordingListener: keeps what a session runner hands on (pointdose.listeners contract).
 
-Samples and events are buffered and committed together at least every ``flush_interval_s``
-(0.5 s by default, by the caller's own calls and by a small timer thread when the calls stop), so
-a killed app loses at most the last interval and the database stays consistent. A write that fails
+The runner's calls only buffer: they take a short lock that is never held during database I/O, so
+a database locked by another program (SQLite may wait up to BUSY_TIMEOUT_S) never delays the
+runner's safety checks. The listener's own writer thread commits samples and events together at
+least every ``flush_interval_s`` (0.5 s by default), and at once when an application starts or
+ends, so a killed app loses at most the last interval and the database stays consistent.
+``close()`` drains everything. A write that fails
 (disk full, database locked) never raises into the runner and never drops data: the rows stay in
 memory, ``error`` says what is wrong, and the next flush tries again.
 
@@ -50,6 +53,7 @@ class _Batch:
         self.events: list[tuple[float, str, dict]] = []
         self.end: tuple[float, str, dict] | None = None
         self.ended = False  # on_application_end was called
+        self.last_t: float | None = None  # newest sample time handed on (written or not)
 
     def empty(self) -> bool:
         return self.info is None and not self.rows and not self.events and self.end is None
@@ -59,6 +63,10 @@ UNNAMED_POINT = "unnamed point"
 
 
 class RecordingListener:
+    """The runner's calls only buffer (a short lock, never held during I/O); a writer thread of its
+    own commits (``autoflush``, the default). With ``autoflush=False`` nothing is written until
+    :meth:`flush` or :meth:`close` (tests, replays)."""
+
     def __init__(self, store: Store, *, session_id: int | None = None, flush_interval_s: float = 0.5,
                  autoflush: bool = True, default_contact_kpa: float = metrics_mod.DEFAULT_CONTACT_KPA,
                  clock=time.monotonic) -> None:
@@ -73,13 +81,15 @@ class RecordingListener:
         self.last_metrics: metrics_mod.Metrics | None = None
         self.last_application_id: int | None = None
         self.samples_written = 0
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()  # the buffers only: held for appends and swaps, never during I/O
+        self._io = threading.RLock()  # one writer at a time (the writer thread, flush(), close())
         self._batches: list[_Batch] = []  # oldest first; the last one is open unless ended
         self._last_flush = self.clock()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # an application started or ended: write it now
         self._thread = None
         if autoflush:
-            self._thread = threading.Thread(target=self._timer, name="records-flush", daemon=True)
+            self._thread = threading.Thread(target=self._writer, name="records-writer", daemon=True)
             self._thread.start()
 
     @property
@@ -94,28 +104,28 @@ class RecordingListener:
             return self._batches[-1]
         return None
 
-    # ------------------------------------------------------------------ the contract
+    # ------------------------------------------------------------------ the contract (buffer only)
 
     def on_application_start(self, info: dict[str, Any]) -> None:
         with self._lock:
             cur = self._current()
             if cur is not None:  # the runner never ended it: close it at its last sample
-                last_t = float(cur.rows[-1]["t_s"][-1]) if cur.rows else float(info.get("t_s", time.monotonic()))
+                last_t = cur.last_t if cur.last_t is not None else float(info.get("t_s", time.monotonic()))
                 cur.end = (last_t, "stopped", {"note": "a new application started before this one ended"})
                 cur.ended = True
             self._batches.append(_Batch(dict(info)))
-            self.flush()
+        self._wake.set()
 
     def on_samples(self, rows: np.ndarray) -> None:
         if len(rows) == 0:
             return
+        copy = np.array(rows, dtype=SAMPLE_DTYPE, copy=True)
         with self._lock:
             cur = self._current()
             if cur is None:
                 return  # no application is running: nothing to attach the samples to
-            cur.rows.append(np.array(rows, dtype=SAMPLE_DTYPE, copy=True))
-            if self.clock() - self._last_flush >= self.flush_interval_s:
-                self.flush()
+            cur.rows.append(copy)
+            cur.last_t = float(copy["t_s"][-1])
 
     def on_event(self, t_s: float, kind: str, data: dict[str, Any]) -> None:
         with self._lock:
@@ -130,51 +140,67 @@ class RecordingListener:
                 return
             cur.end = (float(t_s), str(reason), dict(summary or {}))
             cur.ended = True
-            self.flush()
+        self._wake.set()
 
     # ------------------------------------------------------------------ writing
 
     def flush(self) -> bool:
-        """Commit everything buffered, oldest first; False (``error`` set) when the database refused."""
-        with self._lock:
-            self._last_flush = self.clock()
-            while self._batches:
-                batch = self._batches[0]
-                if not self._write(batch):
-                    return False
-                if batch.ended and batch.empty():
-                    self._batches.pop(0)
-                    self._metrics(batch.app_id)
-                    continue
-                if len(self._batches) > 1 and batch.empty():
-                    self._batches.pop(0)
-                    continue
-                break
-            return True
+        """Commit everything buffered, oldest first; False (``error`` set) when the database refused.
 
-    def _write(self, batch: _Batch) -> bool:
+        Runs on the caller's thread (the writer thread, or a test / close()); the buffers stay open
+        to the runner's calls while it writes."""
+        with self._io:
+            with self._lock:
+                self._last_flush = self.clock()
+            while True:
+                with self._lock:
+                    if not self._batches:
+                        return True
+                    batch = self._batches[0]
+                    # take what is there now; the runner may keep appending to the open batch meanwhile
+                    rows, events, end = batch.rows, batch.events, batch.end
+                    batch.rows, batch.events, batch.end = [], [], None
+                ok = False
+                try:
+                    ok = self._write(batch, rows, events, end)
+                finally:
+                    if not ok:  # put it back in front of anything added meanwhile: nothing dropped
+                        with self._lock:
+                            batch.rows[:0] = rows
+                            batch.events[:0] = events
+                            if end is not None:
+                                batch.end = end
+                if not ok:
+                    return False
+                with self._lock:
+                    if not batch.ended:
+                        return True  # the open application (always the last one): written up to now
+                    done = batch.empty()  # else its end arrived while writing: write that too
+                    if done:
+                        self._batches.pop(0)
+                if done:
+                    self._metrics(batch.app_id)
+
+    def _write(self, batch: _Batch, parts: list[np.ndarray], events: list, end) -> bool:
         if batch.info is not None and not self._begin(batch):
             return False
-        if not batch.rows and not batch.events and batch.end is None:
+        if not parts and not events and end is None:
             return True
-        rows = np.concatenate(batch.rows) if batch.rows else np.zeros(0, SAMPLE_DTYPE)
+        rows = np.concatenate(parts) if parts else np.zeros(0, SAMPLE_DTYPE)
         try:
             with self.store.transaction("saving samples") as conn:
                 if len(rows):
                     self.store.write_samples(conn, batch.app_id, rows)
-                for t_s, kind, data in batch.events:
+                for t_s, kind, data in events:
                     self.store.write_event(conn, batch.app_id, t_s, kind, data)
                     self._side_table(conn, batch.app_id, t_s, kind, data)
-                if batch.end is not None:
-                    t_end, reason, summary = batch.end
+                if end is not None:
+                    t_end, reason, summary = end
                     conn.execute("UPDATE applications SET t_end_s=?, end_reason=?, summary=? WHERE id=?",
                                  (t_end, reason, _dumps(summary), batch.app_id))
         except StoreError as exc:
             self.error = exc
             return False
-        batch.rows.clear()
-        batch.events.clear()
-        batch.end = None
         self.samples_written += len(rows)
         self.error = None
         return True
@@ -200,11 +226,12 @@ class RecordingListener:
             return int(sum(len(r) for b in self._batches for r in b.rows))
 
     def close(self) -> None:
-        """Stop the timer and write what is left (an application still open stays without an end)."""
+        """Stop the writer and write what is left (an application still open stays without an end)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-        self.flush()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30.0)  # a locked database makes each try wait up to BUSY_TIMEOUT_S
+        self._safe_flush()
 
     def __enter__(self) -> "RecordingListener":
         return self
@@ -214,18 +241,31 @@ class RecordingListener:
 
     # ------------------------------------------------------------------ internals
 
-    def _timer(self) -> None:
-        while not self._stop.wait(self.flush_interval_s / 4):
-            try:
-                with self._lock:
-                    due = self.clock() - self._last_flush >= self.flush_interval_s
-                    busy = any(not b.empty() for b in self._batches)
-                if due and busy:
-                    self.flush()
-            except Exception as exc:  # never die silently: say so, keep the rows, try again next time
-                self.error = StoreError(f"writing the records failed ({type(exc).__name__}: {exc}); "
-                                        "the samples stay in memory and are written again")
-                self.error.__cause__ = exc
+    def _safe_flush(self) -> bool:
+        try:
+            return self.flush()
+        except Exception as exc:  # never die silently: say so, keep the rows, try again next time
+            err = StoreError(f"writing the records failed ({type(exc).__name__}: {exc}); "
+                             "the samples stay in memory and are written again")
+            err.__cause__ = exc
+            self.error = err
+            return False
+
+    def _writer(self) -> None:
+        """The only thread that writes while recording: at least every flush_interval_s, at once when
+        an application starts or ends, and everything left when the listener closes."""
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_interval_s / 4)
+            urgent = self._wake.is_set()
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            with self._lock:
+                due = self.clock() - self._last_flush >= self.flush_interval_s
+                busy = any(not b.empty() for b in self._batches)
+            if busy and (due or urgent):
+                self._safe_flush()
+        self._safe_flush()
 
     def _begin(self, batch: _Batch) -> bool:
         info = batch.info
