@@ -1,5 +1,7 @@
 """Recomputing an application from its raw counts after a recalibration."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -64,3 +66,88 @@ def test_recompute_with_the_calibration_module_record(recorded):
     assert m.dose_kpa_s == pytest.approx(expect.dose_kpa_s, rel=1e-6)
     assert store.application(app)["calibration_id"] == rec.id
     assert "N" in calib.stated_error(store.calibration(rec.id))
+
+
+# ------------------------------------------------------------------ the calibration as the runner records it
+
+
+def test_the_calibration_id_is_the_models_not_the_tares():
+    factory = {"model": "linear", "counts_per_n": 2000.0, "zero": 8000.0, "source": "factory"}
+    assert calib.calibration_id(factory) == calib.calibration_id(dict(factory, tare_raw=8400.0, shift=400.0))
+    other = dict(factory, counts_per_n=2100.0)
+    assert calib.calibration_id(other) != calib.calibration_id(factory)  # another scale, even with the same shift
+    assert calib.calibration_id({"id": "abc123", "model": {"kind": "linear"}}) == "abc123"
+
+
+def test_recompute_applies_the_devices_tare_as_docs_calibration_md_says():
+    factory = {"model": "linear", "counts_per_n": 2000.0, "zero": 8000.0}
+    raw = np.array([8000.0, 8400.0, 28400.0])
+    np.testing.assert_allclose(calib.raw_to_n(factory)(raw), [0.0, 0.2, 10.2])
+    # tared at 8400: force = model(raw − (8400 − 8000)) = (raw − 8400) / 2000
+    np.testing.assert_allclose(calib.raw_to_n(factory, tare=8400.0)(raw), [-0.2, 0.0, 10.0])
+
+
+def _run_session(tmp_path, *, tare, cal="linear:14000:42000", record=None):
+    """One application through the real SessionRunner and RecordingListener (a fake link)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_session_runner import FakeLink, holds_profile  # noqa: E402
+
+    from pointdose.protocols import PointContext, builtin
+    from pointdose.session import SessionRunner
+
+    store = Store(tmp_path / f"rec-{tare}-{cal.replace(':', '_')}-{record is not None}.sqlite")
+    listener = RecordingListener(store, autoflush=False)
+    link = FakeLink(with_device_cues=False, cal=cal)
+    link.info["tare"] = str(tare)
+    link.push([0.0], [0.0])
+    runner = SessionRunner(link, builtin("holds", cycles=1, hold_s=2.0, rest_s=1.0), PointContext(name="trap"),
+                           listeners=[listener], device_cues=False, calibration_record=record)
+    t = 0.0
+    while t < 8.0 and not runner.done.is_set():
+        ts = t + 0.01 * np.arange(1, 6)
+        link.push(ts, holds_profile(ts))
+        t = ts[-1]
+        runner.step(now=t + 0.005)
+    runner.close()
+    listener.close()
+    assert listener.error is None and runner.listener_errors == []
+    (app,) = store.applications()
+    return store, app
+
+
+def test_an_application_recorded_by_the_runner_recomputes_to_what_was_recorded(tmp_path):
+    store, app = _run_session(tmp_path, tare=42000 + 700)  # re-tared 700 counts (0.05 N) off the factory zero
+    cal = store.calibration(app["calibration_id"])
+    assert cal["counts_per_n"] == 14000.0 and cal["zero"] == 42000.0 and cal["source"] == "factory"
+    assert app["tare_raw"] == 42700.0
+    saved = store.samples(app["id"])
+    again = store.recompute(app["id"])  # its own calibration and tare
+    np.testing.assert_allclose(units.pressure_kpa((saved["raw"] - 42700.0) / 14000.0, 1.0), saved["pressure_kpa"],
+                               atol=1e-3)
+    assert again.dose_kpa_s == pytest.approx(store.metrics(app["id"])["dose_kpa_s"], rel=1e-5)
+    # the same factory scale after another tare is the same calibration; another scale is not
+    store2, app2 = _run_session(tmp_path, tare=0)
+    assert app2["calibration_id"] == app["calibration_id"] and app2["tare_raw"] == 0.0
+    store3, app3 = _run_session(tmp_path, tare=42700, cal="linear:15000:41300")  # same shift, other scale
+    assert app3["calibration_id"] != app["calibration_id"]
+    for s in (store, store2, store3):
+        s.close()
+
+
+def test_a_calibration_record_in_use_is_stored_whole_under_its_own_id(tmp_path):
+    calibration = pytest.importorskip("pointdose.calibration")
+    points = [calibration.Point(raw=42000.0 + 14500.0 * f, force_n=f) for f in (0.0, 10.0, 20.0, 40.0, 80.0)]
+    fit = calibration.fit_points(points, "linear", stability_check=False)
+    rec = calibration.CalibrationRecord.from_fit(fit, device_uid="fake01",
+                                                 config=calibration.SensorConfig(sensor="hx711", probe_area_cm2=1.0),
+                                                 reference={"kind": "masses", "unit": "kg"}, zero_raw=42000.0)
+    store, app = _run_session(tmp_path, tare=42300, record=rec)
+    assert app["calibration_id"] == rec.id and store.calibration(rec.id) == rec.to_dict()
+    saved = store.samples(app["id"])
+    expect = rec.converter(tare=42300).force_n(saved["raw"])
+    np.testing.assert_allclose(saved["pressure_kpa"], units.pressure_kpa(expect, 1.0), atol=1e-3)
+    again = store.recompute(app["id"])
+    assert again.dose_kpa_s == pytest.approx(store.metrics(app["id"])["dose_kpa_s"], rel=1e-5)
+    store.close()

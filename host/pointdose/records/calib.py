@@ -21,11 +21,24 @@ ERROR_KEYS = ("stated_error", "error", "uncertainty", "error_n", "error_pct", "r
               "max_error_n", "accuracy", "residual_n")
 
 
+# what a device or session says *about* a calibration's use, never part of what it is: a re-tare
+# or another source of the same model must not make a "new" calibration
+NOT_THE_MODEL = ("id", "record_id", "tare", "tare_raw", "shift", "source", "note", "notes", "verifications",
+                 "drift_checks")
+
+
 def calibration_id(cal: dict[str, Any]) -> str:
-    """The calibration's own ``id`` when it has one, else a hash of its canonical JSON."""
-    if cal.get("id") not in (None, ""):
-        return str(cal["id"])
-    text = json.dumps(cal, sort_keys=True, separators=(",", ":"), default=str)
+    """The calibration's own ``id`` (a ``CalibrationRecord``'s), else a hash of its model parameters
+    only: never of the device's tare or the shift it causes."""
+    for key in ("id", "record_id"):  # record_id: what older runners stored beside the record's shift
+        if cal.get(key) not in (None, ""):
+            return str(cal[key])
+    model = cal.get("model")
+    if isinstance(model, str) and model.lower() == "linear" and "counts_per_n" in cal:
+        core: Any = {"model": "linear", "counts_per_n": float(cal["counts_per_n"]), "zero": float(cal.get("zero", 0.0))}
+    else:
+        core = {k: v for k, v in cal.items() if k not in NOT_THE_MODEL}
+    text = json.dumps(core, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -38,19 +51,24 @@ def linear_raw_to_n(counts_per_n: float, zero: float) -> RawToN:
 def raw_to_n(cal: dict[str, Any], tare: float | None = None) -> RawToN:
     """A raw-counts → newtons function for ``cal``; ValueError when the shape is unknown.
 
-    Two shapes: this module's ``{"model": "linear", "counts_per_n", "zero"}`` and the calibration
-    module's record (``CalibrationRecord.to_dict()``: ``"format"``, ``"model": {"kind", "params"}``),
-    the latter through its own converter (``tare``: the device's tare during the application).
+    Two shapes: this module's ``{"model": "linear", "counts_per_n", "zero"}`` (a device's factory
+    scale) and the calibration module's record (``CalibrationRecord.to_dict()``: ``"format"``,
+    ``"model": {"kind", "params"}``), the latter through its own converter. Both keep the rule of
+    docs/calibration.md, "Tare and offset": ``force = model(raw − (tare − zero_raw))`` with ``tare``
+    the device's tare during the application (0 or None: none taken, no shift).
     """
+    tare = _float(tare) or 0.0
     model = cal.get("model")
     if isinstance(model, str) and model.lower() == "linear" and "counts_per_n" in cal:
-        return linear_raw_to_n(float(cal["counts_per_n"]), float(cal.get("zero", 0.0)))
+        zero = float(cal.get("zero", 0.0))
+        shift = (tare - zero) if tare else 0.0
+        return linear_raw_to_n(float(cal["counts_per_n"]), zero + shift)
     if isinstance(model, dict) and "format" in cal:
         try:
             from pointdose.calibration import CalibrationRecord
         except ImportError:
             raise ValueError("this calibration was made by pointdose.calibration, which is not installed") from None
-        return CalibrationRecord.from_dict(cal).converter(tare=tare).force_n
+        return CalibrationRecord.from_dict(cal).converter(tare=tare or None).force_n
     raise ValueError(f"calibration {calibration_id(cal)!r} (model {model!r}) cannot be applied here: "
                      "give a raw→N function instead")
 

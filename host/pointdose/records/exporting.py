@@ -232,11 +232,12 @@ def import_client(store: Store, path: str | Path, *, code: str | None = None, pr
                     aid = conn.execute(
                         "INSERT INTO applications (session_id, point_id, started_at, t_start_s, t_end_s, end_reason, "
                         "protocol, protocol_params, probe, probe_area_cm2, calibration_id, device_uid, contact_kpa, "
-                        "band_low_kpa, band_high_kpa, summary) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "band_low_kpa, band_high_kpa, summary, tare_raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (sid, points[a["point_id"]], a["started_at"], a["t_start_s"], a.get("t_end_s"),
                          a.get("end_reason"), a.get("protocol"), _dump(a.get("protocol_params")), a.get("probe"),
                          a["probe_area_cm2"], a.get("calibration_id"), a.get("device_uid"), a["contact_kpa"],
-                         a.get("band_low_kpa"), a.get("band_high_kpa"), _dump(a.get("summary")))).lastrowid
+                         a.get("band_low_kpa"), a.get("band_high_kpa"), _dump(a.get("summary")),
+                         a.get("tare_raw"))).lastrowid
                     apps[a["id"]] = aid
                     samples = a.get("samples")
                     if samples and samples.get("seq"):

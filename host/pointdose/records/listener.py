@@ -17,7 +17,10 @@ What ``on_application_start(info)`` reads (all optional except the point and the
                       "label", "view", "x", "y", "landmarks"}, or "location_id:side"
                       ("upper_trapezius.1:L"), or any other name (kept as an unplaced point)
     protocol, params  name and parameter dict (params may hold contact_kpa and band_kpa [low, high])
-    probe, probe_area_cm2, calibration (dict), device_uid, t_s (host monotonic start)
+    probe, probe_area_cm2, device_uid, t_s (host monotonic start)
+    calibration       the model as a dict: a CalibrationRecord.to_dict() (with its id), or the factory
+                      scale {"model": "linear", "counts_per_n", "zero", "source": "factory"}
+    tare_raw          the device's tare at the start (raw counts; 0: none), applied on recomputing
 
 Events with their own tables (``on_event(t_s, kind, data)``): ``ppt`` {"kpa", "stage", "ramp_kpa_s",
 "repeats"} and ``pain`` {"value" 0–10, "stage" before/during/after}; every event, these included,
@@ -283,7 +286,8 @@ class RecordingListener:
                 session_id, point_id, t_start_s=float(info.get("t_s", time.monotonic())),
                 probe_area_cm2=batch.probe_area, protocol=info.get("protocol"), params=params,
                 probe=info.get("probe"), calibration=info.get("calibration"), device_uid=info.get("device_uid"),
-                contact_kpa=contact if contact is not None else self.default_contact_kpa, band_kpa=band)
+                contact_kpa=contact if contact is not None else self.default_contact_kpa, band_kpa=band,
+                tare_raw=_number(info.get("tare_raw")))
         except StoreError as exc:
             self.error = exc
             return False

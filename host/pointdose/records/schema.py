@@ -207,6 +207,11 @@ CREATE TABLE training_trials (
 """
 
 
+V4_TARE = """
+ALTER TABLE applications ADD COLUMN tare_raw REAL;  -- raw counts at the start; 0 or NULL: none taken
+"""
+
+
 def _backfill_metrics(conn: sqlite3.Connection) -> None:
     """Compute metrics for the applications recorded before this table existed."""
     from pointdose.records.store import compute_and_store_metrics  # the one place metrics are saved
@@ -220,6 +225,7 @@ MIGRATIONS: list[Migration] = [
     Migration("1: clients, sessions, points, applications, samples, events, PPT, pain, notes", sql=V1_BASE),
     Migration("2: cached metrics per application", sql=V2_METRICS, fn=_backfill_metrics),
     Migration("3: training: station, classes, students' sessions, blocks and trials", sql=V3_TRAINING),
+    Migration("4: the device's tare at each application's start (recomputing applies it)", sql=V4_TARE),
 ]
 
 LATEST = len(MIGRATIONS)

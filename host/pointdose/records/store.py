@@ -498,18 +498,23 @@ class Store:
                           protocol: str | None = None, params: dict | None = None, probe: str | None = None,
                           calibration: dict | None = None, device_uid: str | None = None,
                           contact_kpa: float = metrics_mod.DEFAULT_CONTACT_KPA,
-                          band_kpa: tuple[float, float] | None = None, started_at: str | None = None) -> int:
+                          band_kpa: tuple[float, float] | None = None, started_at: str | None = None,
+                          tare_raw: float | None = None) -> int:
+        """``calibration``: the model as recorded (its id is the record's, or a hash of the model's
+        parameters); ``tare_raw``: the device's tare at the start (raw counts, 0/None = none), kept
+        apart so a re-tare never makes a "new" calibration and recomputing can apply it."""
         if not (probe_area_cm2 and probe_area_cm2 > 0):
             raise StoreError(f"probe area must be a positive number of cm², got {probe_area_cm2!r}")
         with self.transaction("starting an application") as conn:
             cal_id = self.save_calibration(calibration, conn)
             return conn.execute(
                 "INSERT INTO applications (session_id, point_id, started_at, t_start_s, protocol, protocol_params, probe, "
-                "probe_area_cm2, calibration_id, device_uid, contact_kpa, band_low_kpa, band_high_kpa) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "probe_area_cm2, calibration_id, device_uid, contact_kpa, band_low_kpa, band_high_kpa, tare_raw) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (session_id, point_id, started_at or now_iso(), float(t_start_s), protocol, _json(params), probe,
                  float(probe_area_cm2), cal_id, device_uid, float(contact_kpa),
-                 band_kpa[0] if band_kpa else None, band_kpa[1] if band_kpa else None)).lastrowid
+                 band_kpa[0] if band_kpa else None, band_kpa[1] if band_kpa else None,
+                 None if tare_raw is None else float(tare_raw))).lastrowid
 
     @staticmethod
     def write_samples(conn: sqlite3.Connection, app_id: int, rows: np.ndarray) -> int:
@@ -637,16 +642,31 @@ class Store:
 
     # ------------------------------------------------------------------ recalibration
 
-    def recompute(self, app_id: int, raw_to_n, *, calibration: dict | None = None, save: bool = False) -> metrics_mod.Metrics:
-        """Metrics of ``app_id`` with force recomputed from the stored raw counts by ``raw_to_n``.
+    def recompute(self, app_id: int, raw_to_n=None, *, calibration: dict | None = None,
+                  save: bool = False) -> metrics_mod.Metrics:
+        """Metrics of ``app_id`` with force recomputed from the stored raw counts.
 
-        With ``save``, the stored pressures, the application's calibration (``calibration``, required)
-        and its cached metrics are replaced in one transaction, and a ``recalibrated`` event names
-        the calibration it had before.
+        ``raw_to_n``: a ``raw → N`` function used as it is; or a calibration dict (or None with
+        ``calibration``; or neither: the application's own stored calibration), applied with the
+        device's tare stored for the application (``force = model(raw − (tare − zero_raw))``,
+        docs/calibration.md). With ``save``, the stored pressures, the application's calibration
+        (required) and its cached metrics are replaced in one transaction, and a ``recalibrated``
+        event names the calibration it had before.
         """
+        app = self.application(app_id)
+        if isinstance(raw_to_n, dict):
+            calibration = calibration or raw_to_n
+            raw_to_n = None
+        if raw_to_n is None:
+            cal = calibration if calibration is not None else self.calibration(app["calibration_id"])
+            if not cal:
+                raise StoreError(f"application {app_id} has no calibration on record: give one to recompute it")
+            try:
+                raw_to_n = calib.raw_to_n(cal, tare=app.get("tare_raw"))
+            except ValueError as exc:
+                raise StoreError(f"application {app_id} cannot be recomputed: {exc}") from None
         if save and not calibration:
             raise StoreError("to save a recomputed application, give the calibration it was recomputed with")
-        app = self.application(app_id)
         area = app["probe_area_cm2"]
         rows = self.samples(app_id)
         rows["force_n"] = np.asarray(raw_to_n(rows["raw"]), dtype=np.float64)

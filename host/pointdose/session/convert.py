@@ -25,6 +25,7 @@ class HelloLinear:
     raw_limits: tuple[float, float] | None = None
     range_n: tuple[float, float] = (0.0, math.inf)
     source: str = "hello"
+    zero: float | None = None  # the factory scale's own zero (tare replaces it when non-zero)
 
     def force_n(self, raw) -> np.ndarray:
         return (np.asarray(raw, dtype=np.float64) - self.tare) / self.counts_per_n
@@ -54,7 +55,8 @@ def hello_linear(info: dict) -> HelloLinear | None:
         return None
     tare = _num(info.get("tare")) or 0.0
     lo, hi = _num(info.get("raw_min")), _num(info.get("raw_max"))
-    return HelloLinear(cpn, tare if tare else zero, (lo, hi) if lo is not None and hi is not None else None)
+    return HelloLinear(cpn, tare if tare else zero, (lo, hi) if lo is not None and hi is not None else None,
+                       zero=zero)
 
 
 def converter_for_link(info: dict | None, record=None):
@@ -106,3 +108,29 @@ def raw_for_force(conv, force_n: float) -> int | None:
         if hi - lo < 0.5:
             break
     return int(round((lo + hi) / 2))
+
+
+def calibration_info(conv, record=None) -> dict:
+    """The calibration of a session as the records keep it: recomputable, without the tare.
+
+    A calibration record in use: its ``to_dict()`` (with its ``id``). Otherwise the device's factory
+    scale ``{"model": "linear", "counts_per_n", "zero", "source": "factory"}``. The device's tare is
+    not part of it (give it separately, :func:`device_tare`): a re-tare is the same calibration.
+    """
+    if record is not None and getattr(conv, "source", "") == "record":
+        return record.to_dict()
+    model = getattr(conv, "model", None)
+    cpn = getattr(model, "counts_per_n", getattr(conv, "counts_per_n", None))
+    zero = getattr(model, "zero_raw", getattr(conv, "zero", None))
+    if cpn is None or zero is None:  # a converter of an unknown kind: say what it is, no parameters
+        return {"model": getattr(model, "kind", type(conv).__name__), "source": getattr(conv, "source", "")}
+    out = {"model": "linear", "counts_per_n": float(cpn), "zero": float(zero), "source": "factory"}
+    limits = getattr(conv, "raw_limits", None)
+    if limits is not None:
+        out["raw_limits"] = [float(limits[0]), float(limits[1])]
+    return out
+
+
+def device_tare(info: dict | None) -> float:
+    """The device's current tare from its hello (raw counts; 0 when none was taken)."""
+    return _num((info or {}).get("tare")) or 0.0

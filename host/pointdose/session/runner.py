@@ -56,6 +56,7 @@ class SessionRunner:
         self.protocol = protocol
         self.point = point or PointContext()
         check_caution_acknowledged(self.point.region, accept_caution)
+        self.calibration_record = calibration_record
         self.conv = convert.converter_for_link(getattr(link, "info", {}), calibration_record)
         top_n = convert.calibrated_max_n(self.conv)
         limits = protocol.limits
@@ -214,7 +215,9 @@ class SessionRunner:
             "protocol": self.protocol.name, "params": self.protocol.describe(), "title": self.protocol.title,
             "point": self.point.name, "region": self.point.region, "probe_area_cm2": self.point.probe_area_cm2,
             "ppt": self.point.ppt.as_dict() if self.point.ppt else None,
-            "calibration": _conv_dict(self.conv), "device_uid": getattr(self.link, "info", {}).get("uid"),
+            "calibration": convert.calibration_info(self.conv, self.calibration_record),
+            "tare_raw": convert.device_tare(getattr(self.link, "info", {})),
+            "device_uid": getattr(self.link, "info", {}).get("uid"),
             "t_s": self._t0, "limits": {"max_kpa": self.engine.limits.max_kpa,
                                         "max_hold_s": self.engine.limits.max_hold_s,
                                         "device_limit_raw": self._device_limit_raw},
@@ -322,18 +325,3 @@ def _listener_reason(reason: str) -> str:
     if reason.startswith("stopped"):
         return "stopped"
     return reason
-
-
-def _conv_dict(conv) -> dict:
-    out = {"source": getattr(conv, "source", "")}
-    for key in ("counts_per_n", "tare", "shift", "record_id", "range_n", "raw_limits"):
-        if hasattr(conv, key):
-            val = getattr(conv, key)
-            out[key] = list(val) if isinstance(val, tuple) else val
-    model = getattr(conv, "model", None)
-    if model is not None and hasattr(model, "to_dict"):
-        try:
-            out["model"] = model.to_dict()
-        except Exception:
-            pass
-    return out
