@@ -330,3 +330,26 @@ def test_protocol_definitions_refuse_contradictions():
         Phase("hold", Target(100), end="release", steps=4, step=Target(10))
     with pytest.raises(ValueError, match="pain"):
         Protocol("x", "x", (Phase("hold", Target(100), duration_s=3),), measure_ppt=True)
+
+
+def test_summary_totals_are_pointdose_metrics_never_bridging_a_gap_nor_counting_no_contact():
+    """M4: the engine's dose/contact are metrics.compute over the application's samples."""
+    from pointdose import metrics
+
+    eng = Engine(holds(cycles=1, hold_s=60.0))
+    t = np.round(DT * np.arange(1, 501), 6)  # 5 s at 100 Hz
+    p = np.where(t <= 2.0, 5.0, 200.0)  # 2 s resting lightly (5 kPa: no contact), then pressing
+    seq = np.arange(1, 501)
+    keep = (t <= 3.0) | (t > 4.0)  # samples from 3 to 4 s lost in transit: a gap of 1 s
+    eng.start(0.0)
+    for k in range(0, keep.sum(), 7):
+        part = slice(k, k + 7)
+        eng.feed(t[keep][part], p[keep][part], seq=seq[keep][part], segment=np.zeros(keep.sum())[part])
+    eng.stop(5.0, "test")
+    s = eng.summary()
+    expect = metrics.compute(t[keep], p[keep], contact_kpa=10.0, seq=seq[keep])
+    assert s["contact_s"] == pytest.approx(expect.contact_s) and s["dose_kpa_s"] == pytest.approx(expect.dose_kpa_s)
+    assert s["pressure_time_kpa_s"] == s["dose_kpa_s"] and s["gaps"] == 1
+    # by hand: contact from the 10 kPa crossing between 2.00 and 2.01 s to 3.00 s, and 4.01 … 5.00 s; never the gap
+    assert s["contact_s"] == pytest.approx(0.01 * 190 / 195 + 0.99 + 0.99, abs=1e-6)
+    assert s["dose_kpa_s"] < 200.0 * 2.0  # the old sum gave 5·2 + 200·3 = 610 kPa·s

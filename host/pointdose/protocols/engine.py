@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from pointdose import metrics
 from pointdose.protocols.model import Limits, Phase, PointContext, Protocol, ProtocolError, Target
 from pointdose.protocols.safety import limits_for
 
@@ -134,7 +135,7 @@ class _Trial:
 
 class Engine:
     def __init__(self, protocol: Protocol, point: PointContext | None = None, *,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, dose_contact_kpa: float = metrics.DEFAULT_CONTACT_KPA) -> None:
         self.protocol = protocol
         self.point = point or PointContext()
         self.limits = limits_for(limits or protocol.limits, self.point.region)
@@ -162,8 +163,10 @@ class Engine:
         self._trials: list[_Trial] = []
         self._trial: _Trial | None = None
         self._ppt_result: dict[str, Any] | None = None
-        self._dose_kpa_s = 0.0
-        self._contact_s = 0.0
+        # the application's samples (t, p, seq, segment), for its totals by pointdose.metrics: contact and
+        # dose only over contact, never across a gap (docs/metrics.md) — the records' own definitions
+        self.dose_contact_kpa = float(dose_contact_kpa)
+        self._trace: list[tuple[float, float, int | None, int | None]] = []
         self._alarms: list[dict[str, Any]] = []
         self._signals: list[dict[str, Any]] = []
         self._cue = CueState(cycles=protocol.repetitions, phases_in_cycle=len(protocol.phases))
@@ -216,18 +219,32 @@ class Engine:
         self._begin(0, t_s)
         self._update_cue(t_s)
 
-    def feed(self, t_s, pressure_kpa, saturated=None) -> None:
-        """Samples in time order: device times (s), pressures (kPa), optional saturation flags."""
+    def feed(self, t_s, pressure_kpa, saturated=None, seq=None, segment=None) -> None:
+        """Samples in time order: device times (s), pressures (kPa), optional saturation flags, and
+        the device's sequence numbers and segments (so the totals see gaps and restarts).
+
+        Samples after the end with times up to it (still in transit at a STOP) still count in the
+        application's totals."""
         t_arr = np.atleast_1d(np.asarray(t_s, dtype=np.float64))
         p_arr = np.atleast_1d(np.asarray(pressure_kpa, dtype=np.float64))
         sat = None if saturated is None else np.atleast_1d(np.asarray(saturated, dtype=bool))
+        seq_arr = None if seq is None else np.atleast_1d(np.asarray(seq, dtype=np.int64))
+        seg_arr = None if segment is None else np.atleast_1d(np.asarray(segment, dtype=np.int64))
         for k in range(len(t_arr)):
             t, p = float(t_arr[k]), float(p_arr[k])
-            if self._t is not None and t < self._t - 1e-9 and self._started:
-                continue  # out of order (never from the ring within a segment): ignore
-            self._sample(t, p, bool(sat[k]) if sat is not None else False)
+            if not (self._t is not None and t < self._t - 1e-9 and self._started):
+                self._sample(t, p, bool(sat[k]) if sat is not None else False)
+            # else: out of order (a clock correction): no cue or alarm from it, but it is the application's
+            if self._started and (not self.finished or t <= self._t_end + 1e-9):
+                self._trace.append((t, p, None if seq_arr is None else int(seq_arr[k]),
+                                    None if seg_arr is None else int(seg_arr[k])))
         if len(t_arr):
             self._update_cue(self._t)
+
+    @property
+    def t_end_s(self) -> float | None:
+        """When the application ended (None while it runs)."""
+        return self._t_end
 
     def signal(self, t_s: float, kind: str, value: Any = None, source: str = "") -> None:
         """A user signal at time ``t_s``: "release" (felt), "pain" (now), "rating" (0–10)."""
@@ -358,7 +375,6 @@ class Engine:
     # ----------------------------------------------------------------- per sample
 
     def _sample(self, t: float, p: float, saturated: bool) -> None:
-        dt = 0.0 if self._t is None else max(0.0, t - self._t)
         self._t, self._p = t, p
         hist = self._hist
         hist.append((t, p))
@@ -376,7 +392,6 @@ class Engine:
         self._apply_signals_until(t)
         if self.finished:
             return
-        self._dose_kpa_s += max(p, 0.0) * dt
         # safety first
         lim = self.limits
         if saturated:
@@ -392,7 +407,6 @@ class Engine:
         if p > lim.contact_kpa:
             if self._contact_since is None:
                 self._contact_since = t
-            self._contact_s += dt
             if t - self._contact_since > lim.max_hold_s:
                 self._raise_alarm(t, "max_hold", f"pressed continuously for over {lim.max_hold_s:.0f} s: release",
                                   end=True)
@@ -590,6 +604,14 @@ class Engine:
     def ppt_result(self) -> dict[str, Any] | None:
         return self._ppt_result
 
+    def totals(self) -> metrics.Metrics:
+        """Contact time, dose … of the samples so far, by :func:`pointdose.metrics.compute`."""
+        if not self._trace:
+            return metrics.compute([], [], contact_kpa=self.dose_contact_kpa)
+        t, p, seq, seg = zip(*self._trace)
+        return metrics.compute(t, p, contact_kpa=self.dose_contact_kpa,
+                               seq=None if None in seq else seq, segment=None if None in seg else seg)
+
     def summary(self) -> dict[str, Any]:
         """The engine's totals, for listeners' ``on_application_end``."""
         phases = []
@@ -601,6 +623,7 @@ class Engine:
                 "band_hi_kpa": None if math.isinf(run.hi) else run.hi, "step": run.step,
                 "time_in_band_s": run.time_in_band, "mean_kpa": run.p_sum / run.n if run.n else None,
                 "peak_kpa": run.peak if run.n else None, "pain_ratings": list(run.ratings)})
+        m = self.totals()
         cycles_done = sum(1 for r in self._runs if r.reason not in (None, "stop", "alarm")
                           and r.order + 1 < len(self._plan) and self._plan[r.order + 1][0] != r.cycle)
         if self.end_reason == "completed":
@@ -611,7 +634,9 @@ class Engine:
             "duration_s": (self._t_end - self._t_start) if self._t_end is not None and self._t_start is not None else None,
             "cycles_done": cycles_done, "cycles": self.protocol.repetitions, "phases": phases,
             "time_in_band_s": sum(r.time_in_band for r in self._runs if r.phase.kind in ("hold", "ease")),
-            "contact_s": self._contact_s, "pressure_time_kpa_s": self._dose_kpa_s,
+            # pointdose.metrics over this application's samples: the records' own numbers
+            "contact_kpa": m.contact_kpa, "contact_s": m.contact_s, "dose_kpa_s": m.dose_kpa_s,
+            "pressure_time_kpa_s": m.dose_kpa_s, "gaps": len(m.gaps), "gap_s": m.gap_s,
             "signals": list(self._signals), "alarms": list(self._alarms),
             "limits": {"max_kpa": self.limits.max_kpa, "max_hold_s": self.limits.max_hold_s},
             "ppt": self._ppt_result,

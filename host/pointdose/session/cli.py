@@ -285,7 +285,8 @@ class Printer:
     def finish(self, runner) -> None:
         s = runner.summary
         lines = [f"end: {runner.end_reason}; {s.get('cycles_done', 0)}/{s.get('cycles', 0)} cycles; "
-                 f"time in band {s.get('time_in_band_s', 0):.1f} s; pressure-time {s.get('pressure_time_kpa_s', 0):.0f} kPa·s"]
+                 f"time in band {s.get('time_in_band_s', 0):.1f} s; dose (descriptive) {s.get('dose_kpa_s', 0):.0f} kPa·s "
+                 f"over {s.get('contact_s', 0):.1f} s of contact (≥ {s.get('contact_kpa', 0):.0f} kPa)"]
         ppt = s.get("ppt")
         if ppt and ppt.get("mean_kpa") is not None:
             trials = ", ".join(self.fmt(t["ppt_kpa"]) for t in ppt["trials"] if t["ppt_kpa"] is not None)

@@ -240,9 +240,9 @@ class SessionRunner:
 
     def _feed(self, rows: np.ndarray) -> None:
         sat = convert.saturated(self.conv, rows["raw"])
-        self.engine.feed(rows["t_s"], rows["pressure_kpa"], sat)
+        self.engine.feed(rows["t_s"], rows["pressure_kpa"], sat, seq=rows["seq"], segment=rows["segment"])
         if self._end_t is None:
-            keep = rows if not self.engine.finished else rows[rows["t_s"] <= self.engine.summary()["t_end_s"]]
+            keep = rows if not self.engine.finished else rows[rows["t_s"] <= self.engine.t_end_s]
             if len(keep):
                 self._call("on_samples", keep)
 
