@@ -353,3 +353,27 @@ def test_summary_totals_are_pointdose_metrics_never_bridging_a_gap_nor_counting_
     # by hand: contact from the 10 kPa crossing between 2.00 and 2.01 s to 3.00 s, and 4.01 … 5.00 s; never the gap
     assert s["contact_s"] == pytest.approx(0.01 * 190 / 195 + 0.99 + 0.99, abs=1e-6)
     assert s["dose_kpa_s"] < 200.0 * 2.0  # the old sum gave 5·2 + 200·3 = 610 kPa·s
+
+
+def test_a_ppt_trials_peak_is_its_own_press_not_a_later_one():
+    """The trial's peak covers its ramp and the overshoot before the hand reacts, never a press in the rest."""
+    proto = builtin("ppt", trials=2, rest_s=3.0)
+    t, p = trace((3.0, 150), (0.2, 160), (0.5, 0), (0.5, 0), (0.5, 300), (0.5, 0), (0.5, 0))
+    eng = Engine(proto)
+    events, _ = run(eng, t, p, signals=[(3.0, "pain", None)])
+    assert [e.data["label"] for e in kinds(events, "phase_start")] == ["Ramp", "Release", "Rest"]
+    eng.stop(float(t[-1]), "test over")
+    (trial, *_) = eng.summary()["ppt"]["trials"]
+    assert trial["ppt_kpa"] == pytest.approx(150.0, abs=0.5)
+    assert trial["peak_kpa"] == pytest.approx(160.0, abs=0.5)  # not the 300 kPa pressed during the rest
+
+
+def test_signals_given_just_before_a_stop_are_applied():
+    eng = Engine(holds(cycles=1, hold_s=30.0))
+    t, p = trace((1.0, 200), (1.0, 200))
+    run(eng, t, p)
+    eng.signal(2.03, "rating", 4)  # newer than the newest sample: waits for one
+    eng.stop(2.05, "STOP")
+    rating = kinds(eng.drain_events(), "pain_rating")
+    assert rating and rating[0].t_s == pytest.approx(2.03) and rating[0].data["value"] == 4
+    assert eng.end_reason == "stopped: STOP"

@@ -249,22 +249,25 @@ def test_rows_appended_while_the_runner_reads_are_neither_skipped_nor_repeated()
     """The reader thread appends while the runner steps: every row reaches the listeners exactly once."""
     link = FakeLink()
     rec = Recorder()
-    link.push([0.0], [0.0])
+    t_start = time.monotonic()  # the steps below use the real clock: samples on the same time base
+    link.push([t_start], [0.0])
     runner = SessionRunner(link, builtin("holds", cycles=1, hold_s=30), listeners=[rec])
-    runner.step(now=0.0)
+    runner.step(now=t_start)
     done = threading.Event()
 
     def reader():
-        t = 0.0
+        t = t_start
         while not done.is_set():
             ts = t + 0.001 * np.arange(1, 4)
             link.push(ts, np.full(3, 150.0))
             t = ts[-1]
+            time.sleep(0.001)  # about real time: the ring never overflows, no max-hold alarm
 
     thread = threading.Thread(target=reader)
     thread.start()
     try:
-        for _ in range(300):
+        until = time.monotonic() + 0.3
+        while time.monotonic() < until:
             runner.step(now=time.monotonic())
     finally:
         done.set()
@@ -275,3 +278,31 @@ def test_rows_appended_while_the_runner_reads_are_neither_skipped_nor_repeated()
     rows = np.concatenate([c[1] for c in rec.calls if c[0] == "samples"])
     assert len(rows) > 100
     assert np.all(np.diff(rows["seq"]) == 1), "rows skipped or given twice"
+
+
+def test_a_stop_keeps_the_rows_and_signals_stamped_before_it():
+    """Rows still in transit at STOP (times before it) reach the listeners; a rating given just before counts."""
+    link = FakeLink(with_device_cues=False)
+    rec = Recorder()
+    now = [0.0]
+    link.push([0.0], [0.0])
+    runner = SessionRunner(link, builtin("holds", cycles=1, hold_s=30.0), listeners=[rec], device_cues=False,
+                           clock=lambda: now[0])
+    t = drive(runner, link, 2.0, holds_profile)
+    now[0] = t + 0.05
+    runner.signal("rating", 5, t_s=t + 0.03)  # before the STOP, newer than any sample so far
+    runner.stop("STOP button")  # stamped t + 0.05
+    runner.step(now=now[0])
+    assert runner.engine.finished and not runner.ended.is_set()  # ended; listeners told after the rows
+    ts = t + 0.01 * np.arange(1, 11)  # in transit: 5 stamped before the STOP, 5 after
+    link.push(ts, holds_profile(ts))
+    runner.step(now=now[0] + 0.02)
+    assert runner.ended.is_set()
+    end = rec.calls[-1]
+    assert end[0] == "end" and end[1] == pytest.approx(t + 0.05) and end[2] == "stopped"
+    rows = np.concatenate([c[1] for c in rec.calls if c[0] == "samples"])
+    assert rows["t_s"][-1] == pytest.approx(t + 0.05) and np.all(np.diff(rows["seq"]) == 1)
+    ratings = [c for c in rec.calls if c[0] == "event" and c[2] == "pain_rating"]
+    assert ratings and ratings[0][1] == pytest.approx(t + 0.03) and ratings[0][3]["value"] == 5
+    runner.step(now=now[0] + 0.04)
+    assert runner.done.is_set() and [c[0] for c in rec.calls].count("end") == 1

@@ -281,6 +281,11 @@ class Engine:
         """End at once, whatever the phase; ``reason`` is recorded."""
         if self.finished:
             return
+        # signals given before the STOP (a pain signal, a rating) still count, in time order; the
+        # pressure at them is the last one known when no sample has passed them yet
+        self._apply_signals_until(t_s)
+        if self.finished:
+            return
         self._events.append(Event(t_s, "stop", {"reason": reason}))
         self._finish(t_s, f"stopped: {reason}", phase_reason="stop", cue_phase="stopped")
 
@@ -288,6 +293,10 @@ class Engine:
 
     def _begin(self, order: int, t: float) -> None:
         cycle, index, ph = self._plan[order]
+        if ph.kind != "ease":
+            # a PPT trial's peak covers its ramp and the release right after it (the hand overshoots
+            # until it reacts to its own signal), never a later press in the rest or another phase
+            self._trial = None
         run = _PhaseRun(cycle=cycle, index=index, phase=ph, order=order, t0=t)
         base = self._targets[index]
         if ph.kind == "ramp" and ph.end == "pain":
@@ -348,6 +357,7 @@ class Engine:
                 "mean_kpa": run.p_sum / run.n if run.n else None, "peak_kpa": run.peak if run.n else None,
                 "step": run.step}))
         self._run = None
+        self._trial = None
         self.finished = True
         self.end_reason = reason
         self._t_end = t

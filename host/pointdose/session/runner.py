@@ -6,7 +6,8 @@
                            listeners=[store_listener], mixer=CueMixer())
     runner.start()                    # its own thread; or call runner.step() yourself
     runner.signal("release")          # keyboard, app button, virtual hand … (thread-safe)
-    runner.stop("STOP key")           # ends at once, the reason is recorded
+    runner.stop("STOP key")           # ends at once, the reason is recorded; listeners still get the
+                                      # rows stamped before it that arrive within one more step
     runner.wait(timeout)              # until the application has ended
     runner.close()
 
@@ -84,6 +85,7 @@ class SessionRunner:
         self._started = False
         self._t0 = None
         self._end_t = None
+        self._hold_end = 0  # steps to wait before telling listeners of an end by STOP (rows in transit)
         self._thread: threading.Thread | None = None
         self._halt = threading.Event()
         self._cue_lock = threading.Lock()
@@ -157,7 +159,10 @@ class SessionRunner:
         if not self.ended.is_set():
             self.stop("closed")
             if self._thread is None or not self._thread.is_alive():
-                self.step()
+                for _ in range(3):  # the STOP, then the rows still in transit, then the end
+                    if self.ended.is_set():
+                        break
+                    self.step()
             else:  # let the runner's own thread apply the STOP, so the application ends and is recorded
                 self.ended.wait(timeout=2.0)
         self._halt.set()
@@ -253,14 +258,18 @@ class SessionRunner:
             except queue.Empty:
                 return
             if what == "stop":
+                was_running = not self.engine.finished
                 self.engine.stop(t_s, a)
+                if was_running and self.engine.finished:
+                    # samples stamped before the STOP may still be in transit: take them for one more step
+                    self._hold_end = 1
             else:
                 try:
                     self.engine.signal(t_s, a, b, source)
                 except ValueError as exc:
                     self.events.append((t_s, "input_error", {"error": str(exc), "source": source}))
 
-    def _dispatch_events(self) -> None:
+    def _dispatch_events(self, final: bool = False) -> None:
         for ev in self.engine.drain_events():
             self.events.append((ev.t_s, ev.kind, ev.data))
             if self.mixer is not None:
@@ -271,6 +280,9 @@ class SessionRunner:
                 continue
             self._call("on_event", ev.t_s, ev.kind, ev.data)
         if self.engine.finished and not self.ended.is_set():
+            if self._hold_end > 0 and not final:
+                self._hold_end -= 1
+                return
             self.summary = self.engine.summary()
             self.end_reason = self.engine.end_reason
             self._end_t = self.summary["t_end_s"]
@@ -282,6 +294,8 @@ class SessionRunner:
 
     def _after_end(self, cue, now: float):
         """After an alarm keep sounding until the probe is off the point (or ALARM_HOLD_S)."""
+        if not self.ended.is_set():  # the end is not told yet (rows in transit after a STOP)
+            return cue
         if self.end_reason.startswith("alarm"):
             p = cue.pressure_kpa or 0.0
             if p > self.engine.limits.contact_kpa and now - self._end_t < ALARM_HOLD_S:
@@ -308,7 +322,7 @@ class SessionRunner:
         if not self.ended.is_set():
             try:
                 self.engine.stop(self.clock(), why)
-                self._dispatch_events()
+                self._dispatch_events(final=True)
             finally:
                 self.done.set()
 
