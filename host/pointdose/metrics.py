@@ -39,6 +39,11 @@ PPT_NOISE_HIGH_KPA = 102.0
 
 DOSE_LABEL = "dose (descriptive: ∫ pressure dt over contact)"
 
+# A device stream that falls silent this long between two consecutively numbered samples (the
+# device's loop stalled, so slots went by unsampled) is a gap too: the same 250 ms after which
+# the session raises its stale-stream alarm. Traces without sequence numbers (a CSV) are not cut.
+MAX_SILENCE_S = 0.25
+
 
 @dataclass(frozen=True)
 class Gap:
@@ -59,7 +64,8 @@ class Gap:
     def describe(self) -> str:
         if self.time_back_s > 0:
             return f"time stepped back {self.time_back_s:.3f} s at t={self.t_before_s:.3f} s (clock correction)"
-        what = "device restarted" if self.missing is None else f"{self.missing} samples missing"
+        what = ("device restarted" if self.missing is None else
+                f"{self.missing} samples missing" if self.missing else "the device fell silent")
         return f"gap {self.duration_s:.3f} s at t={self.t_before_s:.3f} s ({what})"
 
 
@@ -100,12 +106,16 @@ class Metrics:
 def runs(seq: np.ndarray | None, segment: np.ndarray | None, n: int,
          t: np.ndarray | None = None) -> list[tuple[int, int]]:
     """Index ranges ``[start, stop)`` of consecutive samples (seq steps by 1, same segment, time not
-    going back)."""
+    going back; and, for a device stream with sequence numbers, no silence longer than
+    :data:`MAX_SILENCE_S` between two samples)."""
     if n == 0:
         return []
     breaks = np.zeros(n - 1, dtype=bool)
     if t is not None:
-        breaks |= np.diff(np.asarray(t, dtype=np.float64)) < 0
+        dt = np.diff(np.asarray(t, dtype=np.float64))
+        breaks |= dt < 0
+        if seq is not None:
+            breaks |= dt > MAX_SILENCE_S
     if seq is not None:
         breaks |= np.diff(np.asarray(seq, dtype=np.int64)) != 1
     if segment is not None:

@@ -174,3 +174,19 @@ def test_time_stepping_back_is_a_gap_never_an_error():
     assert d["gaps"][0]["time_back_s"] == pytest.approx(0.005)
     # without seq too
     assert metrics.compute(t, p, contact_kpa=10.0).contact_s == pytest.approx(0.05)
+
+
+def test_a_silent_stretch_in_a_numbered_stream_is_a_gap():
+    """Consecutive sequence numbers 2 s apart (the device stalled): not integrated across."""
+    from pointdose import metrics
+
+    t = np.concatenate([np.arange(0, 1.0, 0.01), 3.0 + np.arange(0, 1.0, 0.01)])
+    p = np.full(t.size, 100.0)
+    seq = np.arange(t.size)
+    m = metrics.compute(t, p, contact_kpa=10.0, seq=seq)
+    assert m.contact_s == pytest.approx(0.99 * 2, abs=1e-9)
+    assert m.dose_kpa_s == pytest.approx(100 * 0.99 * 2, abs=1e-6)
+    assert len(m.gaps) == 1 and "fell silent" in m.gaps[0].describe()
+    # a CSV trace without sequence numbers sampled slowly is not cut into pieces
+    slow = metrics.compute(np.arange(0, 10.0, 1.0), np.full(10, 100.0), contact_kpa=10.0)
+    assert slow.contact_s == pytest.approx(9.0) and not slow.gaps
