@@ -29,8 +29,11 @@ SAMPLE_DTYPE = np.dtype([
 
 class SessionListener(Protocol):
     def on_application_start(self, info: dict[str, Any]) -> None:
-        """``info``: protocol name and parameters, point, probe area (cm²), calibration (dict),
-        device uid, start time ``t_s``."""
+        """``info``: protocol name and parameters, point, probe area (cm²), device uid, start time
+        ``t_s``; ``calibration``: a dict that can recompute force from raw counts (a calibration
+        record's ``to_dict()`` with its ``id``, or the factory scale ``{"model": "linear",
+        "counts_per_n", "zero", "source": "factory"}``) and ``tare_raw``, the device's tare then
+        (force = model(raw − (tare − zero)), docs/calibration.md)."""
 
     def on_samples(self, rows: np.ndarray) -> None:
         """A block of rows with dtype :data:`SAMPLE_DTYPE`, in order, no row given twice."""
