@@ -25,20 +25,6 @@ from pointdose.link import (  # noqa: E402
 )
 
 
-@pytest.fixture
-def device():
-    d = FakeDevice(rate_hz=500)
-    yield d
-    d.close()
-
-
-@pytest.fixture
-def link(device):
-    ln = DeviceLink("fake://a", serial_factory=device.serial, hello_timeout=1.0)
-    yield ln
-    ln.close()
-
-
 def test_hello_timeout_says_what_to_do():
     d = FakeDevice(silent=True)
     try:

@@ -17,20 +17,6 @@ from pointdose.protocol import wire  # noqa: E402
 from waiting import wait_until as wait_for
 
 
-@pytest.fixture
-def device():
-    d = FakeDevice(rate_hz=500)
-    yield d
-    d.close()
-
-
-@pytest.fixture
-def link(device):
-    ln = DeviceLink("fake://a", serial_factory=device.serial, hello_timeout=1.0)
-    yield ln
-    ln.close()
-
-
 # --- calibration blob -------------------------------------------------------------------------
 
 
