@@ -412,7 +412,6 @@ class Device:
     # ---------------------------------------------------------------- output
     def _write(self, now):
         """Write one chunk when writable; True when more is waiting to go."""
-        out = self._out
         if self._ob_n:
             off = self._ob_off
             n = self._ob_n - off

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from fakedevice import FakeDevice  # noqa: E402
-
-from pointdose.link import ButtonPress, DeviceCommandError, DeviceLink  # noqa: E402
+from pointdose.link import ButtonPress, DeviceCommandError  # noqa: E402
 from pointdose.protocol import wire  # noqa: E402
 from waiting import wait_until as wait_for
 

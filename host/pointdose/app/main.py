@@ -35,20 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pointdose import units
     from pointdose.app.controller import Controller
     from pointdose.app.model import DisplaySettings
-    from pointdose.errors import UserError
+    from pointdose.cliopts import check_device_choice, display_unit, probe_area_cm2
 
-    if args.port and args.sim:
-        raise UserError("choose either --port or --sim, not both")
-    try:
-        unit = units.unit(args.unit).key
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    if not args.probe_area > 0:
-        raise UserError("--probe-area must be a positive area in cm², e.g. 1 for a standard algometer probe")
-    settings = DisplaySettings(unit=unit, probe_area_cm2=args.probe_area)
+    check_device_choice(args.port, args.sim)
+    settings = DisplaySettings(unit=display_unit(args.unit), probe_area_cm2=probe_area_cm2(args.probe_area))
     controller = Controller(port=args.port, force_sim=args.sim, sim_demo=True)
     report = run_app(controller, seconds=args.seconds, screenshot=args.screenshot, max_fps=args.max_fps,
                      settings=settings)

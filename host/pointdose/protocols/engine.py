@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from pointdose import metrics
-from pointdose.protocols.model import Limits, Phase, PointContext, Protocol, ProtocolError, Target
+from pointdose.protocols.model import Limits, Phase, PointContext, Protocol, ProtocolError
 from pointdose.protocols.safety import limits_for
 
 RATE_WINDOW_S = 0.5

@@ -65,18 +65,14 @@ def run(args: argparse.Namespace) -> int:
     from pointdose.errors import UserError
     from pointdose.protocols import PointContext, PPTRecord, caution, resolve
     from pointdose.protocols.points import PointBook
+    from pointdose.cliopts import check_device_choice, display_unit, probe_area_cm2
     from pointdose.session.runner import SessionRunner
 
-    if args.port and args.sim:
-        raise UserError("choose either --port or --sim, not both")
+    check_device_choice(args.port, args.sim)
     if args.hand and args.port:
         raise UserError("--hand drives the simulated device only: use it with --sim")
-    try:
-        unit = units.unit(args.unit).key
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    if not args.probe_area > 0:
-        raise UserError("--probe-area must be a positive area in cm², e.g. 1")
+    unit = display_unit(args.unit)
+    probe_area_cm2(args.probe_area)
     if not 0 <= args.volume <= 1:
         raise UserError("--volume must be between 0 and 1")
     protocol = resolve(args.protocol, **_params(args.set))

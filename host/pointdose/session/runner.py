@@ -39,7 +39,7 @@ from pointdose.cues.device import DeviceCues
 from pointdose.listeners import SAMPLE_DTYPE
 from pointdose.protocols import Engine, PointContext, Protocol
 from pointdose.protocols.model import PPTRecord
-from pointdose.protocols.safety import check_caution_acknowledged, limits_for
+from pointdose.protocols.safety import check_caution_acknowledged
 from pointdose.session import convert
 
 POLL_S = 0.02

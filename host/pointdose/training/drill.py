@@ -19,7 +19,7 @@ Internal units: kPa for pressure targets, N for force targets, seconds.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from pointdose import units

@@ -24,9 +24,8 @@ with its time and trial, so tests (and the records) can check it against the sch
 
 from __future__ import annotations
 
-import math
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np

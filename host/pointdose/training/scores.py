@@ -34,7 +34,7 @@ one trial, given as None with ``notes`` saying so; ``cv_pct`` = 100 · VE / mean
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np

@@ -31,7 +31,7 @@ from pointdose.listeners import SAMPLE_DTYPE
 from pointdose.records.store import Store, StoreError, now_iso
 from pointdose.training.drill import Drill, DrillError
 from pointdose.training.runner import BLOCK_KINDS, Block, TrialRecord
-from pointdose.training.schedule import Schedule, ScheduleError
+from pointdose.training.schedule import Schedule
 from pointdose.training.scores import BlockScore, TrialScore, score_block
 
 # CSV export: one row per trial. Order matters only for people reading it; import goes by name.

@@ -15,7 +15,6 @@ so nothing heavy runs per frame: the panels re-read only when a choice changes o
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
