@@ -1,0 +1,29 @@
+"""Checks of the options several commands share (device choice, display unit, probe area).
+
+Each returns the checked value or raises :class:`UserError` saying what to write instead, so
+``pointdose app``, ``pointdose session`` and the others word the same mistake the same way.
+"""
+
+from __future__ import annotations
+
+from pointdose import units
+from pointdose.errors import UserError
+
+
+def check_device_choice(port: str | None, sim: bool) -> None:
+    if port and sim:
+        raise UserError("choose either --port or --sim, not both")
+
+
+def display_unit(key: str) -> str:
+    """The unit's canonical key (``kgf/cm2`` → its table key); UserError listing the choices."""
+    try:
+        return units.unit(key).key
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def probe_area_cm2(value: float) -> float:
+    if not value > 0:
+        raise UserError("--probe-area must be a positive area in cm², e.g. 1 for a standard algometer probe")
+    return float(value)
