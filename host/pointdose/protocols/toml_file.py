@@ -21,6 +21,7 @@ else:  # pragma: no cover
 
 from pointdose.protocols.builtin import BUILTINS, parse_target
 from pointdose.protocols.model import END_KINDS, PHASE_KINDS, Limits, Phase, Protocol, ProtocolError
+from pointdose.errors import read_user_file
 
 
 class ProtocolFileError(ProtocolError):
@@ -42,12 +43,7 @@ RANGES = {"duration_s": (0.1, 3600.0), "max_s": (0.5, 3600.0), "tolerance_pct": 
 
 def load_protocol(path: str | Path) -> Protocol:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProtocolFileError(f"{path}: no such protocol file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProtocolFileError(f"{path}: cannot read it ({exc})") from None
+    text = read_user_file(path, what="protocol file", error=ProtocolFileError)
     return parse_protocol(text, str(path))
 
 

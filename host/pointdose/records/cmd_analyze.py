@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 
 from pointdose.errors import UserError
+from pointdose.errors import read_user_file
 
 REQUIRED = ("t_s", "pressure_kpa")
 OPTIONAL = ("seq", "segment", "force_n")
@@ -35,12 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def read_trace(path: str | Path) -> dict[str, list[float]]:
     """Columns of a trace CSV; UserError naming the file and line of the first problem."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read it ({exc})") from None
+    text = read_user_file(path)
     reader = csv.reader(text.splitlines())
     header = None
     cols: dict[str, list[float]] = {}

@@ -33,6 +33,7 @@ from pointdose.training.drill import Drill, DrillError
 from pointdose.training.runner import BLOCK_KINDS, Block, TrialRecord
 from pointdose.training.schedule import Schedule
 from pointdose.training.scores import BlockScore, TrialScore, score_block
+from pointdose.errors import read_user_file
 
 # CSV export: one row per trial. Order matters only for people reading it; import goes by name.
 CSV_COLUMNS = (
@@ -409,12 +410,7 @@ _UIDS = ("trial_uid", "block_uid", "session_uid")
 def read_export(path) -> list[dict]:
     """Rows of a training export, checked; TrainingImportError naming the line and field otherwise."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise TrainingImportError(f"{path}: no such file: give the CSV written by `pointdose train export`") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TrainingImportError(f"{path}: cannot read it ({exc}): give the CSV written by `pointdose train export`") from None
+    text = read_user_file(path, hint="give the CSV written by `pointdose train export`", error=TrainingImportError)
     reader = csv.DictReader(io.StringIO(text))
     header = reader.fieldnames or []
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
