@@ -57,6 +57,12 @@ def test_fsr_fit_through_the_cli(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["model"] == "fsr" and out["max_error_n"] < 0.05 and out["params"]["b"] == pytest.approx(1 / 1.1, rel=0.01)
 
+    # the same file without its unloaded rows is refused with what to add, not fitted with a guessed zero
+    lines = [line for line in lines if not line.startswith("0.0,")]
+    assert main(["calibrate", "fit", write(tmp_path, "\n".join(lines)), "--model", "fsr"]) == 1
+    err = capsys.readouterr().err
+    assert "calibration refused (no zero)" in err and "add an unloaded reading" in err and "Traceback" not in err
+
 
 def test_a_refused_calibration_exits_non_zero_with_the_reason(tmp_path, capsys):
     text = "raw,force_n\n0,0\n1000,10\n2000,20\n3300,30\n"  # 10 % off at the top

@@ -244,3 +244,25 @@ def test_result_dict_has_the_fields_the_cli_promises():
     assert d["model"] == "linear"
     assert set(d["points"][0]) >= {"raw", "force_n", "predicted_n", "error_n"}
     assert len(d["points"]) == 9
+
+
+def test_an_fsr_fit_without_an_unloaded_point_is_refused_not_zeroed_at_the_lightest_load():
+    # A divider FSR with a known law (c = 0.02, b = 1.1). Without a force-0 row the old fit took the
+    # lightest load's reading as zero force: 0.5 N read back as 0.002 N. It must refuse instead.
+    forces = [0.5, 1.0, 2.0, 5.0, 10.0, 20.0]
+    pts = [Point(float(fsr_raw(f)), f) for f in forces]
+    with pytest.raises(CalibrationRefused) as exc:
+        fit_points(pts, FSR, tolerance=Tolerance(pct_fs=100))
+    assert exc.value.code == "no_zero"
+    assert "add an unloaded reading" in str(exc.value)
+    # the same loads with the unloaded reading (0 counts: the FSR open, the divider at its rail) fit exactly
+    result = fit_points([Point(0.0, 0.0)] + pts, FSR)
+    assert np.allclose(result.model.force_n(fsr_raw(np.array(forces))), forces, rtol=1e-6)
+    assert result.model.force_n(fsr_raw(0.5)) == pytest.approx(0.5, rel=1e-6)
+
+
+def test_a_linear_fit_needs_no_unloaded_point():
+    # the load cell's offset is fitted, so no zero row is needed (and none is invented)
+    pts = [Point(42000.0 + 14000.0 * f, f) for f in (10.0, 20.0, 30.0)]
+    result = fit_points(pts, LINEAR)
+    assert result.model.zero_raw == pytest.approx(42000.0)

@@ -292,6 +292,13 @@ def _check_points(points: list[Point], raw_limits: tuple[float, float] | None, m
             "too_few_points",
             f"{len(loads)} different load{'s' if len(loads) != 1 else ''} above zero; at least {MIN_LOADS} are needed "
             "(spread over the range you will use, e.g. a third, two thirds and all of your top load)")
+    if model == FSR and not any(p.force_n == 0 for p in points):
+        # The model is zero force at the unloaded reading and nowhere else; the lightest load cannot
+        # stand in for it: that load would read ~0 N (on a simulated divider FSR fitted that way, 0.5 N
+        # read back as 0.002 N and 1 N as 0.69 N).
+        raise CalibrationRefused(
+            "no_zero", "the FSR model needs the reading with nothing on the sensor, and no point has force 0: "
+            "add an unloaded reading (a row with force 0, probe resting free) and fit again")
     for i, p in enumerate(points, 1):
         if model == FSR and p.force_n == 0:
             continue  # an unloaded FSR divider rests at a rail: that is its zero, not saturation
@@ -376,17 +383,14 @@ def _fit_linear(points: list[Point]) -> LinearModel:
     return LinearModel(counts_per_n=1.0 / c1, zero_raw=-c0 / c1)
 
 
-def _zero_raw(points: list[Point], sign: float) -> float:
-    zeros = [p.raw for p in points if p.force_n == 0]
-    if zeros:
-        return float(np.mean(zeros))
-    # no unloaded point: start just short of the least-loaded reading
-    return float(min(p.raw for p in points) if sign > 0 else max(p.raw for p in points)) - sign * 1.0
+def _zero_raw(points: list[Point]) -> float:
+    """The unloaded reading: the mean of the force-0 points (``_check_points`` made sure there is one)."""
+    return float(np.mean([p.raw for p in points if p.force_n == 0]))
 
 
 def _fit_fsr(points: list[Point], sign: float, raw_limits: tuple[float, float]) -> FsrModel:
     rail = float(raw_limits[1] if sign > 0 else raw_limits[0])
-    zero = _zero_raw(points, sign)
+    zero = _zero_raw(points)
     proto = FsrModel(1.0, 1.0, zero, rail)
     if proto.span <= 0:
         raise CalibrationRefused("bad_point", "the unloaded reading is at the sensor's limit: check the divider wiring")
@@ -435,7 +439,7 @@ def fit_points(points, model: str = LINEAR, *, tolerance: Tolerance | None = Non
 
     ``raw_limits``: the sensor's raw range (readings at either end are saturated); for the FSR model
     it also gives the rail (default 0 … 65535, the ADC's ``read_u16``). Refusals, in the order they
-    are checked: a bad point, too few loads, a saturated point, an unsteady point (flagged, or a
+    are checked: a bad point, too few loads, (FSR) no unloaded point, a saturated point, an unsteady point (flagged, or a
     recorded spread ``2·sd`` wider than the tolerance), non-monotonic readings, and a maximum error
     above the tolerance.
     """
