@@ -10,8 +10,13 @@ the definitions are in ``docs/metrics.md``. Plain functions over numpy arrays; n
     (2.0, 175.0)
 
 Conventions
-    * Pressure is linear between samples. Contact is ``p >= contact_kpa`` (a plain threshold, no
-      hysteresis); a crossing inside an interval is placed by linear interpolation.
+    * Pressure is linear between samples. **Contact** (the one definition the engine, training and
+      the reports use too) begins when the pressure rises to ``contact_kpa`` and ends when it falls
+      below the release level, ``release_kpa`` = :data:`CONTACT_RELEASE_RATIO` × ``contact_kpa``
+      unless given: a threshold with hysteresis, so a probe resting near the threshold is one
+      contact, not dozens. Crossings inside an interval are placed by linear interpolation.
+      :func:`contact_pieces` (whole traces) and :class:`ContactTracker` (sample by sample) are its
+      two forms and agree sample for sample.
     * Dose is the trapezoidal integral of the pressure itself over the contact time, kPa·s
       (and N·s from force). It is a *descriptive* number: it says how much pressure × time was
       given, not what it did.
@@ -31,6 +36,13 @@ import numpy as np
 # 10 kPa = 1 N on a 1 cm² probe: well under any therapeutic or PPT pressure (domain notes:
 # PPTs 100–600 kPa on 1 cm²) and well over a load cell's noise. A setting: stored per application.
 DEFAULT_CONTACT_KPA = 10.0
+# Contact ends when the pressure falls below this share of the threshold (5 kPa = 0.5 N on 1 cm² at
+# the default): the hysteresis. A setting, not from a source: it must exceed the noise of a reading
+# resting at the threshold (a load cell's is well under 1 kPa; an FSR's ±2 % repeatability is
+# 0.2 kPa at 10 kPa, domain notes) and stay under any pressure that is meant as contact. A ratio,
+# not a fixed kPa, so every threshold (the safety limits' too) gets the same definition, and the
+# one number each application stores (its ``contact_kpa``) recomputes its contact exactly.
+CONTACT_RELEASE_RATIO = 0.5
 
 # Repeat PPT measurements in healthy people differ by 53–102 kPa (Persson 2004, domain notes,
 # "Pressure-pain threshold"): a change below LOW is within that noise, LOW..HIGH is uncertain.
@@ -91,6 +103,7 @@ class Metrics:
     gap_s: float = 0.0
     hold_cv: list[float | None] = field(default_factory=list)  # one per hold window, None if too short
     cycles_completed: int | None = None  # from the engine's events, when known
+    contact_release_kpa: float | None = None  # contact ends below this (the hysteresis' lower level)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -140,26 +153,113 @@ def gaps_between(t, seq, segment, spans: list[tuple[int, int]]) -> list[Gap]:
     return out
 
 
-def above(t: np.ndarray, y: np.ndarray, level: float) -> tuple[float, float]:
-    """Time with ``y >= level`` and ∫ y dt over that time, y linear between samples (one run)."""
-    if len(t) < 2:
-        return 0.0, 0.0
+def release_level(contact_kpa: float, release_kpa: float | None = None) -> float:
+    """The level below which contact ends: ``release_kpa``, else CONTACT_RELEASE_RATIO × threshold."""
+    off = CONTACT_RELEASE_RATIO * float(contact_kpa) if release_kpa is None else float(release_kpa)
+    if not (math.isfinite(off) and off <= contact_kpa):
+        raise ValueError(f"the contact release level ({off:g} kPa) must be a number at or below the contact "
+                         f"threshold ({contact_kpa:g} kPa)")
+    return off
+
+
+class ContactTracker:
+    """The contact definition sample by sample (the engine's hold clock, live displays).
+
+    ``update(t, p)`` returns whether the probe is in contact after this sample: contact starts at
+    ``p >= contact_kpa`` and ends at ``p < release``. ``since`` is the time of the sample that
+    started the current contact; ``contacts`` counts contacts begun.
+    """
+
+    def __init__(self, contact_kpa: float = DEFAULT_CONTACT_KPA, release_kpa: float | None = None) -> None:
+        self.contact_kpa = float(contact_kpa)
+        self.release_kpa = release_level(contact_kpa, release_kpa)
+        self.in_contact = False
+        self.since: float | None = None
+        self.contacts = 0
+
+    def update(self, t: float, p: float) -> bool:
+        if not self.in_contact and p >= self.contact_kpa:
+            self.in_contact, self.since = True, t
+            self.contacts += 1
+        elif self.in_contact and p < self.release_kpa:
+            self.in_contact, self.since = False, None
+        return self.in_contact
+
+
+def contact_states(p: np.ndarray, contact_kpa: float, release_kpa: float, initial: bool = False) -> np.ndarray:
+    """In contact after each sample (the same answers as :class:`ContactTracker`, vectorised)."""
+    p = np.asarray(p, dtype=np.float64)
+    if p.size == 0:
+        return np.zeros(0, dtype=bool)
+    event = np.where(p >= contact_kpa, 1, np.where(p < release_kpa, 0, -1))  # -1: keeps the state
+    last = np.maximum.accumulate(np.where(event >= 0, np.arange(p.size), -1))
+    return np.where(last >= 0, event[np.maximum(last, 0)] == 1, initial)
+
+
+def contact_pieces(t: np.ndarray, p: np.ndarray, contact_kpa: float, release_kpa: float,
+                   initial: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The contact time of one run as pieces of its intervals: ``(i, u0, u1, states)``.
+
+    Piece k covers the fraction ``[u0[k], u1[k]]`` of the interval from sample ``i[k]`` to
+    ``i[k] + 1`` (a whole interval in contact is 0…1; the interval where contact begins starts
+    at the interpolated rise through the threshold, the one where it ends stops at the fall through
+    the release level). ``states`` is :func:`contact_states` of the run.
+    """
     t = np.asarray(t, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    dt = np.diff(t)
-    a, b = y[:-1], y[1:]
-    ia, ib = a >= level, b >= level
+    p = np.asarray(p, dtype=np.float64)
+    s = contact_states(p, contact_kpa, release_kpa, initial)
+    if p.size < 2:
+        empty = np.zeros(0)
+        return empty.astype(np.int64), empty, empty, s
+    a, b = p[:-1], p[1:]
+    sa, sb = s[:-1], s[1:]
+    whole, down, up = sa & sb, sa & ~sb, ~sa & sb
+    idx = np.flatnonzero(whole | down | up)
+    u0 = np.zeros(idx.size)
+    u1 = np.ones(idx.size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # down: a >= release > b; up: a < threshold <= b — both denominators are > 0 there
+        d = down[idx]
+        u1[d] = (a[idx][d] - release_kpa) / (a[idx][d] - b[idx][d])
+        u_ = up[idx]
+        u0[u_] = (contact_kpa - a[idx][u_]) / (b[idx][u_] - a[idx][u_])
+    return idx, np.clip(u0, 0.0, 1.0), np.clip(u1, 0.0, 1.0), s
+
+
+def _at(y: np.ndarray, idx: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The linear value at fraction ``u`` of interval ``idx``."""
+    return y[idx] + (y[idx + 1] - y[idx]) * u
+
+
+def _segments_above(t0, y0, t1, y1, level: float) -> tuple[float, float]:
+    """Time with ``y >= level`` and ∫ y dt over it, over linear segments (t0,y0)→(t1,y1)."""
+    dt = t1 - t0
+    ia, ib = y0 >= level, y1 >= level
     both = ia & ib
     time = float(dt[both].sum())
-    area = float((0.5 * (a[both] + b[both]) * dt[both]).sum())
+    area = float((0.5 * (y0[both] + y1[both]) * dt[both]).sum())
     # one end above: the part from the crossing to that end, a trapezoid from `level` to it
-    for up_end, hi, lo in ((ia & ~ib, a, b), (~ia & ib, b, a)):
+    for up_end, hi, lo in ((ia & ~ib, y0, y1), (~ia & ib, y1, y0)):
         if up_end.any():
             frac = (hi[up_end] - level) / (hi[up_end] - lo[up_end])
             part = frac * dt[up_end]
             time += float(part.sum())
             area += float((0.5 * (hi[up_end] + level) * part).sum())
     return time, area
+
+
+def above(t: np.ndarray, y: np.ndarray, level: float) -> tuple[float, float]:
+    """Time with ``y >= level`` and ∫ y dt over that time, y linear between samples (one run)."""
+    if len(t) < 2:
+        return 0.0, 0.0
+    t = np.asarray(t, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    return _segments_above(t[:-1], y[:-1], t[1:], y[1:], level)
+
+
+def trapezoid_pieces(t0, y0, t1, y1) -> float:
+    """∫ y dt over linear pieces (t0,y0)→(t1,y1)."""
+    return float((0.5 * (y0 + y1) * (t1 - t0)).sum())
 
 
 def trapezoid(t: np.ndarray, y: np.ndarray) -> float:
@@ -194,23 +294,18 @@ def _window(t, y, t0, t1):
     return tt, yy
 
 
-def _episodes(y: np.ndarray, level: float, spans) -> int:
-    count = 0
-    for a, b in spans:
-        on = y[a:b] >= level
-        if on.size:
-            count += int(on[0]) + int(np.count_nonzero(on[1:] & ~on[:-1]))
-    return count
-
-
 # --------------------------------------------------------------------------- the one entry point
 
 
-def compute(t_s, pressure_kpa, *, contact_kpa: float = DEFAULT_CONTACT_KPA, force_n=None, seq=None,
+def compute(t_s, pressure_kpa, *, contact_kpa: float = DEFAULT_CONTACT_KPA, release_kpa: float | None = None,
+            force_n=None, seq=None,
             segment=None, band_kpa: tuple[float, float] | None = None, ppt_kpa: float | None = None,
             holds: Iterable[tuple[float, float]] = (), cycles_completed: int | None = None) -> Metrics:
     """All metrics of one trace. ``t_s`` in time order (s); ``pressure_kpa`` (kPa); ``seq``/``segment``
-    (optional) reveal gaps; ``holds``: (t_start, t_end) windows for hold stability (CV).
+    (optional) reveal gaps; ``holds``: (t_start, t_end) windows for hold stability (CV);
+    ``release_kpa``: where contact ends (default :data:`CONTACT_RELEASE_RATIO` × ``contact_kpa``).
+    Contact carries across a gap (the probe pressing before and after is one contact), but no
+    time across it is counted.
 
     A step back in ``t_s`` (the host's clock mapping corrected itself) never raises: it is a gap,
     reported and not integrated across."""
@@ -220,6 +315,7 @@ def compute(t_s, pressure_kpa, *, contact_kpa: float = DEFAULT_CONTACT_KPA, forc
         raise ValueError("time and pressure must have the same length")
     if not math.isfinite(contact_kpa):
         raise ValueError("the contact threshold must be a number of kPa")
+    release = release_level(contact_kpa, release_kpa)
     if band_kpa is not None:
         lo, hi = float(band_kpa[0]), float(band_kpa[1])
         if not lo < hi:
@@ -235,26 +331,27 @@ def compute(t_s, pressure_kpa, *, contact_kpa: float = DEFAULT_CONTACT_KPA, forc
     dose_n = 0.0 if f is not None else None
     in_band = 0.0 if band_kpa is not None else None
     above_ppt = 0.0 if ppt_kpa is not None else None
-    # N·s: the same contact intervals; with a constant probe area force ∝ pressure, so the force
-    # threshold is contact_kpa scaled by force/pressure of this trace (exact for one probe).
-    f_level = None
-    if f is not None:
-        ratio = _force_per_kpa(p, f)
-        f_level = contact_kpa * ratio if ratio is not None else None
+    state = False
+    contacts = 0
     for a, b in spans:
         ts, ps = t[a:b], p[a:b]
-        c, d = above(ts, ps, contact_kpa)
-        contact_s += c
-        dose += d
+        idx, u0, u1, states = contact_pieces(ts, ps, contact_kpa, release, initial=state)
+        if states.size:
+            contacts += int(states[0] and not state) + int(np.count_nonzero(states[1:] & ~states[:-1]))
+            state = bool(states[-1])
+        t0, t1 = _at(ts, idx, u0), _at(ts, idx, u1)
+        p0, p1 = _at(ps, idx, u0), _at(ps, idx, u1)
+        contact_s += float((t1 - t0).sum())
+        dose += trapezoid_pieces(t0, p0, t1, p1)
         if f is not None:
-            if f_level is not None:
-                dose_n += above(ts, f[a:b], f_level)[1]
+            fs = f[a:b]
+            dose_n += trapezoid_pieces(t0, _at(fs, idx, u0), t1, _at(fs, idx, u1))
         if band_kpa is not None:
-            lo = max(band_kpa[0], contact_kpa)
-            if lo < band_kpa[1]:
-                in_band += above(ts, ps, lo)[0] - above(ts, ps, band_kpa[1])[0]
-                # a stretch sitting exactly on the top edge is in the band
-                in_band += _at_level(ts, ps, band_kpa[1])
+            # in the band and in contact: the band measured over the contact pieces only
+            in_band += _segments_above(t0, p0, t1, p1, band_kpa[0])[0] - _segments_above(t0, p0, t1, p1, band_kpa[1])[0]
+            # a stretch sitting exactly on the top edge is in the band
+            flat = (p0 == band_kpa[1]) & (p1 == band_kpa[1])
+            in_band += float((t1 - t0)[flat].sum())
         if ppt_kpa is not None:
             above_ppt += above(ts, ps, ppt_kpa)[0]
 
@@ -281,27 +378,13 @@ def compute(t_s, pressure_kpa, *, contact_kpa: float = DEFAULT_CONTACT_KPA, forc
         in_band_pct=(100.0 * in_band / contact_s if contact_s > 0 else 0.0) if in_band is not None else None,
         ppt_kpa=ppt_kpa,
         above_ppt_s=above_ppt,
-        contacts=_episodes(p, contact_kpa, spans),
+        contacts=contacts,
         gaps=gaps,
         gap_s=float(sum(g.duration_s for g in gaps)),
         hold_cv=cvs,
         cycles_completed=cycles_completed,
+        contact_release_kpa=release,
     )
-
-
-def _at_level(t, y, level) -> float:
-    """Time of intervals lying exactly on ``level`` (both ends equal to it)."""
-    if len(t) < 2:
-        return 0.0
-    flat = (y[:-1] == level) & (y[1:] == level)
-    return float(np.diff(t)[flat].sum())
-
-
-def _force_per_kpa(p: np.ndarray, f: np.ndarray) -> float | None:
-    nz = np.abs(p) > 1e-9
-    if not nz.any():
-        return None
-    return float(np.median(f[nz] / p[nz]))
 
 
 # --------------------------------------------------------------------------- PPT change

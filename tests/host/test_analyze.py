@@ -17,13 +17,21 @@ def test_json_of_a_trace_with_extra_columns_in_any_order(tmp_path, capsys):
     path = write(tmp_path, "note,pressure_kpa,t_s\na,0,0\nb,100,1\nc,100,2\nd,0,3\n")
     assert main(["analyze", path, "--contact-kpa", "50", "--band", "60:120", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["contact_s"] == pytest.approx(2.0)
-    assert out["dose_kpa_s"] == pytest.approx(175.0)
+    # contact from 50 kPa up (0.5 s) until below the release level, 25 kPa (2.75 s)
+    assert out["contact_release_kpa"] == 25.0
+    assert out["contact_s"] == pytest.approx(2.25)
+    assert out["dose_kpa_s"] == pytest.approx(184.375)
     assert out["peak_kpa"] == 100.0
-    assert out["mean_contact_kpa"] == pytest.approx(87.5)
+    assert out["mean_contact_kpa"] == pytest.approx(184.375 / 2.25)
     # band 60..120 (inside contact): 0.4 s rising from 60 to 100, the 1 s hold, 0.4 s falling = 1.8 s
     assert out["in_band_s"] == pytest.approx(1.8)
-    assert out["in_band_pct"] == pytest.approx(90.0)
+    assert out["in_band_pct"] == pytest.approx(100 * 1.8 / 2.25)
+    # --release-kpa equal to the threshold: no hysteresis, 0.5 s → 2.5 s
+    assert main(["analyze", path, "--contact-kpa", "50", "--release-kpa", "50", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["contact_s"] == pytest.approx(2.0) and out["dose_kpa_s"] == pytest.approx(175.0)
+    assert main(["analyze", path, "--contact-kpa", "50", "--release-kpa", "60"]) == 1
+    assert "--release-kpa must be" in capsys.readouterr().err
 
 
 def test_seq_column_reveals_a_gap(tmp_path, capsys):

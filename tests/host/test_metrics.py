@@ -11,33 +11,90 @@ from pointdose import metrics
 
 
 def test_trapezoid_press_crossings_interpolated():
-    # 0 → 100 kPa in 1 s, hold 1 s, back to 0 in 1 s; threshold 50 kPa is crossed at 0.5 s and 2.5 s
+    # 0 → 100 kPa in 1 s, hold 1 s, back to 0 in 1 s; contact begins at the 50 kPa threshold (0.5 s)
+    # and ends below the release level, half of it: 25 kPa, reached at 2.75 s
     t = [0.0, 1.0, 2.0, 3.0]
     p = [0.0, 100.0, 100.0, 0.0]
     m = metrics.compute(t, p, contact_kpa=50.0)
-    assert m.contact_s == pytest.approx(2.0)
-    # 0.5 s ramp from 50 to 100 (37.5) + 1 s at 100 (100) + 0.5 s ramp down (37.5)
-    assert m.dose_kpa_s == pytest.approx(175.0)
+    assert m.contact_release_kpa == 25.0
+    assert m.contact_s == pytest.approx(2.25)
+    # 0.5 s ramp from 50 to 100 (37.5) + 1 s at 100 (100) + 0.75 s ramp down 100 → 25 (46.875)
+    assert m.dose_kpa_s == pytest.approx(184.375)
     assert m.peak_kpa == 100.0
-    assert m.mean_contact_kpa == pytest.approx(87.5)
+    assert m.mean_contact_kpa == pytest.approx(184.375 / 2.25)
     assert m.duration_s == 3.0
     assert m.contacts == 1
     assert m.gaps == []
+    # without hysteresis (release = threshold): 0.5 s → 2.5 s, 37.5 + 100 + 37.5
+    plain = metrics.compute(t, p, contact_kpa=50.0, release_kpa=50.0)
+    assert (plain.contact_s, plain.dose_kpa_s) == (pytest.approx(2.0), pytest.approx(175.0))
 
 
-def test_plain_threshold_counts_a_sample_exactly_at_it():
+def test_contact_begins_at_the_threshold_and_holds_down_to_the_release_level():
     m = metrics.compute([0, 1, 2], [50.0, 50.0, 0.0], contact_kpa=50.0)
-    assert m.contact_s == pytest.approx(1.0)  # at the threshold is contact (>=), no hysteresis
-    assert m.dose_kpa_s == pytest.approx(50.0)
+    # at the threshold is contact (>=); it lasts down to 25 kPa, at 1.5 s
+    assert m.contact_s == pytest.approx(1.5)
+    assert m.dose_kpa_s == pytest.approx(50.0 + 0.5 * (50.0 + 25.0) / 2)
+    # a reading between the two levels does not start a contact
+    assert metrics.compute([0, 1, 2], [0.0, 40.0, 40.0], contact_kpa=50.0).contacts == 0
+    with pytest.raises(ValueError, match="release level"):
+        metrics.compute([0, 1], [0, 0], contact_kpa=10.0, release_kpa=20.0)
 
 
 def test_half_sine_dense_sampling_matches_the_integral():
     t = np.linspace(0.0, 10.0, 100_001)
     p = 300.0 * np.sin(np.pi * t / 10.0)
     m = metrics.compute(t, p, contact_kpa=150.0)
-    # sin ≥ 0.5 for t in [10/6, 50/6]; ∫ 300 sin(πt/10) dt over it = 3000/π·(cos(π/6) − cos(5π/6))
-    assert m.contact_s == pytest.approx(40.0 / 6.0, abs=1e-6)
-    assert m.dose_kpa_s == pytest.approx(3000.0 / math.pi * 2 * math.cos(math.pi / 6), rel=1e-6)
+    # contact from sin = 0.5 on the way up (t = 10/6) to sin = 0.25 on the way down (release 75 kPa)
+    t_on, t_off = 10.0 / 6.0, 10.0 - 10.0 / math.pi * math.asin(0.25)
+    assert m.contact_s == pytest.approx(t_off - t_on, abs=1e-6)
+    dose = 3000.0 / math.pi * (math.cos(math.pi * t_on / 10) - math.cos(math.pi * t_off / 10))
+    assert m.dose_kpa_s == pytest.approx(dose, rel=1e-6)
+
+
+def _resting_at(level: float, noise: float, seconds: float = 5.0, hz: float = 80.0):
+    """A probe resting at ``level`` with a ±``noise`` kPa wobble: a sine at 11 Hz sampled at 80 Hz
+    (not a divisor of it, so the samples fall all over the wobble, both sides of the level)."""
+    t = np.arange(0.0, seconds, 1.0 / hz)
+    return t, level + noise * np.sin(2 * np.pi * 11.0 * t)
+
+
+def test_a_probe_resting_at_the_threshold_is_one_contact_not_dozens():
+    t, p = _resting_at(10.0, 0.5)
+    assert np.count_nonzero(p >= 10.0) > 100 and np.count_nonzero(p < 10.0) > 100  # it crosses all the time
+    m = metrics.compute(t, p, contact_kpa=10.0)
+    assert m.contacts == 1
+    # a plain threshold (what the old code did) splits it into dozens of "contacts"
+    assert metrics.compute(t, p, contact_kpa=10.0, release_kpa=10.0).contacts > 50
+    # contact from the first sample at or above 10 kPa to the end: no dropping in and out
+    first = t[np.argmax(p >= 10.0)]
+    assert m.contact_s == pytest.approx(t[-1] - first, abs=1e-9)
+
+
+def test_contact_count_is_stable_under_noise_around_the_threshold():
+    # three presses to 100 kPa, each with the probe then resting near the threshold between them:
+    # noise up to ±4 kPa at the 10 kPa threshold (release 5 kPa) never adds a contact
+    rng = np.random.default_rng(5)
+    t = np.arange(0.0, 30.0, 0.0125)
+    press = ((t % 10.0) > 2.0) & ((t % 10.0) < 6.0)
+    p = np.where(press, 100.0, 0.0) + np.where(press, 0.0, 2.0)
+    for noise in (0.5, 1.0, 2.0, 2.9):
+        noisy = p + rng.uniform(-noise, noise, t.size)
+        assert metrics.compute(t, noisy, contact_kpa=10.0).contacts == 3
+        # resting right at the threshold, between presses: the rest is one long contact with them
+        resting = np.where(press, 100.0, 10.0) + rng.uniform(-noise, noise, t.size)
+        assert metrics.compute(t, resting, contact_kpa=10.0).contacts == 1
+
+
+def test_the_tracker_and_the_trace_agree_sample_for_sample():
+    rng = np.random.default_rng(6)
+    t = np.arange(0.0, 20.0, 0.01)
+    p = 12.0 + 12.0 * np.sin(t) + rng.normal(0.0, 1.5, t.size)
+    tracker = metrics.ContactTracker(10.0)
+    live = np.array([tracker.update(ti, pi) for ti, pi in zip(t, p)])
+    assert np.array_equal(live, metrics.contact_states(p, 10.0, 5.0))
+    assert tracker.contacts == metrics.compute(t, p, contact_kpa=10.0).contacts
+    assert tracker.release_kpa == 5.0
 
 
 def test_gap_is_reported_and_not_integrated_across():
@@ -101,7 +158,7 @@ def test_dose_in_newton_seconds_from_force():
     p = np.array([0.0, 100.0, 100.0, 0.0])
     f = p * 2.0 / 10.0  # a 2 cm² probe: F = p·A/10
     m = metrics.compute(t, p, contact_kpa=50.0, force_n=f)
-    assert m.dose_n_s == pytest.approx(175.0 * 0.2)
+    assert m.dose_n_s == pytest.approx(184.375 * 0.2)  # the same contact time as the kPa·s dose
 
 
 def test_episodes_and_json():
@@ -155,7 +212,8 @@ def test_inserting_linear_midpoints_changes_nothing(steps, level):
     assert b.dose_kpa_s == pytest.approx(a.dose_kpa_s, rel=1e-9, abs=1e-6)
     assert b.in_band_s == pytest.approx(a.in_band_s, abs=1e-9)
     assert 0.0 <= a.contact_s <= a.duration_s + 1e-12
-    assert a.dose_kpa_s >= level * a.contact_s - 1e-6  # everything counted is at or above the threshold
+    # everything counted is at or above the release level
+    assert a.dose_kpa_s >= metrics.CONTACT_RELEASE_RATIO * level * a.contact_s - 1e-6
 
 
 def test_time_stepping_back_is_a_gap_never_an_error():

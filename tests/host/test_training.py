@@ -372,3 +372,20 @@ def test_cli_reports_bad_input_as_one_line(tmp_path, capsys, monkeypatch):
     assert main(["train", "run", "--student", "S-1", "--preset", "deep", "--surface", "partner", "--sim"]) == 1
     err = capsys.readouterr().err
     assert "exceeds typical pressure-pain thresholds" in err and "--yes" in err
+
+
+def test_a_trial_counts_contacts_by_the_metrics_definition():
+    # a clean trial is one contact; lifting off (to 0) for 0.2 s mid-hold is a second one, and a
+    # wobble around the 10 kPa threshold on the way down adds none (release at 5 kPa)
+    t, y = trial_trace(100.0)
+    clean = score_trial(t, y, target=100, band=(90, 110), t_start=0, ramp_s=2, hold_s=5, release_s=1,
+                        contact_level=10.0)
+    assert clean.contacts == 1 and not any("came off" in n for n in clean.notes)
+    lifted = y.copy()
+    lifted[(t > 4.0) & (t < 4.2)] = 0.0
+    lifted[(t > 7.8)] = 10.0 + 0.5 * np.sin(2 * np.pi * 11 * t[t > 7.8])
+    s = score_trial(t, lifted, target=100, band=(90, 110), t_start=0, ramp_s=2, hold_s=5, release_s=1,
+                    contact_level=10.0)
+    assert s.contacts == 2 and any("came off the surface 1 time" in n for n in s.notes)
+    assert Drill(target=20.0, quantity="force", probe_area_cm2=None).contact_level == pytest.approx(1.0)  # 10 kPa on 1 cm²
+    assert Drill(target=200.0).contact_level == 10.0

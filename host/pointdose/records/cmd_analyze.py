@@ -25,7 +25,9 @@ OPTIONAL = ("seq", "segment", "force_n")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("trace", metavar="TRACE.csv", help="CSV with columns t_s,pressure_kpa (others ignored)")
     parser.add_argument("--contact-kpa", type=float, required=True, metavar="X",
-                        help="contact threshold in kPa (time at or above it is contact)")
+                        help="contact threshold in kPa: contact begins at or above it")
+    parser.add_argument("--release-kpa", type=float, metavar="Y",
+                        help="contact ends below this, kPa (default half the threshold; docs/metrics.md)")
     parser.add_argument("--band", metavar="LOW:HIGH", help="target band in kPa, e.g. 100:150")
     parser.add_argument("--ppt-kpa", type=float, metavar="P", help="the point's PPT in kPa (time above it)")
     parser.add_argument("--hold", action="append", default=[], metavar="T0:T1",
@@ -77,11 +79,12 @@ def read_trace(path: str | Path) -> dict[str, list[float]]:
     return cols
 
 
-def analyze(path, *, contact_kpa: float, band=None, ppt_kpa=None, holds=()) -> dict:
+def analyze(path, *, contact_kpa: float, band=None, ppt_kpa=None, holds=(), release_kpa=None) -> dict:
     from pointdose import metrics
 
     cols = read_trace(path)
-    m = metrics.compute(cols["t_s"], cols["pressure_kpa"], contact_kpa=contact_kpa, band_kpa=band,
+    m = metrics.compute(cols["t_s"], cols["pressure_kpa"], contact_kpa=contact_kpa, release_kpa=release_kpa,
+                        band_kpa=band,
                         ppt_kpa=ppt_kpa, holds=holds, force_n=cols.get("force_n"),
                         seq=[int(v) for v in cols["seq"]] if "seq" in cols else None,
                         segment=[int(v) for v in cols["segment"]] if "segment" in cols else None)
@@ -93,14 +96,17 @@ def run(args: argparse.Namespace) -> int:
 
     if not math.isfinite(args.contact_kpa):
         raise UserError("--contact-kpa must be a number of kPa")
+    if args.release_kpa is not None and not (math.isfinite(args.release_kpa) and args.release_kpa <= args.contact_kpa):
+        raise UserError(f"--release-kpa must be a number of kPa at or below --contact-kpa ({args.contact_kpa:g})")
     band = parse_range(args.band, "--band") if args.band else None
     holds = [parse_range(h, "--hold") for h in args.hold]
-    result = analyze(args.trace, contact_kpa=args.contact_kpa, band=band, ppt_kpa=args.ppt_kpa, holds=holds)
+    result = analyze(args.trace, contact_kpa=args.contact_kpa, band=band, ppt_kpa=args.ppt_kpa, holds=holds,
+                     release_kpa=args.release_kpa)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     rows = [("samples", f"{result['n_samples']}"), ("duration", f"{fmt(result['duration_s'], 2)} s"),
-            ("contact threshold", f"{fmt(result['contact_kpa'])} kPa"),
+            ("contact", f"from {fmt(result['contact_kpa'])} kPa up, until below {fmt(result['contact_release_kpa'])} kPa"),
             ("contact time", f"{fmt(result['contact_s'], 2)} s"),
             ("dose (descriptive)", f"{fmt(result['dose_kpa_s'])} kPa·s"),
             ("mean over contact", f"{fmt(result['mean_contact_kpa'])} kPa"), ("peak", f"{fmt(result['peak_kpa'])} kPa")]

@@ -214,7 +214,8 @@ def session_report(store: Store, session_id: int, out: str | Path, *, include_na
     p.multi_cell(112, 4, pdf.t(
         "Orange dots: points treated this session; larger = more dose.\n"
         "Dose (descriptive) = ∫ pressure dt over contact time, kPa·s: how much pressure-time was given, "
-        "not a measure of effect (docs/metrics.md). Contact = pressure ≥ the threshold shown (dashed); "
+        "not a measure of effect (docs/metrics.md). Contact begins at the threshold shown (dashed) and ends "
+        f"below {metrics.CONTACT_RELEASE_RATIO:.0%} of it; "
         "green band = target band.\n"
         f"PPT changes under {metrics.PPT_NOISE_LOW_KPA:.0f} kPa are within measurement noise, "
         f"{metrics.PPT_NOISE_LOW_KPA:.0f}–{metrics.PPT_NOISE_HIGH_KPA:.0f} kPa uncertain (repeat differences in "
@@ -275,7 +276,8 @@ def _application_block(pdf, store: Store, a: dict, second) -> None:
     cvs = [f"{c * 100:.1f} %" for c in m["hold_cv"] if c is not None]
     table = [
         ("Duration", f"{m['duration_s']:.1f} s"),
-        ("Contact time", f"{m['contact_s']:.1f} s (pressure ≥ {m['contact_kpa']:.0f} kPa)"),
+        ("Contact time", f"{m['contact_s']:.1f} s (from ≥ {m['contact_kpa']:.0f} kPa until "
+                         f"< {m.get('contact_release_kpa') or metrics.release_level(m['contact_kpa']):.0f} kPa)"),
         ("Dose (descriptive)", f"{m['dose_kpa_s']:.0f} kPa·s" + (f" = {m['dose_n_s']:.0f} N·s" if m.get("dose_n_s") else "")),
         ("Mean over contact", kp(m["mean_contact_kpa"])),
         ("Peak", kp(m["peak_kpa"])),

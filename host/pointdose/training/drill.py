@@ -22,7 +22,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from pointdose import units
+from pointdose import metrics, units
 
 QUANTITIES = ("pressure", "force")
 INTERNAL_UNIT = {"pressure": "kPa", "force": "N"}
@@ -105,6 +105,13 @@ class Drill:
         if self.probe_area_cm2 is None:
             return None
         return float(units.pressure_kpa(self.target, self.probe_area_cm2))
+
+    @property
+    def contact_level(self) -> float:
+        """The contact threshold (pointdose.metrics, docs/metrics.md) in the drill's quantity."""
+        if self.quantity == "pressure":
+            return metrics.DEFAULT_CONTACT_KPA
+        return float(units.force_n(metrics.DEFAULT_CONTACT_KPA, self.probe_area_cm2 or units.DEFAULT_PROBE_AREA_CM2))
 
     def value_of(self, force_n, pressure_kpa):
         """The drill's quantity from a sample's force and pressure."""

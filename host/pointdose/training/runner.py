@@ -332,7 +332,8 @@ class BlockRun:
         rec.rows = rows
         y = d.value_of(rows["force_n"], rows["pressure_kpa"])
         rec.score = score_trial(rows["t_s"], y, target=d.target, band=d.band, t_start=rec.t_start, ramp_s=d.ramp_s,
-                                hold_s=d.hold_s, release_s=d.release_s, seq=rows["seq"], segment=rows["segment"])
+                                hold_s=d.hold_s, release_s=d.release_s, seq=rows["seq"], segment=rows["segment"],
+                                contact_level=d.contact_level)
         rec.feedback_s = self._feedback_time(rec.number)
         self.results.append(rec)
         self._current = None

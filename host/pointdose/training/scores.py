@@ -17,6 +17,10 @@ Per trial (values in the drill's quantity: kPa for pressure, N for force; times 
     (crossing interpolated); None if it never got there.
 ``overshoot``
     ``max(0, highest value from the start to the end of the hold − target)``, also as % of target.
+``contacts``
+    contacts from the trial's start to the end of its release, by the one contact definition
+    (:func:`pointdose.metrics.contact_states`: threshold and release level, docs/metrics.md); more
+    than one means the probe came off the surface during the trial, and a note says so.
 
 Per block (the trials' outcomes x₁…xₙ, errors eᵢ = xᵢ − target):
 
@@ -58,6 +62,7 @@ class TrialScore:
     overshoot_pct: float | None
     hold_coverage: float  # share of the hold window with samples on both sides
     notes: tuple[str, ...] = ()
+    contacts: int | None = None  # contact episodes in the trial (None: not counted)
 
     @property
     def valid(self) -> bool:
@@ -130,8 +135,11 @@ def _first_in_band(t: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float 
 
 
 def score_trial(t, y, *, target: float, band: tuple[float, float], t_start: float, ramp_s: float, hold_s: float,
-                release_s: float = 0.0, seq=None, segment=None) -> TrialScore:
-    """Score one trial from its trace (``t`` ascending, s; ``y`` in the drill's quantity)."""
+                release_s: float = 0.0, seq=None, segment=None, contact_level: float | None = None) -> TrialScore:
+    """Score one trial from its trace (``t`` ascending, s; ``y`` in the drill's quantity).
+
+    ``contact_level``: the contact threshold in the drill's quantity (the metrics' default, as
+    :attr:`Drill.contact_level` gives it); None: contacts are not counted."""
     t = np.asarray(t, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if t.shape != y.shape:
@@ -174,13 +182,19 @@ def score_trial(t, y, *, target: float, band: tuple[float, float], t_start: floa
     else:
         notes.append(f"samples cover {coverage:.0%} of the hold window (need {MIN_HOLD_COVERAGE:.0%}): no outcome")
     overshoot = max(0.0, top_to_hold - target) if math.isfinite(top_to_hold) else None
+    contacts = None
+    if contact_level is not None:
+        states = metrics.contact_states(y[trial_mask], contact_level, metrics.release_level(contact_level))
+        contacts = int(states[:1].sum()) + int(np.count_nonzero(states[1:] & ~states[:-1]))
+        if contacts > 1:
+            notes.append(f"the probe came off the surface {contacts - 1} time(s) during the trial")
     return TrialScore(
         target=float(target), band=(lo, hi), outcome=outcome, peak=peak, error=error,
         abs_error=None if error is None else abs(error),
         in_band_pct=100.0 * in_band / covered if covered > 0 else None,
         time_to_band_s=reach, overshoot=overshoot,
         overshoot_pct=None if overshoot is None or target == 0 else 100.0 * overshoot / target,
-        hold_coverage=coverage, notes=tuple(notes))
+        hold_coverage=coverage, notes=tuple(notes), contacts=contacts)
 
 
 def score_block(trials: Sequence[TrialScore]) -> BlockScore:
