@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pointdose.errors import UserError
+from pointdose.sim import lifetime
 
 BACKEND_UNIX = "micropython-unix"
 BACKEND_SHIM = "cpython-shim"
@@ -102,6 +102,7 @@ class SimulatedDevice:
         self._want_backend = backend
         self.backend: str | None = None
         self._dir = Path(tempfile.mkdtemp(prefix="pointdose-sim-"))
+        lifetime.guard.watch_dir(self._dir)  # removed even if this process is killed
         self.port_link = self._dir / "ttySIM0"
         self.log_path = self._dir / "firmware.log"
         self._proc: subprocess.Popen | None = None
@@ -166,6 +167,7 @@ class SimulatedDevice:
         with self._lock:
             self.unplug()
         shutil.rmtree(self._dir, ignore_errors=True)
+        lifetime.guard.forget_dir(self._dir)
 
     def __enter__(self) -> "SimulatedDevice":
         return self.start()
@@ -226,10 +228,11 @@ class SimulatedDevice:
             stdin = stdout = subprocess.DEVNULL
             os.set_inheritable(listener.fileno(), True)
         try:
-            self._proc = subprocess.Popen(
+            # own session: a Ctrl-C in the terminal is the launcher's, not the device's; and the
+            # child dies with this process whatever kills it (pointdose.sim.lifetime)
+            self._proc = lifetime.spawn(
                 cmd, stdin=stdin, stdout=stdout, stderr=log, cwd=str(fw), env=env,
                 pass_fds=() if self.backend == BACKEND_UNIX else (listener.fileno(),),
-                start_new_session=True,  # a Ctrl-C in the terminal is the launcher's, not the device's
             )
         finally:
             log.close()
@@ -259,17 +262,7 @@ class SimulatedDevice:
 
     def _stop_firmware(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=2)
+        lifetime.stop(proc)
 
     def _supervise(self) -> None:
         """A firmware that exits (Ctrl-D at its REPL, a crash) boots again, as a board would."""
