@@ -289,6 +289,11 @@ class Engine:
         self._events.append(Event(t_s, "stop", {"reason": reason}))
         self._finish(t_s, f"stopped: {reason}", phase_reason="stop", cue_phase="stopped")
 
+    def alarm(self, t_s: float, kind: str, text: str) -> None:
+        """End at once with an alarm raised outside the engine (the recording failed, …)."""
+        if not self.finished:
+            self._raise_alarm(t_s, kind, text, end=True)
+
     # ----------------------------------------------------------------- the plan
 
     def _begin(self, order: int, t: float) -> None:

@@ -6,8 +6,11 @@ runner's safety checks. The listener's own writer thread commits samples and eve
 least every ``flush_interval_s`` (0.5 s by default), and at once when an application starts or
 ends, so a killed app loses at most the last interval and the database stays consistent.
 ``close()`` drains everything. A write that fails
-(disk full, database locked) never raises into the runner and never drops data: the rows stay in
-memory, ``error`` says what is wrong, and the next flush tries again.
+(disk full, read-only or immutable file, database locked past SQLite's wait) never raises into the
+runner and never drops data silently: the rows stay in memory, the next flush tries again, and
+``fault`` is set for good. The session runner watches ``fault`` and ends the application at once
+with an alarm (``alarm: recording``), so a session never goes on unrecorded; ``unsaved()`` then
+says what could not be written.
 
 What ``on_application_start(info)`` reads (all optional except the point and the session):
 
@@ -80,7 +83,8 @@ class RecordingListener:
         self.flush_interval_s = flush_interval_s
         self.default_contact_kpa = default_contact_kpa
         self.clock = clock  # what "every flush_interval_s" is measured on (a replay may pass sample time)
-        self.error: StoreError | None = None
+        self.error: StoreError | None = None  # the last failure; cleared when a write succeeds again
+        self.fault: StoreError | None = None  # the first failure to write the recording; never cleared
         self.last_metrics: metrics_mod.Metrics | None = None
         self.last_application_id: int | None = None
         self.samples_written = 0
@@ -202,7 +206,7 @@ class RecordingListener:
                     conn.execute("UPDATE applications SET t_end_s=?, end_reason=?, summary=? WHERE id=?",
                                  (t_end, reason, _dumps(summary), batch.app_id))
         except StoreError as exc:
-            self.error = exc
+            self._failed(exc)
             return False
         self.samples_written += len(rows)
         self.error = None
@@ -228,6 +232,30 @@ class RecordingListener:
         with self._lock:
             return int(sum(len(r) for b in self._batches for r in b.rows))
 
+    def unsaved(self) -> str | None:
+        """What is still not written, in words (None when everything is): samples, their time span,
+        and whether an application's start or end is missing."""
+        with self._lock:
+            parts = [r for b in self._batches for r in b.rows]
+            starts = sum(1 for b in self._batches if b.info is not None)
+            ends = sum(1 for b in self._batches if b.end is not None)
+            events = sum(len(b.events) for b in self._batches)
+        n = int(sum(len(r) for r in parts))
+        if not n and not starts and not ends and not events:
+            return None
+        what = []
+        if n:
+            t0 = min(float(r["t_s"][0]) for r in parts if len(r))
+            t1 = max(float(r["t_s"][-1]) for r in parts if len(r))
+            what.append(f"{n} samples ({t1 - t0:.1f} s)")
+        if events:
+            what.append(f"{events} events")
+        if starts:
+            what.append("the application itself" if starts == 1 else f"{starts} applications")
+        elif ends:
+            what.append("the application's end")
+        return ", ".join(what)
+
     def close(self) -> None:
         """Stop the writer and write what is left (an application still open stays without an end)."""
         self._stop.set()
@@ -251,8 +279,13 @@ class RecordingListener:
             err = StoreError(f"writing the records failed ({type(exc).__name__}: {exc}); "
                              "the samples stay in memory and are written again")
             err.__cause__ = exc
-            self.error = err
+            self._failed(err)
             return False
+
+    def _failed(self, exc: StoreError) -> None:
+        self.error = exc
+        if self.fault is None:
+            self.fault = exc
 
     def _writer(self) -> None:
         """The only thread that writes while recording: at least every flush_interval_s, at once when
@@ -289,7 +322,7 @@ class RecordingListener:
                 contact_kpa=contact if contact is not None else self.default_contact_kpa, band_kpa=band,
                 tare_raw=_number(info.get("tare_raw")))
         except StoreError as exc:
-            self.error = exc
+            self._failed(exc)
             return False
         batch.info = None
         return True

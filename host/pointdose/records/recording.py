@@ -42,6 +42,7 @@ def open_recording(*, db_path: str | Path | None = None, client_code: str | None
     use_selection = client_code is None and sel.ready and (db_path is None or _same(db_path, sel.db_path))
     store = Store(db_path or (sel.db_path if use_selection else None))
     try:
+        store.check_writable()  # a file that cannot record is refused before the session starts
         session_id, extra, who = None, {}, "unassigned (choose a client on the Points tab to file it)"
         if client_code is not None:
             try:

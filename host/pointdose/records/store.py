@@ -79,8 +79,9 @@ def explain(exc: BaseException, path: Path | str, doing: str) -> StoreError:
         msg = (f"{path} is damaged or is not a pointdose records database ({text}): restore a backup "
                "(`pointdose backup` makes them) or move the file aside to start a new one; it was not changed")
     elif "readonly" in low or "read-only" in low or "permission" in low or "unable to open" in low:
-        msg = (f"cannot write the records database {path} while {doing} ({text}): check that the folder exists "
-               "and that you may write to it, or choose another file with --db")
+        msg = (f"cannot write the records database {path} while {doing} ({text}): the file or its folder is "
+               "read-only (permissions, a read-only disk, or an immutable file: see lsattr); make it writable, "
+               "or choose another file with --db")
     else:
         msg = f"records database {path}: {text} while {doing}"
     err = StoreError(msg)
@@ -337,6 +338,14 @@ class Store:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def check_writable(self, doing: str = "starting a recording") -> None:
+        """StoreError now, before anything is recorded, when the file refuses writes (read-only or
+        immutable file, read-only disk, a lock held past SQLite's wait). Writes nothing."""
+        if self.readonly:
+            raise StoreError(f"the records database {self.path} was opened read-only: it cannot record")
+        with self.transaction(doing) as conn:
+            conn.execute("UPDATE clients SET code=code WHERE 0")  # a write statement that changes no row
 
     def schema_version(self) -> int:
         with self.guard("reading its version") as conn:

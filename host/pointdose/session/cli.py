@@ -3,7 +3,8 @@
 Keys in an interactive terminal: ``r`` release felt, ``p`` pain now, ``0``–``9`` pain rating
 (``0`` … ``9``; type ``10`` as ``t``), space / ``s`` / ``q`` STOP. With ``--headless`` (or when
 stdin is not a terminal) the same inputs are read as lines: ``release``, ``pain``, ``rating N``,
-``stop``. Exit status: 0 completed or stopped by the user, 2 ended by an alarm.
+``stop``. Exit status: 0 completed or stopped by the user, 2 ended by an alarm, 3 the recording
+could not be written (the session is stopped at once; the message says what was saved and what not).
 """
 
 from __future__ import annotations
@@ -139,20 +140,14 @@ def run(args: argparse.Namespace) -> int:
         finally:
             keys.close()
         out.finish(runner)
-        return 2 if runner.end_reason.startswith("alarm") else 0
+        status = 2 if runner.end_reason.startswith("alarm") else 0
     finally:
         if hand is not None:
             hand.stop()
         if runner is not None:
             runner.close()
-        if recording is not None:
-            recording.close()
-            if recording.listener.error is not None:
-                print(f"pointdose: the records could not be written: {recording.listener.error}", file=sys.stderr)
-            elif recording.listener.last_application_id is not None:
-                m = recording.listener.last_metrics
-                dose = f": dose {m.dose_kpa_s:.0f} kPa·s over {m.contact_s:.1f} s of contact" if m else ""
-                print(f"recorded as application {recording.listener.last_application_id}{dose}", flush=True)
+        if recording is not None and not _close_recording(recording):
+            status = 3
         if player is not None:
             player.close()
         if recorder is not None:
@@ -161,6 +156,29 @@ def run(args: argparse.Namespace) -> int:
             link.close()
         if sim is not None:
             sim.close()
+    return status
+
+
+def _close_recording(recording) -> bool:
+    """Write what is left and say where it went; False (a message on stderr) when any of the
+    recording could not be written — never a claim that nothing was lost."""
+    recording.close()
+    listener = recording.listener
+    unsaved = listener.unsaved()
+    problem = listener.fault or (listener.error if unsaved else None)
+    if problem is None:
+        if listener.error is not None:  # e.g. the metrics: the recording itself is saved
+            print(f"pointdose: warning: {listener.error}", file=sys.stderr)
+        if listener.last_application_id is not None:
+            m = listener.last_metrics
+            dose = f": dose {m.dose_kpa_s:.0f} kPa·s over {m.contact_s:.1f} s of contact" if m else ""
+            print(f"recorded as application {listener.last_application_id}{dose}", flush=True)
+        return True
+    saved = f"{listener.samples_written} samples were saved" if listener.samples_written else "nothing was saved"
+    lost = f"NOT saved: {unsaved}" if unsaved else "what was left was written when the session ended"
+    print(f"pointdose: the recording failed, so the session was stopped at once: {problem} — "
+          f"{saved}; {lost}", file=sys.stderr)
+    return False
 
 
 def _calibration(link, probe_area_cm2: float, out):

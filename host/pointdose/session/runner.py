@@ -16,7 +16,10 @@ of ``link.ring``, converts raw counts to N and kPa (:mod:`pointdose.session.conv
 engine, hands the rows and events to every listener **in order** (``on_application_start``,
 ``on_samples``, ``on_event``, ``on_application_end`` of :mod:`pointdose.listeners`), drives the
 sound mixer and the device's LED/buzzer, and applies the inputs queued by other threads. A
-listener that raises is noted in ``listener_errors`` and the session goes on.
+listener that raises is noted in ``listener_errors`` and the session goes on. A listener that
+cannot keep the recording says so in its ``fault`` attribute (``RecordingListener``: the database
+refused a write); the runner then ends the application at once with the alarm ``recording``, so
+a session never goes on unrecorded without anyone knowing.
 
 Inputs: ``signal(kind, value, t_s, source)`` with kind release / pain / rating, and ``stop(reason)``.
 Device buttons arrive through ``link.on_button(t_dev_s, name)`` (names release, pain, stop,
@@ -74,6 +77,7 @@ class SessionRunner:
         self.clock = clock
         self.max_seconds = max_seconds
         self.listener_errors: list[str] = []
+        self.fault: str | None = None  # a listener's fault that ended the application (recording failed)
         self.events: list[tuple[float, str, dict]] = []
         self.ppt_saved: PPTRecord | None = None
         self.ended = threading.Event()  # the application has ended (listeners told)
@@ -186,6 +190,8 @@ class SessionRunner:
         if len(rows):
             self._feed(rows)  # after the end too: the engine keeps the pressure for the after-alarm cue
         self._apply_inputs()
+        if not self.engine.finished:
+            self._check_faults(now)
         if self.max_seconds is not None and not self.engine.finished and now - self._t0 > self.max_seconds:
             self.engine.stop(now, "time limit")
         self.engine.tick(now)
@@ -317,6 +323,14 @@ class SessionRunner:
                 self.listener_errors.append(f"point book: {exc}")
                 return
         self.ppt_saved = record
+
+    def _check_faults(self, now: float) -> None:
+        for listener in self.listeners:
+            fault = getattr(listener, "fault", None)
+            if fault:
+                self.fault = str(fault)
+                self.engine.alarm(now, "recording", f"the recording cannot be written: {fault}")
+                return
 
     def _fail(self, why: str) -> None:
         if not self.ended.is_set():
