@@ -24,6 +24,10 @@ def display_unit(key: str) -> str:
 
 
 def probe_area_cm2(value: float) -> float:
-    if not value > 0:
-        raise UserError("--probe-area must be a positive area in cm², e.g. 1 for a standard algometer probe")
-    return float(value)
+    """The probe area through the one number checker (finite, in range; docs/protocols.md)."""
+    from pointdose.protocols.values import setting
+
+    try:
+        return float(setting(value, "probe_area_cm2", "--probe-area"))
+    except UserError as exc:
+        raise UserError(f"{exc} (1 for a standard algometer probe)") from None

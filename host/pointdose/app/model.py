@@ -311,9 +311,10 @@ class LiveModel:
         self._y_top = 0.0
 
     def set_probe_area(self, cm2: float) -> None:
-        if not cm2 > 0:
-            raise ValueError("probe area must be positive")
-        self.settings.probe_area_cm2 = float(cm2)
+        from pointdose.protocols.values import setting
+
+        # the one number checker (finite, in range); ValueError for the view, which resets the box
+        self.settings.probe_area_cm2 = float(setting(cm2, "probe_area_cm2", "probe area", error=ValueError))
         self._cache_key = None
         self._y_top = 0.0
 

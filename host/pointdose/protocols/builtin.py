@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from pointdose import units
 from pointdose.protocols.model import Limits, Phase, Protocol, ProtocolError, Target
+from pointdose.protocols.values import RANGES, number
 
 
 @dataclass(frozen=True)
@@ -25,34 +26,39 @@ class Param:
 
 
 def parse_target(text: Any, where: str = "target") -> Target:
-    """``"200 kPa"``, ``"20 N"``, ``"80 %PPT"``, ``"2 kgf/cm2"``, or a bare number (kPa)."""
-    if isinstance(text, bool):
-        raise ProtocolError(f"{where}: {text!r} is not a target; write e.g. \"200 kPa\", \"20 N\" or \"80 %PPT\"")
+    """``"200 kPa"``, ``"20 N"``, ``"80 %PPT"``, ``"2 kgf/cm2"``, or a bare number (kPa).
+
+    The value must be a finite number above 0 and within :data:`pointdose.protocols.values.RANGES`
+    for its unit (a negative, zero or NaN target would make an inverted or empty band)."""
+    hint = f"write a number and a unit, e.g. \"200 kPa\", \"20 N\" or \"80 %PPT\" (units: %PPT, {', '.join(units.UNITS)})"
+    if isinstance(text, bool) or not isinstance(text, (int, float, str)):
+        raise ProtocolError(f"{where}: {text!r} is not a target; {hint}")
     if isinstance(text, (int, float)):
-        return Target(float(text), "kPa")
-    s = str(text).strip().replace("% PPT", "%PPT").replace("%ppt", "%PPT")
-    parts = s.replace("%PPT", " %PPT").split()
-    try:
-        value = float(parts[0])
-        unit_key = parts[1] if len(parts) == 2 else ("kPa" if len(parts) == 1 else None)
-        if unit_key is None:
-            raise ValueError
-    except (ValueError, IndexError):
-        raise ProtocolError(f"{where}: {text!r} is not a target; write a number and a unit, e.g. \"200 kPa\", "
-                            f"\"20 N\" or \"80 %PPT\" (units: %PPT, {', '.join(units.UNITS)})") from None
+        value, unit_key = text, "kPa"
+    else:
+        s = str(text).strip().replace("% PPT", "%PPT").replace("%ppt", "%PPT")
+        parts = s.replace("%PPT", " %PPT").split()
+        if len(parts) not in (1, 2):
+            raise ProtocolError(f"{where}: {text!r} is not a target; {hint}")
+        value, unit_key = parts[0], (parts[1] if len(parts) == 2 else "kPa")
+        try:
+            float(value)
+        except ValueError:
+            raise ProtocolError(f"{where}: {text!r} is not a target; {hint}") from None
     if unit_key.upper() == "%PPT":
-        if not value > 0:
-            raise ProtocolError(f"{where}: a %PPT target must be above 0 (above 100 is allowed), not {value:g}")
-        return Target(value, "%PPT")
+        return Target(number(value, where, RANGES["target_pct_ppt"], error=ProtocolError), "%PPT")
     try:
         u = units.unit(unit_key)
     except ValueError:
         raise ProtocolError(f"{where}: unknown unit {unit_key!r}; use %PPT or one of {', '.join(units.UNITS)}") from None
-    if not value > 0:
-        raise ProtocolError(f"{where}: a target must be above 0, not {value:g}")
+    # finite and above 0 in the unit written; then the range in the internal unit
+    v = number(value, where, 0.0, 1e9, lo_open=True, error=ProtocolError)
     if u.kind == "force":
-        return Target(value / u.per_internal, "N")
-    return Target(value / u.per_internal, "kPa")
+        n = v / u.per_internal
+        return Target(number(n, f"{where} ({text} = {n:g} N)", RANGES["target_n"], error=ProtocolError), "N")
+    kpa = v / u.per_internal
+    return Target(number(kpa, f"{where} ({text} = {kpa:g} kPa)" if u.key != "kPa" else where, RANGES["target_kpa"],
+                         error=ProtocolError), "kPa")
 
 
 def _check(params: list[Param], name: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -70,14 +76,10 @@ def _check(params: list[Param], name: str, given: dict[str, Any]) -> dict[str, A
                 if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
                     raise ProtocolError(f"{where}: {value!r} is not true or false")
                 value = value.lower() in ("true", "yes", "1")
-            value = bool(value)
-        else:
-            try:
-                value = int(value) if p.kind == "int" else float(value)
-            except (TypeError, ValueError):
-                raise ProtocolError(f"{where}: {value!r} is not a {'whole ' if p.kind == 'int' else ''}number") from None
-            if (p.lo is not None and value < p.lo) or (p.hi is not None and value > p.hi):
-                raise ProtocolError(f"{where}: {value:g} is outside the allowed {p.lo:g} … {p.hi:g}")
+            elif not isinstance(value, bool):
+                raise ProtocolError(f"{where}: {value!r} is not true or false")
+        else:  # the one checker: finite, whole where it must be, in the parameter's range
+            value = number(value, where, p.lo, p.hi, integer=p.kind == "int", error=ProtocolError)
         out[key] = value
     return out
 
@@ -91,18 +93,26 @@ class Builtin:
     build: Callable[[dict[str, Any]], Protocol]
 
     def make(self, **overrides) -> Protocol:
-        return self.build(_check(self.params, self.name, overrides))
+        values = _check(self.params, self.name, overrides)
+        try:
+            return self.build(values)
+        except ProtocolError as exc:  # a combination of values (a target above max_kpa, an inverted band)
+            raise ProtocolError(f"{self.name}: {exc}") from None
 
 
 def _limits(v: dict[str, Any]) -> Limits:
-    return Limits(max_kpa=float(v["max_kpa"]), max_hold_s=float(v["max_hold_s"]))
+    return Limits(**{p.key: v[p.key] for p in SAFETY})
+
+
+def _r(key: str) -> tuple[float, float]:
+    return RANGES[key].lo, RANGES[key].hi
 
 
 SAFETY = [
     Param("max_kpa", 700.0, "float", "maximum-pressure alarm, kPa (just above the highest healthy PPTs, "
-          "~574 kPa trapezius, Persson 2004; 482 kPa gastrocnemius, Polianskis 2001)", 10, 2000),
+          "~574 kPa trapezius, Persson 2004; 482 kPa gastrocnemius, Polianskis 2001)", *_r("max_kpa")),
     Param("max_hold_s", 120.0, "float", "maximum continuous-hold alarm, s (first sessions 1–2 min per point, "
-          "Travell & Simons)", 5, 600),
+          "Travell & Simons)", *_r("max_hold_s")),
 ]
 
 

@@ -174,25 +174,37 @@ class Engine:
     # ----------------------------------------------------------------- set-up checks
 
     def _resolve_targets(self) -> dict[int, float | None]:
-        """Every phase's target in kPa, checked against the limits before anything starts."""
+        """Every phase's target in kPa, checked against the limits before anything starts: finite,
+        above 0, its band (with the progressive steps) under ``max_kpa`` and the sensor's
+        calibrated range, an ease's band below the level it eases from."""
         out: dict[int, float | None] = {}
         lim = self.limits
+        where = f" ({self.point.region} caution)" if self.point.region else ""
+        before: float | None = None
         for i, ph in enumerate(self.protocol.phases):
             kpa = ph.target.kpa(self.point) if ph.target is not None else None
             top = kpa
             if kpa is not None and ph.steps and ph.step is not None:
                 top = kpa + ph.steps * ph.step.kpa(self.point)
             if top is not None:
-                if top + self._tol(top, ph) > lim.max_kpa:
-                    where = f" ({self.point.region} caution)" if self.point.region else ""
+                if not (math.isfinite(top) and kpa > 0):
+                    raise ProtocolError(f"phase {i + 1} ({ph.name}): the target {ph.target} is {kpa:g} kPa here, "
+                                        "not a pressure above 0")
+                band_top = top + self._tol(top, ph)
+                if band_top > lim.max_kpa:
                     raise ProtocolError(
-                        f"phase {i + 1} ({ph.name}) asks for up to {top:.0f} kPa, above the maximum-pressure "
-                        f"limit of {lim.max_kpa:.0f} kPa{where}: lower the target or the steps")
-                if lim.calibrated_max_kpa is not None and top + self._tol(top, ph) > lim.calibrated_max_kpa:
+                        f"phase {i + 1} ({ph.name}) asks for up to {band_top:.0f} kPa (band top), above the "
+                        f"maximum-pressure limit of {lim.max_kpa:.0f} kPa{where}: lower the target or the steps")
+                if lim.calibrated_max_kpa is not None and band_top > lim.calibrated_max_kpa:
                     raise ProtocolError(
-                        f"phase {i + 1} ({ph.name}) asks for up to {top + self._tol(top, ph):.0f} kPa (band top), beyond the sensor's calibrated "
+                        f"phase {i + 1} ({ph.name}) asks for up to {band_top:.0f} kPa (band top), beyond the sensor's calibrated "
                         f"range ({lim.calibrated_max_kpa:.0f} kPa with this probe): use a lower target, a smaller "
                         "probe, or a sensor with more range")
+            if ph.kind == "ease" and kpa is not None and before is not None and kpa >= before:
+                raise ProtocolError(f"phase {i + 1} ({ph.name}) eases to {kpa:.0f} kPa from {before:.0f} kPa: an ease "
+                                    "must go below the level before it (inverted band)")
+            if ph.kind in ("ramp", "hold") and kpa is not None:
+                before = kpa
             out[i] = kpa
         return out
 

@@ -21,6 +21,7 @@ else:  # pragma: no cover
 
 from pointdose.protocols.builtin import BUILTINS, parse_target
 from pointdose.protocols.model import END_KINDS, PHASE_KINDS, Limits, Phase, Protocol, ProtocolError
+from pointdose.protocols.values import RANGES, number
 from pointdose.errors import read_user_file
 
 
@@ -34,11 +35,9 @@ TOP_KEYS = {"name": "str", "title": "str", "description": "str", "repetitions": 
 PHASE_KEYS = {"kind": "str", "label": "str", "target": "target", "end": "str", "duration_s": "float",
               "max_s": "float", "tolerance_pct": "float", "rate_kpa_s": "float", "rate_tolerance_pct": "float",
               "steps": "int", "step": "target"}
-LIMIT_KEYS = {"max_kpa": (10.0, 2000.0), "max_hold_s": (5.0, 600.0), "contact_kpa": (1.0, 200.0),
-              "rest_max_kpa": (1.0, 100.0), "min_band_kpa": (0.5, 100.0)}
-RANGES = {"duration_s": (0.1, 3600.0), "max_s": (0.5, 3600.0), "tolerance_pct": (0.5, 100.0),
-          "rate_kpa_s": (-500.0, 500.0), "rate_tolerance_pct": (1.0, 100.0), "steps": (0, 3),
-          "repetitions": (1, 100)}
+# every number's range comes from pointdose.protocols.values.RANGES: the one checker for all inputs
+LIMIT_KEYS = ("max_kpa", "max_hold_s", "contact_kpa", "rest_max_kpa", "min_band_kpa")
+PHASE_NUMBERS = ("duration_s", "max_s", "tolerance_pct", "rate_kpa_s", "rate_tolerance_pct", "steps")
 
 
 def load_protocol(path: str | Path) -> Protocol:
@@ -65,17 +64,19 @@ def parse_protocol(text: str, where: str = "<protocol>") -> Protocol:
     limits = Limits()
     if "limits" in data:
         lim = data["limits"]
+        if not isinstance(lim, dict):
+            raise ProtocolFileError(f"{where}: limits: must be a table ([limits])")
         _known(lim, {k: "float" for k in LIMIT_KEYS}, where, "limits.")
-        vals = {}
-        for key, (lo, hi) in LIMIT_KEYS.items():
-            if key in lim:
-                vals[key] = _number(lim[key], where, f"limits.{key}", lo, hi)
-        limits = Limits(**vals)
+        vals = {key: _number(lim[key], where, f"limits.{key}", key) for key in LIMIT_KEYS if key in lim}
+        try:
+            limits = Limits(**vals)
+        except ProtocolError as exc:
+            raise ProtocolFileError(f"{where}: {exc}") from None
     phases_raw = data["phase"]
     if not isinstance(phases_raw, list) or not phases_raw:
         raise ProtocolFileError(f"{where}: phase: write each phase as a [[phase]] table (at least one)")
     phases = tuple(_phase(p, where, i + 1) for i, p in enumerate(phases_raw))
-    reps = int(_number(data.get("repetitions", 1), where, "repetitions", *RANGES["repetitions"], integer=True))
+    reps = _number(data.get("repetitions", 1), where, "repetitions", "repetitions")
     try:
         return Protocol(name=name, title=_get(data, "title", "str", where, "") or name, phases=phases,
                         repetitions=reps, description=_get(data, "description", "str", where, ""),
@@ -127,12 +128,9 @@ def _phase(raw: Any, where: str, n: int) -> Phase:
                 kw[key] = parse_target(raw[key], f"{prefix}{key}")
             except ProtocolError as exc:
                 raise ProtocolFileError(f"{where}: {exc}") from None
-    for key in ("duration_s", "max_s", "tolerance_pct", "rate_kpa_s", "rate_tolerance_pct", "steps"):
+    for key in PHASE_NUMBERS:
         if key in raw:
-            lo, hi = RANGES[key]
-            kw[key] = _number(raw[key], where, prefix + key, lo, hi, integer=key == "steps")
-            if key == "steps":
-                kw[key] = int(kw[key])
+            kw[key] = _number(raw[key], where, prefix + key, key)
     if end == "time" and "duration_s" not in kw:
         raise ProtocolFileError(f"{where}: {prefix}duration_s: missing; a phase with end = \"time\" needs "
                                 "duration_s (seconds, 0.1 … 3600)")
@@ -169,10 +167,8 @@ def _get(table: dict[str, Any], key: str, kind: str, where: str, prefix: str, de
     return value
 
 
-def _number(value: Any, where: str, field: str, lo: float, hi: float, *, integer: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not float(value).is_integer()):
-        what = "a whole number" if integer else "a number"
-        raise ProtocolFileError(f"{where}: {field}: {value!r} is not allowed; write {what} from {lo:g} to {hi:g}")
-    if not lo <= value <= hi:
-        raise ProtocolFileError(f"{where}: {field}: {value:g} is outside the allowed {lo:g} … {hi:g}")
-    return float(value)
+def _number(value: Any, where: str, field: str, key: str) -> float | int:
+    """A number from the file: TOML's own numbers only (no quoted text), checked by the one checker."""
+    if isinstance(value, str):
+        raise ProtocolFileError(f"{where}: {field}: {value!r} is not allowed; write {RANGES[key].text()} without quotes")
+    return number(value, f"{where}: {field}", RANGES[key], error=ProtocolFileError)

@@ -60,25 +60,38 @@ def _params(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Every numeric option through the one checker (finite, in range): NaN never gets through."""
+    from pointdose.cliopts import probe_area_cm2
+    from pointdose.protocols.values import number, setting
+
+    args.probe_area = probe_area_cm2(args.probe_area)
+    args.volume = number(args.volume, "--volume", 0.0, 1.0)
+    if args.ppt is not None:
+        args.ppt = setting(args.ppt, "ppt_kpa", "--ppt")
+    args.hand_ppt = setting(args.hand_ppt, "ppt_kpa", "--hand-ppt")
+    args.hand_release = number(args.hand_release, "--hand-release", 0.5, 600.0)
+    if args.seconds is not None:
+        args.seconds = number(args.seconds, "--seconds", 0.0, 86400.0, lo_open=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from pointdose import units
     from pointdose.cues import CueMixer, SoundPlayer, WavRecorder
     from pointdose.errors import UserError
     from pointdose.protocols import PointContext, PPTRecord, caution, resolve
     from pointdose.protocols.points import PointBook
-    from pointdose.cliopts import check_device_choice, display_unit, probe_area_cm2
+    from pointdose.cliopts import check_device_choice, display_unit
     from pointdose.session.runner import SessionRunner
 
     check_device_choice(args.port, args.sim)
     if args.hand and args.port:
         raise UserError("--hand drives the simulated device only: use it with --sim")
     unit = display_unit(args.unit)
-    probe_area_cm2(args.probe_area)
-    if not 0 <= args.volume <= 1:
-        raise UserError("--volume must be between 0 and 1")
+    _check_numbers(args)
     protocol = resolve(args.protocol, **_params(args.set))
     book = PointBook(args.points_file)
-    ppt = PPTRecord(kpa=args.ppt, probe_area_cm2=args.probe_area, n=1) if args.ppt else (
+    ppt = PPTRecord(kpa=args.ppt, probe_area_cm2=args.probe_area, n=1) if args.ppt is not None else (
         book.ppt(args.point) if args.point else None)
     point = PointContext(name=args.point, probe_area_cm2=args.probe_area, ppt=ppt, region=args.region)
     c = caution(args.region)

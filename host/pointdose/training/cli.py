@@ -147,6 +147,46 @@ def run_class(args: argparse.Namespace) -> int:
     return 0
 
 
+# ``pointdose train run``'s numeric options and their ranges (settings; the drill's own checks in
+# pointdose.training.drill follow). Every one goes through the one number checker.
+RUN_NUMBERS = {  # option attribute: (flag, lo, hi, integer, lo_open)
+    "tolerance": ("--tolerance", 0.5, 50.0, False, False),
+    "ramp": ("--ramp", 0.1, 60.0, False, False),
+    "hold": ("--hold", 0.5, 600.0, False, False),
+    "release": ("--release", 0.0, 60.0, False, False),
+    "rest": ("--rest", 0.0, 600.0, False, False),
+    "trials": ("--trials", 1, 200, True, False),
+    "test_trials": ("--test-trials", 1, 50, True, False),
+    "get_ready": ("--get-ready", 0.0, 60.0, False, False),
+    "seed": ("--seed", 0, 2 ** 32 - 1, True, False),
+    "target": ("--target", 0.0, 1e6, False, True),
+    "transfer_target": ("--transfer-target", 0.0, 1e6, False, True),
+}
+MAX_TARGET_KPA = 2000.0  # the same ceiling as a protocol's target (pointdose.protocols.values.RANGES)
+
+
+def _check_numbers(args) -> None:
+    """Finite and in range, one line naming the option otherwise (NaN, inf, negative, huge)."""
+    from pointdose.cliopts import probe_area_cm2
+    from pointdose.protocols.values import number
+
+    args.probe_area = probe_area_cm2(args.probe_area)
+    for attr, (flag, lo, hi, integer, lo_open) in RUN_NUMBERS.items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            setattr(args, attr, number(value, flag, lo, hi, integer=integer, lo_open=lo_open))
+
+
+def _check_target_kpa(value: float, flag: str, quantity: str, area: float | None) -> None:
+    from pointdose import units
+    from pointdose.errors import UserError
+
+    kpa = value if quantity == "pressure" else float(units.pressure_kpa(value, area or units.DEFAULT_PROBE_AREA_CM2))
+    if kpa > MAX_TARGET_KPA:
+        raise UserError(f"{flag}: {kpa:.0f} kPa is above the {MAX_TARGET_KPA:g} kPa any target may have; "
+                        "give a lower target")
+
+
 def _build_blocks(args):
     from pointdose import units
     from pointdose.training import Block, Schedule, preset, standard_plan
@@ -157,7 +197,9 @@ def _build_blocks(args):
     fields = dict(tolerance_pct=args.tolerance, ramp_s=args.ramp, hold_s=args.hold, release_s=args.release,
                   rest_s=args.rest, trials=args.trials, surface=args.surface, probe_area_cm2=args.probe_area)
     if args.target is not None:
-        drill = Drill(target=from_user(args.target, u.key, quantity, args.probe_area), quantity=quantity, **fields)
+        target = from_user(args.target, u.key, quantity, args.probe_area)
+        _check_target_kpa(target, "--target", quantity, args.probe_area)
+        drill = Drill(target=target, quantity=quantity, **fields)
     else:
         drill = preset(args.preset, quantity=quantity, **fields)
     schedule = Schedule.parse(args.schedule, seed=args.seed, kr=args.kr)
@@ -170,6 +212,7 @@ def _build_blocks(args):
     if args.plan == "transfer":
         t = (from_user(args.transfer_target, u.key, quantity, args.probe_area) if args.transfer_target is not None
              else drill.target * 0.6)
+        _check_target_kpa(t, "--transfer-target", quantity, args.probe_area)
         transfer = drill.with_(target=t)
     return drill, standard_plan(drill, schedule, test_trials=args.test_trials, transfer=transfer)
 
@@ -183,6 +226,7 @@ def _run_drill(args) -> int:
         raise UserError("choose either --port or --sim, not both")
     if args.virtual_student and not args.sim:
         raise UserError("--virtual-student presses the simulated device: add --sim")
+    _check_numbers(args)
     drill, blocks = _build_blocks(args)
     for w in warnings(drill):
         print(f"warning: {w.text}", file=sys.stderr)
