@@ -85,7 +85,7 @@ def test_ppt_on_the_device_is_the_pressure_at_the_signal_and_becomes_the_points_
         assert [s[2] for s in hand.signals] == ["device button"] * 2
         assert [e[2]["source"] for e in runner.events if e[1] == "signal"] == ["device", "device"]
     if hasattr(DeviceLink, "set_limit"):
-        assert runner.summary and runner._device_limit_raw is not None  # the firmware's own limit was armed
+        assert runner.summary and runner.device_limit is not None  # the firmware's own limit was armed
     cpn, zero = (float(x) for x in info["cal"].split(":")[1:])
     tare = float(info.get("tare") or 0) or zero
     kpa = (window["raw"] - tare) / cpn * 10.0

@@ -162,7 +162,7 @@ def test_device_cues_limit_and_buttons_through_the_link_contract():
 def test_keyboard_signals_are_stamped_with_host_time_and_pain_ratings_validated():
     link = FakeLink(with_device_cues=False)
     link.push([0.0], [0.0])
-    runner = SessionRunner(link, builtin("holds", cycles=1, hold_s=3))
+    runner = SessionRunner(link, builtin("holds", cycles=1, hold_s=3), require_device_limit=False)
 
     def keys(t):
         if abs(t - 2.0) < 0.025:
@@ -287,7 +287,7 @@ def test_a_stop_keeps_the_rows_and_signals_stamped_before_it():
     now = [0.0]
     link.push([0.0], [0.0])
     runner = SessionRunner(link, builtin("holds", cycles=1, hold_s=30.0), listeners=[rec], device_cues=False,
-                           clock=lambda: now[0])
+                           clock=lambda: now[0], require_device_limit=False)
     t = drive(runner, link, 2.0, holds_profile)
     now[0] = t + 0.05
     runner.signal("rating", 5, t_s=t + 0.03)  # before the STOP, newer than any sample so far
@@ -306,3 +306,50 @@ def test_a_stop_keeps_the_rows_and_signals_stamped_before_it():
     assert ratings and ratings[0][1] == pytest.approx(t + 0.03) and ratings[0][3]["value"] == 5
     runner.step(now=now[0] + 0.04)
     assert runner.done.is_set() and [c[0] for c in rec.calls].count("end") == 1
+
+
+class RefusingLink(FakeLink):
+    """A device that answers ERROR to ``limit`` (as a firmware refusing a value outside its raw range)."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+
+        def refuse(raw, min_raw=None):
+            raise RuntimeError("ERROR 2 limit: RAW must be within raw_min..raw_max")
+        self.set_limit = refuse
+
+
+def test_no_session_starts_without_a_working_device_limit():
+    link = RefusingLink()
+    link.push([0.0], [0.0])
+    with pytest.raises(UserError, match="the device refused its safety limit .*RAW must be within"):
+        SessionRunner(link, builtin("holds"))
+    bare = FakeLink(with_device_cues=False)  # no limit at all
+    with pytest.raises(UserError, match="cannot hold its own over-pressure limit"):
+        SessionRunner(bare, builtin("holds"))
+    with pytest.raises(UserError, match="cannot hold its own over-pressure limit"):
+        SessionRunner(bare, builtin("holds"), device_cues=False)  # no cues does not mean no limit
+
+    ignoring = FakeLink()
+    ignoring.io = lambda: {"limit_max": "off", "limit_min": "off"}  # takes the command, does not keep it
+    with pytest.raises(UserError, match="reports limit_max=off"):
+        SessionRunner(ignoring, builtin("holds"))
+
+
+def test_the_device_limit_is_clamped_into_the_sensor_range_never_dropped():
+    from pointdose.session.limit import plan
+
+    link = FakeLink()
+    link.info["raw_max"] = "1000000"  # (1e6 − 42000) / 14000 = 68.4 N: 684 kPa on 1 cm²
+    link.push([0.0], [0.0])
+    runner = SessionRunner(link, builtin("holds", target="100 kPa"))
+    assert link.limits == [999_999] and runner.device_limit.clamped  # 735 kPa would be past the range
+    assert "clamped to the sensor's end, 684 kPa" in runner.device_limit.note
+    assert runner.engine.limits.calibrated_max_kpa == pytest.approx(684.3, abs=0.1)  # targets above it refused
+    with pytest.raises(UserError, match="beyond the sensor's calibrated range"):
+        SessionRunner(link, builtin("holds", target="630 kPa"))  # band top 693
+    conv = runner.conv
+    inside = plan(conv, 300.0, 1.0)
+    assert not inside.clamped and inside.kpa == pytest.approx(315.0, abs=0.1)
+    big = plan(conv, 300.0, 10.0)  # 3150 N on 10 cm²: past the range
+    assert big.clamped and big.raw == 999_999 and "with a 10 cm² probe" in big.note

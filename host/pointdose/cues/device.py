@@ -78,6 +78,28 @@ class DeviceCues:
             self.error = f"device limit failed: {exc}"
             return False
 
+    def arm_limit(self, limit) -> None:
+        """Set the device's own limit (a :class:`pointdose.session.limit.DeviceLimit`) and check the
+        device reports it (``io``), or raise UserError: a session never starts without it."""
+        from pointdose.errors import UserError
+
+        what = f"its safety limit ({limit.side} {limit.raw} raw counts, {limit.kpa:.0f} kPa)"
+        if not self.can_limit:
+            raise UserError("this device cannot hold its own over-pressure limit, so no session is started: "
+                            "install the pointdose firmware on it (pointdose flash)")
+        ok = self.set_limit(limit.raw) if limit.side == "max" else self.set_limit(None, min_raw=limit.raw)
+        if not ok:
+            raise UserError(f"the device refused {what}: {self.error.removeprefix('device limit failed: ')}; "
+                            "no session is started (update the firmware with pointdose flash, or check the sensor)")
+        if hasattr(self.link, "io"):
+            try:
+                shown = self.link.io().get(f"limit_{limit.side}")
+            except Exception as exc:
+                raise UserError(f"the device did not confirm {what}: {exc}; no session is started") from None
+            if shown != str(limit.raw):
+                raise UserError(f"the device reports limit_{limit.side}={shown}, not {what}; no session is started "
+                                "(update the firmware with pointdose flash)")
+
     def off(self) -> None:
         if self.can_cue:
             try:

@@ -294,6 +294,8 @@ class Printer:
             text = f">> pain rating {d['value']}/10"
         elif ev.kind == "ppt_trial":
             text = f">> PPT trial {d['trial']}: {self.fmt(d['ppt_kpa'])} at the signal"
+        elif ev.kind == "device_limit" and d.get("note"):
+            text = f"note: {d['note']}"
         elif ev.kind == "alarm":
             text = f"!! ALARM ({d['kind']}): {d['text']}"
         elif ev.kind == "stop":

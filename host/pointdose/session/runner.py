@@ -40,14 +40,14 @@ import numpy as np
 from pointdose import units
 from pointdose.cues.device import DeviceCues
 from pointdose.listeners import SAMPLE_DTYPE
-from pointdose.protocols import Engine, PointContext, Protocol
+from pointdose.protocols import Engine, Event, PointContext, Protocol
 from pointdose.protocols.model import PPTRecord
 from pointdose.protocols.safety import check_caution_acknowledged
 from pointdose.session import convert
+from pointdose.session import limit as device_limit
 
 POLL_S = 0.02
 ALARM_HOLD_S = 10.0  # after an alarm, keep the alarm cue until released (or this long)
-DEVICE_LIMIT_MARGIN = 1.05  # the firmware's own limit sits 5 % above the host's alarm
 
 
 class SessionRunner:
@@ -55,21 +55,29 @@ class SessionRunner:
                  listeners: Sequence[Any] = (), mixer=None, device_cues: bool = True, accept_caution: bool = False,
                  calibration_record=None, point_book=None, on_cue: Callable | None = None,
                  on_event: Callable | None = None, info_extra: dict | None = None,
-                 clock: Callable[[], float] = time.monotonic, max_seconds: float | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, max_seconds: float | None = None,
+                 require_device_limit: bool = True) -> None:
         self.link = link
         self.protocol = protocol
         self.point = point or PointContext()
         check_caution_acknowledged(self.point.region, accept_caution)
         self.calibration_record = calibration_record
         self.conv = convert.converter_for_link(getattr(link, "info", {}), calibration_record)
-        top_n = convert.calibrated_max_n(self.conv)
+        top_kpa = device_limit.sensor_top_kpa(self.conv, self.point.probe_area_cm2)  # calibrated or raw range
         limits = protocol.limits
-        if top_n is not None:
-            limits = replace(limits, calibrated_max_kpa=float(units.pressure_kpa(top_n, self.point.probe_area_cm2)))
+        if top_kpa is not None:
+            limits = replace(limits, calibrated_max_kpa=top_kpa)
         self.engine = Engine(protocol, self.point, limits=limits)  # refuses unreachable / unsafe targets
         self.listeners = list(listeners)
         self.mixer = mixer
         self.device = DeviceCues(link) if device_cues else None
+        # the firmware's own limit, set and confirmed before anything starts (UserError if it cannot be);
+        # only a test harness without a device opts out (require_device_limit=False)
+        self.device_limit: device_limit.DeviceLimit | None = None
+        self._limiter = self.device or DeviceCues(link)
+        if require_device_limit:
+            self.device_limit = device_limit.plan(self.conv, self.engine.limits.max_kpa, self.point.probe_area_cm2)
+            self._limiter.arm_limit(self.device_limit)
         self.point_book = point_book
         self.on_cue = on_cue
         self.on_event_cb = on_event
@@ -94,7 +102,6 @@ class SessionRunner:
         self._halt = threading.Event()
         self._cue_lock = threading.Lock()
         self._cue = self.engine.cue
-        self._device_limit_raw: int | None = None
         self._button_prev = None
         self._rating = 0
         if hasattr(link, "on_button"):
@@ -174,8 +181,8 @@ class SessionRunner:
             self._thread.join(timeout=3.0)
         if self.device is not None:
             self.device.off()
-            if self._device_limit_raw is not None:
-                self.device.set_limit(None)
+        if self.device_limit is not None:
+            self._limiter.set_limit(None)
         if hasattr(self.link, "on_button") and getattr(self.link, "on_button") == self._on_button:
             self.link.on_button = self._button_prev
 
@@ -214,14 +221,6 @@ class SessionRunner:
         last = ring.last(1)
         self._t0 = float(last["t_dev_s"][0]) if len(last) else now
         self.engine.start(self._t0)
-        if self.device is not None:
-            top = self.engine.limits.max_kpa * DEVICE_LIMIT_MARGIN
-            raw = convert.raw_for_force(self.conv, float(units.force_n(top, self.point.probe_area_cm2)))
-            if raw is not None:
-                rising = float(self.conv.force_n(raw + 1000)) > float(self.conv.force_n(raw))
-                ok = self.device.set_limit(raw) if rising else self.device.set_limit(None, min_raw=raw)
-                if ok:
-                    self._device_limit_raw = raw
         info = {
             "protocol": self.protocol.name, "params": self.protocol.describe(), "title": self.protocol.title,
             "point": self.point.name, "region": self.point.region, "probe_area_cm2": self.point.probe_area_cm2,
@@ -231,10 +230,20 @@ class SessionRunner:
             "device_uid": getattr(self.link, "info", {}).get("uid"),
             "t_s": self._t0, "limits": {"max_kpa": self.engine.limits.max_kpa,
                                         "max_hold_s": self.engine.limits.max_hold_s,
-                                        "device_limit_raw": self._device_limit_raw},
+                                        "device_limit_raw": self.device_limit.raw if self.device_limit else None,
+                                        "device_limit": self.device_limit.as_dict() if self.device_limit else None},
         }
         info.update(self.info_extra)
         self._call("on_application_start", info)
+        if self.device_limit is not None and self.device_limit.clamped:  # say so, and keep it with the record
+            self._runner_event(self._t0, "device_limit", self.device_limit.as_dict())
+
+    def _runner_event(self, t_s: float, kind: str, data: dict) -> None:
+        """An event of the runner's own (not the engine's), told like the engine's."""
+        self.events.append((t_s, kind, data))
+        if self.on_event_cb is not None:
+            self.on_event_cb(Event(t_s, kind, data))
+        self._call("on_event", t_s, kind, data)
 
     def _new_rows(self, ring) -> np.ndarray:
         self._seen, raw_rows = ring.since(self._seen)  # one lock: no row skipped or given twice
