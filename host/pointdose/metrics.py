@@ -7,7 +7,7 @@ the definitions are in ``docs/metrics.md``. Plain functions over numpy arrays; n
     >>> t = np.array([0.0, 1.0, 2.0, 3.0]); p = np.array([0.0, 100.0, 100.0, 0.0])
     >>> m = compute(t, p, contact_kpa=50.0)
     >>> round(m.contact_s, 6), round(m.dose_kpa_s, 6)
-    (2.0, 175.0)
+    (2.25, 184.375)
 
 Conventions
     * Pressure is linear between samples. **Contact** (the one definition the engine, training and

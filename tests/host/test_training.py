@@ -9,6 +9,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pointdose.listeners import SAMPLE_DTYPE
 from pointdose.training import (Block, BlockError, Drill, DrillError, Schedule, ScheduleError, preset, score_block,
@@ -89,11 +91,35 @@ def test_block_scores_known_answers():
     b = score_block([ts(90), ts(110), ts(100)])
     assert b.constant_error == pytest.approx(0.0)
     assert b.absolute_error == pytest.approx(20 / 3)
-    assert b.variable_error == pytest.approx(10.0)  # sample SD of 90, 100, 110
-    assert b.cv_pct == pytest.approx(10.0)
+    # VE with n (Schmidt & Lee): √((100 + 100 + 0) / 3) = 8.165, not the sample SD's 10
+    assert b.variable_error == pytest.approx(math.sqrt(200 / 3))
+    assert b.variable_error_n1 == pytest.approx(10.0)  # kept apart, labelled "SD (n−1)"
+    assert b.variable_error_n1 / b.variable_error == pytest.approx(math.sqrt(3 / 2))  # the 22 % of a 3-trial block
+    assert b.cv_pct == pytest.approx(100 * math.sqrt(200 / 3) / 100)
     b2 = score_block([ts(120), ts(130)])
     assert b2.constant_error == pytest.approx(25.0) and b2.absolute_error == pytest.approx(25.0)
-    assert b2.variable_error == pytest.approx(math.sqrt(50.0))
+    assert b2.variable_error == pytest.approx(5.0)
+    assert b2.total_error == pytest.approx(math.sqrt((400 + 900) / 2))
+
+
+def test_schmidt_and_lee_textbook_block_e_squared_is_ce_squared_plus_ve_squared():
+    # target 100; outcomes 93, 104, 98, 111, 99 → errors −7, 4, −2, 11, −1
+    b = score_block([ts(x) for x in (93, 104, 98, 111, 99)])
+    assert b.constant_error == pytest.approx(1.0)  # (−7 + 4 − 2 + 11 − 1) / 5
+    assert b.abs_constant_error == pytest.approx(1.0)
+    assert b.absolute_error == pytest.approx(5.0)  # (7 + 4 + 2 + 11 + 1) / 5
+    assert b.total_error == pytest.approx(math.sqrt(191 / 5))  # (49 + 16 + 4 + 121 + 1) / 5
+    assert b.variable_error == pytest.approx(math.sqrt(186 / 5))  # Σ(x − 101)² = 64 + 9 + 9 + 100 + 4
+    assert b.total_error ** 2 == pytest.approx(b.constant_error ** 2 + b.variable_error ** 2, rel=1e-12)
+    undershoot = score_block([ts(x) for x in (80, 90, 85)])
+    assert undershoot.constant_error == pytest.approx(-15.0) and undershoot.abs_constant_error == pytest.approx(15.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(min_value=1.0, max_value=900.0), min_size=2, max_size=30), st.floats(min_value=1.0, max_value=500.0))
+def test_e_squared_is_ce_squared_plus_ve_squared_for_any_block(outcomes, target):
+    b = score_block([ts(x, target=target) for x in outcomes])
+    assert b.total_error ** 2 == pytest.approx(b.constant_error ** 2 + b.variable_error ** 2, rel=1e-9, abs=1e-9)
 
 
 def test_variable_error_undefined_for_one_trial_and_says_so():
@@ -257,23 +283,99 @@ def test_kr_with_feedback_only_and_self_controlled_requests():
     drive(run, lambda t: d.target)
     assert [r.kr_shown for r in run.results] == list(run.plan.concurrent)
 
-    run = BlockRun(Block("practice", d, Schedule.self_controlled("both", kr="never")), get_ready_s=0.5)
-    run.start(0.0)
-    asked = {"before": False, "after": False}
+    # self-controlled (Chiviacowsky & Wulf 2005): KR only after trials the learner asked about, whether
+    # the request came before the trial or after it — never otherwise
+    for when in ("before", "after", "both"):
+        run = BlockRun(Block("practice", d, Schedule.self_controlled(when)), get_ready_s=0.5)
+        run.start(0.0)
+        made = []
 
-    def step(r):
-        if r.cue.phase == "ready" and not asked["before"]:
-            asked["before"] = r.request("before")  # feedback during trial 1
-        if r.cue.phase == "rest" and r.cue.trial == 2 and not asked["after"]:
-            asked["after"] = r.request("after")  # trial 2's result
-    drive(run, lambda t: d.target, on_step=step)
-    assert asked == {"before": True, "after": True}
-    assert [r.feedback_s > 0 for r in run.results] == [True, False, False, False]
-    assert [r.kr_shown for r in run.results] == [False, True, False, False]
-    assert run.results[0].requested_before and run.results[1].requested_after
+        def step(r, when=when, made=made):
+            if when in ("before", "both") and r.cue.phase in ("ready", "rest") and r.cue.trial in (0, 2) \
+                    and r.cue.can_request_before and r.request("before"):
+                made.append(("before", r.cue.trial + 1))  # about trial 1, then trial 3
+            if when in ("after", "both") and r.cue.phase == "rest" and r.cue.trial == 2 and r.cue.can_request_after \
+                    and r.request("after"):
+                made.append(("after", 2))
+        drive(run, lambda t: d.target, on_step=step)
+        asked = sorted({k for _, k in made})
+        assert asked == {"before": [1, 3], "after": [2], "both": [1, 2, 3]}[when]
+        assert [r.kr_shown for r in run.results] == [k in asked for k in (1, 2, 3, 4)]
+        assert [r.feedback_s for r in run.results] == [0.0] * 4  # the request gives KR, not concurrent feedback
+        assert run.results[1].requested_after == (when != "before")
     assert not BlockRun(Block("practice", d, Schedule.self_controlled("after")), get_ready_s=0.5).request("before")
+    # concurrent feedback on request: asked for before a trial, during that trial only, no KR
+    run = BlockRun(Block("practice", d, Schedule.self_controlled("before", "concurrent")), get_ready_s=0.5)
+    run.start(0.0)
+    drive(run, lambda t: d.target,
+          on_step=lambda r: r.cue.trial == 1 and r.cue.phase == "rest" and r.request("before"))
+    assert [r.feedback_s > 0 for r in run.results] == [False, True, False, False]
+    assert not any(r.kr_shown for r in run.results)
+    with pytest.raises(ScheduleError, match="before a trial"):
+        Schedule.self_controlled("after", "concurrent")
+    with pytest.raises(ScheduleError, match="--kr does not apply"):
+        Schedule.parse("self:after", kr="always")
 
 
+def test_a_yoked_learner_gets_the_partners_feedback_trials_and_cannot_ask():
+    d = preset("light", trials=5, ramp_s=1.0, hold_s=1.0, release_s=0.5, rest_s=1.0)
+    partner = BlockRun(Block("practice", d, Schedule.self_controlled("after")), get_ready_s=0.5)
+    partner.start(0.0)
+    drive(partner, lambda t: d.target,
+          on_step=lambda r: r.cue.phase == "rest" and r.cue.trial in (2, 5) and r.cue.can_request_after
+          and r.request("after"))
+    asked = [r.number for r in partner.results if r.requested_after]
+    assert asked == [2, 5]
+    yoked = Schedule.yoked(asked, partner="block-1")
+    assert Schedule.from_dict(yoked.to_dict()) == yoked  # stored as JSON, replayed the same
+    assert Schedule.parse("yoked:2,5") == Schedule.yoked([2, 5])
+    run = BlockRun(Block("practice", d, yoked), get_ready_s=0.5)
+    run.start(0.0)
+    drive(run, lambda t: d.target, on_step=lambda r: r.request("before") or r.request("after"))
+    assert [r.kr_shown for r in run.results] == [r.kr_shown for r in partner.results]
+    assert not any(r.requested_before or r.requested_after for r in run.results)
+    with pytest.raises(ScheduleError, match="beyond this block"):
+        Block("practice", d.with_(trials=4), yoked)
+
+
+def test_faded_feedback_fades_across_practice_blocks():
+    from pointdose.training.runner import practice_blocks
+
+    d = preset("light", trials=6)
+    blocks = practice_blocks(d, Schedule.faded(), 3)
+    plans = [b.plan().concurrent for b in blocks]
+    # one series of 18 trials, shares 1 → 0 in steps of 1/17: the blocks' shares sum to 87/17, 51/17
+    # and 15/17, so 5, 3 and 1 trials with feedback (each block rounds its own sum)
+    assert [sum(p) for p in plans] == [5, 3, 1]
+    assert [b.schedule.offset for b in blocks] == [0, 6, 12] and {b.schedule.total for b in blocks} == {18}
+    # a single block fades within itself, as before
+    assert Schedule.faded().plan(6).concurrent == (True, True, False, True, False, False)
+    # intermittent blocks draw their own trials, each recorded with its own seed
+    inter = practice_blocks(d, Schedule.intermittent(2, seed=5), 3)
+    assert [b.schedule.seed for b in inter] == [5, 6, 7]
+
+
+def test_bandwidth_and_constant_differ_in_sound_inside_the_band():
+    from pointdose.cues import CueMixer
+
+    d = preset("light", trials=1, ramp_s=1.0, hold_s=2.0, release_s=0.0, rest_s=0.0)
+    energy = {}
+    for name, schedule in (("constant", Schedule.constant()), ("bandwidth", Schedule.bandwidth(10))):
+        run = BlockRun(Block("practice", d, schedule), get_ready_s=0.5)
+        run.start(0.0)
+        mixer = CueMixer()
+        heard = []
+
+        def step(r, mixer=mixer, heard=heard):
+            mixer.update(r.cue.sound_cue())
+            if r.cue.phase == "hold" and r.cue.t_s > 2.0:  # on target, well after the hold tone
+                heard.append(float(np.abs(mixer.render(2205)).max()))  # 0.1 s of sound
+            else:
+                mixer.render(1102)
+        drive(run, lambda t: d.target, on_step=step)
+        energy[name] = max(heard)
+    assert energy["constant"] > 0.05  # inside the band the constant schedule still reports: the in-band tick
+    assert energy["bandwidth"] == 0.0  # … bandwidth is silent there (feedback withheld)
 def test_bandwidth_reveals_only_outside_the_band():
     d = preset("light", trials=1, ramp_s=1.0, hold_s=2.0, release_s=0.0, rest_s=0.0)
     run = BlockRun(Block("practice", d, Schedule.bandwidth(10)), get_ready_s=0.5)
@@ -389,3 +491,48 @@ def test_a_trial_counts_contacts_by_the_metrics_definition():
     assert s.contacts == 2 and any("came off the surface 1 time" in n for n in s.notes)
     assert Drill(target=20.0, quantity="force", probe_area_cm2=None).contact_level == pytest.approx(1.0)  # 10 kPa on 1 cm²
     assert Drill(target=200.0).contact_level == 10.0
+
+
+def test_a_yoked_schedule_comes_from_the_partners_stored_requests_and_is_stored_to_replay(tmp_path):
+    import argparse
+    import json
+
+    from pointdose.errors import UserError
+    from pointdose.training.cli import _build_blocks
+    from pointdose.training.store import TrainingStore
+
+    ts = TrainingStore.open(tmp_path / "records.sqlite")
+    ts.add_student("S-P")
+    ts.add_student("S-Y")
+    d = preset("light", trials=4, ramp_s=1.0, hold_s=1.0, release_s=0.5, rest_s=1.0)
+    session = ts.start_session("S-P")
+    block = Block("practice", d, Schedule.self_controlled("before"))
+    ts.begin_block(session, 0, block)
+    run = BlockRun(block, get_ready_s=0.5)
+    run.start(0.0)
+    drive(run, lambda t: d.target,
+          on_step=lambda r: r.cue.phase == "rest" and r.cue.trial == 2 and r.request("before"))  # about trial 3
+    for rec in run.results:
+        ts.save_trial(rec)
+    ts.end_block(block.uid)
+
+    schedule, n = ts.yoked_schedule("S-P")
+    assert (schedule.kind, schedule.trials, schedule.feedback, schedule.partner, n) == ("yoked", (3,), "kr", block.uid, 4)
+    args = argparse.Namespace(
+        schedule="yoked", yoke_to="S-P", yoke_block=None, seed=None, kr=None, trials=4, practice_blocks=1,
+        plan="practice", unit="kPa", target=None, preset="light", tolerance=10.0, ramp=1.0, hold=1.0, release=0.5,
+        rest=1.0, surface="pad", probe_area=1.0, test_trials=3, transfer_target=None)
+    _, (yoked_block,) = _build_blocks(args, ts)
+    assert yoked_block.schedule == schedule and yoked_block.plan().chosen == (3,)
+    session_y = ts.start_session("S-Y")
+    ts.begin_block(session_y, 0, yoked_block)
+    stored = ts.store.query("SELECT schedule, feedback_trials FROM training_blocks WHERE uid=?", (yoked_block.uid,))[0]
+    assert Schedule.from_dict(json.loads(stored["schedule"])) == schedule  # replays exactly
+    assert json.loads(stored["feedback_trials"]) == [3]
+    with pytest.raises(UserError, match="--trials 4"):
+        _build_blocks(argparse.Namespace(**{**vars(args), "trials": 6}), ts)
+    with pytest.raises(UserError, match="--yoke-to"):
+        _build_blocks(argparse.Namespace(**{**vars(args), "yoke_to": None}), ts)
+    with pytest.raises(UserError, match="self-controlled"):
+        ts.yoked_schedule("S-Y")  # S-Y has no self-controlled block
+    ts.close()

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from pointdose.cues.tones import (ABOVE_HZ, BEEP_S, BELOW_HZ, RATE, _note, beep_rate, render_tone)
+from pointdose.cues.tones import (ABOVE_HZ, BEEP_S, BELOW_HZ, IN_BAND_AMP, IN_BAND_HZ, IN_BAND_RATE, RATE, _note,
+                                  beep_rate, render_tone)
 
 PHASE_TONES = {"ramp": "press", "hold": "hold", "ease": "ease", "rest": "rest"}
 ALARM_REPEAT_S = 1.5
@@ -40,6 +41,7 @@ class CueMixer:
         self._alarm_next = 0  # sample index of the next alarm repeat
         self._until_beep = 0  # samples of silence before the next beep
         self._beeps = {f: _note(f, BEEP_S, 0.6, rate) for f in (BELOW_HZ, ABOVE_HZ)}
+        self._beeps[IN_BAND_HZ] = _note(IN_BAND_HZ, BEEP_S, IN_BAND_AMP, rate)
         self._beep: np.ndarray | None = None
         self._beep_pos = 0
         self._clock = 0  # samples rendered so far
@@ -74,7 +76,9 @@ class CueMixer:
         alarm = cue.phase == "alarm" or bool(cue.alarm)
         running = cue.phase in PHASE_TONES
         with self._lock:
-            self._band = cue.band if running and cue.band in ("below", "above") else "none"
+            # "in" sounds only for a cue that asks for the in-band tone (training's feedback)
+            wanted = ("below", "above", "in") if getattr(cue, "in_band_tone", False) else ("below", "above")
+            self._band = cue.band if running and cue.band in wanted else "none"
             self._level = int(cue.level)
             if alarm and not self._alarm:
                 self._alarm_next = max(self._alarm_next, self._clock + int(ALARM_REPEAT_S * self.rate))
@@ -131,9 +135,10 @@ class CueMixer:
                 self._until_beep -= k - j
                 break
             j += self._until_beep
-            self._beep = self._beeps[BELOW_HZ if self._band == "below" else ABOVE_HZ]
+            hz = {"below": BELOW_HZ, "above": ABOVE_HZ}.get(self._band, IN_BAND_HZ)
+            self._beep = self._beeps[hz]
             self._beep_pos = 0
-            period = int(round(self.rate / beep_rate(self._level)))
+            period = int(round(self.rate / (IN_BAND_RATE if hz == IN_BAND_HZ else beep_rate(self._level))))
             self._until_beep = max(0, period - len(self._beep))  # counted from the end of this beep
         return out
 

@@ -17,7 +17,9 @@ Band feedback is *bandwidth feedback* (motor-learning practice, domain notes "Tr
 feedback": feedback only when the error is outside a band): silence in the band; short beeps
 outside it — low (330 Hz) for "harder" (below the band, or a PPT ramp too slow), high (1320 Hz)
 for "softer" (above, or too fast) — faster the further out: 2 beeps/s at the band's edge up to
-8 beeps/s at level 100.
+8 beeps/s at level 100. A cue may ask for an **in-band tone** as well (training does while its
+feedback is on): a soft A4 (440 Hz) tick 1.5 times a second inside the band, so that there
+silence means "no feedback", never "in the band" (docs/training.md, bandwidth vs constant).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ FADE_S = 0.005
 BELOW_HZ = 330.0
 ABOVE_HZ = 1320.0
 BEEP_S = 0.04
+IN_BAND_HZ = 440.0  # the in-band tick, for cues that ask for it
+IN_BAND_RATE = 1.5  # ticks/s
+IN_BAND_AMP = 0.3
 BEEP_RATE_MIN = 2.0  # beeps/s just outside the band
 BEEP_RATE_MAX = 8.0  # beeps/s at level 100
 

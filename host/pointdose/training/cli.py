@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,9 +40,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--test-trials", type=int, default=3, help="trials in each test block (default 3)")
     r.add_argument("--surface", default="pad", help="pad, force-plate, partner or self")
     r.add_argument("--schedule", default="constant",
-                   help="constant, intermittent:N, faded[:START:END], bandwidth[:PCT], self[:before|after|both], none")
+                   help="constant, intermittent:N, faded[:START:END], bandwidth[:PCT], "
+                        "self[:before|after|both][:kr|concurrent] (feedback only when the student asks), "
+                        "yoked (with --yoke-to) or yoked:TRIALS, none")
     r.add_argument("--seed", type=int, help="seed of an intermittent schedule (default: drawn and recorded)")
-    r.add_argument("--kr", default=None, help="result after each trial: always, with-feedback, never")
+    r.add_argument("--kr", default=None, help="result after each trial: always, with-feedback, never "
+                                              "(fixed schedules; self-controlled and yoked decide it themselves)")
+    r.add_argument("--practice-blocks", type=int, default=1, metavar="K",
+                   help="practice blocks of --trials each (default 1); a faded schedule fades across all of them")
+    r.add_argument("--yoke-to", metavar="CODE",
+                   help="--schedule yoked: replay the feedback this self-controlled student asked for")
+    r.add_argument("--yoke-block", metavar="UID", help="… from this block of theirs (default: their latest)")
     r.add_argument("--plan", default="practice", choices=("practice", "standard", "transfer", "retention", "test"),
                    help="practice only; standard = pre/practice/post; transfer adds a transfer test at "
                         "--transfer-target; retention / test = one block without feedback")
@@ -88,8 +97,10 @@ def _fmt(v, digits=1) -> str:
 
 
 def _score_line(label: str, s, unit: str) -> str:
-    return (f"{label:24s} n={s.n:<2d} CE {_fmt(s.constant_error):>7s}  AE {_fmt(s.absolute_error):>7s}  "
-            f"VE {_fmt(s.variable_error):>7s}  CV {_fmt(s.cv_pct):>5s} %  in band {_fmt(s.mean_in_band_pct, 0):>4s} %  ({unit})")
+    """CE, |CE|, AE, VE and E as Schmidt & Lee define them (VE with n, so E² = CE² + VE²)."""
+    return (f"{label:24s} n={s.n:<2d} CE {_fmt(s.constant_error):>7s}  |CE| {_fmt(s.abs_constant_error):>6s}  "
+            f"AE {_fmt(s.absolute_error):>6s}  VE {_fmt(s.variable_error):>6s}  E {_fmt(s.total_error):>6s}  "
+            f"CV {_fmt(s.cv_pct):>5s} %  in band {_fmt(s.mean_in_band_pct, 0):>4s} %  ({unit})")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -157,6 +168,7 @@ RUN_NUMBERS = {  # option attribute: (flag, lo, hi, integer, lo_open)
     "rest": ("--rest", 0.0, 600.0, False, False),
     "trials": ("--trials", 1, 200, True, False),
     "test_trials": ("--test-trials", 1, 50, True, False),
+    "practice_blocks": ("--practice-blocks", 1, 50, True, False),
     "get_ready": ("--get-ready", 0.0, 60.0, False, False),
     "seed": ("--seed", 0, 2 ** 32 - 1, True, False),
     "target": ("--target", 0.0, 1e6, False, True),
@@ -187,10 +199,29 @@ def _check_target_kpa(value: float, flag: str, quantity: str, area: float | None
                         "give a lower target")
 
 
-def _build_blocks(args):
+def _practice_schedule(args, ts):
+    """The practice schedule from --schedule (a bare ``yoked`` reads the partner's from ``ts``)."""
+    from pointdose.errors import UserError
+    from pointdose.training import Schedule
+
+    if args.schedule.strip().lower() == "yoked":
+        if not args.yoke_to:
+            raise UserError("--schedule yoked needs --yoke-to CODE: the self-controlled student whose requests to replay")
+        schedule, n = ts.yoked_schedule(args.yoke_to, args.yoke_block)
+        if n != args.trials:
+            raise UserError(f"{args.yoke_to}'s self-controlled block had {n} trials: add --trials {n} so the yoked "
+                            "student gets the same practice")
+        return schedule
+    if args.yoke_to or args.yoke_block:
+        raise UserError("--yoke-to and --yoke-block go with --schedule yoked")
+    return Schedule.parse(args.schedule, seed=args.seed, kr=args.kr)
+
+
+def _build_blocks(args, ts=None):
     from pointdose import units
     from pointdose.training import Block, Schedule, preset, standard_plan
     from pointdose.training.drill import Drill, from_user
+    from pointdose.training.runner import practice_blocks
 
     u = units.unit(args.unit)
     quantity = "pressure" if u.kind == "pressure" else "force"
@@ -202,9 +233,9 @@ def _build_blocks(args):
         drill = Drill(target=target, quantity=quantity, **fields)
     else:
         drill = preset(args.preset, quantity=quantity, **fields)
-    schedule = Schedule.parse(args.schedule, seed=args.seed, kr=args.kr)
+    schedule = _practice_schedule(args, ts)
     if args.plan == "practice":
-        return drill, [Block("practice", drill, schedule)]
+        return drill, practice_blocks(drill, schedule, args.practice_blocks)
     if args.plan in ("retention", "test"):
         kind = "retention" if args.plan == "retention" else "post-test"
         return drill, [Block(kind, drill.with_(trials=args.test_trials), Schedule.none())]
@@ -214,7 +245,8 @@ def _build_blocks(args):
              else drill.target * 0.6)
         _check_target_kpa(t, "--transfer-target", quantity, args.probe_area)
         transfer = drill.with_(target=t)
-    return drill, standard_plan(drill, schedule, test_trials=args.test_trials, transfer=transfer)
+    return drill, standard_plan(drill, schedule, test_trials=args.test_trials, transfer=transfer,
+                                practice_count=args.practice_blocks)
 
 
 def _run_drill(args) -> int:
@@ -227,13 +259,17 @@ def _run_drill(args) -> int:
     if args.virtual_student and not args.sim:
         raise UserError("--virtual-student presses the simulated device: add --sim")
     _check_numbers(args)
-    drill, blocks = _build_blocks(args)
-    for w in warnings(drill):
-        print(f"warning: {w.text}", file=sys.stderr)
-        if not args.yes:
-            raise UserError("the drill was not started: read the warning above, then add --yes to go ahead")
     ts = _store(args)
-    ts.student(args.student)  # fails early, with the known students, before a device is touched
+    try:
+        ts.student(args.student)  # fails early, with the known students, before a device is touched
+        drill, blocks = _build_blocks(args, ts)
+        for w in warnings(drill):
+            print(f"warning: {w.text}", file=sys.stderr)
+            if not args.yes:
+                raise UserError("the drill was not started: read the warning above, then add --yes to go ahead")
+    except BaseException:
+        ts.close()
+        raise
     unit = drill.unit
     sim = link = student = trainer = None
     try:
@@ -259,7 +295,8 @@ def _run_drill(args) -> int:
         print(f"session {session} · {drill.describe()}")
         for b in blocks:
             plan = b.plan()
-            chosen = f", feedback on trials {list(plan.chosen)}" if b.schedule.kind in ("intermittent", "faded") else ""
+            chosen = (f", feedback on trials {list(plan.chosen)}" if b.schedule.kind in ("intermittent", "faded", "yoked")
+                      else "")
             print(f"  block {b.kind}: {b.drill.trials} trials, feedback {b.schedule.describe()}{chosen}")
         printer = _Printer(unit)
         trainer = LiveTrainer(link, blocks, store=ts, session_uid=session, get_ready_s=args.get_ready,
@@ -268,6 +305,10 @@ def _run_drill(args) -> int:
             from pointdose.training.hand import SimulatedStudent
 
             student = SimulatedStudent(trainer, seed=args.seed or 1).start()
+        elif any(b.schedule.kind == "self" for b in blocks) and sys.stdin is not None and sys.stdin.isatty():
+            print("self-controlled: type b + Enter to ask for feedback on the next trial, a + Enter for the "
+                  "result of the trial just done (as the schedule allows)")
+            threading.Thread(target=_read_requests, args=(trainer,), daemon=True).start()
         try:
             trainer.run()
         except KeyboardInterrupt:
@@ -288,6 +329,19 @@ def _run_drill(args) -> int:
             sim.close()
         ts.close()
     return 0
+
+
+def _read_requests(trainer) -> None:
+    """The terminal's request buttons: a line "b" asks before the next trial, "a" after the last."""
+    for line in sys.stdin:
+        word = line.strip().lower()[:1]
+        moment = {"b": "before", "a": "after"}.get(word)
+        if moment is None:
+            print("  type b (feedback on the next trial) or a (result of the last trial), then Enter")
+        elif not trainer.request(moment):
+            print(f"  no request {moment} now (not allowed by the schedule, or not at this moment)")
+        if trainer.finished:
+            return
 
 
 class _Printer:

@@ -7,6 +7,9 @@ student keeps a *belief* of the target: it starts off by ``initial_bias`` (a sha
 and, after a trial whose result the student saw (concurrent feedback or knowledge of results),
 moves ``learn_rate`` of the way to where the outcome says it should be. Without feedback it stays
 (plus a little forgetting noise). So accuracy improves with feedback, as in Snodgrass 2010.
+Under a self-controlled schedule it asks for feedback after a trial (or, where only "before" is
+allowed, for the next trial) with probability ``ask_p``, drawn from its seed: a demo of the
+schedule, and a partner whose requests a yoked student can replay.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pointdose import units
 
 class SimulatedStudent:
     def __init__(self, trainer, *, skill: str = "intermediate", initial_bias: float = 0.25,
-                 learn_rate: float = 0.6, drift: float = 0.02, seed: int = 1) -> None:
+                 learn_rate: float = 0.6, drift: float = 0.02, seed: int = 1, ask_p: float = 0.5) -> None:
         from pointdose.sim.virtual_hand import VirtualHand
 
         self.trainer = trainer
@@ -27,10 +30,13 @@ class SimulatedStudent:
         self.learn_rate = learn_rate
         self.drift = drift
         self.rng = random.Random(seed)
+        self.ask_p = float(ask_p)
+        self.asked: list[tuple[str, int, str]] = []  # (block, trial, "before"/"after") requests granted
         self.area = trainer.blocks[0].drill.probe_area_cm2 or units.DEFAULT_PROBE_AREA_CM2
         self.history: list[tuple[str, int, float, bool]] = []  # (block, trial, bias before, saw result)
         previous = trainer.on_trial
         def on_trial(run, rec, _prev=previous):
+            self.ask(run, rec)
             self.learn(run, rec)
             if _prev is not None:
                 _prev(run, rec)
@@ -47,6 +53,17 @@ class SimulatedStudent:
             d = run.drill
             cue = replace(cue, target_kpa=float(units.pressure_kpa(d.target, self.area)) if d.quantity == "force" else d.target)
         return replace(cue, target_kpa=cue.target_kpa * (1.0 + self.bias))
+
+    def ask(self, run, rec) -> None:
+        """Self-controlled: ask for the result of the trial just done, or for the next trial."""
+        sch = run.schedule
+        if sch.kind != "self" or self.rng.random() >= self.ask_p:
+            return
+        if sch.allows_request("after"):
+            if self.trainer.request("after"):
+                self.asked.append((run.block.kind, rec.number, "after"))
+        elif rec.number < run.drill.trials and self.trainer.request("before"):
+            self.asked.append((run.block.kind, rec.number + 1, "before"))
 
     def learn(self, run, rec) -> None:
         s = rec.score

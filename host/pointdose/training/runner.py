@@ -25,7 +25,7 @@ with its time and trial, so tests (and the records) can check it against the sch
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -64,24 +64,51 @@ class Block:
             raise BlockError(f"a {self.kind} block runs without feedback (schedule 'none'), not {self.schedule.kind!r}")
         if self.schedule.kind == "intermittent" and self.schedule.seed is None:
             object.__setattr__(self, "schedule", self.schedule.with_seed())  # the seed is recorded
+        self.plan()  # a schedule that cannot fit this block (yoked, faded series) is refused now
 
     def plan(self) -> BlockPlan:
         return self.schedule.plan(self.drill.trials)
 
 
+def practice_blocks(drill: Drill, practice: Schedule, count: int = 1) -> list[Block]:
+    """``count`` practice blocks of ``drill.trials`` each; a faded schedule fades across all of them
+    (one series of ``count × trials``), an intermittent one draws per block (docs/training.md)."""
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 50:
+        raise BlockError(f"practice blocks must be a whole number from 1 to 50, got {count!r}")
+    if practice.kind == "faded" and practice.total is None:
+        practice = replace(practice, total=count * drill.trials)
+    if practice.kind == "intermittent":
+        practice = practice.with_seed()
+    if practice.kind == "yoked" and count > 1:
+        raise BlockError("a yoked schedule replays one block of the partner's: use one practice block")
+    return [Block("practice", drill, practice.for_block(k, drill.trials)) for k in range(count)]
+
+
 def standard_plan(drill: Drill, practice: Schedule, *, test_trials: int = 3, transfer: Drill | None = None,
-                  retention: bool = False) -> list[Block]:
-    """Pre-test → practice (with ``practice``) → post-test [→ retention] [→ transfer] (Snodgrass
-    2010's design, domain notes "Training with force feedback"). Retention is usually run on a
-    later day: pass ``retention=True`` only for a run that includes it."""
+                  retention: bool = False, practice_count: int = 1) -> list[Block]:
+    """Pre-test → practice (with ``practice``; ``practice_count`` practice blocks) → post-test [→ retention]
+    [→ transfer] (Snodgrass 2010's design, domain notes "Training with force feedback"). Retention
+    is usually run on a later day: pass ``retention=True`` only for a run that includes it."""
     test = drill.with_(trials=test_trials)
-    blocks = [Block("pre-test", test, Schedule.none()), Block("practice", drill, practice),
+    blocks = [Block("pre-test", test, Schedule.none()), *practice_blocks(drill, practice, practice_count),
               Block("post-test", test, Schedule.none())]
     if retention:
         blocks.append(Block("retention", test, Schedule.none()))
     if transfer is not None:
         blocks.append(Block("transfer", transfer.with_(trials=test_trials), Schedule.none()))
     return blocks
+
+
+@dataclass(frozen=True)
+class SoundCue:
+    """A cue for :class:`pointdose.cues.CueMixer`: the protocol cue's fields it reads, and a request
+    for the in-band tone (training reports "in the band" aloud whenever its feedback is on)."""
+
+    phase: str = "off"
+    band: str = "none"
+    level: int = 0
+    alarm: str = ""
+    in_band_tone: bool = True
 
 
 @dataclass(frozen=True)
@@ -107,11 +134,11 @@ class TrainingCue:
     alarm: str = ""
     t_s: float = 0.0
 
-    def sound_cue(self):
-        """A :class:`pointdose.protocols.CueState` for the sound mixer (no band when hidden)."""
-        from pointdose.protocols import CueState
-
-        return CueState(phase=CUE_PHASE.get(self.phase, "off"), band=self.band if self.feedback_on else "none",
+    def sound_cue(self) -> "SoundCue":
+        """What the sound mixer plays (no band when hidden). While feedback is on the sound reports
+        inside the band too (``in_band_tone``: a soft tick), so under constant feedback silence never
+        stands for "in the band" — only bandwidth feedback is silent there (docs/training.md)."""
+        return SoundCue(phase=CUE_PHASE.get(self.phase, "off"), band=self.band if self.feedback_on else "none",
                         level=self.level if self.feedback_on else 0)
 
     def device_cue(self):
@@ -347,6 +374,7 @@ class BlockRun:
         s = rec.score
         had = rec.feedback_s > 0
         show = force or self.schedule.kr_after(had_feedback=had, requested_after=rec.requested_after,
+                                               requested_before=rec.requested_before, trial=rec.number,
                                                error=None if s is None else s.error, target=self.drill.target)
         if not show:
             self._last_kr, self._last_kr_error = "", None

@@ -22,11 +22,15 @@ Per trial (values in the drill's quantity: kPa for pressure, N for force; times 
     (:func:`pointdose.metrics.contact_states`: threshold and release level, docs/metrics.md); more
     than one means the probe came off the surface during the trial, and a note says so.
 
-Per block (the trials' outcomes x₁…xₙ, errors eᵢ = xᵢ − target):
+Per block (the trials' outcomes x₁…xₙ, mean M, errors eᵢ = xᵢ − target), as Schmidt & Lee define
+them (Motor Control and Learning, "Measures of error"; docs/training.md):
 
-``constant_error`` CE = mean(eᵢ); ``absolute_error`` AE = mean(|eᵢ|);
-``variable_error`` VE = sample standard deviation of xᵢ (n − 1 in the denominator) — undefined for
-one trial, given as None with ``notes`` saying so; ``cv_pct`` = 100 · VE / mean(xᵢ).
+``constant_error`` CE = mean(eᵢ) = M − target (signed bias); ``abs_constant_error`` |CE|;
+``absolute_error`` AE = mean(|eᵢ|);
+``variable_error`` VE = √(Σ(xᵢ − M)² / n) — the SD with **n** in the denominator, so that
+``total_error`` E = √(Σ eᵢ² / n) satisfies E² = CE² + VE² exactly; VE is undefined for one trial
+(None, with a note); ``variable_error_n1`` = the sample SD (n − 1), kept apart and labelled so
+wherever it is shown; ``cv_pct`` = 100 · VE / M.
 
     >>> import numpy as np
     >>> t = np.arange(0.0, 10.01, 0.01); y = np.clip(t, 0, 2) * 50      # ramp to 100 in 2 s
@@ -82,11 +86,14 @@ class BlockScore:
     mean_outcome: float | None
     constant_error: float | None
     absolute_error: float | None
-    variable_error: float | None
+    variable_error: float | None  # SD with n (Schmidt & Lee): E² = CE² + VE²
     cv_pct: float | None
     mean_in_band_pct: float | None
     mean_time_to_band_s: float | None
     notes: tuple[str, ...] = ()
+    abs_constant_error: float | None = None  # |CE|
+    total_error: float | None = None  # E = √(mean eᵢ²)
+    variable_error_n1: float | None = None  # the sample SD (n − 1): labelled "SD (n−1)" where shown
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -213,18 +220,21 @@ def score_block(trials: Sequence[TrialScore]) -> BlockScore:
     x = np.array([s.outcome for s in good], dtype=np.float64)
     e = np.array([s.error for s in good], dtype=np.float64)
     mean = float(x.mean())
-    ve = cv = None
+    ve = ve1 = cv = None
     if len(good) >= 2:
-        ve = float(x.std(ddof=1))
+        ve = float(x.std(ddof=0))
+        ve1 = float(x.std(ddof=1))
         cv = 100.0 * ve / mean if mean > 0 else None
     else:
-        notes.append("variable error and CV are undefined for a single trial (the SD of one outcome has no n − 1)")
+        notes.append("variable error and CV are undefined for a single trial (one outcome has no spread)")
+    ce = float(e.mean())
     in_band = [s.in_band_pct for s in good if s.in_band_pct is not None]
     reach = [s.time_to_band_s for s in good if s.time_to_band_s is not None]
     if len(reach) < len(good):
         notes.append(f"{len(good) - len(reach)} trial(s) never reached the band (left out of the mean time to band)")
     return BlockScore(
-        n=len(good), target=good[0].target, mean_outcome=mean, constant_error=float(e.mean()),
+        n=len(good), target=good[0].target, mean_outcome=mean, constant_error=ce,
         absolute_error=float(np.abs(e).mean()), variable_error=ve, cv_pct=cv,
         mean_in_band_pct=float(np.mean(in_band)) if in_band else None,
-        mean_time_to_band_s=float(np.mean(reach)) if reach else None, notes=tuple(notes))
+        mean_time_to_band_s=float(np.mean(reach)) if reach else None, notes=tuple(notes),
+        abs_constant_error=abs(ce), total_error=float(np.sqrt(np.mean(e * e))), variable_error_n1=ve1)

@@ -281,6 +281,29 @@ class TrainingStore:
         return sorted(self.block_scores(student=student), key=lambda e: (e["session_started_at"], e["session_uid"],
                                                                            e["position"]))
 
+    def yoked_schedule(self, partner: str, block_uid: str | None = None) -> tuple[Schedule, int]:
+        """The schedule a yoked learner replays, and the trial count it needs: the feedback the
+        self-controlled ``partner`` asked for in their latest self-controlled practice block (or
+        ``block_uid``) — the trials they asked on, and the kind of feedback those requests gave.
+        Stored with the yoked block (schedule JSON: trials, feedback, partner block), so it replays."""
+        pid = self.student(partner)["id"]
+        rows = self.store.query(
+            "SELECT b.uid, b.drill, b.schedule FROM training_blocks b JOIN training_sessions s ON b.session_uid=s.uid "
+            "WHERE s.client_id=? AND b.kind='practice' ORDER BY s.started_at DESC, b.position DESC", (pid,))
+        blocks = [r for r in rows if json.loads(r["schedule"]).get("kind") == "self"
+                  and (block_uid is None or r["uid"] == block_uid)]
+        if not blocks:
+            where = f"no self-controlled practice block {block_uid}" if block_uid else "no self-controlled practice block yet"
+            raise StoreError(f"{partner} has {where}: the yoked partner must practise with a self-controlled "
+                             "schedule (--schedule self) first")
+        block = blocks[0]
+        partner_schedule = Schedule.from_dict(json.loads(block["schedule"]))
+        trials = self.store.query("SELECT number, requested_before, requested_after FROM training_trials "
+                                  "WHERE block_uid=? ORDER BY number", (block["uid"],))
+        asked = [r["number"] for r in trials if r["requested_before"] or r["requested_after"]]
+        n = int(json.loads(block["drill"])["trials"])
+        return Schedule.yoked(asked, feedback=partner_schedule.feedback, partner=block["uid"]), n
+
     def class_comparison(self, class_name: str, kind: str) -> list[dict]:
         """Per student of the class: their latest block of ``kind`` (e.g. retention) and its scores."""
         if kind not in BLOCK_KINDS:

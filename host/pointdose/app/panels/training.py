@@ -24,6 +24,7 @@ import numpy as np
 
 from pointdose import units
 from pointdose.app import view
+from pointdose.errors import UserError
 from pointdose.app.panels.base import Panel, PanelContext
 from pointdose.training import (BLOCK_KINDS, PRESETS, SURFACES, Block, Drill, DrillError, Schedule, ScheduleError,
                                 preset, standard_plan, warnings)
@@ -31,7 +32,8 @@ from pointdose.training.drill import display, from_user
 
 ENV_DEMO = "POINTDOSE_TRAINING_DEMO"
 ENV_STATE = "POINTDOSE_TRAINING_STATE"
-SCHEDULES = ["constant", "intermittent", "faded", "bandwidth", "self", "none"]
+SCHEDULES = ["constant", "intermittent", "faded", "bandwidth", "self", "yoked", "none"]
+ON_REQUEST = ("self", "yoked")  # decide KR themselves: the "result after" setting does not apply
 PLANS = {"practice only": "practice", "pre / practice / post": "standard", "pre / practice / post / transfer": "transfer"}
 KR_CHOICES = ["always", "with-feedback", "never"]
 BAND = (110, 220, 120, 60)
@@ -161,7 +163,8 @@ class TrainingPanel(Panel):
         dpg.add_combo(list(SURFACES), default_value="pad", tag=T.surface, label="surface", width=200,
                       callback=self._on_settings)
         dpg.add_combo(SCHEDULES, default_value="constant", tag=T.schedule, label="feedback", width=200)
-        dpg.add_input_text(tag=T.param, label="count / % / when", width=200, hint="intermittent: 2")
+        dpg.add_input_text(tag=T.param, label="count / % / when", width=200,
+                           hint="intermittent: 2 · self: after · yoked: partner code")
         dpg.add_combo(KR_CHOICES, default_value="always", tag=T.kr, label="result after", width=200)
         dpg.add_combo(list(PLANS), default_value="practice only", tag=T.plan, label="blocks", width=200)
 
@@ -266,22 +269,32 @@ class TrainingPanel(Panel):
                      surface=dpg.get_value(T.surface), probe_area_cm2=self._area,
                      name=dpg.get_value(T.preset))
 
-    def _schedule(self) -> Schedule:
+    def _schedule(self, drill: Drill) -> Schedule:
         kind, param, kr = dpg.get_value(T.schedule), dpg.get_value(T.param).strip(), dpg.get_value(T.kr)
+        if kind == "yoked":  # the parameter names the self-controlled partner whose requests to replay
+            if not param:
+                raise ScheduleError("yoked: type the self-controlled partner's student code in the parameter field")
+            if self.store is None:
+                raise ScheduleError(self.store_error or "yoked needs the records database (the partner's requests)")
+            schedule, n = self.store.yoked_schedule(param)
+            if n != drill.trials:
+                raise ScheduleError(f"{param}'s self-controlled block had {n} trials: set trials to {n}")
+            return schedule
         text = f"{kind}:{param}" if param else kind
-        return Schedule.parse(text, kr=kr if kind != "none" else None)
+        return Schedule.parse(text, kr=kr if kind not in ("none", *ON_REQUEST) else None)
 
     def _on_start(self, *_a, ctx: PanelContext | None = None) -> None:
         ctx = ctx or self._ctx
         try:
-            drill, schedule = self._drill(), self._schedule()
+            drill = self._drill()
+            schedule = self._schedule(drill)
             plan = PLANS[dpg.get_value(T.plan)]
             if plan == "practice":
                 blocks = [Block("practice", drill, schedule)]
             else:
                 transfer = drill.with_(target=drill.target * 0.6) if plan == "transfer" else None
                 blocks = standard_plan(drill, schedule, transfer=transfer)
-        except (DrillError, ScheduleError, ValueError) as exc:
+        except (DrillError, ScheduleError, ValueError, UserError) as exc:
             return self._say(str(exc))
         self._start(ctx, blocks)
 
@@ -388,7 +401,8 @@ class TrainingPanel(Panel):
                  f"block {index + 1} of {len(tr.blocks)}: {block.kind}",
                  f"{d.name or 'custom'}: {d.describe(self._unit)}",
                  f"feedback: {fb}",
-                 f"result after each trial: {sch.kr}",
+                 "result after a trial: " + ("when asked" if sch.kind == "self" else "where the partner asked"
+                                             if sch.kind == "yoked" else sch.kr),
                  "blocks: " + " → ".join(b.kind for b in tr.blocks)]
         text = _plain("\n".join(lines))
         if self._running_text != text:
