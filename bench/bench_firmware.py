@@ -30,7 +30,7 @@ _MP_SCRIPT = r"""
 import gc, sys, time
 from pd_clock import FakeClock
 from pd_device import Device, StreamPoller
-from pd_fakeio import FakeIn, FakeOut, FakePin, FakePoller
+from pd_fakeio import FakePin, FakeSelectPoll, FakeStdio
 from pd_simsensor import SimSensor, SimSource
 import pd_config
 
@@ -49,9 +49,8 @@ def make(real, features=False):
         if poller.readable():
             return None
     else:
-        inp = FakeIn()
-        out = FakeOut()
-        poller = FakePoller(inp, out)
+        inp = out = FakeStdio()         # one duplex object, as a board's stdio
+        poller = StreamPoller(inp, out, poll=FakeSelectPoll)
     pins = {}
     if features:
         pins = {"led": FakePin("led"), "buzzer": FakePin("buzzer"),

@@ -111,9 +111,20 @@ class Board:
         return m.Pin(n, m.Pin.IN, m.Pin.PULL_UP)
 
     def streams(self):
-        """(input, output) byte streams of the host link: the REPL's stdio."""
-        return sys.stdin.buffer, sys.stdout.buffer
+        """(input, output) of the host link: ONE duplex object, as on the boards.
 
+        On rp2 and esp32 ``sys.stdin.buffer is sys.stdout.buffer``.  The unix
+        port has two objects, so there the link is file descriptor 0 opened
+        once for reading and writing (the launcher puts a pty there);
+        ``POINTDOSE_STDIO=two`` keeps the unix port's two objects (stdin and
+        stdout on separate pipes).
+        """
+        i = sys.stdin.buffer
+        o = sys.stdout.buffer
+        if i is o or self.name != "unix" or self.env("POINTDOSE_STDIO", "one") == "two":
+            return i, o
+        s = open(0, "r+b")
+        return s, s
 
 class PwmBuzzer:
     """Square wave on a pin: duty 50 % when on, 0 when off (boards only)."""

@@ -46,6 +46,7 @@ _POLLIN = const(0x0001)
 _POLLOUT = const(0x0004)
 _POLLHUP = const(0x0010)
 _POLLERR = const(0x0008)
+_POLLIN_ANY = const(0x0019)   # POLLIN | POLLERR | POLLHUP
 _SECOND = const(1000000)
 _HALF = const(0x20000000)   # (t - deadline) & MASK below this: the deadline has passed
 _MAX16 = const(65535)
@@ -80,27 +81,41 @@ def _period(hz):
 
 
 class StreamPoller:
-    """``select.poll`` over the link's streams, reduced to POLLIN/POLLOUT bits.
+    """``select.poll`` over the host link, reduced to POLLIN/POLLOUT bits.
 
+    On rp2 and esp32 the link is ONE object (``sys.stdin.buffer is
+    sys.stdout.buffer``) and ``register()`` of an object already registered
+    replaces its mask (extmod/modselect.c), so a duplex stream is registered
+    once for POLLIN|POLLOUT; two streams (unix port pipes) once each.
     Uses ``ipoll`` (which, unlike ``poll``, allocates nothing per call).
     POLLHUP/POLLERR on the input count as readable: the read then sees the end.
+    ``poll`` (a ``select.poll`` stand-in) is injected by tests.
     """
 
-    def __init__(self, inp, out):
+    def __init__(self, inp, out, poll=None):
+        mk = poll or select.poll
+        self._in = inp
         self._out = out
-        self._p = select.poll()
-        self._p.register(inp, _POLLIN)
-        self._p.register(out, _POLLOUT)
-        self._pi = select.poll()
+        self._p = mk()
+        if inp is out:
+            self._p.register(inp, _POLLIN | _POLLOUT)
+        else:
+            self._p.register(inp, _POLLIN)
+            self._p.register(out, _POLLOUT)
+        self._pi = mk()
         self._pi.register(inp, _POLLIN)
 
     def poll(self):
         f = 0
+        i = self._in
         for obj, ev in self._p.ipoll(0):
-            if obj is self._out:
+            if obj is i:
+                if ev & _POLLIN_ANY:
+                    f |= _POLLIN
+                if obj is self._out:
+                    f |= ev & _POLLOUT
+            else:
                 f |= ev & _POLLOUT
-            elif ev:
-                f |= _POLLIN
         return f
 
     def readable(self):
@@ -592,12 +607,13 @@ class Device:
             cal = s.cal()       # a simulated sensor knows its true scale
         kind = "none" if s is None else s.kind
         return ("fw=%s proto=%d board=%s sensor=%s rate=%d uid=%s boot=%s raw_min=%d raw_max=%d "
-                "tare=%d cal=%s batch_us=%d link=%s mpy=%d watchdog_ms=%d calblob=%s") % (
+                "tare=%d cal=%s batch_us=%d link=%s mpy=%d watchdog_ms=%d calblob=%s stdio=%s") % (
             FW_VERSION, PROTO, self.board_name, kind, self.rate, self.uid,
             "".join("%02x" % b for b in self.boot),
             s.raw_min if s else 0, s.raw_max if s else 0, self.tare, cal or "none",
             self.batch_us, self.link, getattr(sys.implementation, "_mpy", 0),
-            self.watchdog_us // 1000, self._calblob_text()) + (
+            self.watchdog_us // 1000, self._calblob_text(),
+            "duplex" if self._in is self._out else "split") + (
             " gain=%d" % self.cfg["gain"] if kind == "hx711" else "")  # a calibration belongs to its gain
 
     def _calblob_text(self):

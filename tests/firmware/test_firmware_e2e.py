@@ -1,5 +1,7 @@
-"""The real firmware entry point (firmware/main.py) on the MicroPython unix port, talked to over
-pipes and over a raw-mode pty exactly as the host does (docs/protocol.md)."""
+"""The real firmware entry point (firmware/main.py) on the MicroPython unix port, talked to over a
+raw-mode pty exactly as the host does (docs/protocol.md): the firmware opens the pty once, read and
+write, so it runs on ONE duplex stream object as on rp2 and esp32. One test keeps the unix port's
+two objects (stdin and stdout on separate pipes, ``POINTDOSE_STDIO=two``)."""
 import os
 import select
 import subprocess
@@ -16,9 +18,9 @@ MASK = (1 << 30) - 1
 
 
 class Proc:
-    """micropython firmware/main.py with its stdin/stdout on pipes (or a pty)."""
+    """micropython firmware/main.py with its stdin/stdout on a raw pty (or on two pipes)."""
 
-    def __init__(self, exe, env=None, pty=False, cwd=None, interactive=False):
+    def __init__(self, exe, env=None, pty=True, cwd=None, interactive=False):
         args = [exe] + (["-i"] if interactive else []) + [str(MAIN)]
         e = mp_env(env)
         e.pop("MICROPYPATH", None)          # main.py must find its modules by itself
@@ -30,6 +32,7 @@ class Proc:
             os.close(slave)
             self.rfd = self.wfd = self.master
         else:
+            e["POINTDOSE_STDIO"] = "two"
             self.p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, env=e, cwd=cwd or "/")
             self.rfd = self.p.stdout.fileno()
@@ -109,11 +112,12 @@ def test_every_firmware_file_compiles_with_mpy_cross(tmp_path):
 
 
 def test_pipes_hello_start_stop_and_exit_on_eof(proc):
-    p = proc(cwd="/tmp")                # any cwd: main.py puts its own folder on sys.path
+    p = proc(cwd="/tmp", pty=False)     # any cwd: main.py puts its own folder on sys.path
     p.send("1 hello\n")
     cid, st, text = p.wait_reply(1)
     d = kv(text)
     assert st == 0 and d["board"] == "unix" and d["sensor"] == "sim" and d["rate"] == "200"
+    assert d["stdio"] == "split"
     assert d["uid"] == "53494d30303031" and d["cal"] == "linear:14000:42000" and len(d["boot"]) == 8
     p.send("2 start\n")
     assert p.wait_reply(2)[1] == 0
@@ -200,7 +204,8 @@ def test_sim_hx711_runs_the_real_driver_at_80hz(proc):
 def test_pty_raw_mode_session_and_repl(proc):
     p = proc(pty=True, interactive=True)
     p.send("1 hello\n")
-    assert p.wait_reply(1)[1] == 0
+    cid, st, text = p.wait_reply(1)
+    assert st == 0 and kv(text)["stdio"] == "duplex"     # one object, as on a board
     p.send("2 start\n")
     p.wait_reply(2)
     p.pump(0.3)
@@ -227,3 +232,27 @@ def test_pty_ctrl_c_when_idle_ends_the_loop(proc):
     while b">>> " not in p.buf and time.monotonic() < end:
         p.pump(0.1)
     assert b">>> " in p.buf
+
+
+def test_default_simulated_device_runs_one_duplex_object():
+    from pointdose.sim.device import BACKEND_UNIX, SimulatedDevice
+
+    with SimulatedDevice() as sim:
+        if sim.backend != BACKEND_UNIX:
+            pytest.skip("no MicroPython unix port: the CPython shim ran instead")
+        fd = os.open(sim.port, os.O_RDWR | os.O_NOCTTY)
+        try:
+            os.write(fd, b"7 hello\n")
+            buf = b""
+            end = time.monotonic() + 10
+            rep = None
+            while rep is None and time.monotonic() < end:
+                r, _, _ = select.select([fd], [], [], 0.1)
+                if r:
+                    buf += os.read(fd, 4096)
+                    fs, _ = decode_frames(buf)
+                    rep = next((reply(pl) for t, pl in fs if t == 2 and reply(pl)[0] == 7), None)
+        finally:
+            os.close(fd)
+    assert rep is not None and rep[1] == 0
+    assert kv(rep[2])["stdio"] == "duplex"

@@ -4,7 +4,7 @@ import pytest
 
 from fw_helpers import mp_tests, run_mp_module
 
-MODULES = ["t_frame", "t_clock", "t_hx711", "t_commands", "t_device", "t_features", "t_alloc"]
+MODULES = ["t_frame", "t_clock", "t_hx711", "t_commands", "t_device", "t_features", "t_alloc", "t_board"]
 CASES = [(m, t) for m in MODULES for t in mp_tests(m)]
 
 

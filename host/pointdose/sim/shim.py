@@ -127,9 +127,8 @@ def install(connection: socket.socket) -> None:
     sys.modules["micropython"] = _micropython_module()
     _add_ticks_to_time()
     select.poll = _Poll
-    # Two descriptors, as stdin and stdout are on a board: the firmware polls them separately.
-    sys.stdin = _TextStream(_SocketStream(connection))
-    sys.stdout = _TextStream(_SocketStream(connection.dup()))
+    # One duplex object, as on rp2 and esp32 (sys.stdin.buffer is sys.stdout.buffer).
+    sys.stdin = sys.stdout = _TextStream(_SocketStream(connection))
 
 
 def main(argv: list[str]) -> int:

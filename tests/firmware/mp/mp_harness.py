@@ -99,6 +99,11 @@ def kv(text):
     return d
 
 
+def SimSensor_default(c):
+    from pd_simsensor import SimSensor, SimSource
+    return SimSensor(SimSource(), rate=c["rate"])
+
+
 def cfg(**kw):
     import pd_config
     c = dict(pd_config.COMMON)
@@ -108,26 +113,37 @@ def cfg(**kw):
 
 
 class Rig:
-    """A Device on a FakeClock with fake streams; helpers to talk to it."""
+    """A Device on a FakeClock with ONE duplex fake stream, as a board's stdio, polled by the
+    firmware's own StreamPoller through a select.poll with MicroPython's semantics.
 
-    def __init__(self, sensor=None, start=1000, capture=1 << 17, kbd=None, store=None, pins=None, **kw):
+    ``io``: a stream factory ``io(clock)`` (default ``FakeStdio``; e.g. ``CdcStdio``);
+    ``poll``: a ``select.poll`` factory (default ``FakeSelectPoll``); ``two``: the unix port's
+    two-object stdio instead.  ``r.inp`` and ``r.out`` are the same object unless ``two``.
+    """
+
+    def __init__(self, sensor=None, start=1000, capture=1 << 17, kbd=None, store=None, pins=None,
+                 io=None, poll=None, two=False, dev_kw=None, **kw):
         from pd_clock import FakeClock
-        from pd_device import Device
-        from pd_fakeio import FakeIn, FakeOut, FakePoller
-        from pd_simsensor import SimSensor, SimSource
+        from pd_device import Device, StreamPoller
+        from pd_fakeio import FakeIn, FakeOut, FakeSelectPoll, FakeStdio
         self.clock = FakeClock(start)
         c = cfg(**kw)
         if sensor is None:
-            sensor = SimSensor(SimSource(), rate=c["rate"])
+            sensor = SimSensor_default(c)
         elif sensor == "none":
             sensor = None
         self.sensor = sensor
-        self.inp = FakeIn()
-        self.out = FakeOut(capture=capture)
+        if two:
+            self.inp = FakeIn()
+            self.out = FakeOut(capture=capture)
+        else:
+            s = io(self.clock) if io is not None else FakeStdio(capture=capture)
+            self.inp = self.out = s
         self.kbd_calls = []
+        self.poller = StreamPoller(self.inp, self.out, poll=poll or FakeSelectPoll)
         self.dev = Device(c, sensor, self.clock, self.inp, self.out, uid="abcd",
                           kbd_intr=kbd or self.kbd_calls.append, boot=b"\x1a\x2b\x3c\x4d",
-                          store=store, poller=FakePoller(self.inp, self.out), **(pins or {}))
+                          store=store, poller=self.poller, **(pins or {}), **(dev_kw or {}))
         self.pending = []
 
     def run_us(self, us, step=250):
