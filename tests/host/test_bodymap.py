@@ -38,14 +38,27 @@ def test_mirroring_and_sides():
     assert bodymap.side_of("back", 0.5) == "mid"
 
 
-def test_cautions_match_the_domain_notes():
-    caution = {loc.muscle: loc.caution for loc in bodymap.LOCATIONS if loc.caution}
-    assert caution["sternocleidomastoid"] == "anterior_neck"
-    assert caution["suboccipitals"] == "suboccipital"
-    kinds = {loc.caution for loc in bodymap.LOCATIONS if loc.muscle == "gastrocnemius"}
-    assert kinds == {"calf", "popliteal_fossa"}
-    assert "thrombosis" in bodymap.location("gastrocnemius.1").caution_text()
+def test_cautions_are_properties_of_the_locations_with_one_key_spelling():
+    from pointdose.protocols.cautions import REGIONS
+
+    by_muscle: dict[str, set] = {}
+    for loc in bodymap.LOCATIONS:
+        by_muscle.setdefault(loc.muscle, set()).update(loc.cautions)
+        assert loc.part in bodymap.PARTS
+        for key in loc.cautions:
+            assert key in REGIONS and "-" not in key  # the one table, the one spelling
+    assert by_muscle["sternocleidomastoid"] == {"anterior_neck"}
+    assert by_muscle["scalenes"] == {"posterior_triangle"}
+    assert by_muscle["suboccipitals"] == {"suboccipital"}
+    assert by_muscle["gastrocnemius"] == {"popliteal_fossa"}  # TrP3/4 behind the knee; TrP1/2 none
+    assert by_muscle["subscapularis"] == {"axilla"} and by_muscle["iliopsoas"] == {"femoral_triangle"}
+    assert by_muscle["rectus abdominis"] == {"abdomen"}
+    assert {c for cs in by_muscle.values() for c in cs} == set(REGIONS)  # every region caution is on the map
+    assert "carotid" in bodymap.location("sternocleidomastoid.upper").caution_text()
     assert bodymap.location("upper_trapezius.1").caution is None
+    legs = {loc.id for loc in bodymap.LOCATIONS if loc.lower_limb}
+    assert {"gastrocnemius.1", "soleus.1", "gastrocnemius.3", "vastus_medialis", "iliopsoas.distal"} <= legs
+    assert not {"gluteus_medius.1", "upper_trapezius.1", "rectus_abdominis"} & legs
 
 
 def test_nearest_picks_the_drawn_point_and_nothing_far_away():

@@ -293,8 +293,8 @@ def test_stale_stream_alarm_after_250_ms_clears_on_data_and_ends_after_2_s():
 
 def test_region_caution_lowers_the_limits_and_refuses_targets_above_them():
     with pytest.raises(ProtocolError, match="100 kPa"):
-        Engine(holds(target="200 kPa"), PointContext(region="anterior-neck"))
-    eng = Engine(holds(target="60 kPa"), PointContext(region="anterior-neck"))
+        Engine(holds(target="200 kPa"), PointContext(region="popliteal-fossa"))
+    eng = Engine(holds(target="60 kPa"), PointContext(region="popliteal_fossa"))
     assert eng.limits.max_kpa == 100.0 and eng.limits.max_hold_s == 30.0
     eng.start(0)
     eng.feed([0.1, 0.2], [90.0, 101.0])

@@ -79,14 +79,14 @@ def test_report_of_an_interrupted_application_with_a_gap(tmp_path):
         sid = store.start_session(cid)
         listener = RecordingListener(store, session_id=sid, autoflush=False)
         rows = synth_rows(hold_profile(180.0, hold_s=20.0), 100.0, drop=(1000, 1300))
-        record(listener, {"location": "gastrocnemius.1", "side": "L"}, rows, reason="alarm: over the limit")
+        record(listener, {"location": "gastrocnemius.3", "side": "L"}, rows, reason="alarm: over the limit")
         pdf = store.path.parent / "r.pdf"
         from pointdose.records.report import session_report
 
         session_report(store, sid, pdf)
     text = text_of(pdf)
     assert "Stream gaps" in text and "3.01 s" in text and "not integrated" in text
-    assert "alarm: over the limit" in text and "caution: calf" in text
+    assert "alarm: over the limit" in text and "caution: popliteal fossa" in text
     assert "the calibration states no error" not in text and "Stated error: ±0.4 N" in text
     (page,) = render(pdf, tmp_path)
     gap = mask(page, GAP_RGB, tol=12)

@@ -244,13 +244,13 @@ def _application_block(pdf, store: Store, a: dict, second) -> None:
     rows = store.samples(a["id"])
     y0 = p.get_y()
     pdf.font(10, bold=True)
-    loc = bodymap.location(a["location"]) if a["location"] != "custom" else None
+    loc = bodymap.location(a["location"]) if a["location"] not in ("custom", "unplaced") else None
     title = f"{a['point_label']} ({a['side']})"
     p.cell(0, 5, pdf.t(title), new_x="LMARGIN", new_y="NEXT")
     pdf.font(7.5)
     sub = f"{a['protocol'] or 'free application'} · started {a['started_at']} · {a['end_reason'] or 'interrupted (app closed)'}"
-    if loc and loc.caution:
-        sub += f" · caution: {loc.caution.replace('_', ' ')}"
+    if loc and loc.cautions:
+        sub += f" · caution: {', '.join(c.replace('_', ' ') for c in loc.cautions)}"
     p.cell(0, 3.8, pdf.t(sub), new_x="LMARGIN", new_y="NEXT")
     _trace_thumbnail(pdf, 26, y0 + 11, 62, 30, rows, a, m)
 
