@@ -1,21 +1,21 @@
-"""The points' PPTs, kept in one JSON file so %PPT targets can use them in later sessions.
+"""The old points file (``points.json``): PPTs kept by point name, for nobody in particular.
 
-A PPT measured with the ``ppt`` protocol becomes that point's PPT, stored with the probe area it
-was measured with (a PPT is valid only with the same probe) and the ramp rate. The file is
-written atomically (a temporary file, then a rename); a file that cannot be read is reported and
-never overwritten, so no measurement is lost.
+Before PPTs were kept per client (records database, table ``ppt``: a client's point), a measured
+PPT was stored here under the point's name only, so a second client with a point of the same name
+was treated at the first client's PPT. The file is **no longer used for targets**. This module only
+reads it, to tell the user about an entry (``pointdose session`` does, when a point has a PPT here
+but none of the client's own) and to import it on request (``pointdose clients import-points``,
+into the client the user names, else into "unassigned"). Reading never changes the file.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from pointdose.errors import UserError
-from pointdose.protocols.model import PPTRecord
 
 
 def default_path() -> Path:
@@ -27,44 +27,37 @@ def default_path() -> Path:
     return Path(platformdirs.user_data_dir("pointdose")) / "points.json"
 
 
-class PointBook:
+class LegacyPointsFile:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
 
-    def _load(self) -> dict[str, Any]:
-        if not self.path.exists():
-            return {"version": 1, "points": {}}
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def entries(self) -> dict[str, list[dict[str, Any]]]:
+        """``{point name: [PPT dicts, oldest first]}`` (the history, then the current one)."""
+        if not self.exists():
+            return {}
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             if not isinstance(data, dict) or not isinstance(data.get("points"), dict):
                 raise ValueError("no 'points' table")
-            return data
         except (OSError, ValueError) as exc:
-            raise UserError(f"{self.path}: cannot read the points file ({exc}); fix or move it — it is left "
+            raise UserError(f"{self.path}: cannot read the old points file ({exc}); fix or move it — it is left "
                             "untouched") from None
+        out: dict[str, list[dict[str, Any]]] = {}
+        for name, entry in data["points"].items():
+            if not isinstance(entry, dict):
+                continue
+            recs = [r for r in list(entry.get("history") or []) + [entry.get("ppt")] if isinstance(r, dict)]
+            if recs:
+                out[str(name)] = recs
+        return out
 
-    def ppt(self, point: str) -> PPTRecord | None:
-        rec = self._load()["points"].get(point, {}).get("ppt")
-        if rec is None:
-            return None
+    def ppt(self, name: str) -> dict[str, Any] | None:
+        """The current entry for ``name`` (never raises: an unreadable file is None here)."""
         try:
-            return PPTRecord(kpa=float(rec["kpa"]), probe_area_cm2=float(rec["probe_area_cm2"]),
-                             rate_kpa_s=rec.get("rate_kpa_s"), sd_kpa=rec.get("sd_kpa"), n=int(rec.get("n", 1)),
-                             measured=str(rec.get("measured", "")))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UserError(f"{self.path}: points.{point}.ppt: unreadable ({exc}); fix or remove that entry") from None
-
-    def set_ppt(self, point: str, record: PPTRecord) -> None:
-        if not point:
-            raise UserError("a PPT is kept per point: give the point a name (--point NAME)")
-        data = self._load()
-        entry = data["points"].setdefault(point, {})
-        if "ppt" in entry:
-            entry.setdefault("history", []).append(entry["ppt"])
-        rec = record.as_dict()
-        rec["measured"] = rec["measured"] or datetime.now(timezone.utc).isoformat(timespec="seconds")
-        entry["ppt"] = rec
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-        os.replace(tmp, self.path)
+            recs = self.entries().get(name)
+        except UserError:
+            return None
+        return recs[-1] if recs else None

@@ -103,6 +103,8 @@ def client_document(store: Store, code: str, *, include_name: bool = False, with
            "points": store.points(client["id"]), "sessions": [], "calibrations": {}}
     notes = store.query("SELECT * FROM notes WHERE client_id=? ORDER BY id", (client["id"],))
     doc["notes"] = notes
+    doc["screening"] = store.query("SELECT item, present, note, recorded_at FROM screening WHERE client_id=? "
+                                   "ORDER BY id", (client["id"],))
     bar = _progress(total, f"export {code}", progress)
     try:
         for session in store.sessions(client["id"]):
@@ -114,6 +116,7 @@ def client_document(store: Store, code: str, *, include_name: bool = False, with
                 a = {k: v for k, v in app.items() if k not in ("point_label", "location", "side", "client_id",
                                                                 "session_started", "n_samples")}
                 a["events"] = store.events(app["id"])
+                a["cautions"] = store.application_cautions(app["id"])
                 if app["calibration_id"]:
                     doc["calibrations"][app["calibration_id"]] = store.calibration(app["calibration_id"])
                 if with_samples:
@@ -222,7 +225,7 @@ def import_client(store: Store, path: str | Path, *, code: str | None = None, pr
                     "VALUES (?,?,?,?,?,?,?,?,?)",
                     (cid, p["location"], p["side"], p["label"], p.get("view"), p.get("x"), p.get("y"),
                      json.dumps(p["landmarks"]) if p.get("landmarks") is not None else None, p["created_at"])).lastrowid
-            sessions, apps = {}, {}
+            sessions, apps, ppts, app_ppt = {}, {}, {}, {}
             for s in doc["sessions"]:
                 sid = conn.execute("INSERT INTO sessions (client_id, started_at, ended_at, operator, app_version) "
                                    "VALUES (?,?,?,?,?)", (cid, s["started_at"], s.get("ended_at"), s.get("operator"),
@@ -248,17 +251,33 @@ def import_client(store: Store, path: str | Path, *, code: str | None = None, pr
                         bar.update(len(rows))
                     for ev in a.get("events", []):
                         Store.write_event(conn, aid, ev["t_s"], ev["kind"], ev.get("data"))
+                    for c in a.get("cautions", []):
+                        conn.execute("INSERT INTO application_cautions (application_id, key, origin, action, text, "
+                                     "max_kpa, max_hold_s, acknowledged, recorded_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                                     (aid, c["key"], c["origin"], c["action"], c["text"], c.get("max_kpa"),
+                                      c.get("max_hold_s"), int(c.get("acknowledged") or 0), c["recorded_at"]))
+                    if a.get("ppt_id") is not None:
+                        app_ppt[aid] = a["ppt_id"]
                 for r in s.get("ppt", []):
-                    conn.execute("INSERT INTO ppt (point_id, session_id, application_id, stage, kpa, probe, probe_area_cm2, "
-                                 "ramp_kpa_s, calibration_id, repeats, measured_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                                 (points[r["point_id"]], sid, apps.get(r.get("application_id")), r.get("stage"), r["kpa"],
-                                  r.get("probe"), r["probe_area_cm2"], r.get("ramp_kpa_s"), r.get("calibration_id"),
-                                  r.get("repeats"), r["measured_at"]))
+                    ppts[r["id"]] = conn.execute(
+                        "INSERT INTO ppt (point_id, session_id, application_id, stage, kpa, probe, probe_area_cm2, "
+                        "ramp_kpa_s, calibration_id, repeats, measured_at, protocol, sd_kpa, n, planned, "
+                        "measured_rate_kpa_s, censored, source, note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (points[r["point_id"]], sid, apps.get(r.get("application_id")), r.get("stage"), r["kpa"],
+                         r.get("probe"), r["probe_area_cm2"], r.get("ramp_kpa_s"), r.get("calibration_id"),
+                         r.get("repeats"), r["measured_at"], r.get("protocol"), r.get("sd_kpa"), r.get("n"),
+                         r.get("planned"), r.get("measured_rate_kpa_s"), int(r.get("censored") or 0),
+                         r.get("source") or "measured", r.get("note"))).lastrowid
                 for r in s.get("pain", []):
                     conn.execute("INSERT INTO pain (session_id, point_id, application_id, stage, value, t_s, rated_at) "
                                  "VALUES (?,?,?,?,?,?,?)", (sid, points.get(r.get("point_id")),
                                                            apps.get(r.get("application_id")), r["stage"], r["value"],
                                                            r.get("t_s"), r["rated_at"]))
+            for aid, old_ppt in app_ppt.items():  # the PPT a %PPT target used, once every PPT is in
+                conn.execute("UPDATE applications SET ppt_id=? WHERE id=?", (ppts.get(old_ppt), aid))
+            for r in doc.get("screening", []):
+                conn.execute("INSERT INTO screening (client_id, item, present, note, recorded_at) VALUES (?,?,?,?,?)",
+                             (cid, r["item"], int(r["present"]), r.get("note"), r["recorded_at"]))
             for n in doc.get("notes", []):
                 conn.execute("INSERT INTO notes (client_id, session_id, point_id, application_id, text, written_at) "
                              "VALUES (?,?,?,?,?,?)", (cid, sessions.get(n.get("session_id")), points.get(n.get("point_id")),

@@ -24,6 +24,9 @@ What ``on_application_start(info)`` reads (all optional except the point and the
     calibration       the model as a dict: a CalibrationRecord.to_dict() (with its id), or the factory
                       scale {"model": "linear", "counts_per_n", "zero", "source": "factory"}
     tare_raw          the device's tare at the start (raw counts; 0: none), applied on recomputing
+    ppt_id            the ppt row a %PPT target was computed from (the client's own)
+    cautions          the start decision's record (pointdose.protocols.cautions.Decision.record):
+                      findings, and whether they were acknowledged / confirmed
 
 Events with their own tables (``on_event(t_s, kind, data)``): ``ppt`` {"kpa", "stage", "ramp_kpa_s",
 "repeats"} and ``pain`` {"value" 0–10, "stage" before/during/after}; every event, these included,
@@ -325,7 +328,22 @@ class RecordingListener:
             self._failed(exc)
             return False
         batch.info = None
+        try:  # after the application row exists: a failure here never makes a second one
+            self._safety(batch.app_id, info)
+        except StoreError as exc:
+            self.error = exc
         return True
+
+    def _safety(self, app_id: int, info: dict) -> None:
+        """The PPT the %PPT targets used and the start decision's cautions (what was acknowledged)."""
+        ppt_id, cautions = info.get("ppt_id"), info.get("cautions")
+        if ppt_id is None and not cautions:
+            return
+        with self.store.transaction("saving the application's PPT and cautions") as conn:
+            if ppt_id is not None:
+                conn.execute("UPDATE applications SET ppt_id=? WHERE id=?", (int(ppt_id), app_id))
+            if cautions:
+                self.store.add_application_cautions(app_id, cautions, conn=conn)
 
     def _unassigned_session(self) -> int:
         rows = self.store.query("SELECT id FROM clients WHERE code=?", (UNASSIGNED,))
@@ -364,16 +382,31 @@ class RecordingListener:
         session_id, point_id, area, probe, cal_id = app
         if kind == "ppt" and _number(data.get("kpa")):
             stage = data.get("stage") if data.get("stage") in ("before", "after") else None
+            trials = [t for t in data.get("trials") or [] if isinstance(t, dict)]
+            rates = [r for r in (_number(t.get("rate_kpa_s")) for t in trials if t.get("ppt_kpa") is not None)
+                     if r is not None]
+            protocol = conn.execute("SELECT protocol FROM applications WHERE id=?", (app_id,)).fetchone()[0]
             conn.execute("INSERT INTO ppt (point_id, session_id, application_id, stage, kpa, probe, probe_area_cm2, "
-                         "ramp_kpa_s, calibration_id, repeats, measured_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                         "ramp_kpa_s, calibration_id, repeats, measured_at, protocol, sd_kpa, n, planned, "
+                         "measured_rate_kpa_s, censored) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                          (point_id, session_id, app_id, stage, float(data["kpa"]), probe, area,
-                          _number(data.get("ramp_kpa_s")), cal_id, _dumps(data.get("repeats")), _now()))
+                          _number(data.get("ramp_kpa_s")), cal_id, _dumps(data.get("repeats")), _now(), protocol,
+                          _number(data.get("sd_kpa")), _int(data.get("n"), data.get("repeats")),
+                          _int(data.get("planned")), sum(rates) / len(rates) if rates else None,
+                          1 if any(t.get("ppt_kpa") is None for t in trials) else 0))
         elif kind in ("pain", "pain_rating") and _number(data.get("value")) is not None:
             value = int(data["value"])
             stage = data.get("stage") if data.get("stage") in ("before", "during", "after") else "during"
             if 0 <= value <= 10:
                 conn.execute("INSERT INTO pain (session_id, point_id, application_id, stage, value, t_s, rated_at) "
                              "VALUES (?,?,?,?,?,?,?)", (session_id, point_id, app_id, stage, value, t_s, _now()))
+
+
+def _int(value, fallback_list=None) -> int | None:
+    num = _number(value)
+    if num is None and isinstance(fallback_list, list):
+        return len(fallback_list)
+    return None if num is None else int(num)
 
 
 def _number(value) -> float | None:

@@ -212,6 +212,53 @@ ALTER TABLE applications ADD COLUMN tare_raw REAL;  -- raw counts at the start; 
 """
 
 
+V5_PPT_SCREENING = """
+ALTER TABLE ppt ADD COLUMN protocol TEXT;               -- the protocol that measured it ('ppt', a TOML's name)
+ALTER TABLE ppt ADD COLUMN sd_kpa REAL;
+ALTER TABLE ppt ADD COLUMN n INTEGER;                   -- trials that gave a PPT (NULL: not recorded)
+ALTER TABLE ppt ADD COLUMN planned INTEGER;             -- trials planned (NULL: not recorded)
+ALTER TABLE ppt ADD COLUMN measured_rate_kpa_s REAL;    -- the ramp rate actually achieved, mean of the trials
+ALTER TABLE ppt ADD COLUMN censored INTEGER NOT NULL DEFAULT 0;  -- 1: a trial ended without a pain signal
+ALTER TABLE ppt ADD COLUMN source TEXT NOT NULL DEFAULT 'measured';  -- 'measured', 'entered', 'points-file'
+ALTER TABLE ppt ADD COLUMN note TEXT;
+CREATE INDEX ppt_point_time ON ppt(point_id, measured_at);
+CREATE TABLE screening (        -- a client's screening answers, dated; the newest answer per item counts
+    id INTEGER PRIMARY KEY,
+    client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+    item TEXT NOT NULL,         -- a key of pointdose.protocols.cautions.SCREENING
+    present INTEGER NOT NULL CHECK (present IN (0, 1)),
+    note TEXT,
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX screening_client ON screening(client_id, item, recorded_at);
+CREATE TABLE application_cautions (  -- what the start decision said, and what the user acknowledged
+    id INTEGER PRIMARY KEY,
+    application_id INTEGER NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,          -- region, screening item or PPT check
+    origin TEXT NOT NULL,       -- 'location', 'screening', 'ppt', 'point'
+    action TEXT NOT NULL,       -- 'confirm', 'acknowledge', 'note'
+    text TEXT NOT NULL,
+    max_kpa REAL, max_hold_s REAL,
+    acknowledged INTEGER NOT NULL DEFAULT 0,  -- 1: acknowledged (or confirmed) before the start
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX application_cautions_app ON application_cautions(application_id);
+ALTER TABLE applications ADD COLUMN ppt_id INTEGER REFERENCES ppt(id) ON DELETE SET NULL;  -- the PPT %PPT used
+"""
+
+
+def _backfill_ppt_trials(conn: sqlite3.Connection) -> None:
+    """Older PPT rows kept their single trials as JSON: their count is n."""
+    import json
+
+    for row_id, repeats in conn.execute("SELECT id, repeats FROM ppt WHERE repeats IS NOT NULL").fetchall():
+        try:
+            n = len(json.loads(repeats))
+        except (TypeError, ValueError):
+            continue
+        conn.execute("UPDATE ppt SET n=? WHERE id=?", (n, row_id))
+
+
 def _backfill_metrics(conn: sqlite3.Connection) -> None:
     """Compute metrics for the applications recorded before this table existed."""
     from pointdose.records.store import compute_and_store_metrics  # the one place metrics are saved
@@ -226,6 +273,8 @@ MIGRATIONS: list[Migration] = [
     Migration("2: cached metrics per application", sql=V2_METRICS, fn=_backfill_metrics),
     Migration("3: training: station, classes, students' sessions, blocks and trials", sql=V3_TRAINING),
     Migration("4: the device's tare at each application's start (recomputing applies it)", sql=V4_TARE),
+    Migration("5: PPT provenance per client point, client screening, cautions acknowledged per application",
+              sql=V5_PPT_SCREENING, fn=_backfill_ppt_trials),
 ]
 
 LATEST = len(MIGRATIONS)

@@ -604,18 +604,27 @@ class Store:
     def add_ppt(self, point_id: int, session_id: int, kpa: float, *, probe_area_cm2: float, ramp_kpa_s: float | None,
                 stage: str | None = None, application_id: int | None = None, probe: str | None = None,
                 calibration: dict | None = None, repeats: list[float] | None = None,
-                conn: sqlite3.Connection | None = None) -> int:
+                conn: sqlite3.Connection | None = None, protocol: str | None = None, sd_kpa: float | None = None,
+                n: int | None = None, planned: int | None = None, measured_rate_kpa_s: float | None = None,
+                censored: bool = False, source: str = "measured", note: str | None = None,
+                measured_at: str | None = None) -> int:
         if stage not in (None, "before", "after"):
             raise StoreError(f"a PPT is taken 'before' or 'after' an application, not {stage!r}")
-        if not (kpa > 0):
+        if not (kpa > 0) or kpa == float("inf"):
             raise StoreError(f"a PPT must be a positive pressure in kPa, got {kpa!r}")
+        if not (probe_area_cm2 and 0 < probe_area_cm2 < float("inf")):
+            raise StoreError(f"a PPT needs the probe area it was measured with (cm² > 0), got {probe_area_cm2!r}")
+        if n is None and repeats is not None:
+            n = len(repeats)
 
         def insert(c):
             cal_id = self.save_calibration(calibration, c)
             return c.execute("INSERT INTO ppt (point_id, session_id, application_id, stage, kpa, probe, probe_area_cm2, "
-                             "ramp_kpa_s, calibration_id, repeats, measured_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                             "ramp_kpa_s, calibration_id, repeats, measured_at, protocol, sd_kpa, n, planned, "
+                             "measured_rate_kpa_s, censored, source, note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                              (point_id, session_id, application_id, stage, float(kpa), probe, float(probe_area_cm2),
-                              ramp_kpa_s, cal_id, _json(repeats), now_iso())).lastrowid
+                              ramp_kpa_s, cal_id, _json(repeats), measured_at or now_iso(), protocol, sd_kpa, n, planned,
+                              measured_rate_kpa_s, 1 if censored else 0, source, note)).lastrowid
         if conn is not None:
             return insert(conn)
         with self.transaction("saving a PPT") as c:
@@ -648,6 +657,92 @@ class Store:
     def session_ppt(self, point_id: int, session_id: int) -> dict[str, list[dict]]:
         with self.guard("reading PPTs") as conn:
             return session_ppt(conn, point_id, session_id)
+
+    # ------------------------------------------------------------------ a client's own PPTs, screening, cautions
+
+    def find_point(self, client_id: int, name: str) -> int | None:
+        """This client's point called ``name`` (a point id, ``location:side``, a body-map id, or the
+        label of an unplaced/custom point), without creating it; None when there is none."""
+        name = (name or "").strip()
+        if not name:
+            return None
+        if name.isdigit():
+            rows = self.query("SELECT id FROM points WHERE id=? AND client_id=?", (int(name), client_id))
+            return rows[0]["id"] if rows else None
+        location, _, side = name.partition(":")
+        from pointdose import bodymap
+
+        try:
+            bodymap.location(location)
+            rows = self.query("SELECT id FROM points WHERE client_id=? AND location=? AND side=? ORDER BY id",
+                              (client_id, location, side or "mid"))
+        except ValueError:
+            rows = self.query("SELECT id FROM points WHERE client_id=? AND location IN ('unplaced', 'custom') AND "
+                              "label=? ORDER BY id", (client_id, name))
+        return rows[0]["id"] if rows else None
+
+    def client_ppt(self, point_id: int, probe_area_cm2: float | None = None) -> dict | None:
+        """The newest usable PPT at this client point (all trials done, none censored): the newest with
+        ``probe_area_cm2`` when one was measured with it, else the newest with any probe (so the
+        caller can say it needs measuring again with this probe). None: never measured here."""
+        rows = self.query("SELECT p.*, pt.client_id, c.code AS client_code FROM ppt p JOIN points pt ON p.point_id=pt.id "
+                          "JOIN clients c ON pt.client_id=c.id WHERE p.point_id=? AND p.censored=0 AND "
+                          "(p.planned IS NULL OR p.n IS NULL OR p.n >= p.planned) ORDER BY p.measured_at DESC, p.id DESC",
+                          (point_id,))
+        if not rows:
+            return None
+        if probe_area_cm2 is not None:
+            same = [r for r in rows if abs(r["probe_area_cm2"] - probe_area_cm2) < 1e-6]
+            if same:
+                return same[0]
+        return rows[0]
+
+    def add_screening(self, client_id: int, answers: dict[str, bool], note: str | None = None) -> None:
+        """Record screening answers for a client (``{"anticoagulants": True, "pregnancy": False}``),
+        dated now; older answers stay as history."""
+        from pointdose.protocols.cautions import canonical, screening_keys
+
+        if not answers:
+            raise StoreError("a screening needs at least one answer: --set ITEM, --clear ITEM or --none")
+        screening_keys(answers)  # one line naming the valid items for a wrong one
+        norm = {canonical(k): bool(v) for k, v in answers.items()}
+        stamp = now_iso()
+        with self.transaction("saving a screening") as conn:
+            for key, present in norm.items():
+                conn.execute("INSERT INTO screening (client_id, item, present, note, recorded_at) VALUES (?,?,?,?,?)",
+                             (client_id, key, 1 if present else 0, note, stamp))
+
+    def screening(self, client_id: int) -> dict:
+        """``{"active": [keys present], "answers": {key: row}, "screened_at": newest date or None}``;
+        ``active`` is None when the client was never screened."""
+        rows = self.query("SELECT item, present, note, recorded_at FROM screening WHERE client_id=? "
+                          "ORDER BY recorded_at, id", (client_id,))
+        answers = {r["item"]: r for r in rows}  # the newest answer per item wins
+        if not answers:
+            return {"active": None, "answers": {}, "screened_at": None}
+        return {"active": sorted(k for k, r in answers.items() if r["present"]), "answers": answers,
+                "screened_at": max(r["recorded_at"] for r in answers.values())}
+
+    def add_application_cautions(self, app_id: int, record: dict, conn: sqlite3.Connection | None = None) -> None:
+        """Keep the start decision with the application (pointdose.protocols.cautions.Decision.record)."""
+        stamp = now_iso()
+
+        def insert(c):
+            for f in record.get("findings", []):
+                ack = (f["action"] == "acknowledge" and record.get("acknowledged")) or \
+                      (f["action"] == "confirm" and record.get("confirmed"))
+                c.execute("INSERT INTO application_cautions (application_id, key, origin, action, text, max_kpa, "
+                          "max_hold_s, acknowledged, recorded_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                          (app_id, f["key"], f["origin"], f["action"], f["text"], f.get("max_kpa"),
+                           f.get("max_hold_s"), 1 if ack else 0, stamp))
+        if conn is not None:
+            insert(conn)
+        else:
+            with self.transaction("saving the cautions of an application") as c:
+                insert(c)
+
+    def application_cautions(self, app_id: int) -> list[dict]:
+        return self.query("SELECT * FROM application_cautions WHERE application_id=? ORDER BY id", (app_id,))
 
     # ------------------------------------------------------------------ recalibration
 
