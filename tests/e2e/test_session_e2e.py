@@ -14,7 +14,6 @@ import pytest
 from pointdose.cues import read_wav
 from pointdose.link import DeviceLink
 from pointdose.protocols import PointContext, builtin
-from pointdose.protocols.points import PointBook
 from pointdose.session import SessionRunner
 from pointdose.sim.virtual_hand import VirtualHand
 
@@ -43,7 +42,7 @@ def guided(sim, protocol, point, timeout, **hand_kw):
     with DeviceLink(sim.port) as link:
         link.start()
         time.sleep(0.3)
-        runner = SessionRunner(link, protocol, point, listeners=[rec], point_book=hand_kw.pop("book", None))
+        runner = SessionRunner(link, protocol, point, listeners=[rec] + hand_kw.pop("listeners", []))
         hand = VirtualHand(link, cue=lambda: runner.cue, signal=runner.signal, **hand_kw)
         runner.start()
         hand.start()
@@ -73,11 +72,17 @@ def test_repeated_holds_guided_to_the_end_by_the_virtual_hand(sim):
         assert 180 < h["mean_kpa"] < 220
 
 
-def test_ppt_on_the_device_is_the_pressure_at_the_signal_and_becomes_the_points_ppt(sim, tmp_path):
-    book = PointBook(tmp_path / "points.json")
+def test_ppt_on_the_device_is_the_pressure_at_the_signal_and_becomes_the_clients_ppt(sim, tmp_path):
+    from pointdose.records import RecordingListener, Store
+    from pointdose.records.ppt import lookup
+
+    store = Store(tmp_path / "r.sqlite")
+    cid = store.add_client("T")
+    listener = RecordingListener(store, session_id=store.start_session(cid))
     proto = builtin("ppt", trials=2, rest_s=1.0)
     runner, hand, rec, window, info = guided(sim, proto, PointContext(name="trap"), 40.0, skill="expert",
-                                             ppt_kpa=180.0, ppt_sd_kpa=5.0, book=book, seed=5)
+                                             ppt_kpa=180.0, ppt_sd_kpa=5.0, listeners=[listener], seed=5)
+    listener.close()
     assert runner.end_reason == "completed", runner.events
     trials = [e for e in runner.events if e[1] == "ppt_trial"]
     assert len(trials) == 2 and [s[1] for s in hand.signals] == ["pain", "pain"]
@@ -94,7 +99,9 @@ def test_ppt_on_the_device_is_the_pressure_at_the_signal_and_becomes_the_points_
         assert 150 < data["ppt_kpa"] < 260
     res = runner.summary["ppt"]
     assert all(tr["peak_kpa"] >= tr["ppt_kpa"] for tr in res["trials"])
-    assert book.ppt("trap").kpa == pytest.approx(res["mean_kpa"]) and book.ppt("trap").n == 2
+    found = lookup(store, store.find_point(cid, "trap"), 1.0)
+    assert found.record.kpa == pytest.approx(res["mean_kpa"]) and found.record.n == 2
+    store.close()
 
 
 def test_terminal_mode_headless_with_the_virtual_hand_and_a_wav(tmp_path):

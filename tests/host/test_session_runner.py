@@ -13,7 +13,6 @@ from pointdose.errors import UserError
 from pointdose.link.ring import RING_DTYPE, SampleRing
 from pointdose.listeners import SAMPLE_DTYPE
 from pointdose.protocols import PointContext, builtin
-from pointdose.protocols.points import PointBook
 from pointdose.session import SessionRunner
 
 CPN, ZERO = 14000.0, 42000.0  # the simulated sensor's hello cal=linear:14000:42000
@@ -188,11 +187,17 @@ def test_max_pressure_alarm_keeps_alarming_until_released(tmp_path):
     assert runner.done.is_set()
 
 
-def test_ppt_result_becomes_the_points_ppt_with_its_probe(tmp_path):
+def test_ppt_result_becomes_the_clients_own_ppt_at_that_point_with_its_probe(tmp_path):
+    """Recorded for client T at "trap": the records keep it as T's PPT there, and nobody else's."""
+    from pointdose.records import RecordingListener, Store
+    from pointdose.records.ppt import lookup
+
+    store = Store(tmp_path / "r.sqlite")
+    tid, oid = store.add_client("T"), store.add_client("O")
+    listener = RecordingListener(store, session_id=store.start_session(tid), autoflush=False)
     link = FakeLink()
     link.push([0.0], [0.0])
-    book = PointBook(tmp_path / "points.json")
-    runner = SessionRunner(link, builtin("ppt", trials=2, rest_s=1.0), PointContext(name="trap"), point_book=book)
+    runner = SessionRunner(link, builtin("ppt", trials=2, rest_s=1.0), PointContext(name="trap"), listeners=[listener])
     pains = {}
 
     def profile(ts):
@@ -211,9 +216,13 @@ def test_ppt_result_becomes_the_points_ppt_with_its_probe(tmp_path):
 
     drive(runner, link, 14.0, profile, on_step=pain)
     assert runner.end_reason == "completed"
-    rec = book.ppt("trap")
+    listener.close()
+    found = lookup(store, store.find_point(tid, "trap"), 1.0)
+    rec = found.record
     assert rec.kpa == pytest.approx(170.0, abs=0.5) and rec.probe_area_cm2 == 1.0 and rec.n == 2
-    assert rec.rate_kpa_s == 50.0
+    assert rec.rate_kpa_s == 50.0 and "this client" in found.line()
+    assert store.find_point(oid, "trap") is None
+    store.close()
 
 
 def test_refusals_uncalibrated_device_and_unaccepted_caution():

@@ -1,4 +1,4 @@
-"""``pointdose clients add|list|points|note|erase|export|import|demo``: the people in the records."""
+"""``pointdose clients add|list|points|screen|ppt|import-points|note|erase|export|import|demo``: the people in the records."""
 
 from __future__ import annotations
 
@@ -19,6 +19,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_db_argument(p)
     p = sub.add_parser("points", help="a client's points (ids for --point) and the body-map locations")
     p.add_argument("code", nargs="?")
+    add_db_argument(p)
+    p = sub.add_parser("screen", help="a client's screening (anticoagulants, suspected DVT, …): show it, or record "
+                       "answers, dated")
+    p.add_argument("code")
+    p.add_argument("--set", action="append", default=[], metavar="ITEM[,ITEM]", help="present now")
+    p.add_argument("--clear", action="append", default=[], metavar="ITEM[,ITEM]", help="no longer present / not present")
+    p.add_argument("--none", action="store_true", help="every item not given with --set: not present")
+    p.add_argument("--note")
+    add_db_argument(p)
+    p = sub.add_parser("ppt", help="a client's PPTs per point, with where each came from")
+    p.add_argument("code")
+    add_db_argument(p)
+    p = sub.add_parser("import-points", help="import the old points file (PPTs by name, for nobody in particular) "
+                       "into a client you name, else into 'unassigned'")
+    p.add_argument("file", nargs="?", help="default: the old file in the user data folder ($POINTDOSE_POINTS)")
+    p.add_argument("--client", metavar="CODE", help="only if you know these PPTs were this client's")
     add_db_argument(p)
     p = sub.add_parser("note", help="add a note to a client")
     p.add_argument("code")
@@ -52,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         from pointdose import bodymap
 
         for loc in bodymap.LOCATIONS:
-            caution = f"  [caution: {loc.caution}]" if loc.caution else ""
+            caution = f"  [caution: {', '.join(loc.cautions)}]" if loc.cautions else ""
             print(f"{loc.id:<32} {loc.label} — {loc.landmark}{caution}")
         return 0
     with open_store(args, readonly=readonly) as store:
@@ -74,6 +90,26 @@ def run(args: argparse.Namespace) -> int:
             client = store.client(args.code)
             for p in store.points(client["id"]):
                 print(f"{p['id']:>5}  {p['label']} ({p['side']})  [{p['location']}]")
+        elif args.action == "screen":
+            _screen(store, args)
+        elif args.action == "ppt":
+            from pointdose.records.ppt import provenance
+
+            client = store.client(args.code)
+            rows = store.query("SELECT p.*, pt.label, pt.side FROM ppt p JOIN points pt ON p.point_id=pt.id "
+                               "WHERE pt.client_id=? ORDER BY pt.label, p.measured_at", (client["id"],))
+            if not rows:
+                print(f"{args.code} has no PPT yet: pointdose session --protocol ppt --client {args.code} --point P")
+            for r in rows:
+                flags = "" if r["censored"] == 0 and (r["planned"] is None or (r["n"] or 0) >= r["planned"]) else \
+                    "  [not used: incomplete or censored]"
+                print(f"{r['label']} ({r['side']}): PPT {r['kpa']:.0f} kPa, {provenance(r)}{flags}")
+        elif args.action == "import-points":
+            from pointdose.records.ppt import import_points_file
+
+            code, n = import_points_file(store, args.file, client_code=args.client)
+            print(f"imported {n} PPTs from the old points file into {code}"
+                  + ("" if args.client else " (they were nobody's in particular; the file is unchanged)"))
         elif args.action == "note":
             store.add_note(store.client(args.code)["id"], args.text)
             print("note saved")
@@ -105,3 +141,36 @@ def run(args: argparse.Namespace) -> int:
             make_demo(store, args.code, sessions=args.sessions)
             print(f"added demo client {args.code} with {args.sessions} synthetic sessions to {store.path}")
     return 0
+
+
+def _screen(store, args) -> None:
+    from pointdose.protocols.cautions import SCREENING, canonical
+
+    client = store.client(args.code)
+
+    def keys(values):
+        return [canonical(k) for v in values for k in v.split(",") if k.strip()]
+
+    present, absent = keys(args.set), keys(args.clear)
+    both = set(present) & set(absent)
+    if both:
+        from pointdose.errors import UserError
+
+        raise UserError(f"{', '.join(sorted(both))}: given with both --set and --clear; choose one")
+    answers = {k: True for k in present}
+    answers.update({k: False for k in absent})
+    if args.none:
+        answers.update({k: False for k in SCREENING if k not in answers})
+    if answers:
+        store.add_screening(client["id"], answers, note=args.note)
+    scr = store.screening(client["id"])
+    if scr["active"] is None:
+        print(f"{args.code}: not screened yet — pointdose clients screen {args.code} --set ITEM … --none "
+              f"(items: {', '.join(SCREENING)})")
+        return
+    print(f"{args.code}: screened {scr['screened_at'][:10]}")
+    for key, item in SCREENING.items():
+        row = scr["answers"].get(key)
+        state = "—  not asked" if row is None else ("YES" if row["present"] else "no")
+        when = f"  ({row['recorded_at'][:10]}{'; ' + row['note'] if row and row['note'] else ''})" if row else ""
+        print(f"  {key:<20} {state:<12} {item.label}{when}")

@@ -661,14 +661,11 @@ class Store:
     # ------------------------------------------------------------------ a client's own PPTs, screening, cautions
 
     def find_point(self, client_id: int, name: str) -> int | None:
-        """This client's point called ``name`` (a point id, ``location:side``, a body-map id, or the
-        label of an unplaced/custom point), without creating it; None when there is none."""
+        """This client's point called ``name`` (``location:side``, a body-map id, or the label of an
+        unplaced/custom point: the recording listener's rule), without creating it; None when none."""
         name = (name or "").strip()
         if not name:
             return None
-        if name.isdigit():
-            rows = self.query("SELECT id FROM points WHERE id=? AND client_id=?", (int(name), client_id))
-            return rows[0]["id"] if rows else None
         location, _, side = name.partition(":")
         from pointdose import bodymap
 

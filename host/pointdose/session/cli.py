@@ -26,12 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", metavar="P", help="serial port of the board")
     parser.add_argument("--sim", action="store_true", help="use the simulated device")
     parser.add_argument("--headless", action="store_true", help="text cues one line at a time; inputs as lines on stdin")
-    parser.add_argument("--point", default="", metavar="NAME", help="the point treated (its PPT is kept per point)")
-    parser.add_argument("--region", metavar="R", help="body region with a caution: anterior-neck, suboccipital, "
-                        "popliteal-fossa, calf-thrombosis, anticoagulants")
-    parser.add_argument("--accept-caution", action="store_true", help="I have read the region's caution")
+    parser.add_argument("--point", default="", metavar="NAME",
+                        help="the point treated: a body-map id with its side (upper_trapezius.1:L; `pointdose clients "
+                        "points` lists them: their region cautions apply) or a name of your own")
     parser.add_argument("--probe-area", type=float, default=1.0, metavar="CM2", help="probe contact area, cm² (default 1)")
-    parser.add_argument("--ppt", type=float, metavar="KPA", help="use this PPT for %%PPT targets instead of the stored one")
+    parser.add_argument("--ppt", type=float, metavar="KPA", help="use this PPT for %%PPT targets instead of the "
+                        "client's own stored one")
     parser.add_argument("--unit", default="kPa", help="display unit (kPa, kgf/cm2, N/cm2, N, kgf, lbf)")
     parser.add_argument("--hand", metavar="SKILL", help="simulated device only: a virtual hand follows the cues "
                         "(novice, intermediate, expert)")
@@ -42,10 +42,78 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mute", action="store_true", help="no sound")
     parser.add_argument("--volume", type=float, default=0.8, metavar="V", help="sound volume 0 … 1")
     parser.add_argument("--wav", metavar="FILE", help="also write the session's sound cues to a WAV file")
-    parser.add_argument("--points-file", metavar="FILE", help="where the points' PPTs are kept (default: user data)")
     parser.add_argument("--client", metavar="CODE", help="record the application for this client (created if new)")
     parser.add_argument("--db", metavar="FILE", help="records database (default: $POINTDOSE_DB, else the user data folder)")
     parser.add_argument("--no-record", action="store_true", help="do not keep this application in the records")
+    add_safety_arguments(parser)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The start checks (pointdose.session.precheck: the client's own PPT, region cautions, screening).
+# The app's Session tab calls the same precheck.prepare; keep this block apart from the rest.
+
+
+def add_safety_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("cautions and the client's PPT (docs/protocols.md, \"Cautions\")")
+    g.add_argument("--region", metavar="KEYS", help="region cautions of a point that is not on the body map, e.g. "
+                   "anterior_neck,axilla (body-map points carry their own)")
+    g.add_argument("--accept-caution", action="store_true", help="I have read the cautions that apply "
+                   "(recorded with the application)")
+    g.add_argument("--confirm-above-ppt", action="store_true", help="start although a kPa/N target is above the "
+                   "ceiling of the client's PPT (recorded with the application)")
+    g.add_argument("--self-massage", action="store_true", help="self-massage mode (also when the client's role is "
+                   "'self'): some regions are refused")
+    g.add_argument("--relative-defaults", action="store_true", help="when the client has a PPT, use the %%PPT "
+                   "targets offered instead of the built-in's kPa defaults")
+    g.add_argument("--points-file", metavar="FILE", help="the old points file (PPTs by name, for nobody in "
+                   "particular): never used for targets, only mentioned; import it with `pointdose clients "
+                   "import-points`")
+
+
+def safety_precheck(args: argparse.Namespace, protocol, params: dict, out) -> tuple:
+    """The client's own PPT, the cautions and the screening, decided before the device opens.
+
+    Returns (protocol with lowered limits, PointContext, info for the records); raises a UserError
+    (one line) when the application may not start or needs --accept-caution / --confirm-above-ppt."""
+    from pathlib import Path
+
+    from pointdose.errors import UserError
+    from pointdose.protocols import resolve
+    from pointdose.records.store import Store, default_db_path
+    from pointdose.session.precheck import prepare
+
+    db = Path(args.db) if args.db else default_db_path()
+    store = Store(db) if db.is_file() else None  # writable: an older file is migrated (and kept aside) first
+    try:
+        client_id = None
+        if store is not None and args.client:
+            rows = store.query("SELECT id FROM clients WHERE code=?", (args.client,))
+            client_id = rows[0]["id"] if rows else None
+        pre = prepare(protocol, store=store, client_id=client_id, point_name=args.point,
+                      probe_area_cm2=args.probe_area, regions=args.region, self_massage=args.self_massage,
+                      explicit_ppt_kpa=args.ppt, relative_defaults=args.relative_defaults,
+                      rebuild=lambda offers: resolve(args.protocol, **{**params, **offers}),
+                      legacy_points_path=args.points_file, given=list(params), client_code=args.client)
+    finally:
+        if store is not None:
+            store.close()
+    for line in pre.lines():
+        out.note(line)
+    pre.decision.check(acknowledged=True, confirmed=True)  # refusals first: nothing unlocks them
+    if pre.needs_confirm and not args.confirm_above_ppt:
+        pre.check(acknowledged=True, confirmed=False)
+    if pre.needs_ack and not args.accept_caution:
+        if sys.stdin.isatty() and not args.headless:
+            if input("Type yes to acknowledge these cautions and go on: ").strip().lower() != "yes":
+                raise UserError("not started: the cautions were not acknowledged")
+            args.accept_caution = True
+        else:
+            pre.check(acknowledged=False, confirmed=True)
+    info = pre.info_extra(acknowledged=args.accept_caution, confirmed=args.confirm_above_ppt)
+    return pre.protocol, pre.point, info
+
+
+# ---------------------------------------------------------------------------------------------------
 
 
 def _params(pairs: list[str]) -> dict[str, str]:
@@ -79,8 +147,7 @@ def run(args: argparse.Namespace) -> int:
     from pointdose import units
     from pointdose.cues import CueMixer, SoundPlayer, WavRecorder
     from pointdose.errors import UserError
-    from pointdose.protocols import PointContext, PPTRecord, caution, resolve
-    from pointdose.protocols.points import PointBook
+    from pointdose.protocols import resolve
     from pointdose.cliopts import check_device_choice, display_unit
     from pointdose.session.runner import SessionRunner
 
@@ -89,23 +156,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--hand drives the simulated device only: use it with --sim")
     unit = display_unit(args.unit)
     _check_numbers(args)
-    protocol = resolve(args.protocol, **_params(args.set))
-    book = PointBook(args.points_file)
-    ppt = PPTRecord(kpa=args.ppt, probe_area_cm2=args.probe_area, n=1) if args.ppt is not None else (
-        book.ppt(args.point) if args.point else None)
-    point = PointContext(name=args.point, probe_area_cm2=args.probe_area, ppt=ppt, region=args.region)
-    c = caution(args.region)
-    if c is not None:
-        print(f"CAUTION — {c.label}: {c.warning}", flush=True)
-        if not args.accept_caution:
-            if sys.stdin.isatty() and not args.headless:
-                if input("Type yes to go on: ").strip().lower() != "yes":
-                    raise UserError("not started: the caution was not accepted")
-                args.accept_caution = True
-            else:
-                raise UserError(f"the {c.label} caution must be accepted before starting: add --accept-caution")
-
+    params = _params(args.set)
+    protocol = resolve(args.protocol, **params)
     out = Printer(unit, args.probe_area, tty=sys.stdout.isatty() and not args.headless)
+    protocol, point, safety_info = safety_precheck(args, protocol, params, out)
+
     sim = link = hand = runner = player = recording = None
     mixer = CueMixer(volume=args.volume, muted=args.mute)
     recorder = WavRecorder() if args.wav else None
@@ -118,9 +173,10 @@ def run(args: argparse.Namespace) -> int:
             from pointdose.records.recording import open_recording
 
             recording = open_recording(db_path=args.db, client_code=args.client)
+            recording.info_extra.update(safety_info)
             out.note(recording.where)
         runner = SessionRunner(link, protocol, point, mixer=mixer, accept_caution=args.accept_caution,
-                               point_book=book if args.point else None, on_cue=out.cue, on_event=out.event,
+                               on_cue=out.cue, on_event=out.event,
                                max_seconds=args.seconds, calibration_record=record,
                                listeners=[recording.listener] if recording else [],
                                info_extra=recording.info_extra if recording else None)
@@ -153,6 +209,11 @@ def run(args: argparse.Namespace) -> int:
         finally:
             keys.close()
         out.finish(runner)
+        if runner.ppt_saved is not None:
+            who = (f"client {args.client}'s PPT at {args.point!r}" if args.client and args.point and recording
+                   else None)
+            out.note(f"kept as {who} (valid with a {args.probe_area:g} cm² probe)" if who else
+                     "not kept as anyone's PPT: give --client CODE and --point P (and record) to keep it")
         status = 2 if runner.end_reason.startswith("alarm") else 0
     finally:
         if hand is not None:
@@ -322,8 +383,6 @@ class Printer:
             peaks = ", ".join(self.fmt(t["peak_kpa"]) for t in ppt["trials"] if t["ppt_kpa"] is not None)
             sd = f" ± {self.fmt(ppt['sd_kpa'])} (SD)" if ppt.get("sd_kpa") is not None else ""
             lines.append(f"PPT {self.fmt(ppt['mean_kpa'])}{sd}, n={ppt['n']}/{ppt['planned']}; trials {trials}; peaks {peaks}")
-            if runner.ppt_saved is not None:
-                lines.append(f"saved as point {runner.point.name!r}'s PPT (valid with a {runner.point.probe_area_cm2:g} cm² probe)")
         for err in runner.listener_errors:
             lines.append(f"warning: {err}")
         for line in lines:
