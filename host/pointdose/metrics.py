@@ -44,11 +44,6 @@ DEFAULT_CONTACT_KPA = 10.0
 # one number each application stores (its ``contact_kpa``) recomputes its contact exactly.
 CONTACT_RELEASE_RATIO = 0.5
 
-# Repeat PPT measurements in healthy people differ by 53–102 kPa (Persson 2004, domain notes,
-# "Pressure-pain threshold"): a change below LOW is within that noise, LOW..HIGH is uncertain.
-PPT_NOISE_LOW_KPA = 53.0
-PPT_NOISE_HIGH_KPA = 102.0
-
 DOSE_LABEL = "dose (descriptive: ∫ pressure dt over contact)"
 
 # A device stream that falls silent this long between two consecutively numbered samples (the
@@ -385,39 +380,6 @@ def compute(t_s, pressure_kpa, *, contact_kpa: float = DEFAULT_CONTACT_KPA, rele
         cycles_completed=cycles_completed,
         contact_release_kpa=release,
     )
-
-
-# --------------------------------------------------------------------------- PPT change
-
-
-@dataclass(frozen=True)
-class PptChange:
-    before_kpa: float
-    after_kpa: float
-    change_kpa: float
-    noise: str  # "within noise", "uncertain" or "beyond noise"
-
-    def describe(self) -> str:
-        sign = "+" if self.change_kpa >= 0 else "−"
-        text = f"{sign}{abs(self.change_kpa):.0f} kPa"
-        if self.noise == "within noise":
-            return f"{text} (within measurement noise: repeats differ by {PPT_NOISE_LOW_KPA:.0f}–{PPT_NOISE_HIGH_KPA:.0f} kPa, Persson 2004)"
-        if self.noise == "uncertain":
-            return f"{text} (uncertain: inside the {PPT_NOISE_LOW_KPA:.0f}–{PPT_NOISE_HIGH_KPA:.0f} kPa repeat noise, Persson 2004)"
-        return f"{text} (beyond measurement noise)"
-
-    def short(self) -> str:
-        sign = "+" if self.change_kpa >= 0 else "−"
-        return f"{sign}{abs(self.change_kpa):.0f} kPa, {self.noise}"
-
-
-def ppt_change(before_kpa: float, after_kpa: float, *, noise_low_kpa: float = PPT_NOISE_LOW_KPA,
-               noise_high_kpa: float = PPT_NOISE_HIGH_KPA) -> PptChange:
-    """The change from ``before`` to ``after`` and whether measurement noise could explain it."""
-    delta = float(after_kpa) - float(before_kpa)
-    size = abs(delta)
-    noise = "within noise" if size < noise_low_kpa else ("uncertain" if size < noise_high_kpa else "beyond noise")
-    return PptChange(float(before_kpa), float(after_kpa), delta, noise)
 
 
 def mean_or_none(values: Sequence[float]) -> float | None:

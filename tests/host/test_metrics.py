@@ -184,14 +184,6 @@ def test_empty_and_single_sample():
     assert one.contact_s == 0.0 and one.peak_kpa == 200.0
 
 
-def test_ppt_change_uses_persson_noise():
-    assert metrics.ppt_change(300, 330).noise == "within noise"
-    assert metrics.ppt_change(300, 380).noise == "uncertain"
-    assert metrics.ppt_change(300, 410).noise == "beyond noise"
-    assert metrics.ppt_change(300, 190).noise == "beyond noise"
-    assert "Persson" in metrics.ppt_change(300, 330).describe()
-
-
 finite = st.floats(min_value=0.0, max_value=1000.0, allow_nan=False)
 
 

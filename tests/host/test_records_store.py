@@ -259,7 +259,9 @@ def test_the_session_runners_shapes(db):
         assert (point["location"], point["side"]) == ("upper_trapezius.1", "R")
         entry = point_history(store, point["id"]).entries[0]
         assert (entry.ppt_before_kpa, entry.ppt_after_kpa) == (210.0, 290.0)
-        assert entry.within_session.noise == "uncertain"
+        # the client's own trials (200, 215, 215 twice): pooled SD √75, SEM √75/√3 = 5, MDC95 13.9 < 80
+        assert entry.within_session.verdict == "beyond measurement error"
+        assert entry.within_session.reliability.mdc95_kpa == pytest.approx(1.959963984540054 * 2 ** 0.5 * 5.0)
         # any other name is kept as an unplaced point, never dropped
         other = RecordingListener(store, autoflush=False)
         other.on_application_start({"point": "left shoulder, sore spot", "probe_area_cm2": 1.0, "t_s": t0})

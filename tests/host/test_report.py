@@ -67,7 +67,7 @@ def test_pdf_renders_with_thumbnails_body_map_and_labelled_numbers(demo_store, t
     text = text_of(out)
     for needle in ("pointdose — session report", "Client: REP-1", "Upper trapezius TrP1 (L)", "Upper trapezius TrP1 (R)",
                    "Infraspinatus TrP1 (upper) (L)", "kPa·s", "Dose (descriptive)", "Contact time", "until < 5 kPa",
-                   "demo-linear-1", "Stated error: ±0.4 N", "PPT before → after", "within noise", "Persson 2004",
+                   "demo-linear-1", "Stated error: ±0.4 N", "PPT before → after", "no error estimate", "MDC95",
                    "Hold stability (CV)", "Cycles completed", "kgf/cm²", "Pain before / after"):
         assert needle in text, needle
     assert "Secret Name" not in text

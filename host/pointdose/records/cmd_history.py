@@ -55,10 +55,8 @@ def run(args: argparse.Namespace) -> int:
             ppt = f"{p(e.ppt_before_kpa)} → {p(e.ppt_after_kpa)}" if e.ppt_before_kpa is not None else ""
             print(f"{e.date:<10}  {(e.protocol or '—')[:16]:<16} {e.duration_s:>6.0f} {e.contact_s:>9.1f} "
                   f"{e.dose_kpa_s:>10.0f} {p(e.peak_kpa):>10} {ppt:>22}  {e.change_notes()}")
-    from pointdose import metrics
-
-    print(f"\ndose: descriptive (∫ pressure dt over contact, docs/metrics.md). PPT changes: under "
-          f"{metrics.PPT_NOISE_LOW_KPA:.0f} kPa within noise, {metrics.PPT_NOISE_LOW_KPA:.0f}–"
-          f"{metrics.PPT_NOISE_HIGH_KPA:.0f} kPa uncertain (repeat differences, Persson 2004); PPTs are compared "
-          "only with the same probe, ramp rate and calibration.")
+    print("\ndose: descriptive (∫ pressure dt over contact, docs/metrics.md). PPT changes are labelled against "
+          "the MDC95 from this client's own repeated trials at the point (trial-to-trial error; 'no error estimate' "
+          "until there are enough); PPTs are compared only with the same probe and ramp rate, and one taken under an "
+          "older calibration is recomputed under the current one from raw counts first (the note says so).")
     return 0

@@ -1,8 +1,8 @@
 """A PDF report of one session (fpdf2): per point a table, a trace thumbnail, PPT before/after,
 and the calibration used with its stated error.
 
-Every number carries its unit; the dose is labelled descriptive; PPT changes carry their noise
-label (pointdose.metrics.ppt_change). The body map shows which points were treated, coloured by
+Every number carries its unit; the dose is labelled descriptive; PPT changes carry their
+measurement-error label (pointdose.pptchange, via records.history: the client's own MDC95). The body map shows which points were treated, coloured by
 dose. Pressures are shown in kPa and, when asked, also in a second unit (``unit``).
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pointdose import bodymap, metrics, units
-from pointdose.records import calib
+from pointdose import bodymap, metrics, pptchange, units
+from pointdose.records import calib, history
 from pointdose.records.store import Store
 
 TRACE_RGB = (20, 90, 200)
@@ -217,9 +217,8 @@ def session_report(store: Store, session_id: int, out: str | Path, *, include_na
         "not a measure of effect (docs/metrics.md). Contact begins at the threshold shown (dashed) and ends "
         f"below {metrics.CONTACT_RELEASE_RATIO:.0%} of it; "
         "green band = target band.\n"
-        f"PPT changes under {metrics.PPT_NOISE_LOW_KPA:.0f} kPa are within measurement noise, "
-        f"{metrics.PPT_NOISE_LOW_KPA:.0f}–{metrics.PPT_NOISE_HIGH_KPA:.0f} kPa uncertain (repeat differences in "
-        "healthy people, Persson 2004)."), new_x="LMARGIN", new_y="NEXT")
+        "PPT changes are judged against the MDC95 (1.96·√2·SEM) from this client's own repeated trials at the "
+        "point; 'no error estimate' until there are enough."), new_x="LMARGIN", new_y="NEXT")
     p.set_y(map_y + 62 + 6)
 
     bar = tqdm(total=len(apps), desc="report", unit="point", disable=not progress, leave=False)
@@ -268,7 +267,9 @@ def _application_block(pdf, store: Store, a: dict, second) -> None:
     ppt_a = _mean([r["kpa"] for r in ppts["after"]])
     change = ""
     if ppt_b["v"] is not None and ppt_a is not None:
-        change = metrics.ppt_change(ppt_b["v"], ppt_a).short()
+        conds = {history.Conditions(r["probe_area_cm2"], r["ramp_kpa_s"], None) for r in ppts["before"]}
+        rel = history.point_reliability(store, a["point_id"], conds.pop()) if len(conds) == 1 else None
+        change = pptchange.label_change(ppt_b["v"], ppt_a, rel).short()
     pain = {r["stage"]: r["value"] for r in store.query("SELECT stage, value FROM pain WHERE application_id=? ORDER BY id",
                                                           (a["id"],))}
     band = (f"{a['band_low_kpa']:.0f}–{a['band_high_kpa']:.0f} kPa" if a["band_low_kpa"] is not None

@@ -132,20 +132,20 @@ def holds_and_cycles(events: list[dict], t_end: float | None) -> tuple[list[tupl
 
 def session_ppt(conn: sqlite3.Connection, point_id: int, session_id: int) -> dict[str, list[dict]]:
     """The PPTs at a point in a session, as {"before": [...], "after": [...]} rows (kpa, probe_area_cm2,
-    ramp_kpa_s, calibration_id).
+    ramp_kpa_s, calibration_id; id, application_id and repeats, the single trials or None).
 
     A PPT tagged with a stage keeps it. An untagged one (a PPT protocol run as its own application)
     is "before" when its application came before the first treatment at the point in that session,
     "after" when it came after the last one; with no treatment there it counts as "before".
     Treatments are the applications at the point that recorded no PPT.
     """
-    rows = conn.execute("SELECT id, application_id, stage, kpa, probe_area_cm2, ramp_kpa_s, calibration_id FROM ppt "
-                        "WHERE point_id=? AND session_id=? ORDER BY id", (point_id, session_id)).fetchall()
+    rows = conn.execute("SELECT id, application_id, stage, kpa, probe_area_cm2, ramp_kpa_s, calibration_id, repeats "
+                        "FROM ppt WHERE point_id=? AND session_id=? ORDER BY id", (point_id, session_id)).fetchall()
     treat = [r[0] for r in conn.execute(
         "SELECT a.id FROM applications a WHERE a.point_id=? AND a.session_id=? AND NOT EXISTS "
         "(SELECT 1 FROM ppt WHERE ppt.application_id=a.id) ORDER BY a.id", (point_id, session_id))]
     out: dict[str, list[dict]] = {"before": [], "after": []}
-    for _, app_id, stage, kpa, area, ramp, cal in rows:
+    for ppt_id, app_id, stage, kpa, area, ramp, cal, repeats in rows:
         if stage not in ("before", "after"):
             if not treat or app_id is None or app_id < treat[0]:
                 stage = "before"
@@ -153,7 +153,8 @@ def session_ppt(conn: sqlite3.Connection, point_id: int, session_id: int) -> dic
                 stage = "after"
             else:
                 continue  # between two treatments: neither before nor after the session's work
-        out[stage].append({"kpa": kpa, "probe_area_cm2": area, "ramp_kpa_s": ramp, "calibration_id": cal})
+        out[stage].append({"kpa": kpa, "probe_area_cm2": area, "ramp_kpa_s": ramp, "calibration_id": cal,
+                           "id": ppt_id, "application_id": app_id, "repeats": _loads(repeats)})
     return out
 
 

@@ -448,7 +448,7 @@ class HistoryPanel(_StoreUser, Panel):
             for label, width in (("date", 96), ("duration (s)", 100), ("contact (s)", 92),
                                  (_t("dose (kPa·s)"), 106), (_t("PPT (kPa)"), 104)):
                 dpg.add_table_column(label=label, width_fixed=True, init_width_or_weight=width)
-            dpg.add_table_column(label="PPT change (noise: Persson 2004)", width_stretch=True)
+            dpg.add_table_column(label="PPT change (vs MDC95)", width_stretch=True)
         with dpg.tooltip(TAGS.h_table):
             dpg.add_text(_t("PPT (kPa): pressure-pain threshold before → after the application"))
         for tag, theme in ((TAGS.h_before, TAGS.theme_before), (TAGS.h_before_pts, TAGS.theme_before),
@@ -592,7 +592,7 @@ class HistoryPanel(_StoreUser, Panel):
                 dpg.add_text(f"{e.contact_s:.1f}")
                 dpg.add_text(f"{e.dose_kpa_s:,.0f}")
                 dpg.add_text(_t(ppt))
-                dpg.add_text(_t(e.change_notes()), wrap=330, color=view.GREY)
+                dpg.add_text(_t(e.change_notes()), wrap=0, color=view.GREY)  # wraps at the window edge
 
     def _on_client(self, sender=None, app_data=None, user_data=None) -> None:
         if self.store and app_data:
