@@ -134,3 +134,18 @@ def test_mapped_time_never_runs_backwards_when_the_delay_shrinks():
     assert np.all(np.diff(t) > 0), np.diff(t).min()
     # and it converges on the better estimate: the last chunk maps to ~2 ms before arrival
     assert t[-1] == pytest.approx(100.0 + (t_dev - period_us) * 1e-6, abs=0.0035)
+
+
+def test_any_number_of_restarts_in_one_read():
+    """~1,000 sequence restarts in one chunk raised RecursionError: each run now gets its own segment."""
+    c = DeviceClock()
+    runs = 5000
+    seq = np.tile([0, 1, 2], runs)
+    t = np.tile([0, 1000, 2000], runs)
+    u = feed(c, seq, t, rx=3.0)
+    assert c.segment == runs - 1 and c.lost_samples == 0
+    assert u.segments.tolist() == np.repeat(np.arange(runs), 3).tolist()
+    assert u.seq.tolist() == seq.tolist()
+    # the next chunk carries on in the last segment
+    u2 = feed(c, [3, 4], [3000, 4000], rx=3.01)
+    assert u2.segments.tolist() == [runs - 1] * 2 and u2.lost == 0

@@ -117,12 +117,17 @@ class DeviceClock:
             return Unwrapped(e, e, np.zeros(0), np.zeros(0, np.int32), 0)
         dseq = np.diff(seq30) % TICK_MOD
         back = np.flatnonzero((dseq >= HALF) | (dseq == 0))
-        if len(back):  # a restart inside the chunk: the parts go to different segments
-            k = int(back[0]) + 1
-            parts = [self.unwrap(seq30[:k], t30[:k], rx_time), self.unwrap(seq30[k:], t30[k:], rx_time)]
+        if len(back):  # restarts inside the chunk: each run goes to its own segment (any number of them)
+            bounds = [0, *(back + 1).tolist(), len(seq30)]
+            parts = [self._unwrap_run(seq30[a:b], t30[a:b], rx_time) for a, b in zip(bounds[:-1], bounds[1:])]
             return Unwrapped(*(np.concatenate([getattr(p, f) for p in parts])
                                for f in ("seq", "t_dev_us", "t_host_s", "segments")),
-                             parts[0].lost + parts[1].lost)
+                             sum(p.lost for p in parts))
+        return self._unwrap_run(seq30, t30, rx_time)
+
+    def _unwrap_run(self, seq30: np.ndarray, t30: np.ndarray, rx_time: float) -> Unwrapped:
+        """Unwrap samples whose sequence numbers only move forward."""
+        dseq = np.diff(seq30) % TICK_MOD
         if self._last_seq is not None:
             d0 = (int(seq30[0]) - self._last_seq) % TICK_MOD
             if d0 >= HALF or d0 == 0:  # backward (or repeated): the device restarted

@@ -2,10 +2,11 @@
 
 from pointdose.protocol.decoder import (
     COUNTER_NAMES,
+    ERROR_COUNTERS,
+    MAX_SEGMENT,
     SAMPLE_DTYPE,
     Decoded,
     FileDecode,
-    ReferenceDecoder,
     StreamDecoder,
     decode_bytes,
     decode_file,

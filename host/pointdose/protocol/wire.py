@@ -1,12 +1,12 @@
 """Wire protocol v1 (docs/protocol.md): constants, CRC, COBS, frame encoders and a reference parser.
 
 Pure functions, no I/O. The encoders serve the tests, the benchmark and the CPython simulated-device
-shim; the host's hot path is the vectorised :class:`pointdose.protocol.decoder.StreamDecoder`, which
+shim; the host decodes streams with :class:`pointdose.protocol.decoder.StreamDecoder`, which
 is checked against :func:`parse_frame` / :func:`cobs_decode` here.
 
 Frame before COBS: ``type u8 | version u8 | payload | CRC-16/CCITT-FALSE big-endian``. Because the
 CRC has no reflection and no final XOR, the CRC of a whole frame *including* its CRC is 0: that is
-how both decoders check it (one ``crc_hqx`` call per frame, no slicing).
+how the decoder checks it (one ``crc_hqx`` call per frame, no slicing).
 """
 
 from __future__ import annotations
