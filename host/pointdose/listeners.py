@@ -39,7 +39,8 @@ class SessionListener(Protocol):
         """A block of rows with dtype :data:`SAMPLE_DTYPE`, in order, no row given twice."""
 
     def on_event(self, t_s: float, kind: str, data: dict[str, Any]) -> None:
-        """Phase start/end, cycle done, user signal, pain rating, alarm, STOP (with its reason)."""
+        """Phase start/end, cycle done, user signal, pain rating, alarm, STOP (with its reason), the
+        safety caps (``cap``, ``pain_cap``, ``pain_stop``, ``device_limit``): docs/protocols.md, "Events"."""
 
     def on_application_end(self, t_s: float, reason: str, summary: dict[str, Any]) -> None:
         """``reason``: "completed", "stopped" or "alarm: …"; ``summary``: the engine's totals."""

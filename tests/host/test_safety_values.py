@@ -70,7 +70,8 @@ def test_toml_params_refuse_every_bad_number(tmp_path, capsys, name, key, value)
     assert f"{path}: params.{name}: {key}" in line, line
 
 
-LIMIT_FIELDS = ["max_kpa", "max_hold_s", "contact_kpa", "rest_max_kpa", "min_band_kpa"]
+LIMIT_FIELDS = ["max_kpa", "max_hold_s", "compression_cap_s", "cap_rest_s", "point_cap_s", "pain_stop_rating",
+                "pain_cap_pct", "contact_kpa", "rest_max_kpa", "min_band_kpa"]
 PHASE_FIELDS = ["duration_s", "max_s", "tolerance_pct", "rate_kpa_s", "rate_tolerance_pct", "steps"]
 TOML_BAD = ["nan", "inf", "-inf", "-1.0", "1e12"]
 BASE = """name = "x"

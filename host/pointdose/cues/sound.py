@@ -68,7 +68,7 @@ class CueMixer:
             self.play("alarm")
             with self._lock:
                 self._alarm_next = self._clock + int(ALARM_REPEAT_S * self.rate)
-        elif kind == "end" and data.get("reason") == "completed":
+        elif kind == "end" and str(data.get("reason", "")).startswith("completed"):
             self.play("done")
 
     def update(self, cue) -> None:

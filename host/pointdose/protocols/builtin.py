@@ -111,8 +111,15 @@ def _r(key: str) -> tuple[float, float]:
 SAFETY = [
     Param("max_kpa", 700.0, "float", "maximum-pressure alarm, kPa (just above the highest healthy PPTs, "
           "~574 kPa trapezius, Persson 2004; 482 kPa gastrocnemius, Polianskis 2001)", *_r("max_kpa")),
-    Param("max_hold_s", 120.0, "float", "maximum continuous-hold alarm, s (first sessions 1–2 min per point, "
-          "Travell & Simons)", *_r("max_hold_s")),
+    Param("compression_cap_s", 90.0, "float", "one compression is guided off after this long, s (the longest "
+          "hold studied: the 90 s arm, Hou 2002; 90 s beat 30 s, J Clin Physiother Res 2019)",
+          *_r("compression_cap_s")),
+    Param("max_hold_s", 120.0, "float", "alarm: pressing continuously this long, s (the cue to come off at the "
+          "compression cap ignored for 30 s)", *_r("max_hold_s")),
+    Param("point_cap_s", 120.0, "float", "pressure on this point per session, s; then the application ends "
+          "(first sessions 1–2 min per point, Travell & Simons)", *_r("point_cap_s")),
+    Param("pain_stop_rating", 7, "int", "a pain rating at or above this ends the hold (a setting: tolerable "
+          "discomfort is ~7/10, Travell & Simons)", *_r("pain_stop_rating")),
 ]
 
 
@@ -172,7 +179,8 @@ def _holds(v: dict[str, Any]) -> Protocol:
         Phase("rest", None, end="time", duration_s=v["rest_s"], label="Rest"),
     )
     return Protocol("holds", "Repeated holds", phases, repetitions=v["cycles"],
-                    description="Repeated short compressions, e.g. 6 × 30 s (JBMT 2010), with rest between.",
+                    description="Repeated short compressions with rest between: 3 × 30 s by default, within the "
+                                "2 min per point of a first session (Travell & Simons); JBMT 2010 used 6 × 30 s.",
                     limits=_limits(v), params=dict(v))
 
 
@@ -222,13 +230,15 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
              Param("low_s", 5.0, "float", "low hold, s", 1, 300),
              Param("ramp_max_s", 8.0, "float", "longest ramp up to the high level, s", 1, 60),
              Param("cycles", 6, "int", "cycles", 1, 50)] + SAFETY, _alternating),
-    Builtin("holds", "Repeated holds", "N × hold with rest (e.g. 6 × 30 s)",
+    Builtin("holds", "Repeated holds", "N × hold with rest (3 × 30 s; JBMT 2010: 6 × 30 s)",
             [Param("target", "200 kPa", "target", "hold level; kPa, N or %PPT"),
              Param("tolerance_pct", 10.0, "float", "band half-width, % of the target", 1, 50),
              Param("hold_s", 30.0, "float", "hold, s (JBMT 2010: 30 s)", 1, 600),
              Param("rest_s", 30.0, "float", "rest between holds, s", 1, 600),
              Param("ramp_max_s", 15.0, "float", "longest ramp, s", 2, 120),
-             Param("cycles", 6, "int", "holds (JBMT 2010: 6)", 1, 50)] + SAFETY, _holds),
+             Param("cycles", 3, "int", "holds (JBMT 2010 used 6 every other day; 3 × 30 s keeps a first session "
+                   "within the 2 min per point of Travell & Simons: set cycles=6 and point_cap_s=240 for JBMT 2010)",
+                   1, 50)] + SAFETY, _holds),
     Builtin("ppt", "PPT measurement", "ramp at 50 kPa/s (98 selectable) until the first pain, 3 trials",
             [Param("rate_kpa_s", 50.0, "float", "ramp rate, kPa/s (50 DFNS; 98 = 1 kgf/cm²/s)", 5, 200),
              Param("rate_tolerance_pct", 20.0, "float", "rate tolerance band, ± % of the rate", 5, 100),

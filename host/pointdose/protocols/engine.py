@@ -37,6 +37,7 @@ from pointdose.protocols.model import Limits, Phase, PointContext, Protocol, Pro
 from pointdose.protocols.safety import limits_for
 
 RATE_WINDOW_S = 0.5
+RELEASE_MAX_S = 10.0  # a release the engine inserts (after a cap or a pain stop) waits this long at most
 REACH_S = 0.2  # "reached": continuously in the band this long (a noisy crossing does not count)
 SIGNALS = ("release", "pain", "rating")
 BAND_STATES = ("none", "below", "in", "above")
@@ -118,6 +119,7 @@ class _PhaseRun:
     peak: float = -math.inf
     guide_p0: float | None = None
     ratings: list = field(default_factory=list)
+    pain_capped: bool = False
     t_end: float | None = None
     reason: str | None = None
 
@@ -157,6 +159,10 @@ class Engine:
         self._t_start = None
         self._t_end = None
         self._contact_since: float | None = None
+        # seconds of pressure on this point this session (above contact_kpa), for the per-point cap
+        self._contact_total = float(self.point.contact_s_before)
+        self._capped = ""  # "point" once the per-point cap has ended the plan
+        self._pain_cap_kpa: float | None = None  # after "pain now": bands stay under this
         self._stale = False
         self._alarm = ""
         self._rate: float | None = None
@@ -315,7 +321,7 @@ class Engine:
             # until it reacts to its own signal), never a later press in the rest or another phase
             self._trial = None
         run = _PhaseRun(cycle=cycle, index=index, phase=ph, order=order, t0=t)
-        base = self._targets[index]
+        base = self._targets.get(index)  # None for a release the engine inserted (index -1)
         if ph.kind == "ramp" and ph.end == "pain":
             run.guide_p0 = max(self._p or 0.0, 0.0)
             run.target_kpa, run.lo, run.hi = None, 0.0, math.inf
@@ -338,6 +344,72 @@ class Engine:
     def _set_band(self, run: _PhaseRun) -> None:
         tol = self._tol(run.target_kpa, run.phase)
         run.lo, run.hi = max(0.0, run.target_kpa - tol), run.target_kpa + tol
+        cap = self._pain_cap_kpa
+        if cap is not None and run.hi > cap:  # "pain now" was signalled: the band stays under it
+            run.pain_capped = True
+            run.hi = cap
+            run.target_kpa = min(run.target_kpa, cap / (1.0 + run.phase.tolerance_pct / 100.0))
+            run.lo = max(0.0, min(run.target_kpa - self._tol(run.target_kpa, run.phase), cap - 2 * self.limits.min_band_kpa))
+
+    # ----------------------------------------------------------------- caps and pain
+
+    def _pressing(self, run: _PhaseRun | None) -> bool:
+        """A phase that asks for pressure (a ramp, a hold, an ease to a level): caps and pain apply."""
+        return run is not None and (run.phase.kind in ("ramp", "hold") or
+                                    (run.phase.kind == "ease" and run.target_kpa is not None and run.target_kpa > 0))
+
+    def _release_next(self, t: float, reason: str, data: dict[str, Any]) -> None:
+        """End the pressing phase now and guide off the point: the plan's own ease-to-zero or rest when
+        it comes next, else an inserted release and a rest of ``cap_rest_s``; then the plan goes on."""
+        run = self._run
+        assert run is not None
+        self._events.append(Event(t, "cap" if reason.endswith("cap") else "pain_stop", dict(data, reason=reason)))
+        nxt = run.order + 1
+        following = self._plan[nxt][2] if nxt < len(self._plan) else None
+        comes_off = following is not None and (following.kind == "rest" or (
+            following.kind == "ease" and self._targets.get(self._plan[nxt][1]) is None))
+        if following is not None and not comes_off:
+            self._plan[nxt:nxt] = [
+                (run.cycle, -1, Phase("ease", None, end="reached", max_s=RELEASE_MAX_S, label=f"Release ({reason})")),
+                (run.cycle, -1, Phase("rest", None, end="time", duration_s=self.limits.cap_rest_s, label="Rest"))]
+        self._end_phase(t, reason)
+
+    def _end_at_point_cap(self, t: float) -> None:
+        """The point has had its pressure for this session: guide off and end (not an alarm)."""
+        run = self._run
+        assert run is not None
+        self._capped = "point"
+        self._events.append(Event(t, "cap", {"reason": "point cap", "kind": "point", "contact_s": self._contact_total,
+                                             "point_cap_s": self.limits.point_cap_s}))
+        self._plan[run.order + 1:] = [(run.cycle, -1, Phase("ease", None, end="reached", max_s=RELEASE_MAX_S,
+                                                             label="Release (per-point cap)"))]
+        self._end_phase(t, "point cap")
+
+    def _pain_now(self, t: float, p_at: float | None, why: str) -> None:
+        """Pain signalled at ``p_at`` kPa: every band from now on stays under ``pain_cap_pct`` % of it."""
+        run = self._run
+        if p_at is None or not math.isfinite(p_at):
+            return
+        if p_at <= self.limits.contact_kpa and not self._pressing(run):
+            return  # off the point: not pain from pressure (the signal itself is recorded)
+        cap = max(0.0, p_at) * self.limits.pain_cap_pct / 100.0
+        if self._pain_cap_kpa is not None and cap >= self._pain_cap_kpa:
+            return
+        self._pain_cap_kpa = cap
+        if run is not None and self._pressing(run) and run.phase.end != "pain":
+            if cap <= self.limits.contact_kpa:  # no pressure left to work with: guided off, the application ends
+                self._events.append(Event(t, "pain_cap", {"pressure_kpa": p_at, "cap_kpa": cap, "why": why,
+                                                          "ends": True}))
+                self._events.append(Event(t, "stop", {"reason": f"pain at {p_at:.0f} kPa"}))
+                self._finish(t, f"stopped: pain at {p_at:.0f} kPa", phase_reason="pain", cue_phase="stopped")
+                return
+            self._close_band_time(run, t)
+            self._set_band(run)
+        self._events.append(Event(t, "pain_cap", {
+            "pressure_kpa": p_at, "cap_kpa": cap, "why": why,
+            "target_kpa": run.target_kpa if run is not None else None,
+            "band_lo_kpa": run.lo if run is not None else None,
+            "band_hi_kpa": (None if math.isinf(run.hi) else run.hi) if run is not None else None}))
 
     def _end_phase(self, t: float, reason: str) -> None:
         run = self._run
@@ -354,7 +426,8 @@ class Engine:
             self._events.append(Event(t, "cycle_done", {"cycle": run.cycle, "cycles": self.protocol.repetitions}))
         if nxt >= len(self._plan):
             self._run = None
-            self._finish(t, "completed", phase_reason=None, cue_phase="done")
+            self._finish(t, "completed: per-point cap reached" if self._capped == "point" else "completed",
+                         phase_reason=None, cue_phase="done")
         else:
             self._begin(nxt, t)
 
@@ -388,7 +461,7 @@ class Engine:
         self._events.append(Event(t, "end", {"reason": reason}))
         self._cue = replace(self._cue, phase=cue_phase, finished=True, end_reason=reason, band="none", level=0,
                             deviation_kpa=0.0,
-                            time_left_s=None, waiting_for=None, progress=1.0 if reason == "completed" else
+                            time_left_s=None, waiting_for=None, progress=1.0 if reason.startswith("completed") else
                             self._cue.progress, prompt=self._end_prompt(cue_phase), t_s=t,
                             alarm=self._alarm if cue_phase == "alarm" else "")
 
@@ -431,13 +504,26 @@ class Engine:
         if p > lim.max_kpa:
             self._raise_alarm(t, "max_pressure", f"{p:.0f} kPa is over the {lim.max_kpa:.0f} kPa limit: release", end=True)
             return
+        prev_t = self._hist[-2][0] if len(self._hist) >= 2 else None
         if p > lim.contact_kpa:
             if self._contact_since is None:
                 self._contact_since = t
+            elif prev_t is not None and t > prev_t:
+                self._contact_total += t - prev_t
             if t - self._contact_since > lim.max_hold_s:
                 self._raise_alarm(t, "max_hold", f"pressed continuously for over {lim.max_hold_s:.0f} s: release",
                                   end=True)
                 return
+            run = self._run
+            if self._pressing(run) and not self._capped:
+                if self._contact_total >= lim.point_cap_s:
+                    self._end_at_point_cap(t)
+                    return
+                if t - self._contact_since >= lim.compression_s:
+                    self._release_next(t, "compression cap", {
+                        "kind": "compression", "contact_s": t - self._contact_since,
+                        "compression_cap_s": lim.compression_s})
+                    return
         else:
             self._contact_since = None
         self._rate = self._estimate_rate()
@@ -500,6 +586,11 @@ class Engine:
             self._events.append(Event(t, "pain_rating", data))
             if run is not None:
                 run.ratings.append(value)
+            if value >= self.limits.pain_stop_rating and self._pressing(run) and run.phase.end != "pain":
+                self._pain_now(t, p_at, f"rating {value}/10")
+                if not self.finished:  # the hold ends; off the point, then the plan goes on under the cap
+                    self._release_next(t, "pain rating", {"rating": value, "threshold": self.limits.pain_stop_rating,
+                                                          "pressure_kpa": p_at})
             return
         self._events.append(Event(t, "signal", data))
         if run is None:
@@ -513,6 +604,8 @@ class Engine:
                 self._events.append(Event(t, "ppt_trial", {"trial": trial.number, "ppt_kpa": p_at, "t_signal_s": t,
                                                            "rate_kpa_s": trial.rate_kpa_s}))
             self._end_phase(t, "pain")
+        elif kind == "pain":  # outside a PPT ramp: ease off, and stay under the pressure that hurt
+            self._pain_now(t, p_at, "pain now")
         elif kind == "release" and ph.kind == "hold":
             if run.step < ph.steps and ph.step is not None:
                 self._close_band_time(run, t)
@@ -601,7 +694,7 @@ class Engine:
             rate_target_kpa_s=rate_target, rate_lo_kpa_s=rate_lo, rate_hi_kpa_s=rate_hi, rate_state=rate_state,
             guide_t0_s=run.t0 if rate_target is not None else None,
             guide_p0_kpa=run.guide_p0 if rate_target is not None else None,
-            waiting_for=waiting, prompt=_prompt(ph, band, rate_state), alarm=self._alarm if self._stale else "",
+            waiting_for=waiting, prompt=_prompt(ph, band, rate_state, run.pain_capped), alarm=self._alarm if self._stale else "",
             t_s=t)
 
     # ----------------------------------------------------------------- results
@@ -675,7 +768,9 @@ def _level(dev: float, ref: float) -> int:
     return int(min(100, round(100 * dev / full)))
 
 
-def _prompt(ph: Phase, band: str, rate_state: str) -> str:
+def _prompt(ph: Phase, band: str, rate_state: str, pain_capped: bool = False) -> str:
+    if pain_capped and band == "above":
+        return "Pain — ease off"
     if ph.end == "pain":
         base = "Press steadily; signal at the first pain"
         return {"slow": "Faster — " + base.lower(), "fast": "Slower — " + base.lower()}.get(rate_state, base)

@@ -167,6 +167,9 @@ class Phase:
         return self.label or self.kind
 
 
+COMPRESSION_ALARM_FRACTION = 0.75  # a compression is guided off by ¾ of the hold alarm's time at the latest
+
+
 @dataclass(frozen=True)
 class Limits:
     """Safety limits; a body region's caution lowers them (see :mod:`pointdose.protocols.safety`).
@@ -176,7 +179,12 @@ class Limits:
     """
 
     max_kpa: float = 700.0  # alarm: just above the highest healthy PPTs (574 kPa, Persson 2004)
-    max_hold_s: float = 120.0  # alarm: pressing continuously this long (Travell & Simons: 1–2 min per point)
+    max_hold_s: float = 120.0  # alarm: pressing continuously this long (the cue to come off was ignored)
+    compression_cap_s: float = 90.0  # one compression is guided off after this (the 90 s arm, Hou 2002)
+    cap_rest_s: float = 10.0  # off the point this long after a compression is capped (a setting)
+    point_cap_s: float = 120.0  # pressure on one point per session (first sessions 1–2 min, Travell & Simons)
+    pain_stop_rating: int = 7  # a rating at or above this ends the hold (~7/10 tolerable, Travell & Simons)
+    pain_cap_pct: float = 90.0  # after "pain now" at P the band stays under this % of P (a setting)
     contact_kpa: float = 20.0  # above this the probe is pressing (continuous-hold clock runs)
     rest_max_kpa: float = 10.0  # a rest or a release to zero is "in band" at or below this
     min_band_kpa: float = 5.0  # a band is never narrower than ± this (low targets stay followable)
@@ -185,7 +193,8 @@ class Limits:
     calibrated_max_kpa: float | None = None  # top of the calibrated range, when known
 
     def __post_init__(self) -> None:
-        for key in ("max_kpa", "max_hold_s", "contact_kpa", "rest_max_kpa", "min_band_kpa", "stale_s", "stale_end_s"):
+        for key in ("max_kpa", "max_hold_s", "compression_cap_s", "cap_rest_s", "point_cap_s", "pain_stop_rating",
+                    "pain_cap_pct", "contact_kpa", "rest_max_kpa", "min_band_kpa", "stale_s", "stale_end_s"):
             object.__setattr__(self, key, _num(getattr(self, key), key, "limits."))
         if self.calibrated_max_kpa is not None:
             object.__setattr__(self, "calibrated_max_kpa", _num(self.calibrated_max_kpa, "calibrated_max_kpa",
@@ -196,6 +205,12 @@ class Limits:
         if not self.stale_s < self.stale_end_s:
             raise ProtocolError(f"limits: stale_s ({self.stale_s:g}) must be under stale_end_s ({self.stale_end_s:g})")
 
+    @property
+    def compression_s(self) -> float:
+        """When one compression is guided off: ``compression_cap_s``, or ¾ of ``max_hold_s`` when that
+        is sooner (a caution's short hold alarm still leaves time to come off before it fires)."""
+        return min(self.compression_cap_s, COMPRESSION_ALARM_FRACTION * self.max_hold_s)
+
     def lowered(self, max_kpa: float | None = None, max_hold_s: float | None = None) -> "Limits":
         from dataclasses import replace
 
@@ -203,7 +218,10 @@ class Limits:
                        max_hold_s=min(self.max_hold_s, max_hold_s) if max_hold_s else self.max_hold_s)
 
     def describe(self) -> dict[str, Any]:
-        return {"max_kpa": self.max_kpa, "max_hold_s": self.max_hold_s, "calibrated_max_kpa": self.calibrated_max_kpa}
+        return {"max_kpa": self.max_kpa, "max_hold_s": self.max_hold_s, "compression_cap_s": self.compression_s,
+                "cap_rest_s": self.cap_rest_s, "point_cap_s": self.point_cap_s,
+                "pain_stop_rating": self.pain_stop_rating, "pain_cap_pct": self.pain_cap_pct,
+                "calibrated_max_kpa": self.calibrated_max_kpa}
 
 
 @dataclass(frozen=True)

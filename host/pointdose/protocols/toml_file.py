@@ -36,7 +36,8 @@ PHASE_KEYS = {"kind": "str", "label": "str", "target": "target", "end": "str", "
               "max_s": "float", "tolerance_pct": "float", "rate_kpa_s": "float", "rate_tolerance_pct": "float",
               "steps": "int", "step": "target"}
 # every number's range comes from pointdose.protocols.values.RANGES: the one checker for all inputs
-LIMIT_KEYS = ("max_kpa", "max_hold_s", "contact_kpa", "rest_max_kpa", "min_band_kpa")
+LIMIT_KEYS = ("max_kpa", "max_hold_s", "compression_cap_s", "cap_rest_s", "point_cap_s", "pain_stop_rating",
+              "pain_cap_pct", "contact_kpa", "rest_max_kpa", "min_band_kpa")
 PHASE_NUMBERS = ("duration_s", "max_s", "tolerance_pct", "rate_kpa_s", "rate_tolerance_pct", "steps")
 
 

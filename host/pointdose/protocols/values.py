@@ -54,6 +54,11 @@ RANGES: dict[str, Range] = {
     # limits (model.Limits)
     "max_kpa": Range(10.0, 2000.0, unit="kPa"),
     "max_hold_s": Range(5.0, 600.0, unit="s"),
+    "compression_cap_s": Range(5.0, 600.0, unit="s"),
+    "cap_rest_s": Range(1.0, 300.0, unit="s"),
+    "point_cap_s": Range(5.0, 3600.0, unit="s"),
+    "pain_stop_rating": Range(1, 10, integer=True),
+    "pain_cap_pct": Range(50.0, 99.0, unit="%"),
     "contact_kpa": Range(1.0, 200.0, unit="kPa"),
     "rest_max_kpa": Range(1.0, 100.0, unit="kPa"),
     "min_band_kpa": Range(0.5, 100.0, unit="kPa"),

@@ -355,6 +355,15 @@ class Printer:
             text = f">> pain rating {d['value']}/10"
         elif ev.kind == "ppt_trial":
             text = f">> PPT trial {d['trial']}: {self.fmt(d['ppt_kpa'])} at the signal"
+        elif ev.kind == "cap":
+            text = (f">> per-point cap: {d.get('contact_s', 0):.0f} s of pressure on this point — release; "
+                    "the application ends" if d.get("kind") == "point" else
+                    f">> compression cap: {d.get('contact_s', 0):.0f} s pressed — release and rest")
+        elif ev.kind == "pain_cap":
+            text = (f">> pain at {self.fmt(d['pressure_kpa'])}: " +
+                    ("release" if d.get("ends") else f"ease off; the band stays under {self.fmt(d['cap_kpa'])}"))
+        elif ev.kind == "pain_stop":
+            text = f">> pain {d['rating']}/10 (≥ {d['threshold']}): the hold ends — release"
         elif ev.kind == "device_limit" and d.get("note"):
             text = f"note: {d['note']}"
         elif ev.kind == "alarm":
