@@ -72,4 +72,4 @@ def test_bad_band_and_missing_file(tmp_path, capsys):
     assert main(["analyze", path, "--contact-kpa", "10", "--band", "150:100"]) == 1
     assert "LOW must be below HIGH" in capsys.readouterr().err
     assert main(["analyze", str(tmp_path / "nope.csv"), "--contact-kpa", "10"]) == 1
-    assert "no such file" in capsys.readouterr().err
+    assert "no such trace CSV" in capsys.readouterr().err

@@ -94,7 +94,7 @@ def test_malformed_csv_names_the_line(tmp_path, capsys, text, message):
 
 def test_missing_file_is_a_user_error(tmp_path, capsys):
     assert main(["calibrate", "fit", str(tmp_path / "nope.csv")]) == 1
-    assert "cannot read" in capsys.readouterr().err
+    assert "no such calibration CSV" in capsys.readouterr().err
 
 
 def test_show_by_uid_reads_the_host_cache(tmp_path, capsys, monkeypatch):

@@ -110,19 +110,26 @@ def run(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- fit
 
 
+MAX_POINTS_CSV_BYTES = 16 * 1024 * 1024  # a calibration has tens of points; far more is not one
+
+
 def read_points_csv(path: str | Path):
     """Points from a CSV with a header ``raw,force_n`` (optional ``direction``, ``sd``); UserError
     naming the file and line of anything malformed."""
     from pointdose.calibration.models import LOAD, UNLOAD, Point
 
+    from pointdose.errors import read_user_file
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    text = read_user_file(path, what="calibration CSV", max_bytes=MAX_POINTS_CSV_BYTES,
+                          hint="give a CSV with columns raw,force_n (one line per point)")
     reader = csv.reader(io.StringIO(text))
-    rows = [(i, row) for i, row in enumerate(reader, 1) if row and any(c.strip() for c in row)
-            and not row[0].lstrip().startswith("#")]
+    try:
+        rows = [(i, row) for i, row in enumerate(reader, 1) if row and any(c.strip() for c in row)
+                and not row[0].lstrip().startswith("#")]
+    except csv.Error as exc:
+        raise UserError(f"{path}, line {reader.line_num}: not readable as CSV ({exc}); "
+                        "a calibration CSV holds raw,force_n numbers") from None
     if not rows:
         raise UserError(f"{path}: the file is empty; it needs a header raw,force_n and one line per point")
     header_line, header = rows[0]
@@ -313,9 +320,11 @@ def _save_points(wiz, uid: str) -> Path:
     from pointdose.calibration.store import data_dir
 
     folder = data_dir() / "calibrations" / (uid or "unknown") / "points"
-    folder.mkdir(parents=True, exist_ok=True)
+    from pointdose.files import private_dir, write_private
+
+    private_dir(folder)
     path = folder / time.strftime("points-%Y%m%d-%H%M%S.csv")
-    path.write_text(wiz.points_csv())
+    write_private(path, wiz.points_csv())
     return path
 
 

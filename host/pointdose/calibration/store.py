@@ -43,10 +43,10 @@ def _safe(uid: str) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    from pointdose.files import private_dir, write_private
+
+    private_dir(path.parent)
+    write_private(path, text)  # atomic, 0600
 
 
 class HostCache:

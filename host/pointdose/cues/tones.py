@@ -81,7 +81,9 @@ def write_wav(path: str | Path, samples: np.ndarray, rate: int = RATE) -> Path:
     """16-bit mono WAV (standard-library ``wave``); samples are clipped to −1 … 1."""
     path = Path(path)
     pcm = (np.clip(np.asarray(samples, dtype=np.float64), -1.0, 1.0) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
+    from pointdose.files import open_private
+
+    with open_private(path, "wb") as fh, wave.open(fh, "wb") as w:  # 0600 like every file pointdose writes
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)

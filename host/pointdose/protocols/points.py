@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pointdose.errors import UserError
+from pointdose.errors import UserError, read_user_file
 
 
 def default_path() -> Path:
@@ -32,16 +32,22 @@ class LegacyPointsFile:
         self.path = Path(path) if path is not None else default_path()
 
     def exists(self) -> bool:
-        return self.path.is_file()
+        """Something is at the path (a FIFO or a device too: reading it then says what it is)."""
+        return self.path.exists()
 
     def entries(self) -> dict[str, list[dict[str, Any]]]:
         """``{point name: [PPT dicts, oldest first]}`` (the history, then the current one)."""
         if not self.exists():
             return {}
+        text = read_user_file(self.path, what="points file", max_bytes=16 * 1024 * 1024,
+                              hint="give the old points.json (--points-file)")
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(text)
             if not isinstance(data, dict) or not isinstance(data.get("points"), dict):
                 raise ValueError("no 'points' table")
+        except RecursionError:
+            raise UserError(f"{self.path}: not a points file (its JSON is nested too deeply); fix or move it — "
+                            "it is left untouched") from None
         except (OSError, ValueError) as exc:
             raise UserError(f"{self.path}: cannot read the old points file ({exc}); fix or move it — it is left "
                             "untouched") from None

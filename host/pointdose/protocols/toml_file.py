@@ -43,7 +43,7 @@ PHASE_NUMBERS = ("duration_s", "max_s", "tolerance_pct", "rate_kpa_s", "rate_tol
 
 def load_protocol(path: str | Path) -> Protocol:
     path = Path(path)
-    text = read_user_file(path, what="protocol file", error=ProtocolFileError)
+    text = read_user_file(path, what="protocol file", error=ProtocolFileError, max_bytes=1024 * 1024)
     return parse_protocol(text, str(path))
 
 
@@ -52,6 +52,8 @@ def parse_protocol(text: str, where: str = "<protocol>") -> Protocol:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProtocolFileError(f"{where}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ProtocolFileError(f"{where}: not a protocol: its TOML is nested too deeply") from None
     _known(data, TOP_KEYS, where, "")
     if "builtin" in data:
         return _from_builtin(data, where)

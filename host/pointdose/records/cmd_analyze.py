@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 from pathlib import Path
 
 from pointdose.errors import UserError
 from pointdose.errors import read_user_file
+from pointdose.textout import json_text
 
+MAX_TRACE_BYTES = 256 * 1024 * 1024  # an hour at 1 kHz as written by `pointdose export` is about 250 MB
+MAX_COUNTER = 2 ** 53  # seq and segment: whole numbers a float holds exactly (and int64 holds)
+LIMITS = {"t_s": 1e10, "pressure_kpa": 1e6, "force_n": 1e6}  # plausibility: beyond these sums overflow
 REQUIRED = ("t_s", "pressure_kpa")
 OPTIONAL = ("seq", "segment", "force_n")
 
@@ -38,8 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def read_trace(path: str | Path) -> dict[str, list[float]]:
     """Columns of a trace CSV; UserError naming the file and line of the first problem."""
     path = Path(path)
-    text = read_user_file(path)
+    text = read_user_file(path, what="trace CSV", max_bytes=MAX_TRACE_BYTES,
+                          hint="give a CSV with columns t_s,pressure_kpa")
     reader = csv.reader(text.splitlines())
+    try:
+        return _columns(path, reader)
+    except csv.Error as exc:
+        raise UserError(f"{path} line {reader.line_num}: not readable as CSV ({exc}); "
+                        "a trace holds numbers only") from None
+
+
+def _columns(path: Path, reader) -> dict[str, list[float]]:
     header = None
     cols: dict[str, list[float]] = {}
     index: dict[str, int] = {}
@@ -66,6 +78,12 @@ def read_trace(path: str | Path) -> dict[str, list[float]]:
                 raise UserError(f"{path} line {line_no}: {name} {cell!r} is not a number") from None
             if not math.isfinite(value):
                 raise UserError(f"{path} line {line_no}: {name} is {cell!r}; only finite numbers are allowed")
+            if name in LIMITS and abs(value) > LIMITS[name]:
+                raise UserError(f"{path} line {line_no}: {name} {cell} is beyond {LIMITS[name]:g} "
+                                f"({'no probe reads that' if name != 't_s' else 'not a time in seconds'})")
+            if name in ("seq", "segment") and not (value.is_integer() and abs(value) <= MAX_COUNTER):
+                raise UserError(f"{path} line {line_no}: {name} {cell!r} must be a whole number of at most "
+                                f"{MAX_COUNTER:,} (a sample counter)")
             cols[name].append(value)
         t = cols["t_s"][-1]
         if last_t is not None and t < last_t and "seq" not in index:  # with seq: a clock step back, a gap
@@ -103,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     result = analyze(args.trace, contact_kpa=args.contact_kpa, band=band, ppt_kpa=args.ppt_kpa, holds=holds,
                      release_kpa=args.release_kpa)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json_text(result, indent=2))
         return 0
     rows = [("samples", f"{result['n_samples']}"), ("duration", f"{fmt(result['duration_s'], 2)} s"),
             ("contact", f"from {fmt(result['contact_kpa'])} kPa up, until below {fmt(result['contact_release_kpa'])} kPa"),

@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
 
     from pointdose import units
     from pointdose.errors import UserError
+    from pointdose.files import inside, safe_name
     from pointdose.records.cliutil import open_store
     from pointdose.records.report import session_report
 
@@ -47,13 +48,14 @@ def run(args: argparse.Namespace) -> int:
                 sessions = sessions[-1:]
         written = []
         for s in sessions:
-            name = f"pointdose-{code}-session{s['id']}-{s['started_at'][:10]}.pdf"
+            # a name from the records (a code may predate the code rules): a plain file in the folder
+            name = safe_name(f"pointdose-{code}-session{s['id']}-{str(s['started_at'])[:10]}", max_len=80) + ".pdf"
             if args.out and args.out.lower().endswith(".pdf"):
                 if len(sessions) > 1:
                     raise UserError("--out FILE.pdf takes one session: give --session ID or --latest, or a folder")
                 out = Path(args.out)
             else:
-                out = Path(args.out or ".") / name
+                out = inside(Path(args.out or "."), name)
             written.append(session_report(store, s["id"], out, include_name=args.include_name, unit=args.unit,
                                           progress=progress))
     for path in written:

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-from pointdose.errors import UserError
+from pointdose.errors import UserError, read_user_file
+from pointdose.files import inside, open_private, private_dir, safe_name, write_private
 from pointdose.listeners import SAMPLE_DTYPE
 from pointdose.records import schema
-from pointdose.records.store import Store, StoreError, compute_and_store_metrics
+from pointdose.records.store import Store, StoreError, check_code, compute_and_store_metrics, shown
+from pointdose.textout import csv_cell, json_text
 
 EXPORT_FORMAT = "pointdose-records-export"
 EXPORT_VERSION = 1
@@ -74,15 +75,19 @@ def summary_row(store: Store, app: dict) -> dict:
 
 
 def _cell(value) -> str:
+    """A CSV cell: floats in shortest round-trip form; text a spreadsheet would run as a formula
+    (``=``, ``+``, ``-``, ``@``, tab, CR first) starts with ``'`` (pointdose.textout.csv_cell)."""
     if value is None:
         return ""
     if isinstance(value, float):
         return repr(value)
-    return str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(value)
+    return csv_cell(str(value))
 
 
 def write_samples_csv(path: Path, rows: np.ndarray) -> None:
-    with open(path, "w", newline="") as fh:
+    with open_private(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(SAMPLE_COLUMNS)
         cols = [rows[c].tolist() for c in SAMPLE_COLUMNS]
@@ -138,35 +143,34 @@ def export_client(store: Store, code: str, out_dir: str | Path, *, formats: Iter
     if unknown:
         raise UserError(f"unknown export format {', '.join(sorted(unknown))}: choose json and/or csv")
     client = store.client(code)
-    folder = Path(out_dir).expanduser() / _safe(client["code"])
+    folder = inside(Path(out_dir).expanduser(), safe_name(client["code"], fallback="client"))
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(folder)
     except OSError as exc:
         raise UserError(f"cannot create the export folder {folder} ({exc}): choose another with --out") from None
     written: list[Path] = []
     try:
         if "json" in formats:
             doc = client_document(store, code, include_name=include_name, progress=progress)
-            path = folder / f"{_safe(client['code'])}.json"
-            _write_private(path, json.dumps(doc, indent=1, default=str))
+            path = inside(folder, f"{folder.name}.json")
+            write_private(path, json_text(doc, indent=1))
             written.append(path)
         if "csv" in formats:
             apps = store.applications(client_id=client["id"])
             path = folder / "points.csv"
-            with _open_private(path) as fh:
+            with open_private(path, "w", newline="") as fh:
                 w = csv.DictWriter(fh, fieldnames=SUMMARY_COLUMNS)
                 w.writeheader()
                 for app in apps:
                     w.writerow({k: _cell(v) for k, v in summary_row(store, app).items()})
             written.append(path)
-            (folder / "samples").mkdir(exist_ok=True, mode=0o700)
+            private_dir(folder / "samples")
             bar = _progress(int(sum(a["n_samples"] for a in apps)), f"samples {code}", progress)
             try:
                 for app in apps:
                     rows = store.samples(app["id"])
                     path = folder / "samples" / f"app-{app['id']:05d}.csv"
                     write_samples_csv(path, rows)
-                    os.chmod(path, 0o600)
                     written.append(path)
                     bar.update(len(rows))
             finally:
@@ -176,40 +180,57 @@ def export_client(store: Store, code: str, out_dir: str | Path, *, formats: Iter
     return written
 
 
-def _safe(code: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in code) or "client"
-
-
-def _open_private(path: Path):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    return os.fdopen(fd, "w", newline="")
-
-
-def _write_private(path: Path, text: str) -> None:
-    with _open_private(path) as fh:
-        fh.write(text)
-
-
 # --------------------------------------------------------------------------- import
+
+
+MAX_IMPORT_BYTES = 1024 * 1024 * 1024  # samples are in the JSON: about 60 MB per hour at 1 kHz
+
+
+def _check_document(doc, path: Path) -> None:
+    """The export's outline (format, version, client, points, sessions) or UserError naming what is off."""
+    if not isinstance(doc, dict) or doc.get("format") != EXPORT_FORMAT:
+        raise UserError(f"{path} is not a pointdose records export (no \"format\": \"{EXPORT_FORMAT}\")")
+    version = doc.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise UserError(f"{path}: \"version\" is {shown(version)}, not a whole number: the export is damaged; "
+                        "nothing was imported")
+    if version > EXPORT_VERSION:
+        raise UserError(f"{path} was exported by a newer pointdose (export version {version}): update pointdose")
+    for key, kind in (("client", dict), ("points", list), ("sessions", list)):
+        if key not in doc:
+            raise UserError(f"{path}: the export has no \"{key}\": it is incomplete; nothing was imported")
+        if not isinstance(doc[key], kind):
+            raise UserError(f"{path}: \"{key}\" should be {'an object' if kind is dict else 'a list'}: "
+                            "the export is damaged; nothing was imported")
+    if not isinstance(doc["client"].get("code"), str):
+        raise UserError(f"{path}: the client has no code: the export is damaged; nothing was imported")
 
 
 def import_client(store: Store, path: str | Path, *, code: str | None = None, progress: bool = False) -> int:
     """Add a client from an export JSON (optionally under a new ``code``); returns the new client id."""
     path = Path(path)
+    text = read_user_file(path, what="pointdose export", max_bytes=MAX_IMPORT_BYTES,
+                          hint="give the CODE.json written by `pointdose export`")
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
+        doc = json.loads(text)
+    except ValueError as exc:
         raise UserError(f"{path}: not a readable pointdose export ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != EXPORT_FORMAT:
-        raise UserError(f"{path} is not a pointdose records export (no \"format\": \"{EXPORT_FORMAT}\")")
-    if doc.get("version", 0) > EXPORT_VERSION:
-        raise UserError(f"{path} was exported by a newer pointdose (export version {doc['version']}): update pointdose")
+    except RecursionError:
+        raise UserError(f"{path}: not a pointdose export (its JSON is nested too deeply)") from None
+    _check_document(doc, path)
     c = doc["client"]
-    new_code = code or c["code"]
+    try:
+        new_code = check_code(code if code is not None else c["code"])
+    except StoreError as exc:
+        raise UserError(f"{path}: {exc}" + ("" if code is not None else
+                                             "; import it under another code with --as NEWCODE")) from None
     if store.query("SELECT 1 FROM clients WHERE code=?", (new_code,)):
-        raise UserError(f"there is already a client {new_code!r} in {store.path}: import under another code "
+        raise UserError(f"there is already a client {shown(new_code)} in {store.path}: import under another code "
                         "with --as NEWCODE, or erase the existing one first")
-    total = sum(len(a.get("samples", {}).get("seq", [])) for s in doc["sessions"] for a in s["applications"])
+    try:
+        total = sum(len(a.get("samples", {}).get("seq", [])) for s in doc["sessions"] for a in s["applications"])
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise UserError(f"{path}: the export is incomplete or damaged ({exc!r}); nothing was imported") from None
     bar = _progress(total, f"import {new_code}", progress)
     try:
         with store.transaction("importing a client") as conn:
@@ -284,8 +305,9 @@ def import_client(store: Store, path: str | Path, *, code: str | None = None, pr
                                                       apps.get(n.get("application_id")), n["text"], n["written_at"]))
             for aid in apps.values():
                 compute_and_store_metrics(conn, aid)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{path}: the export is incomplete or damaged ({exc!r}); nothing was imported") from None
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError, RecursionError) as exc:
+        raise UserError(f"{path}: the export is incomplete or damaged ({shown(repr(exc), 80)[1:-1]}); "
+                        "nothing was imported") from None
     except StoreError:
         raise
     finally:

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from pointdose import bodymap, metrics, pptchange, units
+from pointdose.errors import UserError
+from pointdose.files import private_dir, write_private
 from pointdose.records import calib, history
 from pointdose.records.store import Store
 
@@ -229,8 +231,12 @@ def session_report(store: Store, session_id: int, out: str | Path, *, include_na
     finally:
         bar.close()
     out = Path(out).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    p.output(str(out))
+    data = bytes(p.output())
+    try:
+        private_dir(out.parent)
+        write_private(out, data)  # 0600 like every file pointdose writes
+    except OSError as exc:
+        raise UserError(f"cannot write the report {out} ({exc.strerror or exc}): choose another place with --out") from None
     return out
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import threading
 from datetime import datetime, timezone
@@ -31,6 +32,7 @@ import numpy as np
 from pointdose import metrics as metrics_mod
 from pointdose import units
 from pointdose.errors import UserError
+from pointdose.files import private_dir
 from pointdose.listeners import SAMPLE_DTYPE
 from pointdose.records import calib, chunks, schema
 
@@ -49,6 +51,33 @@ class StoreError(UserError):
 
 class NewerDatabaseError(StoreError):
     pass
+
+
+CODE_MAX_LEN = 32
+CODE_RULE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,%d}" % (CODE_MAX_LEN - 1))
+CODE_HELP = ("1–32 characters: letters A–Z a–z, digits, '.', '_' or '-', starting with a letter or digit "
+             "(a pseudonym such as C-0042)")
+
+
+def shown(code, max_len: int = 40) -> str:
+    """A code (or any user text) fit for one line of a message: quoted, no control characters, cut."""
+    from pointdose.textout import clean
+
+    text = clean(code)
+    return repr(text if len(text) <= max_len else text[:max_len] + "…")
+
+
+def check_code(code) -> str:
+    """``code`` without surrounding blanks, or StoreError saying the rule (docs/records.md).
+
+    Every way a code enters the records goes through here: ``clients add``, ``session --client``,
+    ``clients import`` (and ``--as``), the app's Add button, the training import."""
+    if not isinstance(code, str) or not code.strip():
+        raise StoreError(f"a client needs a code: {CODE_HELP}")
+    code = code.strip()
+    if not CODE_RULE.fullmatch(code):
+        raise StoreError(f"client code {shown(code)} is not allowed: use {CODE_HELP}")
+    return code
 
 
 def default_db_path() -> Path:
@@ -214,8 +243,7 @@ class Store:
             self._check_version_readonly(timeout_s)
         try:
             if readonly:
-                self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_s,
-                                            isolation_level=None, check_same_thread=False)
+                self.conn = self._connect_readonly(timeout_s)
             else:
                 self.conn = sqlite3.connect(str(self.path), timeout=timeout_s, isolation_level=None,
                                             check_same_thread=False)
@@ -234,10 +262,41 @@ class Store:
 
     # ------------------------------------------------------------------ opening
 
+    def _connect_readonly(self, timeout_s: float) -> sqlite3.Connection:
+        """A read-only connection; on a read-only disk (or folder) too.
+
+        SQLite reads a WAL database through a ``-shm`` file it must be able to create; where it
+        cannot, and no ``-wal`` file is there (so nobody is writing: a writer needs both), the file
+        is opened as immutable, which needs neither."""
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        wal = self.path.with_name(self.path.name + "-wal")
+
+        def connect(extra: str = "") -> sqlite3.Connection:
+            conn = sqlite3.connect(uri + extra, uri=True, timeout=timeout_s, isolation_level=None,
+                                   check_same_thread=False)
+            try:
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opens the file for real
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+
+        try:
+            conn = connect()
+        except sqlite3.OperationalError as exc:
+            if "unable to open" not in str(exc).lower() or wal.exists():
+                raise
+            conn = connect("&immutable=1")
+        if self._version_on_open == 0:  # an empty file, or one never written: nothing to read
+            conn.close()
+            raise StoreError(f"{self.path} holds no records yet (an empty database): record a session first, "
+                             "or give the right file with --db")
+        return conn
+
     def _create_file(self) -> None:
         folder = self.path.parent
         try:
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(folder)
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
             os.close(fd)
             os.chmod(self.path, 0o600)  # whatever the umask
@@ -367,9 +426,7 @@ class Store:
     # ------------------------------------------------------------------ clients
 
     def add_client(self, code: str, *, name: str | None = None, role: str = "client", notes: str | None = None) -> int:
-        code = (code or "").strip()
-        if not code:
-            raise StoreError("a client needs a code (a pseudonym such as C-0042): give one")
+        code = check_code(code)
         if role not in schema.ROLES:
             raise StoreError(f"unknown role {role!r}: choose one of {', '.join(schema.ROLES)}")
         try:
@@ -378,15 +435,15 @@ class Store:
                                     (code, name, role, now_iso(), notes)).lastrowid
         except StoreError as exc:
             if isinstance(exc.__cause__, sqlite3.IntegrityError):
-                raise StoreError(f"there is already a client with code {code!r}: choose another code") from None
+                raise StoreError(f"there is already a client with code {shown(code)}: choose another code") from None
             raise
 
     def client(self, code_or_id: str | int) -> dict:
         col = "id" if isinstance(code_or_id, int) else "code"
         rows = self.query(f"SELECT * FROM clients WHERE {col}=?", (code_or_id,))
         if not rows:
-            known = ", ".join(r["code"] for r in self.query("SELECT code FROM clients ORDER BY code LIMIT 8"))
-            raise StoreError(f"no client {code_or_id!r} in {self.path}" + (f" (clients: {known})" if known else
+            known = ", ".join(shown(r["code"])[1:-1] for r in self.query("SELECT code FROM clients ORDER BY code LIMIT 8"))
+            raise StoreError(f"no client {shown(code_or_id)} in {self.path}" + (f" (clients: {known})" if known else
                                                                             " (no clients yet: `pointdose clients add CODE`)"))
         return rows[0]
 
@@ -801,7 +858,7 @@ class Store:
         if dest.exists():
             raise StoreError(f"{dest} already exists: choose a new file name for the backup")
         try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(dest.parent)
             fd = os.open(dest, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
             os.close(fd)
             target = sqlite3.connect(str(dest))

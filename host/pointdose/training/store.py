@@ -28,7 +28,8 @@ import numpy as np
 
 from pointdose.errors import UserError
 from pointdose.listeners import SAMPLE_DTYPE
-from pointdose.records.store import Store, StoreError, now_iso
+from pointdose.files import open_private
+from pointdose.records.store import Store, StoreError, check_code, now_iso
 from pointdose.training.drill import Drill, DrillError
 from pointdose.training.runner import BLOCK_KINDS, Block, TrialRecord
 from pointdose.training.schedule import Schedule
@@ -329,7 +330,7 @@ class TrainingStore:
         rows = self.trials(student=student, class_name=class_name)
         path = Path(path)
         try:
-            with path.open("w", newline="", encoding="utf-8") as fh:
+            with open_private(path, "w", newline="", encoding="utf-8") as fh:  # 0600, like every file written
                 w = csv.DictWriter(fh, CSV_COLUMNS)
                 w.writeheader()
                 for r in rows:
@@ -368,6 +369,10 @@ class TrainingStore:
         code = r["student"]
         found = conn.execute("SELECT id, role FROM clients WHERE code=?", (code,)).fetchone()
         if found is None:
+            try:
+                check_code(code)  # a new code follows the records' rules (docs/records.md)
+            except StoreError as exc:
+                raise TrainingImportError(f"line {r['_line']}: {exc} (nothing was imported)") from None
             cid = conn.execute("INSERT INTO clients (code, role, created_at) VALUES (?, 'student', ?)",
                                (code, now_iso())).lastrowid
             report.students_added.append(code)
