@@ -99,15 +99,17 @@ def test_body_map_screenshot_colours_treated_points(tmp_path):
     from pointdose.records import Store
 
     picks = json.loads((tmp_path / "Points.json").read_text())
-    assert picks["placed"]["point_label"] == "scar, left lumbar" and picks["placed"]["caution"] is None
+    assert picks["placed"]["point_label"] == "scar, left lumbar"
+    assert picks["placed"]["caution"].startswith("placed by hand: no region caution is known")
     picked = picks["picked"]
-    assert picked["point_label"] == "Gastrocnemius TrP1 (medial head) (L)"
-    assert "thrombosis" in picked["caution"] and picked["client_code"] == "DEMO-01"
+    assert picked["point_label"] == "Gastrocnemius TrP3 (medial, behind the knee) (L)"
+    assert "Back of the knee" in picked["caution"] and "This client: not screened yet" in picked["caution"]
+    assert picked["client_code"] == "DEMO-01"
     assert picked["session_id"] == 4 and picked["point_id"] is not None
     with Store(tmp_path / "records.sqlite", readonly=True) as store:
         custom = store.query("SELECT side, view, x, y FROM points WHERE location='custom'")
         assert custom == [{"side": "L", "view": "back", "x": 0.42, "y": 0.36}]
-        assert store.point_row(picked["point_id"])["location"] == "gastrocnemius.1"
+        assert store.point_row(picked["point_id"])["location"] == "gastrocnemius.3"
     # the picked point has a white ring and its caution shows in amber on the right
     amber = colour_mask(img[:, 1030:], (255, 190, 40), tol=20)
     assert amber.sum() > 200
@@ -142,7 +144,7 @@ def test_body_map_screenshot_colours_treated_points(tmp_path):
 
 
 def _picking(base, report: Path):
-    """The body-map panel, made to place a new point and then pick a calf point as a user would."""
+    """The body-map panel, made to place a new point and then pick a point behind the knee as a user would."""
     import json
 
     import dearpygui.dearpygui as dpg
@@ -161,7 +163,7 @@ def _picking(base, report: Path):
                 dpg.set_value(records_tags().place_name, "scar, left lumbar")
                 self.pick_at("back", 0.42, 0.36)  # placed by hand: patient's left in the back view
                 placed = selection.current()
-                x, y = bodymap.location("gastrocnemius.1").xy("L")
+                x, y = bodymap.location("gastrocnemius.3").xy("L")
                 self.pick_at("back", x + 0.004, y - 0.003)  # a click near a drawn point picks it
                 report.write_text(json.dumps({"placed": placed.__dict__, "picked": selection.current().__dict__}))
 

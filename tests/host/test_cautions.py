@@ -119,3 +119,18 @@ def test_relative_defaults_are_offered_only_with_a_ppt_and_for_targets_not_given
     assert relative_offers("alternating", ["high"], p) == {"low": "40 %PPT"}
     assert relative_offers("holds", [], PointContext()) == {}
     assert relative_offers("holds", ["target"], p) == {}
+
+
+def test_targets_that_do_not_fit_under_a_lowered_limit_are_refused_with_the_reason(tmp_path):
+    from pointdose.records import Store
+    from pointdose.session.precheck import prepare
+
+    with Store(tmp_path / "r.sqlite") as store:
+        cid = store.add_client("A")
+        store.add_screening(cid, {"anticoagulants": True})
+        pre = prepare(builtin("holds"), store=store, client_id=cid, point_name="upper_trapezius.1:L")
+        assert [f.key for f in pre.decision.refusals] == ["targets_above_caution_limit"]
+        assert "max_kpa = 200 kPa" in pre.decision.refusals[0].text and "anticoagulants" in pre.decision.refusals[0].text
+        assert any("Anticoagulants" in line for line in pre.lines())  # every caution is still shown
+        pre = prepare(builtin("holds", target="150 kPa"), store=store, client_id=cid, point_name="upper_trapezius.1:L")
+        assert not pre.decision.refusals and pre.protocol.limits.max_kpa == 200.0

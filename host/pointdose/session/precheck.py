@@ -20,7 +20,7 @@ from typing import Any
 
 from pointdose import bodymap
 from pointdose.protocols import PointContext, PPTRecord, Protocol, ProtocolError
-from pointdose.protocols.cautions import Decision, decide, region_keys, relative_offers
+from pointdose.protocols.cautions import Decision, Finding, decide, region_keys, relative_offers
 
 
 def uses_ppt(protocol: Protocol) -> bool:
@@ -58,15 +58,28 @@ class Prepared:
     def needs_confirm(self) -> bool:
         return self.decision.needs_confirm
 
-    def lines(self) -> list[str]:
+    def lines(self, how_to_accept: str = "(--relative-defaults, or --set KEY=\"N %PPT\")") -> list[str]:
         out = [self.ppt_line] if self.ppt_line else []
         out += self.decision.lines() + self.extra_lines
         if self.offers:
             ppt = self.point.ppt.kpa
             said = ", ".join(f"{k}={v} ({float(v.split()[0]) / 100 * ppt:.0f} kPa)" for k, v in self.offers.items())
-            out.append(f"offer: this client has a PPT — targets relative to it: {said} "
-                       "(--relative-defaults, or --set KEY=\"N %PPT\")")
+            out.append(f"offer: this client has a PPT — targets relative to it: {said} {how_to_accept}".rstrip())
         return out
+
+    def summary(self) -> str:
+        """One line for while the application runs: what was acknowledged, the limits, the PPT used."""
+        parts = []
+        acks = [f.key.replace("_", " ") for f in self.decision.acknowledgements]
+        if acks:
+            parts.append("cautions acknowledged: " + ", ".join(acks))
+        if self.decision.confirmations:
+            parts.append("confirmed above the PPT ceiling")
+        if self.decision.max_kpa is not None:
+            parts.append(f"max {self.decision.max_kpa:.0f} kPa")
+        if self.ppt_line:
+            parts.append(self.ppt_line)
+        return " · ".join(parts)
 
     def check(self, *, acknowledged: bool, confirmed: bool, ack_hint: str = "--accept-caution",
               confirm_hint: str = "--confirm-above-ppt") -> None:
@@ -147,7 +160,39 @@ def prepare(protocol: Protocol, *, store=None, client_id: int | None = None, poi
     decision = decide(protocol, location=location, regions=keys, screening=screening, screened_at=screened_at,
                       self_massage=self_massage, point=point,
                       ppt_source=found.provenance if found else ("given with --ppt" if explicit_ppt_kpa else ""))
-    return Prepared(decision.apply(protocol), point, decision, found.ppt_id if found else None, ppt_line, offers, extra)
+    try:
+        applied = decision.apply(protocol)
+    except ProtocolError as exc:  # the targets do not fit under the limits the cautions lowered
+        keys = ", ".join(f.key.replace("_", " ") for f in decision.acknowledgements if f.max_kpa is not None)
+        what = str(exc).split(": lower")[0]
+        decision = Decision(decision.findings + (Finding(
+            "targets_above_caution_limit", "caution", "refuse",
+            f"{what}, lowered by the cautions here ({keys}): lower the target"),), decision.ppt_line)
+        applied = protocol
+    return Prepared(applied, point, decision, found.ppt_id if found else None, ppt_line, offers, extra)
+
+
+def prepare_for_selection(protocol: Protocol, selection, *, point_name: str = "", probe_area_cm2: float = 1.0,
+                          self_massage: bool = False, relative_defaults: bool = False, rebuild=None,
+                          db_path=None) -> Prepared:
+    """:func:`prepare` for the app: the client and point picked on the body map
+    (:mod:`pointdose.records.selection`) when one is ready — the recording goes there too — else
+    the typed point name and no client (nothing of anyone's is borrowed)."""
+    from pathlib import Path
+
+    from pointdose.records.store import Store, default_db_path
+
+    path = Path(selection.db_path or db_path or default_db_path())
+    ready = bool(getattr(selection, "ready", False))
+    store = Store(path) if ready and path.is_file() else None
+    try:
+        return prepare(protocol, store=store, client_id=selection.client_id if store else None,
+                       point_id=selection.point_id if store else None, point_name="" if store else point_name,
+                       probe_area_cm2=probe_area_cm2, self_massage=self_massage,
+                       relative_defaults=relative_defaults, rebuild=rebuild)
+    finally:
+        if store is not None:
+            store.close()
 
 
 def protocol_given(protocol: Protocol) -> list[str]:
@@ -161,4 +206,4 @@ def protocol_given(protocol: Protocol) -> list[str]:
     return [k for k, v in protocol.params.items() if k in defaults and str(v) != str(defaults[k])]
 
 
-__all__ = ["Prepared", "location_of", "prepare", "protocol_given", "uses_ppt"]
+__all__ = ["Prepared", "location_of", "prepare", "prepare_for_selection", "protocol_given", "uses_ppt"]

@@ -71,6 +71,9 @@ class RecTags:
     place_name: str = "pd.rec.place_name"
     picked: str = "pd.rec.picked"
     caution: str = "pd.rec.caution"
+    ppt: str = "pd.rec.ppt"
+    screened: str = "pd.rec.screened"
+    screen_save: str = "pd.rec.screen_save"
     legend: str = "pd.rec.legend"
     treated: str = "pd.rec.treated"
     message: str = "pd.rec.message"
@@ -128,6 +131,10 @@ class _StoreUser:
             self.store = None
 
 
+def screen_tag(key: str) -> str:
+    return f"pd.rec.screen.{key}"
+
+
 def _client_labels(store: Store) -> list[str]:
     return [c["code"] for c in store.clients()]
 
@@ -149,6 +156,7 @@ class BodyMapPanel(_StoreUser, Panel):
         self._next_refresh = 0.0
         self._first = True
         self._clicks: list[tuple[float, float]] = []
+        self.area = 1.0  # the probe in use (cm²): a PPT is shown for this probe
 
     # ------------------------------------------------------------------ build
 
@@ -173,11 +181,22 @@ class BodyMapPanel(_StoreUser, Panel):
                 dpg.add_text(_t("— click a point on the figure"), tag=TAGS.picked, color=view.WHITE,
                              wrap=190)
                 dpg.add_text("", tag=TAGS.caution, color=view.AMBER, wrap=190)
+                dpg.add_text("", tag=TAGS.ppt, color=view.CYAN, wrap=190)
                 dpg.add_checkbox(label="place a new point", tag=TAGS.place)
                 dpg.add_input_text(tag=TAGS.place_name, hint="its name", width=-1)
                 dpg.add_spacer(height=6)
                 dpg.add_text(_t("Treated this session (dose, descriptive)"), color=view.GREY, wrap=190)
                 dpg.add_text("", tag=TAGS.treated, color=view.WHITE, wrap=190)
+                dpg.add_spacer(height=6)
+                dpg.add_text(_t("Client screening (dated; ticked = present)"), color=view.GREY, wrap=190)
+                dpg.add_text("", tag=TAGS.screened, color=view.WHITE, wrap=190)
+                from pointdose.protocols.cautions import SCREENING
+
+                for key, item in SCREENING.items():
+                    dpg.add_checkbox(label=key.replace("_", " "), tag=screen_tag(key))
+                    with dpg.tooltip(screen_tag(key)):
+                        dpg.add_text(_t(f"{item.label}: {item.warning}"), wrap=360)
+                dpg.add_button(label="Save screening", tag=TAGS.screen_save, callback=self._on_save_screening)
         with dpg.item_handler_registry(tag=TAGS.handler):
             dpg.add_item_clicked_handler(callback=self._on_map_click)
         dpg.bind_item_handler_registry(TAGS.map, TAGS.handler)
@@ -195,6 +214,7 @@ class BodyMapPanel(_StoreUser, Panel):
     # ------------------------------------------------------------------ per frame
 
     def update(self, ctx: PanelContext) -> None:
+        self.area = ctx.model.settings.probe_area_cm2
         if self._first:
             self._first = False
             if self.open_on_start and self.tab is not None:
@@ -245,7 +265,7 @@ class BodyMapPanel(_StoreUser, Panel):
     def _publish(self) -> None:
         client = self.store.client(self.client_id) if self.client_id else None
         point_id = self.picked[2] if self.picked else None
-        label, caution = None, None
+        label, caution, ppt_line = None, None, ""
         if self.picked:
             loc_id, side, _ = self.picked
             if loc_id != "custom":
@@ -253,11 +273,52 @@ class BodyMapPanel(_StoreUser, Panel):
                 label, caution = f"{loc.label} ({side})", loc.caution_text()
             else:
                 label = self.store.point_row(point_id)["label"] if point_id else None
+                caution = "placed by hand: no region caution is known for it — check the place yourself"
+            if point_id is not None:
+                from pointdose.records.ppt import lookup
+
+                found = lookup(self.store, point_id, self.area)
+                ppt_line = found.line() if found else "no PPT of this client here yet (Session tab: ppt)"
+        screening = self._show_screening(client)
+        if screening and self.picked:
+            caution = " ".join(x for x in (caution, f"This client: {screening}.") if x)
         selection.update(db_path=str(self.store.path), client_id=self.client_id,
                          client_code=client["code"] if client else None, session_id=self.session_id,
                          point_id=point_id, point_label=label, caution=caution)
         dpg.set_value(TAGS.picked, _t(label or "— click a point on the figure"))
         dpg.set_value(TAGS.caution, _t(f"Caution: {caution}") if caution else "")
+        dpg.set_value(TAGS.ppt, _t(ppt_line))
+
+    def _show_screening(self, client) -> str:
+        """Fill the screening boxes from the client's record; the active items as words ('' for none)."""
+        from pointdose.protocols.cautions import SCREENING
+
+        scr = self.store.screening(client["id"]) if client else {"active": None, "answers": {}, "screened_at": None}
+        for key in SCREENING:
+            row = scr["answers"].get(key)
+            dpg.set_value(screen_tag(key), bool(row and row["present"]))
+        if client is None:
+            dpg.set_value(TAGS.screened, "")
+            return ""
+        if scr["active"] is None:
+            dpg.set_value(TAGS.screened, _t("not screened yet: tick what applies and save"))
+            return "not screened yet"
+        active = ", ".join(SCREENING[k].label for k in scr["active"])
+        dpg.set_value(TAGS.screened, _t(f"screened {scr['screened_at'][:10]}"))
+        return active
+
+    def _on_save_screening(self, sender=None, app_data=None, user_data=None) -> None:
+        from pointdose.protocols.cautions import SCREENING
+
+        if not self.store or self.client_id is None:
+            dpg.set_value(TAGS.message, "Choose or add a client first.")
+            return
+
+        def save():
+            self.store.add_screening(self.client_id, {k: bool(dpg.get_value(screen_tag(k))) for k in SCREENING})
+            dpg.set_value(TAGS.message, "")
+            self._publish()
+        self._guarded(save)
 
     def _doses(self) -> dict[int, float]:
         if self.session_id is None:

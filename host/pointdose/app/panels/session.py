@@ -29,7 +29,7 @@ ORANGE = (255, 150, 60)
 BAND_COLOURS = {"below": BLUE, "in": view.GREEN, "above": ORANGE, "none": view.WHITE}
 BAND_WORDS = {"below": "HARDER", "in": "IN BAND", "above": "SOFTER", "none": ""}
 RATE_WORDS = {"below": "FASTER", "in": "RATE OK", "above": "SLOWER", "none": ""}
-REGIONS = ["(none)", "anterior-neck", "suboccipital", "popliteal-fossa", "calf-thrombosis", "anticoagulants"]
+PREVIEW_S = 3.0  # the cautions and the PPT shown before Start are read again this often (screening may change)
 SKILLS = ["novice", "intermediate", "expert"]
 
 
@@ -38,7 +38,11 @@ class SessionTags:
     tab: str = "pd.ses.tab"
     protocol: str = "pd.ses.protocol"
     point: str = "pd.ses.point"
-    region: str = "pd.ses.region"
+    self_massage: str = "pd.ses.self_massage"
+    ack: str = "pd.ses.ack"
+    refusal: str = "pd.ses.refusal"
+    relative: str = "pd.ses.relative"
+    confirm: str = "pd.ses.confirm"
     skill: str = "pd.ses.skill"
     start: str = "pd.ses.start"
     demo: str = "pd.ses.demo"
@@ -94,6 +98,10 @@ class SessionPanel(Panel):
         self.shown: list[tuple[float, str, str]] = []  # (host time, phase, band) per frame, for tests
         self._pending_autostart = dict(self.autostart) if self.autostart else None
         self._tab = None
+        self.prepared = None  # pointdose.session.precheck.Prepared for the protocol/point/client shown
+        self.precheck_error = ""
+        self._preview_key = None
+        self._preview_at = -1e9
 
     # ------------------------------------------------------------------ build
 
@@ -106,16 +114,24 @@ class SessionPanel(Panel):
         with dpg.group(horizontal=True):
             # widths fit the longest entry of each list at 1280 px; the skill combo takes what is left
             dpg.add_combo(list(BUILTINS), default_value="tppr", tag=T.protocol, width=128)
-            dpg.add_input_text(tag=T.point, hint="point (e.g. L trapezius)", width=196)
-            dpg.add_combo(REGIONS, default_value="(none)", tag=T.region, width=172)
+            dpg.add_input_text(tag=T.point, hint="point, or pick one on the Points tab", width=232)
+            dpg.add_checkbox(label="self-massage", tag=T.self_massage)
             dpg.add_button(label="Start", tag=T.start, width=68, callback=lambda: self.start())
             dpg.add_button(label="Demo", tag=T.demo, width=64, callback=lambda: self.start(hand=dpg.get_value(T.skill)))
             dpg.add_combo(SKILLS, default_value="intermediate", tag=T.skill, width=-1)
-        for tag, tip in ((T.protocol, "protocol"), (T.region, "body region (cautions)"),
+        for tag, tip in ((T.protocol, "protocol"),
+                         (T.point, "the point picked on the Points tab (with its client) is used; a name typed "
+                                   "here is nobody's: no PPT, no screening"),
+                         (T.self_massage, "self-massage mode: some regions (anterior neck) are refused"),
                          (T.skill, "the demo's virtual hand: how skilled it presses")):
             with dpg.tooltip(tag):
-                dpg.add_text(tip)
+                dpg.add_text(tip, wrap=420)
+        dpg.add_text("", tag=T.refusal, color=view.RED, wrap=0)
         dpg.add_text("", tag=T.caution, color=view.AMBER, wrap=0)
+        with dpg.group(horizontal=True):
+            dpg.add_checkbox(label="I have read these cautions (recorded)", tag=T.ack, show=False)
+            dpg.add_checkbox(label="start above the PPT ceiling (recorded)", tag=T.confirm, show=False)
+            dpg.add_checkbox(label="targets as % of the PPT", tag=T.relative, show=False)
         with dpg.group(horizontal=True, horizontal_spacing=24):
             dpg.add_text("READY", tag=T.phase, color=view.WHITE)
             with dpg.group():
@@ -214,8 +230,7 @@ class SessionPanel(Panel):
     def start(self, hand: str | None = None, protocol: str | None = None, params: dict | None = None) -> None:
         from pointdose.cues import CueMixer, SoundPlayer
         from pointdose.errors import UserError
-        from pointdose.protocols import BUILTINS, PointContext, caution, resolve
-        from pointdose.protocols.points import PointBook
+        from pointdose.protocols import BUILTINS, resolve
         from pointdose.session import SessionRunner
 
         ctx = self.ctx
@@ -231,28 +246,25 @@ class SessionPanel(Panel):
         if hand and not getattr(status, "simulated", False):
             self.message = "The demo's virtual hand drives the simulated device only"
             return
-        region = dpg.get_value(T.region)
-        region = None if region in ("", "(none)") else region
-        c = caution(region)
-        accept = c is not None and dpg.get_value(T.caution).startswith("CAUTION")
-        if c is not None and not accept:
-            dpg.set_value(T.caution, f"CAUTION — {c.warning} Press Start again to go on.")
-            return
         name = protocol or dpg.get_value(T.protocol)
         area = ctx.model.settings.probe_area_cm2
         point_name = dpg.get_value(T.point).strip()
         try:
-            book = PointBook()
-            ppt = book.ppt(point_name) if point_name else None
             proto = resolve(name, **(params or {}))
+            pre = self._precheck(proto, point_name, area, rebuild=lambda offers: resolve(name, **{**(params or {}),
+                                                                                                **offers}))
+            pre.decision.check(acknowledged=True, confirmed=True)  # refusals: nothing unlocks them
+            confirmed = bool(dpg.get_value(T.confirm)) and pre.needs_confirm
+            acknowledged = bool(dpg.get_value(T.ack)) and pre.needs_ack
+            pre.check(acknowledged=acknowledged or not pre.needs_ack, confirmed=confirmed or not pre.needs_confirm,
+                      ack_hint="the box 'I have read these cautions'",
+                      confirm_hint="the box 'start above the PPT ceiling'")
             self.mixer = CueMixer(volume=dpg.get_value(T.volume), muted=dpg.get_value(T.mute))
             from pointdose.records.recording import open_recording
 
             self.recording = open_recording()
-            self.runner = SessionRunner(link, proto, PointContext(name=point_name, probe_area_cm2=area, ppt=ppt,
-                                                                  region=region),
-                                        mixer=self.mixer, accept_caution=accept,
-                                        point_book=book if point_name else None,
+            self.recording.info_extra.update(pre.info_extra(acknowledged, confirmed))
+            self.runner = SessionRunner(link, pre.protocol, pre.point, mixer=self.mixer, accept_caution=True,
                                         calibration_record=getattr(ctx.model, "calibration_record", None),
                                         listeners=[self.recording.listener], info_extra=self.recording.info_extra)
         except UserError as exc:
@@ -262,7 +274,14 @@ class SessionPanel(Panel):
         ctx.controller.stop_sim_demo()  # the app's demo presses would fight the session
         self.player = SoundPlayer(self.mixer)
         self._show_audio("sound on" if self.player.available else self.player.message)
-        dpg.set_value(T.caution, self.recording.where if self.recording else "")
+        # while it runs: one short line (the STOP button must stay on screen), the full text is in the records
+        summary = pre.summary()
+        lines = ([summary] if summary else []) + ([self.recording.where] if self.recording else [])
+        dpg.set_value(T.caution, view._text("\n".join(lines)))
+        _text(T.refusal, "")
+        for tag in (T.ack, T.confirm, T.relative):
+            dpg.set_value(tag, False)
+            dpg.configure_item(tag, show=False)
         self.message = ""
         if dpg.get_value(T.protocol) != proto.name and proto.name in BUILTINS:
             dpg.set_value(T.protocol, proto.name)
@@ -272,6 +291,56 @@ class SessionPanel(Panel):
 
             self.hand = VirtualHand(link, cue=lambda: self.runner.cue, signal=self.runner.signal, skill=hand,
                                     probe_area_cm2=area, release_after_s=(8.0, 14.0)).start()
+
+    # ------------------------------------------------------------------ start checks (pointdose.session.precheck)
+
+    def _precheck(self, proto, point_name: str, area: float, rebuild=None):
+        """The one start decision (the same as ``pointdose session``'s): the client's own PPT, the picked
+        location's cautions, the client's screening."""
+        from pointdose.records import selection
+        from pointdose.session.precheck import prepare_for_selection
+
+        return prepare_for_selection(proto, selection.current(), point_name=point_name, probe_area_cm2=area,
+                                     self_massage=bool(dpg.get_value(T.self_massage)),
+                                     relative_defaults=bool(dpg.get_value(T.relative)), rebuild=rebuild)
+
+    def _preview(self, ctx: PanelContext) -> None:
+        """Before Start: show what applies (cautions, PPT, refusals) and the boxes it needs."""
+        from pointdose.errors import UserError
+        from pointdose.protocols import resolve
+        from pointdose.records import selection
+
+        sel = selection.current()
+        key = (dpg.get_value(T.protocol), dpg.get_value(T.point).strip(), sel.client_id, sel.point_id, sel.session_id,
+               ctx.model.settings.probe_area_cm2, dpg.get_value(T.self_massage), dpg.get_value(T.relative))
+        if key == self._preview_key and ctx.now_s - self._preview_at < PREVIEW_S:
+            return
+        if key[:6] != (self._preview_key or ())[:6]:  # another point or protocol: earlier boxes lapse
+            for tag in (T.ack, T.confirm, T.relative):
+                dpg.set_value(tag, False)
+            key = key[:6] + (key[6], False)
+        self._preview_key, self._preview_at = key, ctx.now_s
+        refusals, lines = [], []
+        try:
+            proto = resolve(key[0])
+            self.prepared = self._precheck(proto, key[1], key[5], rebuild=lambda offers: resolve(key[0], **offers))
+            self.precheck_error = ""
+            d = self.prepared.decision
+            refusals = [f"REFUSED — {f.text}" for f in d.refusals]
+            lines = [ln for ln in self.prepared.lines(how_to_accept="(tick 'targets as % of the PPT')")
+                     if not ln.startswith("REFUSED")]
+        except UserError as exc:
+            self.prepared, self.precheck_error = None, str(exc)
+            refusals = [f"NOT POSSIBLE — {exc}"]
+        who = (f"client {sel.client_code}, {sel.point_label}" if sel.ready else
+               "no client chosen (pick a point on the Points tab): no PPT and no screening are known")
+        _text(T.refusal, view._text("\n".join(refusals)))
+        dpg.set_value(T.caution, view._text("\n".join([who] + lines)))
+        pre = self.prepared
+        ok = pre is not None and not refusals
+        dpg.configure_item(T.ack, show=bool(ok and pre.needs_ack))
+        dpg.configure_item(T.confirm, show=bool(ok and pre.needs_confirm))
+        dpg.configure_item(T.relative, show=bool(pre is not None and (pre.offers or dpg.get_value(T.relative))))
 
     def signal(self, kind: str, value=None) -> None:
         if self.runner is not None and not self.runner.ended.is_set():
@@ -295,6 +364,8 @@ class SessionPanel(Panel):
                 dpg.set_value(view.TAGS.tabs, self._tab)
             self.start(hand=spec.get("hand"), protocol=spec.get("protocol"), params=spec.get("params"))
         runner = self.runner
+        if runner is None or runner.done.is_set():
+            self._preview(ctx)
         _text(T.caution, dpg.get_value(T.caution))
         if runner is None:
             _text(T.alarm, self.message)
