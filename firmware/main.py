@@ -48,7 +48,8 @@ def make_sensor(cfg, board, clock):
         if cfg["dout"] is None or cfg["sck"] is None:
             raise ValueError("dout/sck: HX711 pins not set")
         rp = board.pin(cfg["rate_pin"], out=True) if cfg["rate_pin"] is not None else None
-        hx = HX711(board.pin(cfg["dout"]), board.pin(cfg["sck"], out=True), gain=cfg["gain"],
+        # DOUT pulled up: a loose wire reads high (no conversion: ERROR 2), never floating noise
+        hx = HX711(board.pin(cfg["dout"], pull_up=True), board.pin(cfg["sck"], out=True), gain=cfg["gain"],
                    rate=cfg["rate"], rate_pin=rp, irq_off=board.irq_off, irq_on=board.irq_on)
         return HX711Sensor(hx)
     if kind == "adc":
@@ -93,7 +94,8 @@ def main():
             buttons.append((name, p))
     inp, out = board.streams()
     dev = Device(cfg, sensor, clock, inp, out, board_name=board.name, uid=board.uid,
-                 store=pd_config.Store(board.store), led=led, buzzer=buzzer, buttons=buttons)
+                 store=pd_config.Store(board.store), led=led, buzzer=buzzer, buttons=buttons,
+                 tick_us=board.tick_us)
     dev.boot_errors(problems)
     dev.run()
 

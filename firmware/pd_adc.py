@@ -30,6 +30,7 @@ class ADCSensor:
         if not 1 <= rate <= max_rate:
             raise ValueError("rate must be 1..%d Hz" % max_rate)
         self._adc = adc
+        self._read = adc.read_u16   # bound once: binding a method allocates on every evaluation
         self.oversample = oversample
         self.rate = rate
         self.max_rate = max_rate
@@ -49,7 +50,7 @@ class ADCSensor:
         return True
 
     def read(self, now):
-        r = self._adc.read_u16
+        r = self._read
         n = self.oversample
         s = 0
         for _ in range(n):

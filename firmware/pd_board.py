@@ -1,7 +1,7 @@
 """Board layer: the only module that knows rp2 / esp32 / unix differences.
 
 ``detect()`` returns a ``Board`` with: ``name`` (``rp2``, ``esp32``,
-``unix``), ``uid`` (hex), ``irq_off``/``irq_on`` (``machine.disable_irq`` /
+``unix``), ``uid`` (hex), ``tick_us`` (esp32: 10 ms, the tick its waits round up to), ``irq_off``/``irq_on`` (``machine.disable_irq`` /
 ``enable_irq``; no-ops on unix), ``pin()``, ``adc()``, ``led()``, ``buzzer()``, ``button()``
 (cue and input pins: fake pins on unix, ``pd_fakeio.FakePin``),
 ``env()`` (environment variables on unix, nothing on boards), ``store``
@@ -40,6 +40,7 @@ class Board:
         self.store = ""
         self.default_link = "usb"
         self.uid = "0"
+        self.tick_us = 0        # esp32: poll()/sleep_ms() waits round up to this FreeRTOS tick
         self._machine = None
         if name == "unix":
             self.uid = self.env("POINTDOSE_UID", "53494d30303031")
@@ -51,6 +52,7 @@ class Board:
         self.irq_on = machine.enable_irq
         self.uid = _hex(machine.unique_id())
         if name == "esp32":
+            self.tick_us = 10000    # CONFIG_FREERTOS_HZ=100 (ports/esp32)
             # Plain ESP32 boards sit behind a USB-UART bridge; S2/S3 have native USB.
             m = sys.implementation._machine
             self.default_link = "usb" if ("S2" in m or "S3" in m) else "uart:115200"
@@ -65,11 +67,17 @@ class Board:
             return default
         return default if v is None or v == "" else v
 
-    def pin(self, n, out=False):
+    def pin(self, n, out=False, pull_up=False):
+        """An output, or an input; ``pull_up``: with the internal pull-up (rp2's ``Pin(n, Pin.IN)``
+        has no pull, so an unconnected input floats and reads noise)."""
         m = self._machine
         if m is None:
             raise ValueError("pin %s: no GPIO on the unix port" % n)
-        return m.Pin(n, m.Pin.OUT if out else m.Pin.IN)
+        if out:
+            return m.Pin(n, m.Pin.OUT)
+        if pull_up:
+            return m.Pin(n, m.Pin.IN, m.Pin.PULL_UP)
+        return m.Pin(n, m.Pin.IN)
 
     def adc(self, n):
         m = self._machine

@@ -132,8 +132,9 @@ class StreamPoller:
 class Device:
     def __init__(self, cfg, sensor, clock, inp, out, board_name="unix", uid="0",
                  store=None, kbd_intr=None, boot=None, led=None, poller=None, buzzer=None,
-                 buttons=None):
+                 buttons=None, tick_us=0):
         self.cfg = cfg
+        self._tick = tick_us    # esp32: timed waits round up to this tick (10 ms)
         self.sensor = sensor
         self.clock = clock
         self._in = inp
@@ -243,17 +244,31 @@ class Device:
             psleep = getattr(clk, "poll_sleep", False)
             while not self.quit:
                 w = self.step()
-                if w >= 2000 and psleep and self._in_open:
-                    self._poller.wait_input(w // 1000)    # wakes early on input
-                elif w > 0:
-                    clk.sleep_us(w)
+                if w > 0:
+                    self.idle(w, psleep)
         except KeyboardInterrupt:
             pass
         finally:
             if self.streaming:
                 self._stop_stream()
+                self._queue_status(self.clock.now())
             self._set_kbd(False)
             self.flush(200000)
+
+    def idle(self, w, psleep=True):
+        """Wait ``w`` µs: in ``poll()`` (wakes early on input) when that is exact enough, else
+        ``sleep_us``.  On esp32 ``poll(ms)`` rounds up to the 10 ms tick, so while sampling only
+        the whole ticks before the deadline are spent in ``poll()`` and the rest in ``sleep_us``,
+        which busy-waits there."""
+        t = self._tick
+        if w >= 2000 and psleep and self._in_open:
+            if not t or not self._sampling:
+                self._poller.wait_input(w // 1000)
+                return
+            if w >= t + t:
+                self._poller.wait_input((w - t) // 1000)
+                return
+        self.clock.sleep_us(w)
 
     def step(self):
         """One pass of the loop; returns µs the caller may sleep."""
@@ -358,8 +373,9 @@ class Device:
 
     def _sensor_fault(self, now):
         self.fault = True
-        self._queue_error(E_SENSOR, "sensor: no conversion for %d ms (HX711 DOUT never went low: wiring?)"
-                          % (diff(now, self._last_conv) // 1000))
+        why = getattr(self.sensor, "why", None)
+        self._queue_error(E_SENSOR, "sensor: no conversion for %d ms: %s" % (
+            diff(now, self._last_conv) // 1000, why() if why else "wiring?"))
         self._queue_status(now)
 
     def _set_spf(self):
@@ -553,8 +569,11 @@ class Device:
                     self._stop_stream()
                 return
             b = b1[0]
-            if b == 3 and not self.kbd_off:
-                raise KeyboardInterrupt     # Ctrl-C as a byte (raw pty, unix port)
+            if b == 3:
+                # Ctrl-C as a byte (kbd_intr(-1) while streaming; a raw pty). No host line
+                # holds it, but mpremote sends it first: end the stream and leave the loop
+                # (run() restores Ctrl-C), so the REPL is free at once, not after the watchdog.
+                raise KeyboardInterrupt
             ev = lines.feed(b)
             if ev:
                 self._line_event(ev, now)
@@ -864,8 +883,14 @@ class Device:
                     r = int(a[0])
                 except ValueError:
                     return pc.BAD_ARG, "limit %s: RAW must be a whole number of raw counts" % a[0]
-                if not -8388608 <= r <= 8388607:
-                    return pc.BAD_ARG, "limit %d: RAW must be -8388608..8388607" % r
+                s = self.sensor
+                lo = s.raw_min if s else -8388608
+                hi = s.raw_max if s else 8388607
+                # a max at the top of the range (or a min at the bottom) can never be passed
+                if not (lo <= r < hi if which == "max" else lo < r <= hi):
+                    return pc.BAD_ARG, ("limit %s %d: can never fire: the sensor reads %d..%d, so RAW "
+                                        "must be %d..%d" % (which, r, lo, hi, lo if which == "max" else lo + 1,
+                                                            hi - 1 if which == "max" else hi))
                 if which == "max":
                     self.lim_max = r
                 else:

@@ -31,6 +31,7 @@ _WRAP = const(0x1000000)
 _PULSES = {128: 25, 32: 26, 64: 27}    # gain -> PD_SCK pulses per read (32 is channel B)
 _I24_MIN = const(-8388608)
 _I24_MAX = const(8388607)
+_STUCK = const(3)           # reads in a row with DOUT still low after the pulses: stuck low
 
 
 def _no_irq_off():
@@ -105,14 +106,16 @@ class HX711:
         dout = self._dout
         st = self._irq_off()
         v = 0
-        for _ in range(24):
-            sck(1)
-            sck(0)
-            v = (v << 1) | dout()
-        for _ in range(self._pulses - 24):
-            sck(1)
-            sck(0)
-        self._irq_on(st)
+        try:        # interrupts come back on whatever happens while clocking
+            for _ in range(24):
+                sck(1)
+                sck(0)
+                v = (v << 1) | dout()
+            for _ in range(self._pulses - 24):
+                sck(1)
+                sck(0)
+        finally:
+            self._irq_on(st)
         if v & _SIGN:
             v -= _WRAP
         return v
@@ -150,7 +153,15 @@ class HX711Sensor:
         self.hx = hx
         self.sim = sim      # the SimSource behind a fake chip, for `sim` commands
         self.rate = hx.rate
+        self.stuck = 0      # reads in a row after which DOUT stayed low
         self._update_timeout()
+
+    def why(self):
+        """What the device's ERROR 2 says when no conversion comes."""
+        if self.stuck >= _STUCK:
+            return ("HX711 DOUT stuck low: it did not go high after the read, as no working chip "
+                    "does (DOUT shorted to GND? chip unpowered?)")
+        return "HX711 DOUT never went low (loose DOUT wire, or the chip unpowered?)"
 
     def _update_timeout(self):
         # No conversion for settling + 2 periods + 100 ms is a fault.
@@ -177,12 +188,23 @@ class HX711Sensor:
     def ready(self, now):
         hx = self.hx
         if hx._dout():
+            self.stuck = 0
+            return False
+        if self.stuck >= _STUCK:    # DOUT low all along: no data (the device's deadline reports it)
             return False
         if hx.settling:             # not yet settled: read and discard
-            hx.read_now()
+            self.read(now)
             hx.settling -= 1
             return False
         return True
 
     def read(self, now):
-        return self.hx.read_now()
+        hx = self.hx
+        v = hx.read_now()
+        # After the 25th PD_SCK pulse DOUT goes high until the next conversion (datasheet), at
+        # least 12.5 ms later: DOUT still low now means it is stuck low (or shorted), not data.
+        if hx._dout():
+            self.stuck = 0
+        elif self.stuck < _STUCK:
+            self.stuck += 1
+        return v

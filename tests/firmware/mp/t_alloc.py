@@ -56,6 +56,40 @@ def test_zero_alloc_hx711_driver_80hz():
     assert chip.overwritten == 0
 
 
+class _FakeADC:
+    """An ``machine.ADC`` stand-in: ``read_u16`` is a method, so binding it allocates."""
+
+    def __init__(self):
+        self.v = 20000
+
+    def read_u16(self):
+        self.v = (self.v + 37) & 0xFFFF
+        return self.v
+
+
+def test_zero_alloc_adc_1khz_oversampled():
+    from pd_adc import ADCSensor
+    sen = ADCSensor(_FakeADC(), oversample=8, rate=1000)
+    r = Rig(sensor=sen, rate=1000, watchdog_ms=60000, capture=0)
+    _stream(r)
+    b, n = _measure(r, 2000000, 250)
+    assert n > 1900 and b == 0, (b, n)
+
+
+def test_zero_alloc_hx711_fake_chip_with_limit():
+    # the HX711 path with the firmware's limit checked on every sample
+    from pd_fakehx711 import FakeHX711
+    from pd_hx711 import HX711, HX711Sensor
+    from pd_simsensor import SimSource
+    r = Rig(sensor="none", rate=80, watchdog_ms=60000, capture=0)
+    chip = FakeHX711(r.clock, rate=80, sim=SimSource())
+    r.dev.sensor = HX711Sensor(HX711(chip.dout, chip.sck, rate=80, rate_pin=chip.rate_pin), sim=chip.sim)
+    r.send("2 limit 8000000\n", us=0)
+    _stream(r)
+    b, n = _measure(r, 2000000, 500)
+    assert n >= 155 and b == 0, (b, n)
+
+
 def test_zero_alloc_while_overflowing():
     r = Rig(rate=1000, ring=64, watchdog_ms=60000, capture=0)
     _stream(r)

@@ -117,5 +117,176 @@ def test_cdc_ctrl_c_after_a_flood_bigger_than_the_stdin_ring_is_seen():
     assert seen and cdc.interrupts == 1, (len(cdc.usb), cdc.pending())
 
 
+# ---------------------------------------------------------------- rp2 pins: no pull = floating
+class _FakeRp2Machine:
+    """``machine`` of an rp2 with NOTHING wired to the HX711 pins: an input without a pull
+    floats (``FloatingPin``), one with the pull-up reads 1; outputs accept writes."""
+
+    def __init__(self):
+        from pd_fakeio import FloatingPin
+
+        class Pin:
+            IN = 0
+            OUT = 1
+            PULL_UP = 1
+
+            def __init__(self, n, mode=0, pull=None):
+                self.n = n
+                self.mode = mode
+                self.pull = pull
+                self._f = FloatingPin(n * 7919 + 1)
+                self.level = 0
+
+            def __call__(self, v=None):
+                return self.value(v)
+
+            def value(self, v=None):
+                if v is not None:
+                    self.level = v
+                    return None
+                if self.mode == Pin.OUT:
+                    return self.level
+                return 1 if self.pull == Pin.PULL_UP else self._f.value()
+
+        self.Pin = Pin
+        self.irq = []
+
+    def unique_id(self):
+        return b"\xe6\x61"
+
+    def disable_irq(self):
+        self.irq.append("off")
+        return 7
+
+    def enable_irq(self, st):
+        self.irq.append(st)
+
+
+def _rp2_board():
+    import sys
+    m = _FakeRp2Machine()
+    sys.modules["machine"] = m
+    try:
+        import pd_board
+        b = pd_board.Board("rp2")
+    finally:
+        del sys.modules["machine"]
+    return b, m
+
+
+def test_floating_pin_reads_noise():
+    from pd_fakeio import FloatingPin
+    p = FloatingPin()
+    vals = [p.value() for _ in range(64)]
+    assert 10 < sum(vals) < 54, vals
+
+
+def test_hx711_with_a_loose_dout_wire_is_error_2_not_noise():
+    # DOUT not connected: with the pull-up it reads high, so no conversion ever comes and the
+    # device says ERROR 2 (hardware/wiring.md); without it the pin floats and noise became data.
+    import main
+    board, m = _rp2_board()
+    c = h.cfg(sensor="hx711", dout=16, sck=17, rate=80, watchdog_ms=60000)
+    sen = main.make_sensor(c, board, None)
+    r = Rig(sensor=sen, rate=80, watchdog_ms=60000)
+    r.cmd("1 start\n")
+    r.run_us(400000, step=500)
+    fs = r.frames()
+    errs = [p for t, p in fs if t == 4]
+    assert r.samples(fs) == [], "noise from a floating DOUT was sent as samples"
+    assert len(errs) == 1 and errs[0][0] == 2 and b"never went low" in errs[0], errs
+
+
+class _StuckLow:
+    def __call__(self, v=None):
+        return 0
+
+    value = __call__
+
+
+class _Out:
+    def __init__(self):
+        self.level = 0
+
+    def __call__(self, v=None):
+        if v is None:
+            return self.level
+        self.level = v
+
+    value = __call__
+
+
+def test_hx711_dout_stuck_low_is_error_2():
+    from pd_hx711 import HX711, HX711Sensor
+    hx = HX711(_StuckLow(), _Out(), rate=80)
+    sen = HX711Sensor(hx)
+    r = Rig(sensor=sen, rate=80, watchdog_ms=60000)
+    r.cmd("1 start\n")
+    r.run_us(1000000, step=500)
+    fs = r.frames()
+    errs = [p for t, p in fs if t == 4]
+    n = len(r.samples(fs))
+    assert n <= 3, "a stuck-low DOUT streamed %d samples of zeros" % n
+    assert len(errs) == 1 and errs[0][0] == 2 and b"stuck low" in errs[0], errs
+    st = [h.status(p) for t, p in fs if t == 3][-1]
+    assert st["flags"] & 8, st          # sensor fault flag
+
+
+class _Boom(Exception):
+    pass
+
+
+def test_interrupts_back_on_when_the_read_raises():
+    from pd_hx711 import HX711
+    calls = []
+    n = [0]
+
+    class Dout:
+        def __call__(self, v=None):
+            n[0] += 1
+            if n[0] == 6:
+                raise _Boom()
+            return 0
+
+    hx = HX711(Dout(), _Out(), rate=80, irq_off=lambda: calls.append("off") or 42,
+               irq_on=calls.append)
+    try:
+        hx.read_now()
+        assert False, "no exception"
+    except _Boom:
+        pass
+    assert calls == ["off", 42], calls
+
+
+def test_esp32_waits_do_not_round_to_the_10ms_tick():
+    # esp32's poll(ms) rounds up to a 10 ms FreeRTOS tick: a 200 Hz stream that slept in poll()
+    # between samples would take them 10 ms apart and skip half its slots.
+    from pd_device import StreamPoller
+    from pd_fakeio import esp32_poll
+    r = Rig(rate=200, watchdog_ms=60000, dev_kw={"tick_us": 10000})
+    r.dev._poller = StreamPoller(r.inp, r.out, poll=esp32_poll(r.clock))
+    r.cmd("1 start\n")
+    s0 = r.dev.seq
+    t0 = r.clock.now()
+    dev = r.dev
+    while (r.clock.now() - t0) & h.MASK < 1000000:
+        w = dev.step()
+        if w > 0:
+            dev.idle(w, True)
+    assert dev.sched.missed == 0, dev.sched.missed
+    assert 198 <= dev.seq - s0 <= 202, dev.seq - s0
+
+
+def test_esp32_idle_device_still_sleeps_in_poll():
+    from pd_device import StreamPoller
+    from pd_fakeio import esp32_poll
+    r = Rig(rate=200, dev_kw={"tick_us": 10000})
+    r.dev._poller = StreamPoller(r.inp, r.out, poll=esp32_poll(r.clock))
+    t0 = r.clock.now()
+    w = r.dev.step()
+    r.dev.idle(w, True)                 # not sampling: a rounded poll() costs nothing
+    assert (r.clock.now() - t0) & h.MASK == 10000
+
+
 if __name__ == "__main__":
     h.main(globals())

@@ -363,9 +363,24 @@ def test_repl_and_ctrl_c():
         assert False, "Ctrl-C ignored when not streaming"
     except KeyboardInterrupt:
         pass
-    r = _started()
-    assert [x[:2] for x in r.cmd(b"\x03\n")] == [(0, 4)]
-    assert r.dev.streaming
+
+
+
+def test_ctrl_c_while_streaming_hands_the_board_to_mpremote():
+    # mpremote's first byte is Ctrl-C; while streaming kbd_intr(-1) makes it data, and the host's
+    # lines never hold it: the stream ends, Ctrl-C is restored and the loop returns (to the REPL)
+    # at once, not after the liveness watchdog.
+    r = _started(rate=1000, watchdog_ms=60000)
+    r.run_us(50000)
+    r.inp.feed(b"\r\x03\x03")
+    t0 = r.clock.now()
+    r.dev.run()
+    assert (r.clock.now() - t0) & MASK < 1000000
+    assert not r.dev.streaming and r.kbd_calls[0] == -1 and set(r.kbd_calls[1:]) == {3}
+    fs = r.frames()
+    seqs = [s[0] for s in r.samples(r.pending)]
+    assert seqs == list(range(r.dev.seq)), "samples taken before the hand-over were not sent"
+    assert [h.status(p)["flags"] & 3 for t, p in fs if t == 3][-1] == 0
 
 
 def test_run_returns_on_repl_and_eof():

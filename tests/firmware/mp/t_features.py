@@ -178,6 +178,30 @@ def test_limit_command_and_refusals():
     assert not r.dev._sampling
 
 
+def test_limit_that_can_never_fire_is_refused():
+    # a max at the top of the sensor's raw range (or a min at its bottom) can never be passed
+    r = _rig()
+    ((cid, st, text),) = r.cmd("1 limit max 8388607\n")
+    assert (cid, st) == (1, 2) and "can never fire" in text and "-8388608..8388606" in text, text
+    assert r.cmd("2 limit min -8388608\n")[0][:2] == (2, 2)
+    assert r.cmd("3 limit max 8388606\n")[0][:2] == (3, 0)
+    assert r.cmd("4 limit min -8388607\n")[0][:2] == (4, 0)
+    assert r.cmd("5 limit off\n")[0][:2] == (5, 0)
+    from pd_adc import ADCSensor
+
+    class A:
+        def read_u16(self):
+            return 1000
+
+    r = Rig(sensor=ADCSensor(A(), rate=200))
+    ((cid, st, text),) = r.cmd("6 limit 65535\n")
+    assert st == 2 and "0..65534" in text, text
+    assert r.cmd("7 limit 70000\n")[0][1] == 2
+    assert r.cmd("8 limit min 0\n")[0][1] == 2
+    assert r.cmd("9 limit 65534\n")[0][:2] == (9, 0)
+    assert r.cmd("10 limit min 1\n")[0][:2] == (10, 0)
+
+
 def test_over_pressure_once_per_crossing_with_calm_rearm():
     r = _rig()
     r.cmd("sim noise 0\n")
