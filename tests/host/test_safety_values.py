@@ -190,6 +190,8 @@ def test_session_numeric_options_are_checked(capsys, opt, value):
                                        ("--get-ready", "nan"), ("--probe-area", "-1"), ("--transfer-target", "nan"),
                                        ("--seed", "-1")])
 def test_train_numeric_options_are_checked(tmp_path, capsys, opt, value):
+    assert main(["class", "--db", str(tmp_path / "r.sqlite"), "student", "S-01"]) == 0
+    capsys.readouterr()
     rc = main(["train", "--db", str(tmp_path / "r.sqlite"), "run", "--student", "S-01", f"{opt}={value}",
                "--port", "/nonexistent/tty", "--plan", "transfer"])
     assert opt in _one_line_error(capsys, rc)
@@ -202,3 +204,15 @@ def test_the_one_checker():
         with pytest.raises(Exception) as info:
             number(bad, "x", 0, 10)
         assert str(info.value).startswith("x: ")
+
+
+@pytest.mark.parametrize("field,value", [("tolerance_pct", float("nan")), ("tolerance_pct", 60.0),
+                                         ("hold_s", float("inf")), ("ramp_s", -1.0), ("rest_s", float("nan")),
+                                         ("target", 1e9), ("target", float("-inf")), ("probe_area_cm2", 1e9),
+                                         ("trials", 10 ** 6)])
+def test_the_training_tabs_drill_goes_through_the_same_checker(field, value):
+    """The Training tab builds a Drill from its inputs: the same ranges as pointdose train run."""
+    from pointdose.training.drill import DrillError, preset
+
+    with pytest.raises(DrillError, match=f"^{field}"):
+        preset("light", **{field: value})

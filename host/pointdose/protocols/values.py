@@ -77,6 +77,18 @@ RANGES: dict[str, Range] = {
     "target_kpa": Range(0.0, 2000.0, lo_open=True, unit="kPa"),
     "target_n": Range(0.0, 2000.0, lo_open=True, unit="N"),
     "target_pct_ppt": Range(0.0, 300.0, lo_open=True, unit="%PPT"),
+    # training drills (pointdose.training.drill.check; `pointdose train run` and the Training tab); settings
+    "drill_target_kpa": Range(0.0, 2000.0, lo_open=True, unit="kPa"),
+    "drill_target_n": Range(0.0, 2000.0, lo_open=True, unit="N"),
+    "drill_tolerance_pct": Range(0.5, 50.0, unit="%"),
+    "drill_ramp_s": Range(0.1, 60.0, unit="s"),
+    "drill_hold_s": Range(0.5, 600.0, unit="s"),
+    "drill_release_s": Range(0.0, 60.0, unit="s"),
+    "drill_rest_s": Range(0.0, 600.0, unit="s"),
+    "drill_trials": Range(1, 200, integer=True),
+    "drill_test_trials": Range(1, 50, integer=True),
+    "drill_practice_blocks": Range(1, 50, integer=True),
+    "drill_get_ready_s": Range(0.0, 60.0, unit="s"),
     # the probe, the PPT the user types in
     "probe_area_cm2": Range(0.1, 20.0, unit="cm²"),
     "ppt_kpa": Range(0.0, 2000.0, lo_open=True, unit="kPa"),

@@ -159,44 +159,42 @@ def run_class(args: argparse.Namespace) -> int:
 
 
 # ``pointdose train run``'s numeric options and their ranges (settings; the drill's own checks in
-# pointdose.training.drill follow). Every one goes through the one number checker.
-RUN_NUMBERS = {  # option attribute: (flag, lo, hi, integer, lo_open)
-    "tolerance": ("--tolerance", 0.5, 50.0, False, False),
-    "ramp": ("--ramp", 0.1, 60.0, False, False),
-    "hold": ("--hold", 0.5, 600.0, False, False),
-    "release": ("--release", 0.0, 60.0, False, False),
-    "rest": ("--rest", 0.0, 600.0, False, False),
-    "trials": ("--trials", 1, 200, True, False),
-    "test_trials": ("--test-trials", 1, 50, True, False),
-    "practice_blocks": ("--practice-blocks", 1, 50, True, False),
-    "get_ready": ("--get-ready", 0.0, 60.0, False, False),
-    "seed": ("--seed", 0, 2 ** 32 - 1, True, False),
-    "target": ("--target", 0.0, 1e6, False, True),
-    "transfer_target": ("--transfer-target", 0.0, 1e6, False, True),
+# ``pointdose train run``'s numeric options: the drill's ranges (pointdose.protocols.values.RANGES,
+# the same ones Drill checks for the Training tab), through the one number checker
+RUN_NUMBERS = {  # option attribute: (flag, range key)
+    "tolerance": ("--tolerance", "drill_tolerance_pct"),
+    "ramp": ("--ramp", "drill_ramp_s"),
+    "hold": ("--hold", "drill_hold_s"),
+    "release": ("--release", "drill_release_s"),
+    "rest": ("--rest", "drill_rest_s"),
+    "trials": ("--trials", "drill_trials"),
+    "test_trials": ("--test-trials", "drill_test_trials"),
+    "practice_blocks": ("--practice-blocks", "drill_practice_blocks"),
+    "get_ready": ("--get-ready", "drill_get_ready_s"),
 }
-MAX_TARGET_KPA = 2000.0  # the same ceiling as a protocol's target (pointdose.protocols.values.RANGES)
 
 
 def _check_numbers(args) -> None:
     """Finite and in range, one line naming the option otherwise (NaN, inf, negative, huge)."""
     from pointdose.cliopts import probe_area_cm2
-    from pointdose.protocols.values import number
+    from pointdose.protocols.values import number, setting
 
     args.probe_area = probe_area_cm2(args.probe_area)
-    for attr, (flag, lo, hi, integer, lo_open) in RUN_NUMBERS.items():
-        value = getattr(args, attr, None)
-        if value is not None:
-            setattr(args, attr, number(value, flag, lo, hi, integer=integer, lo_open=lo_open))
+    for attr, (flag, key) in RUN_NUMBERS.items():
+        if getattr(args, attr, None) is not None:
+            setattr(args, attr, setting(getattr(args, attr), key, flag))
+    if args.seed is not None:
+        args.seed = number(args.seed, "--seed", 0, 2 ** 32 - 1, integer=True)
+    for attr, flag in (("target", "--target"), ("transfer_target", "--transfer-target")):
+        if getattr(args, attr, None) is not None:  # finite, above 0 in the unit typed; the range once converted
+            setattr(args, attr, number(getattr(args, attr), flag, 0.0, 1e9, lo_open=True))
 
 
-def _check_target_kpa(value: float, flag: str, quantity: str, area: float | None) -> None:
-    from pointdose import units
-    from pointdose.errors import UserError
+def _check_target(value: float, flag: str, quantity: str) -> None:
+    """A target converted to kPa (pressure) or N (force) within the drill's range."""
+    from pointdose.protocols.values import setting
 
-    kpa = value if quantity == "pressure" else float(units.pressure_kpa(value, area or units.DEFAULT_PROBE_AREA_CM2))
-    if kpa > MAX_TARGET_KPA:
-        raise UserError(f"{flag}: {kpa:.0f} kPa is above the {MAX_TARGET_KPA:g} kPa any target may have; "
-                        "give a lower target")
+    setting(value, "drill_target_kpa" if quantity == "pressure" else "drill_target_n", f"{flag} (converted)")
 
 
 def _practice_schedule(args, ts):
@@ -229,7 +227,7 @@ def _build_blocks(args, ts=None):
                   rest_s=args.rest, trials=args.trials, surface=args.surface, probe_area_cm2=args.probe_area)
     if args.target is not None:
         target = from_user(args.target, u.key, quantity, args.probe_area)
-        _check_target_kpa(target, "--target", quantity, args.probe_area)
+        _check_target(target, "--target", quantity)
         drill = Drill(target=target, quantity=quantity, **fields)
     else:
         drill = preset(args.preset, quantity=quantity, **fields)
@@ -243,7 +241,7 @@ def _build_blocks(args, ts=None):
     if args.plan == "transfer":
         t = (from_user(args.transfer_target, u.key, quantity, args.probe_area) if args.transfer_target is not None
              else drill.target * 0.6)
-        _check_target_kpa(t, "--transfer-target", quantity, args.probe_area)
+        _check_target(t, "--transfer-target", quantity)
         transfer = drill.with_(target=t)
     return drill, standard_plan(drill, schedule, test_trials=args.test_trials, transfer=transfer,
                                 practice_count=args.practice_blocks)

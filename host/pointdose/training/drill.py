@@ -145,22 +145,20 @@ def check(d: Drill) -> None:
     """Raise DrillError naming the first setting that is out of range."""
     if d.quantity not in QUANTITIES:
         raise DrillError(f"quantity must be 'pressure' or 'force', not {d.quantity!r}")
-    for name in ("target", "tolerance_pct", "ramp_s", "hold_s"):
-        v = getattr(d, name)
-        if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-            raise DrillError(f"{name} must be a positive number, got {v!r}")
-    for name in ("release_s", "rest_s"):
-        v = getattr(d, name)
-        if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-            raise DrillError(f"{name} must be zero or a positive number of seconds, got {v!r}")
-    if d.tolerance_pct >= 100:
-        raise DrillError(f"tolerance_pct must be under 100 % of the target, got {d.tolerance_pct!r}")
-    if not isinstance(d.trials, int) or isinstance(d.trials, bool) or not 1 <= d.trials <= 200:
+    # every number through the one checker shared with protocols (finite, in range: values.RANGES)
+    from pointdose.protocols.values import RANGES, number
+
+    number(d.target, "target", RANGES["drill_target_kpa" if d.quantity == "pressure" else "drill_target_n"],
+           error=DrillError)
+    for name in ("tolerance_pct", "ramp_s", "hold_s", "release_s", "rest_s", "trials"):
+        number(getattr(d, name), name, RANGES[f"drill_{name}"], error=DrillError)
+    if not isinstance(d.trials, int) or isinstance(d.trials, bool):
         raise DrillError(f"trials must be a whole number from 1 to 200, got {d.trials!r}")
     if d.surface not in SURFACES:
         raise DrillError(f"unknown practice surface {d.surface!r}: choose one of {', '.join(SURFACES)}")
-    if d.probe_area_cm2 is not None and not d.probe_area_cm2 > 0:
-        raise DrillError(f"probe_area_cm2 must be positive (or None for the thumb sensor), got {d.probe_area_cm2!r}")
+    if d.probe_area_cm2 is not None:
+        number(d.probe_area_cm2, "probe_area_cm2 (None for the thumb sensor)", RANGES["probe_area_cm2"],
+               error=DrillError)
     if d.quantity == "pressure" and d.probe_area_cm2 is None:
         raise DrillError("a pressure target needs a probe area: the thumb sensor measures force only "
                          "(use quantity 'force', or choose a probe)")
