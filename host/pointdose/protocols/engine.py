@@ -159,6 +159,7 @@ class Engine:
         self._t_start = None
         self._t_end = None
         self._contact_since: float | None = None
+        self._contact = metrics.ContactTracker(self.limits.contact_kpa)  # the one contact definition
         # seconds of pressure on this point this session (above contact_kpa), for the per-point cap
         self._contact_total = float(self.point.contact_s_before)
         self._capped = ""  # "point" once the per-point cap has ended the plan
@@ -505,7 +506,7 @@ class Engine:
             self._raise_alarm(t, "max_pressure", f"{p:.0f} kPa is over the {lim.max_kpa:.0f} kPa limit: release", end=True)
             return
         prev_t = self._hist[-2][0] if len(self._hist) >= 2 else None
-        if p > lim.contact_kpa:
+        if self._contact.update(t, p):  # contact: from contact_kpa up until below half of it (docs/metrics.md)
             if self._contact_since is None:
                 self._contact_since = t
             elif prev_t is not None and t > prev_t:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pointdose import units
+from pointdose import metrics, units
 from pointdose.errors import UserError
 from pointdose.protocols.values import RANGES, number
 
@@ -185,7 +185,7 @@ class Limits:
     point_cap_s: float = 120.0  # pressure on one point per session (first sessions 1–2 min, Travell & Simons)
     pain_stop_rating: int = 7  # a rating at or above this ends the hold (~7/10 tolerable, Travell & Simons)
     pain_cap_pct: float = 90.0  # after "pain now" at P the band stays under this % of P (a setting)
-    contact_kpa: float = 20.0  # above this the probe is pressing (continuous-hold clock runs)
+    contact_kpa: float = metrics.DEFAULT_CONTACT_KPA  # contact threshold (hold clocks run in contact: docs/metrics.md)
     rest_max_kpa: float = 10.0  # a rest or a release to zero is "in band" at or below this
     min_band_kpa: float = 5.0  # a band is never narrower than ± this (low targets stay followable)
     stale_s: float = 0.25  # no sample for longer than this: stale-stream alarm

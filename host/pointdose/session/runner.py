@@ -37,7 +37,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from pointdose import units
+from pointdose import metrics, units
 from pointdose.cues.device import DeviceCues
 from pointdose.listeners import SAMPLE_DTYPE
 from pointdose.protocols import Engine, Event, PointContext, Protocol
@@ -313,7 +313,7 @@ class SessionRunner:
             return cue
         if self.end_reason.startswith("alarm"):
             p = cue.pressure_kpa or 0.0
-            if p > self.engine.limits.contact_kpa and now - self._end_t < ALARM_HOLD_S:
+            if p >= metrics.release_level(self.engine.limits.contact_kpa) and now - self._end_t < ALARM_HOLD_S:
                 return cue
         if not self.done.is_set():
             self.done.set()

@@ -1,0 +1,26 @@
+"""The one contact definition in the engine: its hold clocks use metrics.ContactTracker (docs/metrics.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pointdose import metrics
+from pointdose.protocols import Engine, Limits, PointContext, builtin
+from test_protocol_engine import kinds, run, trace
+
+
+def test_the_engine_and_the_metrics_share_the_threshold():
+    assert Limits().contact_kpa == metrics.DEFAULT_CONTACT_KPA  # was 20 kPa against the metrics' 10
+
+
+def test_a_dip_between_the_two_levels_does_not_restart_the_hold_clock():
+    # a caution region: compression cap 22.5 s. Pressed at 50 kPa, a 0.5 s dip to 7 kPa (under the
+    # 10 kPa threshold, over the 5 kPa release level) at 11 s is still contact: the cap counts from the
+    # first touch (10 kPa at 0.2 s), not from after the dip (it would fall at ~34 s with a plain threshold)
+    eng = Engine(builtin("holds", target="50 kPa", hold_s=60.0, cycles=1), PointContext(region="popliteal_fossa"))
+    events, _ = run(eng, *trace((1, 50), (10, 50), (0.1, 7), (0.5, 7), (0.1, 50), (30, 50), (1, 0), (5, 0)))
+    assert kinds(events, "cap")[0].t_s == pytest.approx(22.5 + 0.2, abs=0.05)
+    # a lift to 3 kPa (under the release level) ends the contact: the clock restarts after it
+    eng = Engine(builtin("holds", target="50 kPa", hold_s=60.0, cycles=1), PointContext(region="popliteal_fossa"))
+    events, _ = run(eng, *trace((1, 50), (10, 50), (0.1, 3), (0.5, 3), (0.1, 50), (30, 50), (1, 0), (5, 0)))
+    assert kinds(events, "cap")[0].t_s > 30.0
