@@ -65,3 +65,17 @@ def test_the_terminal_session_says_the_limit_was_clamped(tmp_path):
                            "--seconds", "2"], capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr
     assert "note: the 700 kPa limit is beyond what this sensor reads with a 10 cm² probe" in proc.stdout
+
+
+def test_a_limit_the_firmware_refuses_means_no_session(sim, monkeypatch):
+    """The firmware answers ERROR to a limit no reading can pass (raw_max): the runner does not start."""
+    from pointdose.errors import UserError
+    from pointdose.session import limit as device_limit
+
+    with DeviceLink(sim.port) as link:
+        raw_max = int(link.info["raw_max"])
+        monkeypatch.setattr(device_limit, "plan", lambda conv, max_kpa, area: device_limit.DeviceLimit(
+            raw=raw_max, side="max", kpa=9999.0, clamped=False))
+        with pytest.raises(UserError, match="the device refused its safety limit"):
+            _runner(link, 1.0)
+        assert link.io()["limit_max"] == "off"
