@@ -227,3 +227,30 @@ def test_pain_events_reach_the_records(tmp_path):
     kinds_stored = [r["kind"] for r in rows]
     assert "pain_cap" in kinds_stored and "pain_stop" in kinds_stored
     assert [r["value"] for r in store.query("SELECT value FROM pain WHERE application_id=?", (app_id,))] == [8]
+
+
+def test_the_per_point_cap_counts_what_the_point_had_earlier_in_the_same_visit(tmp_path):
+    """The app's body-map selection files several applications in one session: their contact counts."""
+    from types import SimpleNamespace
+
+    from pointdose.records import Store
+    from pointdose.records.demo import make_demo
+    from pointdose.session.precheck import point_contact_s, prepare_for_selection
+
+    store = Store(tmp_path / "r.sqlite")
+    client_id = make_demo(store, "DEMO-01", sessions=1)
+    row = store.query("SELECT a.session_id, a.point_id, SUM(m.contact_s) AS s FROM applications a "
+                      "JOIN application_metrics m ON m.application_id = a.id GROUP BY a.session_id, a.point_id "
+                      "LIMIT 1")[0]
+    assert row["s"] > 0
+    assert point_contact_s(store, row["session_id"], row["point_id"]) == pytest.approx(row["s"])
+    assert point_contact_s(store, None, row["point_id"]) == 0.0
+    store.close()
+    sel = SimpleNamespace(db_path=str(tmp_path / "r.sqlite"), ready=True, client_id=client_id,
+                          point_id=row["point_id"], session_id=row["session_id"])
+    pre = prepare_for_selection(builtin("holds", target="100 kPa", hold_s=100.0), sel)
+    assert pre.point.contact_s_before == pytest.approx(row["s"])
+    eng = Engine(pre.protocol, pre.point)
+    events, _ = run(eng, *trace((1, 100), (200, 100)))
+    cap = kinds(events, "cap")[-1]
+    assert cap.data["kind"] == "point" and cap.t_s == pytest.approx(120.0 - row["s"] + 0.2, abs=0.1)

@@ -97,7 +97,7 @@ def prepare(protocol: Protocol, *, store=None, client_id: int | None = None, poi
             point_id: int | None = None, probe_area_cm2: float = 1.0, regions: str | None = None,
             self_massage: bool = False, explicit_ppt_kpa: float | None = None, relative_defaults: bool = False,
             rebuild=None, legacy_points_path=None, given: list[str] | None = None,
-            client_code: str | None = None) -> Prepared:
+            client_code: str | None = None, session_id: int | None = None) -> Prepared:
     """Everything the start needs; ProtocolError for a %PPT protocol without the client's own PPT.
 
     ``store``: an open records Store (None: no records, so no PPT and no screening are known);
@@ -131,7 +131,8 @@ def prepare(protocol: Protocol, *, store=None, client_id: int | None = None, poi
         if found is not None:
             ppt = found.record
             ppt_line = found.line()
-    point = PointContext(name=name, probe_area_cm2=probe_area_cm2, ppt=ppt, region=region)
+    point = PointContext(name=name, probe_area_cm2=probe_area_cm2, ppt=ppt, region=region,
+                         contact_s_before=point_contact_s(store, session_id, point_id))
     code = client["code"] if client else (client_code if client_code and client_code != UNASSIGNED else None)
     who = f"client {code}" if code else None
     if uses_ppt(protocol) and ppt is None:
@@ -172,6 +173,16 @@ def prepare(protocol: Protocol, *, store=None, client_id: int | None = None, poi
     return Prepared(applied, point, decision, found.ppt_id if found else None, ppt_line, offers, extra)
 
 
+def point_contact_s(store, session_id: int | None, point_id: int | None) -> float:
+    """Seconds of pressure this point already had in this session (its ended applications' contact
+    time), counted against the per-point cap (``Limits.point_cap_s``, docs/protocols.md)."""
+    if store is None or session_id is None or point_id is None:
+        return 0.0
+    rows = store.query("SELECT COALESCE(SUM(m.contact_s), 0) AS s FROM applications a JOIN application_metrics m "
+                       "ON m.application_id = a.id WHERE a.session_id = ? AND a.point_id = ?", (session_id, point_id))
+    return float(rows[0]["s"] or 0.0) if rows else 0.0
+
+
 def prepare_for_selection(protocol: Protocol, selection, *, point_name: str = "", probe_area_cm2: float = 1.0,
                           self_massage: bool = False, relative_defaults: bool = False, rebuild=None,
                           db_path=None) -> Prepared:
@@ -188,6 +199,7 @@ def prepare_for_selection(protocol: Protocol, selection, *, point_name: str = ""
     try:
         return prepare(protocol, store=store, client_id=selection.client_id if store else None,
                        point_id=selection.point_id if store else None, point_name="" if store else point_name,
+                       session_id=getattr(selection, "session_id", None) if store else None,
                        probe_area_cm2=probe_area_cm2, self_massage=self_massage,
                        relative_defaults=relative_defaults, rebuild=rebuild)
     finally:
