@@ -149,3 +149,11 @@ def test_device_cues_send_on_change_and_refresh_and_feature_detect():
     assert dc.set_limit(1234) and link.limits == [1234]
     bare = DeviceCues(SimpleNamespace())
     assert not bare.can_cue and not bare.update(cue()) and not bare.set_limit(5)
+
+
+def test_pain_now_during_pressure_sounds_ease_off_at_once():
+    mixer = CueMixer(volume=1.0)
+    mixer.update(cue(phase="hold", band="in", level=0))
+    mixer.on_event("pain_cap", {"pressure_kpa": 200.0, "cap_kpa": 180.0})
+    x = mixer.render(int(0.3 * RATE))
+    assert peak_hz(x[: int(0.12 * RATE)]) == pytest.approx(783.99, abs=20)  # the ease tone falls from G5

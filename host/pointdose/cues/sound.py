@@ -64,6 +64,8 @@ class CueMixer:
                 self.play(name)
         elif kind == "step":
             self.play("hold")
+        elif kind == "pain_cap":  # "pain now" during pressure: the falling ease tone, at once
+            self.play("ease")
         elif kind == "alarm":
             self.play("alarm")
             with self._lock:
