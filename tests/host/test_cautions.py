@@ -116,7 +116,8 @@ def test_absolute_defaults_are_checked_against_the_clients_ppt():
 def test_relative_defaults_are_offered_only_with_a_ppt_and_for_targets_not_given():
     p = point_with_ppt(95.0)
     assert relative_offers("holds", [], p) == {"target": "80 %PPT"}
-    assert relative_offers("alternating", ["high"], p) == {"low": "40 %PPT"}
+    assert relative_offers("alternating", [], p) == {"high": "90 %PPT"}
+    assert relative_offers("alternating", ["high"], p) == {}  # the low level stays a light contact, not a %PPT
     assert relative_offers("holds", [], PointContext()) == {}
     assert relative_offers("holds", ["target"], p) == {}
 

@@ -77,8 +77,9 @@ def test_no_builtin_with_its_defaults_trips_its_own_alarm_with_a_slow_hand(name,
 
 
 def test_alternating_with_defaults_is_guided_off_at_the_compression_cap_not_alarmed():
-    """Before: a slow hand kept pressing through all 6 cycles and the max-hold alarm ended it at 121 s."""
-    eng, events, t, p = guided_by_hand(builtin("alternating"), release_after_s=(25.0, 40.0))
+    """Before: a slow hand kept pressing through all 6 cycles and the max-hold alarm ended it at 121 s.
+    (With a low level that stays pressing; the default low level is a light contact, below.)"""
+    eng, events, t, p = guided_by_hand(builtin("alternating", low="100 kPa"), release_after_s=(25.0, 40.0))
     caps = kinds(events, "cap")
     assert caps and caps[0].data["kind"] == "compression"
     assert caps[0].data["contact_s"] == pytest.approx(90.0, abs=0.1)
@@ -86,6 +87,9 @@ def test_alternating_with_defaults_is_guided_off_at_the_compression_cap_not_alar
     assert "Release (compression cap)" in starts and eng.end_reason == "completed"
     i = starts.index("Release (compression cap)")
     assert starts[i + 1] == "Rest"  # off the point for cap_rest_s, then the plan goes on
+    # the default low level (3 kPa, a light contact) ends each contact: no compression reaches the cap
+    eng, events, t, p = guided_by_hand(builtin("alternating"), release_after_s=(25.0, 40.0))
+    assert not kinds(events, "cap") and not kinds(events, "alarm") and eng.end_reason == "completed"
 
 
 # ---------------------------------------------------------------- caps on scripted traces

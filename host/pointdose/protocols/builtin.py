@@ -150,9 +150,10 @@ def _ischemic(v: dict[str, Any]) -> Protocol:
         Phase("rest", None, end="time", duration_s=v["rest_s"], label="Rest"),
     )
     return Protocol("ischemic", "Ischemic compression", phases, repetitions=v["cycles"],
-                    description="Ramp to tolerable discomfort, hold up to 60–90 s (Gemmell 2008; 90 s beat 30 s), "
-                                "raise the pressure when the discomfort eases (up to 3 steps, Szajkowski 2025), "
-                                "release slowly (Travell & Simons).",
+                    description="Ramp to the point's pressure-pain threshold and hold it 90 s: the threshold × 90 s "
+                                "arm of Hou et al. 2002 (Arch Phys Med Rehabil 83:1406). Optionally raise the "
+                                "pressure when the discomfort eases (up to 3 steps, Szajkowski 2025); release slowly "
+                                "(Travell & Simons).",
                     limits=_limits(v), params=dict(v))
 
 
@@ -165,8 +166,10 @@ def _alternating(v: dict[str, Any]) -> Protocol:
         Phase("ease", lo, end="time", duration_s=v["low_s"], tolerance_pct=v["tolerance_pct"], label="Low"),
     )
     return Protocol("alternating", "Alternating concentrated-pressure cycles", phases, repetitions=v["cycles"],
-                    description="High-pressure holds alternated with a lower pressure to let blood flow return, in "
-                                "cycles. No published standard fixes the levels: they are settings.",
+                    description="High-pressure holds alternated with a light contact, in cycles. The low level "
+                                "is what lets blood flow return under the probe, so by default it is kept under "
+                                "capillary pressure (~4 kPa, ~30 mmHg; Landis 1930) while the probe stays on the "
+                                "point. No published standard fixes the levels: they are settings.",
                     limits=_limits(v), params=dict(v), skip_last_rest=True)
 
 
@@ -179,8 +182,9 @@ def _holds(v: dict[str, Any]) -> Protocol:
         Phase("rest", None, end="time", duration_s=v["rest_s"], label="Rest"),
     )
     return Protocol("holds", "Repeated holds", phases, repetitions=v["cycles"],
-                    description="Repeated short compressions with rest between: 3 × 30 s by default, within the "
-                                "2 min per point of a first session (Travell & Simons); JBMT 2010 used 6 × 30 s.",
+                    description="Repeated short compressions with rest between: 3 × 30 s by default (settings, "
+                                "no published protocol fixes them), within the 2 min per point of a first "
+                                "session (Travell & Simons).",
                     limits=_limits(v), params=dict(v))
 
 
@@ -212,10 +216,11 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
              Param("ease_s", 3.0, "float", "ease-off time, s", 0.5, 60),
              Param("rest_s", 20.0, "float", "rest between cycles, s", 1, 600),
              Param("cycles", 3, "int", "repetitions", 1, 20)] + SAFETY, _tppr),
-    Builtin("ischemic", "Ischemic compression", "ramp, hold to 60–90 s, optional steps on release, slow release",
-            [Param("target", "100 %PPT", "target", "tolerable discomfort (~7/10, Travell & Simons); kPa, N or %PPT"),
+    Builtin("ischemic", "Ischemic compression", "ramp to the PPT, hold 90 s (Hou 2002), optional steps, slow release",
+            [Param("target", "100 %PPT", "target", "the pressure-pain threshold (Hou 2002's threshold × 90 s arm, "
+                   "Arch Phys Med Rehabil 83:1406); kPa, N or %PPT"),
              Param("tolerance_pct", 10.0, "float", "band half-width, % of the target", 1, 50),
-             Param("hold_s", 90.0, "float", "longest hold, s (60–90 s; Gemmell 2008)", 5, 600),
+             Param("hold_s", 90.0, "float", "longest hold, s (Hou 2002: 90 s at the threshold)", 5, 600),
              Param("steps", 0, "int", "progressive steps on 'release felt' (Szajkowski 2025: 2–3)", 0, 3),
              Param("step", "10 %PPT", "target", "amount each step adds"),
              Param("ramp_max_s", 15.0, "float", "longest ramp, s", 2, 120),
@@ -224,21 +229,21 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
              Param("cycles", 1, "int", "repetitions", 1, 20)] + SAFETY, _ischemic),
     Builtin("alternating", "Alternating concentrated-pressure cycles", "N × (high hold, low hold)",
             [Param("high", "250 kPa", "target", "high level (no standard: a setting; kPa, N or %PPT)"),
-             Param("low", "100 kPa", "target", "low level, lets blood flow return"),
+             Param("low", "3 kPa", "target", "low level: a light contact, the probe resting on the point under "
+                   "capillary pressure (~4 kPa, ~30 mmHg; Landis 1930) so blood flow can return (a setting)"),
              Param("tolerance_pct", 12.0, "float", "band half-width, % of the level", 1, 50),
              Param("high_s", 10.0, "float", "high hold, s", 1, 300),
              Param("low_s", 5.0, "float", "low hold, s", 1, 300),
              Param("ramp_max_s", 8.0, "float", "longest ramp up to the high level, s", 1, 60),
              Param("cycles", 6, "int", "cycles", 1, 50)] + SAFETY, _alternating),
-    Builtin("holds", "Repeated holds", "N × hold with rest (3 × 30 s; JBMT 2010: 6 × 30 s)",
+    Builtin("holds", "Repeated holds", "N × hold with rest (3 × 30 s, settings)",
             [Param("target", "200 kPa", "target", "hold level; kPa, N or %PPT"),
              Param("tolerance_pct", 10.0, "float", "band half-width, % of the target", 1, 50),
-             Param("hold_s", 30.0, "float", "hold, s (JBMT 2010: 30 s)", 1, 600),
+             Param("hold_s", 30.0, "float", "hold, s (a setting)", 1, 600),
              Param("rest_s", 30.0, "float", "rest between holds, s", 1, 600),
              Param("ramp_max_s", 15.0, "float", "longest ramp, s", 2, 120),
-             Param("cycles", 3, "int", "holds (JBMT 2010 used 6 every other day; 3 × 30 s keeps a first session "
-                   "within the 2 min per point of Travell & Simons: set cycles=6 and point_cap_s=240 for JBMT 2010)",
-                   1, 50)] + SAFETY, _holds),
+             Param("cycles", 3, "int", "holds (a setting: 3 × 30 s keeps a first session within the 2 min per "
+                   "point of Travell & Simons)", 1, 50)] + SAFETY, _holds),
     Builtin("ppt", "PPT measurement", "ramp at 50 kPa/s (98 selectable) until the first pain, 3 trials",
             [Param("rate_kpa_s", 50.0, "float", "ramp rate, kPa/s (50 DFNS; 98 = 1 kgf/cm²/s)", 5, 200),
              Param("rate_tolerance_pct", 20.0, "float", "rate tolerance band, ± % of the rate", 5, 100),

@@ -147,7 +147,7 @@ SCREENING: dict[str, ScreeningItem] = {s.key: s for s in (
 RELATIVE_DEFAULTS: dict[str, dict[str, str]] = {
     "tppr": {"target": "70 %PPT"},
     "holds": {"target": "80 %PPT"},
-    "alternating": {"high": "90 %PPT", "low": "40 %PPT"},
+    "alternating": {"high": "90 %PPT"},  # the low level stays a light contact (builtin: under capillary pressure)
 }
 
 
