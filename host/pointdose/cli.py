@@ -16,6 +16,7 @@ import sys
 
 from pointdose import __version__
 from pointdose.errors import UserError
+from pointdose.textout import SafeWriter, clean
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -54,14 +55,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    stdout = sys.stdout
+    sys.stdout = SafeWriter(stdout)  # names and labels from users and files never print raw escapes
     try:
         module = importlib.import_module(args._module)
         return int(module.run(args) or 0)
     except UserError as exc:
-        print(f"pointdose: {exc}", file=sys.stderr)
+        print(f"pointdose: {clean(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    finally:
+        if isinstance(sys.stdout, SafeWriter):
+            sys.stdout.flush()
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Text that leaves the program: terminal lines, JSON, CSV cells.
 
-* :func:`clean` — what is printed to a terminal: control characters (ESC, BEL, CR, …) taken out of
-  anything that came from a user or a file (client codes and names, point labels, protocol titles),
-  so a name cannot move the cursor, change colours or ring the bell.
+* :func:`terminal_safe` / :class:`SafeWriter` — what is printed to a terminal: control characters
+  (ESC, BEL, CR, …) taken out of everything a command prints (``pointdose.cli`` wraps stdout once),
+  so a client's name, a point label or a protocol title cannot move the cursor, change colours or
+  ring the bell. :func:`clean` does the same for one value and also flattens newlines (messages).
 * :func:`json_text` — JSON that is JSON: NaN and ±Infinity become ``null`` (Python's ``json`` would
   write the non-standard ``NaN``/``Infinity``).
 * :func:`csv_cell` — a spreadsheet opens a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab
@@ -25,6 +26,37 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def clean(value: Any) -> str:
     """``str(value)`` with every control character replaced by a space (for terminal output)."""
     return _CONTROL.sub(" ", str(value))
+
+
+# the one control sequence pointdose itself writes: back to the start of the line and clear it
+# (the session's status line on a terminal); every other control character is dropped on output
+STATUS_REWRITE = "\r\x1b[2K"
+_UNSAFE_OUT = re.compile(r"\r\x1b\[2K|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """Text for a terminal: newlines and tabs kept, :data:`STATUS_REWRITE` kept, every other control
+    character (ESC, BEL, a lone CR, …) dropped."""
+    return _UNSAFE_OUT.sub(lambda m: m.group(0) if m.group(0) == STATUS_REWRITE else "", text)
+
+
+class SafeWriter:
+    """A text stream that passes what is written through :func:`terminal_safe` (``pointdose.cli``
+    puts one around stdout, so no command can print a name's escape sequences raw)."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(terminal_safe(text))
+        return len(text)
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 def finite(value: Any) -> Any:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import math
 import queue
 import sys
@@ -31,6 +30,7 @@ import time
 from pathlib import Path
 
 from pointdose.errors import UserError
+from pointdose.textout import json_text
 
 DEFAULT_STEP_TIMEOUT_S = 600.0
 
@@ -189,10 +189,10 @@ def cmd_fit(args) -> int:
             out = {"accepted": False, "refused": exc.code, "reason": exc.reason}
             if exc.result is not None:
                 out.update(exc.result.to_dict())
-            print(json.dumps(out, indent=2, allow_nan=False))
+            print(json_text(out, indent=2))
         raise
     if args.json:
-        print(json.dumps({"accepted": True, **result.to_dict()}, indent=2, allow_nan=False))
+        print(json_text({"accepted": True, **result.to_dict()}, indent=2))
     else:
         print(result.summary())
         print(f"{'raw':>12} {'force N':>9} {'dir':>7} {'fit N':>9} {'error N':>8}")
@@ -468,9 +468,9 @@ def cmd_show(args) -> int:
         loaded = _loaded(session.link, args)
         record = loaded.record or loaded.candidate
         if args.json:
-            print(json.dumps({"source": loaded.source, "usable": loaded.assessment.usable,
-                              "messages": list(loaded.messages),
-                              "record": record.to_dict() if record else None}, indent=2, allow_nan=False))
+            print(json_text({"source": loaded.source, "usable": loaded.assessment.usable,
+                             "messages": list(loaded.messages),
+                             "record": record.to_dict() if record else None}, indent=2))
         else:
             if record is not None:
                 print(record.describe())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import asdict
 
 from pointdose.records.cliutil import add_db_argument
@@ -36,7 +35,9 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UserError(str(exc)) from None
     if args.json:
-        print(json.dumps([asdict(p) for p in points], indent=1, default=str))
+        from pointdose.textout import json_text
+
+        print(json_text([asdict(p) for p in points], indent=1))
         return 0
     if not points:
         print(f"client {args.client} has no points recorded yet")
