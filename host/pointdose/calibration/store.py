@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pointdose.calibration.record import (DEFAULT_MAX_AGE_DAYS, Assessment, CalibrationRecord, SensorConfig,
                                           assess)
-from pointdose.errors import UserError
+from pointdose.errors import UserError, read_user_file
 
 ENV_DATA_DIR = "POINTDOSE_DATA_DIR"
 
@@ -94,8 +94,10 @@ class HostCache:
     @staticmethod
     def _read(path: Path) -> CalibrationRecord:
         try:
-            return CalibrationRecord.from_json(path.read_text())
-        except (OSError, ValueError) as exc:
+            text = read_user_file(path, what="calibration file", max_bytes=4 * 1024 * 1024,
+                                  hint="move the file away to go on")
+            return CalibrationRecord.from_json(text)
+        except (OSError, ValueError, RecursionError) as exc:
             raise UserError(f"{path}: cannot read this calibration ({exc}); move the file away to go on") from None
 
 
