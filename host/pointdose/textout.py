@@ -86,10 +86,27 @@ def json_text(value: Any, **kwargs) -> str:
 
 
 def csv_cell(value: Any) -> Any:
-    """A value safe to put in a CSV cell that a spreadsheet opens (see the module docstring)."""
+    """A value safe to put in a CSV cell that a spreadsheet opens (see the module docstring).
+
+    Text that is a plain number ("-1.5") is left alone. A text that already starts with ``'`` before
+    a formula character gets one more, so :func:`csv_text` gives back exactly what was written."""
     if value is None or isinstance(value, (int, float)):
         return value
     text = str(value)
-    if text.startswith(FORMULA_START):
+    if text.lstrip("'").startswith(FORMULA_START) and not _is_number(text):
         return "'" + text
     return text
+
+
+def csv_text(cell: str) -> str:
+    """The text :func:`csv_cell` was given (for files pointdose reads back, e.g. a training export)."""
+    if cell.startswith("'") and cell.lstrip("'").startswith(FORMULA_START):
+        return cell[1:]
+    return cell
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False

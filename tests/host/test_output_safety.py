@@ -107,3 +107,31 @@ def test_the_session_status_line_keeps_its_own_rewrite_and_drops_a_labels(tmp_pa
     p.cue(cue)
     text = out.getvalue()
     assert text.startswith("\r\x1b[2K") and text.count("\x1b") == 1 and "\x07" not in text
+
+
+@pytest.mark.parametrize("text", ["=x", "'=x", "''+1", "'plain", "-1.5", "-2+3", "@", "plain"])
+def test_csv_cell_and_csv_text_round_trip(text):
+    from pointdose.textout import csv_text
+
+    assert csv_text(csv_cell(text)) == text
+    if text == "-1.5":
+        assert csv_cell(text) == text  # a number written as text stays a number
+
+
+def test_training_export_keeps_formula_text_as_text_and_imports_it_back(tmp_path):
+    from test_training import record_station
+
+    a = record_station(tmp_path / "a.sqlite", "S-A", 1, 1.1)
+    formula = '=HYPERLINK("http://x","y")'
+    a.store.query("UPDATE training_classes SET name=?", (formula,))
+    a.export_csv(tmp_path / "a.csv")
+    rows = list(csv.DictReader(open(tmp_path / "a.csv", newline="")))
+    assert rows and all(r["class_name"] == "'" + formula for r in rows)
+    assert not any(v.startswith(("=", "+", "@")) for r in rows for v in r.values())
+    from pointdose.training.store import read_export
+
+    assert {r["class_name"] for r in read_export(tmp_path / "a.csv")} == {formula}  # read back as written
+    b = record_station(tmp_path / "b.sqlite", "S-B", 2, 0.9)
+    assert b.import_csv(tmp_path / "a.csv").trials_added == 6
+    a.close()
+    b.close()

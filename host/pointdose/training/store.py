@@ -29,6 +29,7 @@ import numpy as np
 from pointdose.errors import UserError
 from pointdose.listeners import SAMPLE_DTYPE
 from pointdose.files import open_private
+from pointdose.textout import csv_cell, csv_text
 from pointdose.records.store import Store, StoreError, check_code, now_iso
 from pointdose.training.drill import Drill, DrillError
 from pointdose.training.runner import BLOCK_KINDS, Block, TrialRecord
@@ -336,7 +337,7 @@ class TrainingStore:
                 for r in rows:
                     d = json.loads(r["drill"])
                     sch = Schedule.from_dict(json.loads(r["schedule"]))
-                    w.writerow({
+                    w.writerow({k: csv_cell(v) for k, v in {  # formula-like text stays text
                         "trial_uid": r["uid"], "block_uid": r["block_uid"], "session_uid": r["session_uid"],
                         "station": r["station"], "student": r["student"], "class_uid": r["class_uid"] or "",
                         "class_name": r["class_name"] or "", "session_started_at": r["session_started_at"],
@@ -351,7 +352,7 @@ class TrainingStore:
                                      "outcome", "peak", "error", "in_band_pct", "time_to_band_s", "overshoot",
                                      "hold_coverage")},
                         "notes": r["notes"] or "",
-                    })
+                    }.items()})
         except OSError as exc:
             raise StoreError(f"cannot write {path} ({exc.strerror or exc}): choose a folder you may write to") from None
         return len(rows)
@@ -449,7 +450,7 @@ def read_export(path) -> list[dict]:
                                   "(export with `pointdose train export` on the other station)")
     out = []
     for line, raw in enumerate(reader, start=2):
-        r: dict[str, Any] = {k: (v or "").strip() for k, v in raw.items() if k is not None}
+        r: dict[str, Any] = {k: csv_text((v or "").strip()) for k, v in raw.items() if k is not None}
         r["_line"] = line
 
         def bad(field_: str, why: str):
