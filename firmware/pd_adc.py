@@ -22,6 +22,7 @@ class ADCSensor:
     raw_min = 0
     raw_max = 65535
     timeout_us = 0
+    missed = 0          # a scheduled sensor's misses are the Schedule's
     sim = None
 
     def __init__(self, adc, oversample=4, rate=200, max_rate=1000):
@@ -34,6 +35,9 @@ class ADCSensor:
         self.oversample = oversample
         self.rate = rate
         self.max_rate = max_rate
+
+    def restart(self, now):
+        pass
 
     def cal(self):
         return None

@@ -39,8 +39,8 @@ from pd_clock import MASK, Schedule, add, diff
 from pd_frame import CAL_CHUNK, MAX_SAMPLES, Framer, crc16
 from pd_ring import Ring
 
-FW_VERSION = "0.1.0"
-PROTO = const(1)
+FW_VERSION = "0.2.0"
+PROTO = const(2)        # hello `proto`: 2 = STATUS carries `missed` and `lost` (docs/protocol.md)
 
 _POLLIN = const(0x0001)
 _POLLOUT = const(0x0004)
@@ -69,6 +69,7 @@ _I24_HI = const(8388608)    # "no limit": above every raw value
 _I24_LO = const(-8388609)
 _CALM_US = const(500000)    # the firmware alarm ends after this long back inside the limit
 _BTN_US = const(5000)       # button poll interval
+_BUDGET_US = const(700000)  # µs per second the sampling may take: 70 %, the rest for writes and commands
 
 
 def _kbd_intr_default(c):
@@ -161,7 +162,8 @@ class Device:
         self.outbox = bytearray((cfg["ring"] // MAX_SAMPLES + 4) * 256 + 1024)
         self._ob_off = 0
         self._ob_n = 0
-        self.lost_frames = 0    # control frames dropped for want of outbox space
+        self.lost_frames = 0    # frames dropped for want of outbox space (STATUS `lost`)
+        self.cost = 0           # µs per sample, last measured by `rate`
 
         self._poller = poller if poller is not None else StreamPoller(inp, out)
         self._in_open = True
@@ -369,6 +371,7 @@ class Device:
         if on and not self._sampling:
             self.sched.reset(now)
             self._last_conv = now
+            self.sensor.restart(now)
         self._sampling = on
 
     def _sensor_fault(self, now):
@@ -491,7 +494,8 @@ class Device:
             self._ob_off = 0
             self._ob_n = k
         if self._ob_n + n > len(ob):
-            self.lost_frames += 1
+            if self.lost_frames < MASK:
+                self.lost_frames += 1
             return
         o = self._ob_n - a
         for i in range(a, b):       # byte loop: a slice would allocate
@@ -520,10 +524,18 @@ class Device:
             fl |= F_FAULT
         return fl
 
+    def missed(self):
+        """Sample slots the loop could not keep (Schedule) plus HX711 conversions never read."""
+        m = self.sched.missed
+        s = self.sensor
+        if s is not None and s.missed:
+            m = m + s.missed if s.missed < MASK - m else MASK
+        return m
+
     def _queue_status(self, now):
         f = self.framer
         m = f.status(self.boot, now, self.seq, self.ring.dropped, self.cmd_errors,
-                     self.flags(), self.rate)
+                     self.flags(), self.rate, self.missed(), self.lost_frames)
         self._append(f.enc, 0, m)
 
     def _queue_all_data(self):
@@ -696,6 +708,22 @@ class Device:
         self.cues.set(now, cue.P_OFF, cue.B_NONE, 0)
         self._cue_changed(now)
 
+    def cost_us(self, now):
+        """Measured µs of loop work per sample on this board: 8 sensor reads, 8 link polls and a
+        DATA frame of 8 samples encoded (the frame is not sent)."""
+        s = self.sensor
+        clk = self.clock
+        pl = self._poller
+        r = self.ring
+        t0 = clk.now()
+        for _ in range(8):
+            s.read(now)
+            pl.poll()
+        self.framer.data(r.seq, r.val, r.time, 0, r.cap, 8)
+        c = (diff(clk.now(), t0) + 7) // 8
+        self.cost = c
+        return c
+
     def link_bytes(self, hz):
         """Bytes/s a stream at ``hz`` puts on the link (docs/protocol.md)."""
         n = self.batch_us // _period(hz)
@@ -712,6 +740,14 @@ class Device:
         st, msg = self.sensor.check_rate(hz) if hz > 0 else (pc.BAD_ARG, "rate must be positive")
         if st:
             return st, msg
+        if self.sensor.scheduled:
+            # what this board can sustain, from its own measured cost per sample: refused, never
+            # silently thinned (a sensor with its own clock, the HX711, sets its rate itself)
+            c = self.cost_us(now)
+            top = _BUDGET_US // c if c > 0 else hz
+            if hz > top:
+                return pc.BAD_ARG, ("rate %d: this board needs %d us of work per sample, so it keeps up "
+                                    "with at most %d Hz; use a lower rate" % (hz, c, top))
         if self.baud:
             need = self.link_bytes(hz)
             cap = self.baud * 7 // 100      # 70 % of baud/10 bytes/s
@@ -725,8 +761,8 @@ class Device:
         self.rate = hz
         self.sched.set_period(_period(hz), now)
         self._set_spf()
-        if self._tare_n:
-            pass        # a running tare keeps counting samples at the new rate
+        if self.sensor.scheduled:
+            return pc.OK, "rate=%d cost_us=%d" % (hz, self.cost)
         return pc.OK, "rate=%d" % hz
 
     def cmd_tare(self, cid, args, now):

@@ -6,7 +6,7 @@ allocates nothing.
 Usage::
 
     f = Framer()
-    n = f.status(boot, t_us, next_seq, overflow, cmd_errors, flags, rate)
+    n = f.status(boot, t_us, next_seq, overflow, cmd_errors, flags, rate, missed, lost)
     stream.write(f.enc, 0, n)       # COBS-encoded frame plus its 0x00 delimiter
 """
 import struct
@@ -216,7 +216,8 @@ class Framer:
         raw[2] = code
         return self._finish(self._text(3, text))
 
-    def status(self, boot, t_us, next_seq, overflow, cmd_errors, flags, rate):
+    def status(self, boot, t_us, next_seq, overflow, cmd_errors, flags, rate, missed=-1, lost=0):
+        """STATUS; ``missed`` < 0 leaves out the protocol-2 fields (the 21-byte payload of proto 1)."""
         raw = self.raw
         raw[0] = T_STATUS
         raw[2] = boot[0]
@@ -224,7 +225,10 @@ class Framer:
         raw[4] = boot[2]
         raw[5] = boot[3]
         struct.pack_into("<IIIHBH", raw, 6, t_us, next_seq, overflow, cmd_errors, flags, rate)
-        return self._finish(23)
+        if missed < 0:
+            return self._finish(23)
+        struct.pack_into("<II", raw, 23, missed, lost)
+        return self._finish(31)
 
     def _int(self, o, v):
         """Write ``v`` in decimal at raw[o:]; returns the new offset (no allocation)."""

@@ -154,7 +154,14 @@ class HX711Sensor:
         self.sim = sim      # the SimSource behind a fake chip, for `sim` commands
         self.rate = hx.rate
         self.stuck = 0      # reads in a row after which DOUT stayed low
+        self.missed = 0     # conversions replaced by the next before they were read
+        self._t = -1        # time of the last read (-1: sampling just started)
+        self._acc = 0       # late time not yet a whole period
         self._update_timeout()
+
+    def restart(self, now):
+        """Sampling starts (again): the gap since the last read is no miss."""
+        self._t = -1
 
     def why(self):
         """What the device's ERROR 2 says when no conversion comes."""
@@ -165,7 +172,10 @@ class HX711Sensor:
 
     def _update_timeout(self):
         # No conversion for settling + 2 periods + 100 ms is a fault.
-        self.timeout_us = (_SETTLE + 2) * (1000000 // self.rate) + 100000
+        p = 1000000 // self.rate
+        self.timeout_us = (_SETTLE + 2) * p + 100000
+        self._p = p
+        self._late = p + p // 2     # a read this long after the last: the chip converted unread
 
     def cal(self):
         return self.sim.cal() if self.sim is not None else None
@@ -184,6 +194,7 @@ class HX711Sensor:
             self.hx.set_rate(hz)
         self.rate = hz
         self._update_timeout()
+        self._t = -1
 
     def ready(self, now):
         hx = self.hx
@@ -201,6 +212,15 @@ class HX711Sensor:
     def read(self, now):
         hx = self.hx
         v = hx.read_now()
+        t = self._t
+        if t >= 0:
+            d = (now - t) & 0x3FFFFFFF
+            if d >= self._late:     # the conversions in between were overwritten unread
+                a = self._acc + d - self._p
+                k = a // self._p
+                self._acc = a - k * self._p
+                self.missed = self.missed + k if self.missed < 0x3FFFFFFF - k else 0x3FFFFFFF
+        self._t = now
         # After the 25th PD_SCK pulse DOUT goes high until the next conversion (datasheet), at
         # least 12.5 ms later: DOUT still low now means it is stuck low (or shorted), not data.
         if hx._dout():

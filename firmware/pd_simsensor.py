@@ -242,11 +242,15 @@ class SimSensor:
     raw_min = _I24_MIN
     raw_max = _I24_MAX
     timeout_us = 0
+    missed = 0          # a scheduled sensor's misses are the Schedule's
 
     def __init__(self, source=None, rate=200, max_rate=1000):
         self.sim = source if source is not None else SimSource()
         self.rate = rate
         self.max_rate = max_rate
+
+    def restart(self, now):
+        pass
 
     def cal(self):
         return self.sim.cal()

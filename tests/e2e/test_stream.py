@@ -28,7 +28,7 @@ def assert_contiguous(rows: np.ndarray, period_s: float) -> None:
 
 def test_connect_stream_stop_without_gaps(sim):
     with DeviceLink(sim.port) as link:
-        assert link.info["proto"] == "1"
+        assert link.info["proto"] == "2"
         assert link.info["board"] == "unix" and link.info["sensor"] == "sim"
         assert "gain" not in link.info
         link.start()

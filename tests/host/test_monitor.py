@@ -95,5 +95,5 @@ def test_without_board_uses_the_simulated_device(monkeypatch):
         pytest.skip(f"simulated device does not start here: {exc}")
     err = io.StringIO()
     with monitor.open_link(None, out=err) as link:
-        assert link.info.get("proto") == "1"
+        assert link.info.get("proto") == "2"
     assert "simulated device" in err.getvalue()

@@ -22,7 +22,7 @@ def encode_vector(v: dict) -> bytes:
         return wire.encode_reply(f["cmd_id"], f["status"], f["text"])
     if v["type"] == wire.FRAME_STATUS:
         return wire.encode_status(f["boot_hex"], f["t_us"], f["next_seq"], f["overflow"], f["cmd_errors"],
-                                  f["flags"], f["rate_hz"])
+                                  f["flags"], f["rate_hz"], f.get("missed"), f.get("lost_frames"))
     if v["type"] == wire.FRAME_ERROR:
         return wire.encode_error(f["code"], f["text"])
     if v["type"] == wire.FRAME_CUE_STATE:
@@ -70,7 +70,7 @@ def test_vector_parses_to_its_fields(v):
         assert (msg.cmd_id, msg.status, msg.text) == (f["cmd_id"], f["status"], f["text"])
     elif v["type"] == wire.FRAME_STATUS:
         assert msg == wire.Status(f["boot_hex"], f["t_us"], f["next_seq"], f["overflow"], f["cmd_errors"],
-                                  f["flags"], f["rate_hz"])
+                                  f["flags"], f["rate_hz"], f.get("missed"), f.get("lost_frames"))
     elif v["type"] == wire.FRAME_CUE_STATE:
         assert msg == wire.CueState(**f)
     elif v["type"] == wire.FRAME_BUTTON:
@@ -182,3 +182,41 @@ def test_data_frame_round_trip(seq, t0, samples):
     frame = wire.parse_frame(wire.cobs_decode(wire.encode_data_frame(seq, t0, values, dts)[:-1]))
     assert (frame.seq, frame.t0_us, list(frame.values), list(frame.dts)) == (seq, t0, values, dts)
     assert frame.sample_times()[-1] == (t0 + sum(dts)) % wire.TICK_MOD
+
+
+def test_status_lengths_of_protocol_1_and_2():
+    # 21 bytes: protocol-1 firmware (no missed/lost); 29: protocol 2; more: a later firmware's extra fields
+    base = bytes.fromhex("01020304") + bytes(17)
+    for n, ok in ((21, True), (22, False), (28, False), (29, True), (33, True)):
+        frame = bytes((wire.FRAME_STATUS, 1)) + (base + bytes(12))[:n]
+        frame += wire.crc16(frame).to_bytes(2, "big")
+        if ok:
+            msg = wire.parse_frame(frame)
+            assert (msg.missed is None) == (n == 21), n
+        else:
+            with pytest.raises(wire.LengthError):
+                wire.parse_frame(frame)
+
+
+def test_device_link_sums_missed_and_lost_from_protocol_2_status(link, device):
+    """STATUS `missed`/`lost` reach DeviceLink.stats (summed over boots, like overflow)."""
+    import time
+
+    def emit(missed, lost):
+        with device._cond:
+            device._emit(wire.encode_status(device.boot_id, device.now_us(), 0, 0, 0, 0, 500, missed, lost))
+
+    emit(7, 2)
+    end = time.monotonic() + 10
+    while link.stats.device_missed != 7 and time.monotonic() < end:
+        time.sleep(0.02)
+    assert (link.stats.device_missed, link.stats.device_lost_frames) == (7, 2)
+    emit(9, 2)
+    while link.stats.device_missed != 9 and time.monotonic() < end:
+        time.sleep(0.02)
+    assert link.stats.device_missed == 9
+    with device._cond:      # a protocol-1 STATUS leaves them as they were
+        device._emit(wire.encode_status(device.boot_id, device.now_us(), 0, 5, 0, 0, 500))
+    while link.stats.device_overflow != 5 and time.monotonic() < end:
+        time.sleep(0.02)
+    assert link.stats.device_missed == 9

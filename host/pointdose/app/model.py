@@ -475,6 +475,7 @@ class LiveModel:
             ("Samples received", format_count(_get(stats, "samples"))),
             ("Lost samples", format_count(_get(stats, "lost_samples"))),
             ("Device overflow", format_count(_get(stats, "device_overflow"))),
+            ("Device fell behind", format_count(_get(stats, "device_missed"))),
             ("CRC errors", format_count(_get(stats, "crc_errors"))),
             ("Framing errors", format_count(_get(stats, "framing_errors"))),
             ("Reconnects", format_count(_get(stats, "reconnects"))),

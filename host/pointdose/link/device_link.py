@@ -84,6 +84,8 @@ class LinkStats:
     samples: int = 0
     lost_samples: int = 0  # gaps in the sequence numbers
     device_overflow: int = 0  # device ring overflow (STATUS), summed over boots
+    device_missed: int = 0  # sample slots the device fell behind on (STATUS, protocol 2), summed over boots
+    device_lost_frames: int = 0  # frames the device dropped for want of output buffer (STATUS, protocol 2)
     crc_errors: int = 0
     framing_errors: int = 0  # COBS and length errors
     version_errors: int = 0
@@ -195,6 +197,7 @@ class DeviceLink:
         self._decoder = StreamDecoder()
         self._stats = LinkStats()
         self._overflow_base = 0
+        self._missed_base = self._lost_base = 0
         self._lock = threading.RLock()
         self._write_lock = threading.Lock()
         self._pending: dict[int, _Pending] = {}
@@ -540,6 +543,9 @@ class DeviceLink:
             self.status = msg
             with self._lock:
                 self._stats.device_overflow = self._overflow_base + msg.overflow
+                if msg.missed is not None:
+                    self._stats.device_missed = self._missed_base + msg.missed
+                    self._stats.device_lost_frames = self._lost_base + (msg.lost_frames or 0)
             if self._want_streaming and self._state == LinkState.STREAMING and not msg.streaming:
                 self._restart_stream()
         elif isinstance(msg, CueState):
@@ -566,6 +572,8 @@ class DeviceLink:
         if old is not None and old != boot_id.lower():
             with self._lock:
                 self._overflow_base = self._stats.device_overflow
+                self._missed_base = self._stats.device_missed
+                self._lost_base = self._stats.device_lost_frames
             self._reapply_device_state()  # a rebooted device forgot its limit and cue
 
     def _housekeeping(self, now: float) -> None:

@@ -54,8 +54,10 @@ def format_line(rows, info: dict[str, str], stats, state) -> str:
         text += f"  {force:9.2f} N" if force is not None else "  (no calibration)"
     else:
         text = "raw            -  (no samples)"
+    behind = getattr(stats, "device_missed", 0)
     return (f"{text}  n={len(rows):4d}  lost={stats.lost_samples} overflow={stats.device_overflow} "
-            f"crc={stats.crc_errors} framing={stats.framing_errors} reconnects={stats.reconnects} {state.value}")
+            f"crc={stats.crc_errors} framing={stats.framing_errors} reconnects={stats.reconnects} {state.value}"
+            + (f"  device fell behind: {behind} samples" if behind else ""))
 
 
 @contextlib.contextmanager

@@ -44,7 +44,8 @@ DATA_HEADER_LEN = 9  # seq u32, t0 u32, n u8
 DATA_SAMPLE_LEN = 5  # i24 value, u16 dt
 DATA_MAX_SAMPLES = 40
 DT_MAX_US = 0xFFFF
-STATUS_PAYLOAD_LEN = 21
+STATUS_PAYLOAD_LEN = 21  # protocol 1 firmware; protocol 2 appends ``missed`` and ``lost``
+STATUS_V2_PAYLOAD_LEN = 29
 CUE_STATE_PAYLOAD_LEN = 18
 BUTTON_PAYLOAD_LEN = 8
 CAL_HEADER_LEN = 6  # total u16, offset u16, crc u16, then the chunk
@@ -125,6 +126,10 @@ class Status:
     cmd_errors: int
     flags: int
     rate_hz: int
+    # protocol 2 (None from protocol-1 firmware): sample slots the device could not keep (it fell
+    # behind: the samples were never taken), and frames it dropped for want of output buffer
+    missed: int | None = None
+    lost_frames: int | None = None
 
     @property
     def streaming(self) -> bool:
@@ -345,10 +350,13 @@ def _boot_bytes(boot_id: str | bytes) -> bytes:
 
 
 def encode_status(boot_id: str | bytes, t_us: int, next_seq: int, overflow: int, cmd_errors: int,
-                  flags: int, rate_hz: int) -> bytes:
+                  flags: int, rate_hz: int, missed: int | None = None, lost_frames: int | None = None) -> bytes:
+    """STATUS; with ``missed`` (and ``lost_frames``) the protocol-2 payload, else protocol 1's."""
     payload = _boot_bytes(boot_id) + struct.pack(
         "<IIIHBH", t_us & TICK_MASK, next_seq & TICK_MASK, min(overflow, TICK_MASK),
         min(cmd_errors, 0xFFFF), flags & 0xFF, rate_hz & 0xFFFF)
+    if missed is not None:
+        payload += struct.pack("<II", min(missed, TICK_MASK), min(lost_frames or 0, TICK_MASK))
     return encode_frame(FRAME_STATUS, payload)
 
 
@@ -417,10 +425,16 @@ def parse_frame(frame: bytes) -> DataFrame | Reply | Status | DeviceError | CueS
         text = payload[3:].decode("utf-8", "replace")
         return Reply(cmd_id, status, text, parse_reply_fields(text) if status == 0 else {})
     if ftype == FRAME_STATUS:
-        if len(payload) != STATUS_PAYLOAD_LEN:
-            raise LengthError(f"STATUS payload of {len(payload)} bytes, expected {STATUS_PAYLOAD_LEN}")
+        n = len(payload)
+        if n != STATUS_PAYLOAD_LEN and n < STATUS_V2_PAYLOAD_LEN:
+            raise LengthError(f"STATUS payload of {n} bytes, expected {STATUS_PAYLOAD_LEN} or "
+                              f"at least {STATUS_V2_PAYLOAD_LEN}")
         t_us, next_seq, overflow, cmd_errors, flags, rate = struct.unpack_from("<IIIHBH", payload, 4)
-        return Status(payload[:4].hex(), t_us & TICK_MASK, next_seq & TICK_MASK, overflow, cmd_errors, flags, rate)
+        missed = lost = None
+        if n >= STATUS_V2_PAYLOAD_LEN:  # bytes past the known fields: a later firmware's, ignored
+            missed, lost = struct.unpack_from("<II", payload, STATUS_PAYLOAD_LEN)
+        return Status(payload[:4].hex(), t_us & TICK_MASK, next_seq & TICK_MASK, overflow, cmd_errors, flags, rate,
+                      missed, lost)
     if ftype == FRAME_ERROR:
         if len(payload) < 1:
             raise LengthError("ERROR frame without a code")

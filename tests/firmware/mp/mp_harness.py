@@ -85,10 +85,10 @@ def reply(payload):
 
 
 def status(payload):
-    assert len(payload) == 21
-    t, nxt, ovf, cerr, fl, rate = struct.unpack("<IIIHBH", payload[4:])
+    assert len(payload) == 29, len(payload)       # protocol 2
+    t, nxt, ovf, cerr, fl, rate, missed, lost = struct.unpack("<IIIHBHII", payload[4:])
     return {"boot": payload[:4], "t": t, "next_seq": nxt, "overflow": ovf, "cmd_errors": cerr,
-            "flags": fl, "rate": rate}
+            "flags": fl, "rate": rate, "missed": missed, "lost": lost}
 
 
 def kv(text):

@@ -27,7 +27,7 @@ def test_hello_keys():
     for k in ("fw", "proto", "board", "sensor", "rate", "uid", "boot", "raw_min", "raw_max", "tare",
               "cal", "batch_us", "link", "mpy", "watchdog_ms"):
         assert k in d, k
-    assert d["proto"] == "1" and d["sensor"] == "sim" and d["boot"] == "1a2b3c4d"
+    assert d["proto"] == "2" and d["sensor"] == "sim" and d["boot"] == "1a2b3c4d"
     assert d["cal"] == "linear:14000:42000" and d["raw_min"] == "-8388608"
     assert d["uid"] == "abcd" and d["batch_us"] == "4000" and d["watchdog_ms"] == "3000"
     assert r.cmd("info\n")[0][:2] == (0, 0)
@@ -206,7 +206,7 @@ def test_seq_and_time_continuous_across_wrap():
 
 def test_rate_command_and_refusals():
     r = Rig()
-    assert r.cmd("1 rate 500\n")[0] == (1, 0, "rate=500")
+    assert r.cmd("1 rate 500\n")[0] == (1, 0, "rate=500 cost_us=0")      # a fake clock: no cost
     assert r.dev.rate == 500 and r.dev.sched.period == 2000
     for line in ("2 rate 0\n", "3 rate 1001\n", "4 rate abc\n", "5 rate\n", "6 rate 1 2\n"):
         assert r.cmd(line)[0][1] == 2, line

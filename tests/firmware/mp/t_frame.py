@@ -66,7 +66,8 @@ def test_frames_each_type():
             m = f.reply(fl["cmd_id"], fl["status"], fl["text"])
         elif t == 3:
             m = f.status(_hex(fl["boot_hex"]), fl["t_us"], fl["next_seq"], fl["overflow"],
-                         fl["cmd_errors"], fl["flags"], fl["rate_hz"])
+                         fl["cmd_errors"], fl["flags"], fl["rate_hz"], fl.get("missed", -1),
+                         fl.get("lost_frames", 0))
         elif t == 4:
             m = f.error(fl["code"], fl["text"])
         elif t == 0x10:
