@@ -188,19 +188,67 @@ def _holds(v: dict[str, Any]) -> Protocol:
                     limits=_limits(v), params=dict(v))
 
 
-def _ppt(v: dict[str, Any]) -> Protocol:
+PPT_STEPS = ("mark the site (skin pen) so every trial presses the same spot",
+             "hold the probe perpendicular to the skin",
+             "say the standard instruction: 'tell me the moment the pressure first becomes painful'")
+TOLERANCE_INSTRUCTION = "say: 'tell me the moment you cannot take any more pressure'"
+
+
+def _ppt(v: dict[str, Any], measure: str = "threshold") -> Protocol:
     rate = float(v["rate_kpa_s"])
+    slowest = rate * (1.0 - float(v["rate_tolerance_pct"]) / 100.0)
+    ceiling = min(float(v["ceiling_kpa"]), float(v["max_kpa"]))
+    tolerance = measure == "tolerance"
     phases = (
-        Phase("ramp", None, end="pain", max_s=float(v["max_kpa"]) / rate + 2.0, rate_kpa_s=rate,
+        Phase("ramp", None, end="pain", max_s=min(3600.0, ceiling / max(slowest, 1.0) + 5.0), rate_kpa_s=rate,
               rate_tolerance_pct=v["rate_tolerance_pct"], label="Ramp"),
         Phase("ease", None, end="reached", max_s=5.0, label="Release"),
         Phase("rest", None, end="time", duration_s=v["rest_s"], label="Rest"),
     )
-    return Protocol("ppt", "Pressure-pain threshold (PPT)", phases, repetitions=v["trials"], measure_ppt=True,
+    instructions = list(PPT_STEPS[:2] + ((TOLERANCE_INSTRUCTION,) if tolerance else PPT_STEPS[2:]))
+    steps = "; ".join(instructions)
+    common = (f"Before the first trial: {steps}. A trial ramped outside {rate:g} kPa/s ± "
+              f"{v['rate_tolerance_pct']:g} % (measured over the press itself) is invalid and repeated, up to "
+              f"{v['retries']} times; a trial reaching the ceiling ({ceiling:.0f} kPa, lowered to the sensor's "
+              f"calibrated range) is recorded as censored, '> {ceiling:.0f} kPa'.")
+    if tolerance:
+        return Protocol("ptt", "Pressure-pain tolerance", phases,
+                        repetitions=v["trials"] + (1 if v["familiarisation"] else 0), measure_ppt=True,
+                        description="Ramp at a steady rate until the client cannot take more pressure: the "
+                                    "pressure-pain tolerance, which Hou et al. 2002's tolerance arms press to (Arch "
+                                    "Phys Med Rehabil 83:1406). Recorded as a tolerance, never as the point's PPT. "
+                                    + common,
+                        limits=_limits(v), params=dict(v, measure="tolerance", instructions=instructions))
+    return Protocol("ppt", "Pressure-pain threshold (PPT)", phases,
+                    repetitions=v["trials"] + (1 if v["familiarisation"] else 0), measure_ppt=True,
                     description="Ramp at a steady rate (50 kPa/s, DFNS QST; 98 kPa/s = 1 kgf/cm²/s, Gemmell 2008); "
                                 "signal at the first pain; 3 trials, mean reported (Walton 2011). The PPT is the "
-                                "pressure at the signal's device time; the peak is kept separately.",
-                    limits=_limits(v), params=dict(v))
+                                "pressure at the signal's device time; the peak is kept separately. " + common,
+                    limits=_limits(v), params=dict(v, instructions=instructions))
+
+
+def _ptt(v: dict[str, Any]) -> Protocol:
+    return _ppt(v, measure="tolerance")
+
+
+# The PPT ramps stop at their ceiling before the maximum-pressure alarm: its default sits above it.
+PPT_SAFETY = [Param("max_kpa", 1100.0, "float", "maximum-pressure alarm, kPa (a setting: above the PPT ceiling, "
+                    "so a ramp is guided off at the ceiling first)", *_r("max_kpa"))] + SAFETY[1:]
+
+
+def _ppt_params(rate_help: str, what: str) -> list[Param]:
+    return [Param("rate_kpa_s", 50.0, "float", rate_help, 5, 200),
+            Param("rate_tolerance_pct", 20.0, "float", "rate band, ± % of the rate (a setting); a trial ramped "
+                  "outside it is invalid", 5, 100),
+            Param("trials", 3, "int", "trials counted (3 is standard practice, Walton 2011)", 1, 10),
+            Param("retries", 2, "int", "times a trial off the rate band is repeated (a setting)", 0, 5),
+            Param("ceiling_kpa", 1000.0, "float", f"the ramp stops here, lowered to the sensor's calibrated range; "
+                  f"a trial reaching it is censored, '> X' (a setting: healthy infraspinatus and AC-joint {what} "
+                  "average ~620–660 ± 220 kPa, Bordachar 2019)", 100, 2000),
+            Param("familiarisation", False, "bool", "one trial first, to show how it feels; not counted"),
+            Param("blinded", False, "bool", "blinded readout: no pressure number is shown until the measurement "
+                  "ends (the rate guide stays)"),
+            Param("rest_s", 30.0, "float", "rest between trials, s (a setting)", 1, 600)] + PPT_SAFETY
 
 
 BUILTINS: dict[str, Builtin] = {b.name: b for b in (
@@ -245,10 +293,9 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
              Param("cycles", 3, "int", "holds (a setting: 3 × 30 s keeps a first session within the 2 min per "
                    "point of Travell & Simons)", 1, 50)] + SAFETY, _holds),
     Builtin("ppt", "PPT measurement", "ramp at 50 kPa/s (98 selectable) until the first pain, 3 trials",
-            [Param("rate_kpa_s", 50.0, "float", "ramp rate, kPa/s (50 DFNS; 98 = 1 kgf/cm²/s)", 5, 200),
-             Param("rate_tolerance_pct", 20.0, "float", "rate tolerance band, ± % of the rate", 5, 100),
-             Param("trials", 3, "int", "repetitions (3 is standard practice)", 1, 10),
-             Param("rest_s", 30.0, "float", "rest between trials, s", 1, 600)] + SAFETY, _ppt),
+            _ppt_params("ramp rate, kPa/s (50 DFNS; 98 = 1 kgf/cm²/s)", "PPTs"), _ppt),
+    Builtin("ptt", "Pressure-pain tolerance", "ramp at 50 kPa/s until the client cannot take more, 3 trials",
+            _ppt_params("ramp rate, kPa/s (a setting: the PPT's 50 kPa/s)", "PPTs (tolerances lie above)"), _ptt),
 )}
 
 

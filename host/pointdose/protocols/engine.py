@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from pointdose import metrics
+from pointdose import algometry, metrics
 from pointdose.protocols.model import Limits, Phase, PointContext, Protocol, ProtocolError
 from pointdose.protocols.safety import limits_for
 
@@ -99,6 +99,7 @@ class CueState:
     finished: bool = False
     end_reason: str = ""
     t_s: float = 0.0
+    blinded: bool = False  # a blinded PPT: no pressure number is shown until the measurement ends
 
 
 @dataclass
@@ -133,6 +134,18 @@ class _Trial:
     peak_kpa: float = -math.inf
     rate_kpa_s: float | None = None
     reason: str = ""
+    samples: list = field(default_factory=list)  # (t, p) of the ramp, for its measured rate
+    rate_ok: bool | None = None  # inside the rate band (None: not judged)
+    censored: bool = False  # reached the ceiling before a signal: the threshold is above it
+    familiarisation: bool = False  # shown how it feels; never counted
+
+    @property
+    def counted(self) -> bool:
+        return not self.familiarisation and self.rate_ok is not False
+
+
+# PPT trial settings a protocol's params may set (the ``ppt`` built-in has them; docs/protocols.md)
+PPT_RETRIES = 2  # a trial off the rate band is repeated at most this many times (a setting)
 
 
 class Engine:
@@ -170,6 +183,16 @@ class Engine:
         self._trials: list[_Trial] = []
         self._trial: _Trial | None = None
         self._ppt_result: dict[str, Any] | None = None
+        params = protocol.params or {}
+        self._retries = int(params.get("retries", PPT_RETRIES))
+        self._retries_used = 0
+        self._familiarisation = bool(params.get("familiarisation", False))
+        self._blinded = bool(params.get("blinded", False))
+        self._measure = "tolerance" if params.get("measure") == "tolerance" else "threshold"
+        # a PPT ramp stops at its ceiling (lowered to the sensor's range and the pressure limit): censored
+        self._ppt_ceiling = algometry.ceiling_kpa(
+            self.limits.calibrated_max_kpa,
+            min(float(params.get("ceiling_kpa", algometry.DEFAULT_CEILING_KPA)), self.limits.max_kpa))
         # the application's samples (t, p, seq, segment), for its totals by pointdose.metrics: contact and
         # dose only over contact, never across a gap (docs/metrics.md) — the records' own definitions
         self.dose_contact_kpa = float(dose_contact_kpa)
@@ -317,6 +340,7 @@ class Engine:
 
     def _begin(self, order: int, t: float) -> None:
         cycle, index, ph = self._plan[order]
+        first = False
         if ph.kind != "ease":
             # a PPT trial's peak covers its ramp and the release right after it (the hand overshoots
             # until it reacts to its own signal), never a later press in the rest or another phase
@@ -326,7 +350,9 @@ class Engine:
         if ph.kind == "ramp" and ph.end == "pain":
             run.guide_p0 = max(self._p or 0.0, 0.0)
             run.target_kpa, run.lo, run.hi = None, 0.0, math.inf
-            self._trial = _Trial(number=len(self._trials) + 1, t0=t)
+            first = not self._trials
+            self._trial = _Trial(number=len(self._trials) + 1, t0=t,
+                                 familiarisation=self._familiarisation and not self._trials)
             self._trials.append(self._trial)
         elif base is None:  # rest, or an ease to zero: anything at or under rest_max_kpa (noise below 0 too)
             run.target_kpa, run.lo, run.hi = 0.0, -math.inf, self.limits.rest_max_kpa
@@ -341,6 +367,9 @@ class Engine:
             "phase": ph.kind, "label": ph.name, "cycle": cycle, "index": index + 1, "target_kpa": run.target_kpa,
             "band_lo_kpa": max(run.lo, 0.0), "band_hi_kpa": None if math.isinf(run.hi) else run.hi,
             "end": ph.end, "duration_s": ph.duration_s, "max_s": ph.max_s, "rate_kpa_s": ph.rate_kpa_s}))
+        if ph.kind == "ramp" and ph.end == "pain" and first and (self.protocol.params or {}).get("instructions"):
+            # with the first trial: site marking, perpendicular probe, the standard instruction
+            self._events.append(Event(t, "ppt_instructions", {"steps": list(self.protocol.params["instructions"])}))
 
     def _set_band(self, run: _PhaseRun) -> None:
         tol = self._tol(run.target_kpa, run.phase)
@@ -456,9 +485,11 @@ class Engine:
             self._ppt_result = self._ppt_summary()
             res = self._ppt_result
             if res["mean_kpa"] is not None:  # the records' "ppt" shape: kpa, ramp_kpa_s, repeats
-                self._events.append(Event(t, "ppt", dict(res, kpa=res["mean_kpa"], ramp_kpa_s=res["rate_kpa_s"],
-                                                         repeats=[tr["ppt_kpa"] for tr in res["trials"]
-                                                                  if tr["ppt_kpa"] is not None])))
+                # a tolerance is no threshold: its own event, never stored as the point's PPT
+                self._events.append(Event(t, "ppt" if self._measure == "threshold" else "tolerance",
+                                          dict(res, kpa=res["mean_kpa"], ramp_kpa_s=res["rate_kpa_s"],
+                                               repeats=[tr["ppt_kpa"] for tr in res["trials"]
+                                                        if tr["ppt_kpa"] is not None])))
         self._events.append(Event(t, "end", {"reason": reason}))
         self._cue = replace(self._cue, phase=cue_phase, finished=True, end_reason=reason, band="none", level=0,
                             deviation_kpa=0.0,
@@ -488,6 +519,8 @@ class Engine:
                 self._alarm = ""
         if self._trial is not None and self._trial.peak_kpa < p:
             self._trial.peak_kpa = p
+        if self._trial is not None and self._trial.t_signal_s is None and not self._trial.censored:
+            self._trial.samples.append((t, p))
         if not self._started or self.finished:
             return
         self._apply_signals_until(t)
@@ -497,6 +530,11 @@ class Engine:
         lim = self.limits
         if saturated:
             self._raise_alarm(t, "saturation", "the sensor is saturated (reading at the end of its range): release", end=True)
+            return
+        run = self._run
+        if (run is not None and run.phase.end == "pain" and self._trial is not None
+                and self._trial.t_signal_s is None and p >= self._ppt_ceiling):
+            self._ppt_ceiling_reached(t)  # guided off before the range alarm: the trial is censored
             return
         if lim.calibrated_max_kpa is not None and p > lim.calibrated_max_kpa:
             self._raise_alarm(t, "out_of_range", f"{p:.0f} kPa is beyond the calibrated range "
@@ -601,9 +639,7 @@ class Engine:
             trial = self._trial
             if trial is not None:
                 trial.ppt_kpa, trial.t_signal_s, trial.reason = p_at, t, "pain signal"
-                trial.rate_kpa_s = self._rate_between(run.t0, t)
-                self._events.append(Event(t, "ppt_trial", {"trial": trial.number, "ppt_kpa": p_at, "t_signal_s": t,
-                                                           "rate_kpa_s": trial.rate_kpa_s}))
+                self._judge_trial(trial, ph, t)
             self._end_phase(t, "pain")
         elif kind == "pain":  # outside a PPT ramp: ease off, and stay under the pressure that hurt
             self._pain_now(t, p_at, "pain now")
@@ -620,6 +656,54 @@ class Engine:
                                                       "band_lo_kpa": run.lo, "band_hi_kpa": run.hi}))
             elif ph.end == "release":
                 self._end_phase(t, "release")
+
+    def _judge_trial(self, trial: _Trial, ph: Phase, t: float) -> None:
+        """The trial's measured ramp rate against its band; off the band: invalid, and repeated
+        while retries remain (docs/protocols.md, "PPT")."""
+        if trial.samples:
+            arr = np.asarray(trial.samples, dtype=np.float64)
+            trial.rate_kpa_s = algometry.measured_rate(arr[:, 0], arr[:, 1], t_end=t, t_start=trial.t0,
+                                                       from_kpa=self.limits.contact_kpa)
+        check = None
+        if ph.rate_kpa_s is not None and not trial.familiarisation:
+            check = algometry.check_rate(trial.rate_kpa_s, ph.rate_kpa_s, ph.rate_tolerance_pct)
+            trial.rate_ok = check.valid
+        data = {"trial": trial.number, "ppt_kpa": trial.ppt_kpa, "t_signal_s": trial.t_signal_s,
+                "rate_kpa_s": trial.rate_kpa_s, "valid": trial.counted, "familiarisation": trial.familiarisation,
+                "censored": trial.censored, "measure": self._measure, "blinded": self._blinded}
+        if check is not None:
+            data["rate_check"] = check.describe()
+        if trial.censored:
+            data["ceiling_kpa"] = self._ppt_ceiling
+            data["text"] = algometry.censored_text(self._ppt_ceiling)
+        self._events.append(Event(t, "ppt_trial", data))
+        if check is not None and not check.valid:
+            trial.reason = f"invalid: {check.describe()}"
+            if self._retries_used < self._retries:
+                self._retries_used += 1
+                self._add_retry()
+                self._events.append(Event(t, "ppt_retry", {"trial": trial.number, "retry": self._retries_used,
+                                                           "retries": self._retries, "why": check.describe()}))
+
+    def _add_retry(self) -> None:
+        """One more trial at the end of the plan (a rest first when the plan does not end on one)."""
+        phases = list(self.protocol.phases)
+        last_cycle = self._plan[-1][0]
+        extra = []
+        rest = next(((i, ph) for i, ph in enumerate(phases) if ph.kind == "rest"), None)
+        if self._plan[-1][2].kind != "rest" and rest is not None:
+            extra.append((last_cycle, rest[0], rest[1]))
+        cycle = [(last_cycle + 1, i, ph) for i, ph in enumerate(phases)]
+        while len(cycle) > 1 and cycle[-1][2].kind == "rest":
+            cycle.pop()
+        self._plan.extend(extra + cycle)
+
+    def _ppt_ceiling_reached(self, t: float) -> None:
+        run, trial = self._run, self._trial
+        assert run is not None and trial is not None
+        trial.censored, trial.reason = True, f"reached the ceiling: {algometry.censored_text(self._ppt_ceiling)}"
+        self._judge_trial(trial, run.phase, t)
+        self._end_phase(t, "ceiling")
 
     def _rate_between(self, t0: float, t1: float) -> float | None:
         pts = [(t, p) for t, p in self._hist if t0 <= t <= t1]
@@ -686,7 +770,7 @@ class Engine:
             left, is_max = None, False
         waiting = "pain" if ph.end == "pain" else "release" if (ph.end == "release" or (ph.kind == "hold" and ph.steps)) else None
         self._cue = CueState(
-            phase=ph.kind, label=ph.name, cycle=run.cycle, cycles=self.protocol.repetitions,
+            phase=ph.kind, label=ph.name, cycle=run.cycle, cycles=self.protocol.repetitions + self._retries_used,
             phase_index=run.index + 1, phases_in_cycle=len(self.protocol.phases),
             progress=run.order / len(self._plan), step=run.step, steps=ph.steps,
             target_kpa=run.target_kpa, band_lo_kpa=max(run.lo, 0.0) if ph.end != "pain" else None,
@@ -695,20 +779,43 @@ class Engine:
             rate_target_kpa_s=rate_target, rate_lo_kpa_s=rate_lo, rate_hi_kpa_s=rate_hi, rate_state=rate_state,
             guide_t0_s=run.t0 if rate_target is not None else None,
             guide_p0_kpa=run.guide_p0 if rate_target is not None else None,
-            waiting_for=waiting, prompt=_prompt(ph, band, rate_state, run.pain_capped), alarm=self._alarm if self._stale else "",
-            t_s=t)
+            waiting_for=waiting, prompt=self._ppt_prompt(_prompt(ph, band, rate_state, run.pain_capped), ph),
+            alarm=self._alarm if self._stale else "", t_s=t, blinded=self._blinded and self.protocol.measure_ppt)
+
+    def _ppt_prompt(self, text: str, ph: Phase) -> str:
+        """A tolerance ramp asks for the tolerance, not the first pain; a trial shows it is a trial run."""
+        if ph.end != "pain":
+            return text
+        if self._measure == "tolerance":
+            text = text.replace("signal at the first pain", "signal when you cannot take more")
+        if (self.protocol.params or {}).get("instructions"):
+            text += " (probe perpendicular, on the marked site)"
+        if self._trial is not None and self._trial.familiarisation:
+            text = "Familiarisation (not counted) — " + text[:1].lower() + text[1:]
+        return text
 
     # ----------------------------------------------------------------- results
 
     def _ppt_summary(self) -> dict[str, Any]:
-        valid = [tr for tr in self._trials if tr.ppt_kpa is not None]
+        counted = [tr for tr in self._trials if tr.counted]
+        valid = [tr for tr in counted if tr.ppt_kpa is not None]
         vals = np.array([tr.ppt_kpa for tr in valid], dtype=float)
-        planned = sum(1 for c, i, ph in self._plan if ph.kind == "ramp" and ph.end == "pain")
+        planned = self.protocol.repetitions - (1 if self._familiarisation else 0)
+
+        def row(tr: _Trial) -> dict[str, Any]:
+            return {"trial": tr.number, "ppt_kpa": tr.ppt_kpa, "t_signal_s": tr.t_signal_s,
+                    "peak_kpa": None if math.isinf(tr.peak_kpa) else tr.peak_kpa,
+                    "rate_kpa_s": tr.rate_kpa_s, "reason": tr.reason or "stopped", "valid": tr.counted,
+                    "familiarisation": tr.familiarisation, "censored": tr.censored}
+
         out: dict[str, Any] = {
-            "trials": [{"trial": tr.number, "ppt_kpa": tr.ppt_kpa, "t_signal_s": tr.t_signal_s,
-                        "peak_kpa": None if math.isinf(tr.peak_kpa) else tr.peak_kpa,
-                        "rate_kpa_s": tr.rate_kpa_s, "reason": tr.reason or "stopped"} for tr in self._trials],
-            "n": len(valid), "planned": planned, "complete": len(valid) == planned,
+            # "trials": the counted ones (the records read these); "all_trials" adds the familiarisation
+            # trial and those off the rate band, each with why it was not counted
+            "trials": [row(tr) for tr in counted], "all_trials": [row(tr) for tr in self._trials],
+            "n": len(valid), "planned": planned, "complete": len(valid) >= planned,
+            "censored": any(tr.censored for tr in counted), "ceiling_kpa": self._ppt_ceiling,
+            "invalid": sum(1 for tr in self._trials if tr.rate_ok is False), "retries_used": self._retries_used,
+            "measure": self._measure, "blinded": self._blinded,
             "probe_area_cm2": self.point.probe_area_cm2, "point": self.point.name,
             "rate_kpa_s": next((ph.rate_kpa_s for ph in self.protocol.phases if ph.end == "pain"), None),
             "mean_kpa": float(vals.mean()) if len(vals) else None,

@@ -308,7 +308,9 @@ class Printer:
         if cue.phase in ("off",):
             return "waiting for samples…"
         parts = [f"{(cue.label or cue.phase).upper():<12}", f"cycle {cue.cycle}/{cue.cycles}"]
-        parts.append(f"now {self.fmt(cue.pressure_kpa)}")
+        # a blinded PPT shows no pressure number until it ends (the rate guide stays)
+        parts.append("now (blinded)" if getattr(cue, "blinded", False) and not cue.finished
+                     else f"now {self.fmt(cue.pressure_kpa)}")
         if cue.band_lo_kpa is not None and cue.band_hi_kpa is not None and cue.phase not in ("done", "stopped", "alarm"):
             parts.append(f"band {self.fmt(cue.band_lo_kpa)}–{self.fmt(cue.band_hi_kpa)}")
         if cue.rate_target_kpa_s is not None and cue.phase in ("ramp", "ease"):
@@ -354,7 +356,17 @@ class Printer:
         elif ev.kind == "pain_rating":
             text = f">> pain rating {d['value']}/10"
         elif ev.kind == "ppt_trial":
-            text = f">> PPT trial {d['trial']}: {self.fmt(d['ppt_kpa'])} at the signal"
+            what = "tolerance" if d.get("measure") == "tolerance" else "PPT"
+            value = ("recorded (blinded)" if d.get("blinded") else
+                     d.get("text") if d.get("censored") else f"{self.fmt(d['ppt_kpa'])} at the signal")
+            rate = "" if d.get("rate_kpa_s") is None else f", ramped at {d['rate_kpa_s']:.0f} kPa/s"
+            status = (" — familiarisation, not counted" if d.get("familiarisation") else
+                      f" — INVALID: {d.get('rate_check')}" if d.get("valid") is False else "")
+            text = f">> {what} trial {d['trial']}: {value}{rate}{status}"
+        elif ev.kind == "ppt_instructions":
+            text = "".join(f">> before the first trial: {step}\n" for step in d.get("steps", [])).rstrip("\n")
+        elif ev.kind == "ppt_retry":
+            text = f">> the trial is repeated (retry {d['retry']} of {d['retries']})"
         elif ev.kind == "cap":
             text = (f">> per-point cap: {d.get('contact_s', 0):.0f} s of pressure on this point — release; "
                     "the application ends" if d.get("kind") == "point" else
@@ -388,10 +400,20 @@ class Printer:
                  f"over {s.get('contact_s', 0):.1f} s of contact (≥ {s.get('contact_kpa', 0):.0f} kPa)"]
         ppt = s.get("ppt")
         if ppt and ppt.get("mean_kpa") is not None:
+            what = "pressure-pain tolerance" if ppt.get("measure") == "tolerance" else "PPT"
             trials = ", ".join(self.fmt(t["ppt_kpa"]) for t in ppt["trials"] if t["ppt_kpa"] is not None)
             peaks = ", ".join(self.fmt(t["peak_kpa"]) for t in ppt["trials"] if t["ppt_kpa"] is not None)
+            rates = ", ".join(f"{t['rate_kpa_s']:.0f}" for t in ppt["trials"]
+                              if t["ppt_kpa"] is not None and t.get("rate_kpa_s") is not None)
             sd = f" ± {self.fmt(ppt['sd_kpa'])} (SD)" if ppt.get("sd_kpa") is not None else ""
-            lines.append(f"PPT {self.fmt(ppt['mean_kpa'])}{sd}, n={ppt['n']}/{ppt['planned']}; trials {trials}; peaks {peaks}")
+            lines.append(f"{what} {self.fmt(ppt['mean_kpa'])}{sd}, n={ppt['n']}/{ppt['planned']}; trials {trials}; "
+                         f"peaks {peaks}; measured rates {rates or '—'} kPa/s")
+            if ppt.get("censored"):
+                lines.append(f"censored: a trial reached the ceiling, so the {what} is above "
+                             f"{self.fmt(ppt.get('ceiling_kpa'))} there — not used for %PPT targets")
+            if ppt.get("invalid"):
+                lines.append(f"{ppt['invalid']} trial(s) off the rate band were not counted "
+                             f"({ppt.get('retries_used', 0)} repeated)")
         for err in runner.listener_errors:
             lines.append(f"warning: {err}")
         for line in lines:

@@ -323,6 +323,8 @@ class SessionRunner:
         res = self.engine.ppt_result
         if not res or not res["complete"] or res["mean_kpa"] is None:
             return
+        if res.get("measure", "threshold") != "threshold" or res.get("censored"):
+            return  # a tolerance is not a PPT; a censored one ("> X") cannot be a %PPT base
         record = PPTRecord(kpa=res["mean_kpa"], probe_area_cm2=self.point.probe_area_cm2,
                            rate_kpa_s=res["rate_kpa_s"], sd_kpa=res["sd_kpa"], n=res["n"])
         if self.point_book is not None and self.point.name:
