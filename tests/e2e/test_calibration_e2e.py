@@ -20,6 +20,7 @@ from pointdose.calibration import (CalibrationWizard, HostCache, SensorConfig, S
                                    WizardSettings, device_storage_supported, load_for_device, save_everywhere)
 from pointdose.link import DeviceLink
 from pointdose.units import N_PER_KGF
+from waiting import wait_until
 
 pytestmark = pytest.mark.needs_unix_port
 
@@ -134,8 +135,9 @@ def test_calibration_is_kept_across_a_restart_and_refused_for_another_configurat
         assert loaded.record.id == record.id and loaded.record.model == record.model
         link.start()
         link.command("sim force 20")
-        time.sleep(1.0)
-        raw = link.ring.window(0.3)["raw"]
+        n0 = link.stats.samples
+        assert wait_until(lambda: link.stats.samples >= n0 + 150, timeout=20)
+        raw = link.ring.last(60)["raw"]  # taken well after the force was set
         force = loaded.record.converter(tare=float(link.info["tare"])).force_n(raw).mean()
         assert force == pytest.approx(20.0, abs=max(0.05, 3 * record.stated_error_n))
         assert fresh.latest(link.info["uid"]) is not None  # the device's copy is now kept here too

@@ -18,12 +18,17 @@ pytestmark = pytest.mark.needs_unix_port
 
 
 def assert_contiguous(rows: np.ndarray, period_s: float) -> None:
+    """Counts and contents only: the simulated device runs on a shared machine's real clock, so its
+    intervals say how busy the machine is (interval figures are in ``make bench``)."""
     seq = rows["seq"]
-    assert len(seq) > 0
+    assert len(seq) > 1
     assert np.all(np.diff(seq) == 1), f"sequence gaps at {np.flatnonzero(np.diff(seq) != 1)[:5]}"
     dt = np.diff(rows["t_dev_s"])
-    assert np.median(dt) == pytest.approx(period_s, rel=0.05)
     assert dt.min() > 0, "device time went backwards"
+    # the firmware samples on a fixed grid and never more than once a slot (a stall skips slots),
+    # so however busy the machine, samples are on average at least one period apart
+    span = rows["t_dev_s"][-1] - rows["t_dev_s"][0]
+    assert span / (len(seq) - 1) >= 0.95 * period_s, f"{len(seq)} samples in {span:.3f} s: faster than the rate"
 
 
 def test_connect_stream_stop_without_gaps(sim):
@@ -56,16 +61,28 @@ def test_kilohertz_stream_loses_nothing(make_sim):
 
 
 def test_hx711_path_reads_each_conversion_once(make_sim):
-    """The real HX711 driver against the fake chip: 80 conversions/s, none skipped or repeated."""
+    """The real HX711 driver against the fake chip: no conversion read twice.
+
+    The force ramps at 10 N/s without noise, so every conversion of the fake chip has its own
+    counts (the ramp moves 427 counts every 3.05 ms, 3 to 5 steps per 12.5 ms conversion): a
+    conversion read twice repeats its counts exactly. How many conversions a busy machine leaves
+    unread (bigger steps), or spoils by holding the clock line past the chip's power-down time
+    (+1,000,000 counts while it settles again), is the machine's, not the driver's: not asserted
+    here (interval figures: ``make bench``)."""
     sim = make_sim(sensor="sim-hx711")
     with DeviceLink(sim.port) as link:
         assert link.info["sensor"] == "hx711"  # the real driver, on a fake chip
         assert link.info["gain"] == "128", "a calibration belongs to a gain: hello must say which"
+        link.command("sim noise 0")
+        link.command("sim force 500 50")
         link.start()
-        assert wait_until(lambda: link.stats.samples >= 160, timeout=10)
+        n0 = link.stats.samples
+        assert wait_until(lambda: link.stats.samples >= n0 + 160, timeout=30)
         rows = link.ring.last(link.stats.samples)
         assert_contiguous(rows, 1 / 80)
-        assert np.abs(np.diff(rows["t_dev_s"]) - 1 / 80).max() < 0.004
+        steps = np.diff(rows["raw"][-150:].astype(np.int64))  # on the ramp
+        assert np.count_nonzero(steps == 0) == 0, f"a conversion read twice: count steps {steps[:20]}"
+        assert np.median(steps) >= 3 * 427 - 10  # the counts do follow the ramp
 
 
 def test_force_from_the_sim_reaches_the_host(sim):
@@ -73,8 +90,9 @@ def test_force_from_the_sim_reaches_the_host(sim):
         counts_per_n, zero = (float(x) for x in link.info["cal"].split(":")[1:])
         link.start()
         link.command("sim force 50")
-        time.sleep(0.6)
-        raw = link.ring.window(0.2)["raw"]
+        n0 = link.stats.samples
+        assert wait_until(lambda: link.stats.samples >= n0 + 100, timeout=15)
+        raw = link.ring.last(40)["raw"]  # taken well after the force was set
         force = (raw.mean() - zero) / counts_per_n
         assert force == pytest.approx(50, abs=1.0)
 
@@ -87,7 +105,8 @@ def test_clock_wrap_is_seamless(make_sim):
         assert wait_until(lambda: link.stats.samples >= 700, timeout=15)
         rows = link.ring.last(link.stats.samples)
         assert_contiguous(rows, 1 / 200)
-        assert np.diff(rows["t_dev_s"]).max() < 0.02
+        # a wrong unwrap jumps by 2^30 µs (1074 s) or goes back; a busy machine only stretches steps
+        assert np.diff(rows["t_dev_s"]).max() < 10.0
 
 
 def test_bad_command_lines_get_error_replies_and_streaming_goes_on(sim):
@@ -134,20 +153,24 @@ def test_host_that_stops_reading_does_not_stall_sampling(sim):
         overflow = statuses[-1].overflow
         missing = int(seq[-1] - seq[0] + 1 - len(seq))
         assert missing == overflow, f"{missing} samples missing but the device reports {overflow} dropped"
-        # sampling went on through the pause: consecutive sequence numbers are one period apart
+        # sampling went on through the pause: a sampler that waited for the host would leave one
+        # step as long as the 2 s pause between consecutive samples (no wall-clock threshold below
+        # that: how regular the steps are depends on how busy the machine is)
         consecutive = np.diff(seq) == 1
         steps = np.diff(t)[consecutive]
-        # (a stalled sampler would leave one ~2 s step; a few ms of jitter on a shared machine is fine)
-        assert np.median(steps) == pytest.approx(5000, abs=100)
-        assert steps.max() < 20_000, f"sampling stalled for {steps.max() / 1000:.1f} ms"
-        assert (t[-1] - t[0]) / 1e6 > 3.0
+        assert steps.max() < 1_000_000, f"sampling stalled for {steps.max() / 1000:.1f} ms"
+        assert seq[-1] - seq[0] + 1 == len(seq) + overflow
 
 
 def test_watchdog_stops_a_silent_host_and_repl_is_reachable(sim):
     with serial.Serial(sim.port, timeout=0.05) as ser:
         decoder = StreamDecoder()
         ser.write(b"1 start\n")
-        _, messages = read_frames(ser, decoder, 4.0)  # say nothing for 4 s (> 3 s watchdog)
+        messages = []  # say nothing until the watchdog (3 s) speaks
+        deadline = time.monotonic() + 30
+        while not any(isinstance(m, DeviceError) for m in messages) and time.monotonic() < deadline:
+            messages += read_frames(ser, decoder, 0.5)[1]
+        messages += read_frames(ser, decoder, 0.5)[1]
         errors = [m for m in messages if isinstance(m, DeviceError)]
         assert [e.code for e in errors] == [1], messages
         assert "silent" in errors[0].text or "watchdog" in errors[0].text

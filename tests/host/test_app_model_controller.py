@@ -27,8 +27,11 @@ class Link:
     def stop(self):
         self._log("stop")
 
+    tare_gate = threading.Event()  # a tare takes half a second of samples on the device: held here
+    tare_gate.set()
+
     def tare(self):
-        time.sleep(0.2)  # a tare takes half a second of samples on the device
+        self.tare_gate.wait(10)
         self._log("tare")
 
     def close(self):
@@ -87,15 +90,16 @@ def test_explicit_port_skips_the_scan():
 
 def test_scan_runs_off_the_calling_thread_and_status_shows_it():
     release = threading.Event()
+    scan_done = threading.Event()
 
     def slow_scan():
-        release.wait(5)
+        release.wait(10)
+        scan_done.set()
         return []
 
     c, _ = make(find_boards=slow_scan)
-    t0 = time.monotonic()
     c.start()
-    assert time.monotonic() - t0 < 0.1  # start() does not wait for the scan
+    assert not scan_done.is_set()  # start() returned while the scan was still held: it did not wait
     assert wait_for(lambda: c.status().phase == "scanning")
     assert "Scanning" in c.status().message
     release.set()
@@ -118,14 +122,17 @@ def test_not_a_device_is_a_user_error_kept_for_exit():
     c.close()
 
 
-def test_tare_runs_on_the_worker_and_shows_busy():
+def test_tare_runs_on_the_worker_and_shows_busy(monkeypatch):
+    gate = threading.Event()
+    monkeypatch.setattr(Link, "tare_gate", gate)
     c, _ = make()
     c.start()
     assert wait_for(lambda: c.status().phase == "connected")
-    t0 = time.monotonic()
     c.request_tare()
-    assert time.monotonic() - t0 < 0.05  # the GUI thread is not held for the tare
+    # request_tare() returned while the tare is still held on the worker: the GUI thread was not held
+    assert "tare" not in c.status().link.calls
     assert wait_for(lambda: c.status().busy_action.startswith("Taring"))
+    gate.set()
     assert wait_for(lambda: "tare" in c.status().link.calls and not c.status().busy_action)
     link = c.status().link
     assert set(link.thread_names) == {"pointdose-controller"}

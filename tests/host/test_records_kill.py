@@ -39,7 +39,7 @@ CHILD = textwrap.dedent("""
             rows["raw"] = 15000
             listener.on_samples(rows)
             seq = due
-            print(seq - 1, flush=True)
+            print(seq - 1, listener.samples_written, flush=True)  # newest sample, samples committed
         time.sleep(0.01)
 """)
 
@@ -50,19 +50,19 @@ def test_kill_9_while_recording(tmp_path):
                              env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:
         assert child.stdout.readline().strip() == "ready"
-        last_seen = -1
-        start = time.monotonic()
-        while time.monotonic() - start < 2.7:
+        last_seen, committed = -1, 0
+        deadline = time.monotonic() + 60  # a guard only: the kill comes after 1,500 committed samples
+        while committed < 1500 and time.monotonic() < deadline:
             line = child.stdout.readline()
             assert line, "the recording process ended by itself"
-            last_seen = int(line)
+            last_seen, committed = (int(x) for x in line.split())
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)
     finally:
         if child.poll() is None:
             child.kill()
     assert child.returncode == -signal.SIGKILL
-    assert last_seen > 1500  # it really was recording for a while
+    assert committed >= 1500, "the recording committed nothing"  # it really was recording for a while
 
     with Store(db) as store:
         assert store.integrity_check() == "ok"
@@ -70,6 +70,7 @@ def test_kill_9_while_recording(tmp_path):
         assert app["end_reason"] is None  # never ended: shown as interrupted
         saved = store.samples(app["id"])
     assert np.array_equal(saved["seq"], np.arange(saved.size))  # no hole, nothing half-written
-    # committed every 0.5 s: what is missing is under about a second of samples (1 kHz)
-    assert saved["seq"][-1] >= last_seen - 1000, (int(saved["seq"][-1]), last_seen)
+    # every sample the child had seen committed survives (how many were still buffered depends on
+    # how busy the machine was: the seconds lost are a figure for docs/reliability.md, not a test)
+    assert saved.size >= committed, (saved.size, committed, last_seen)
     assert np.all(saved["pressure_kpa"] == 150.0) and np.all(saved["raw"] == 15000)

@@ -274,9 +274,9 @@ def test_rows_appended_while_the_runner_reads_are_neither_skipped_nor_repeated()
 
     thread = threading.Thread(target=reader)
     thread.start()
-    try:
-        until = time.monotonic() + 0.3
-        while time.monotonic() < until:
+    try:  # step until the reader has appended enough rows (a count; the deadline is only a guard)
+        until = time.monotonic() + 30
+        while len(link.ring) < 450 and time.monotonic() < until:
             runner.step(now=time.monotonic())
     finally:
         done.set()

@@ -100,7 +100,8 @@ def test_data_ready_deadline_raises_oserror():
 
 
 def test_deadline_real_time():
-    # the same with the real ticks_ms: returns after ~20 ms, not never
+    # the same with the real ticks_ms: returns (not never), and not before 20 ms (no upper bound:
+    # how late it returns says how busy the machine is)
     import time
     from pd_clock import Clock
     chip = FakeHX711(Clock(), rate=80)
@@ -112,7 +113,7 @@ def test_deadline_real_time():
         assert False
     except OSError as e:
         assert e.args[0] == 110
-    assert 20 <= time.ticks_diff(time.ticks_ms(), t0) < 500
+    assert 20 <= time.ticks_diff(time.ticks_ms(), t0)
 
 
 def test_power_down_when_sck_held_high():
