@@ -210,10 +210,17 @@ def run(args: argparse.Namespace) -> int:
             keys.close()
         out.finish(runner)
         if runner.ppt_saved is not None:
-            who = (f"client {args.client}'s PPT at {args.point!r}" if args.client and args.point and recording
-                   else None)
-            out.note(f"kept as {who} (valid with a {args.probe_area:g} cm² probe)" if who else
-                     "not kept as anyone's PPT: give --client CODE and --point P (and record) to keep it")
+            if recording is None:
+                out.note("PPT not kept (--no-record): record it with --client CODE --point P to keep it as theirs")
+            elif not args.client:
+                out.note("PPT recorded under 'unassigned': nobody's, never used for targets — give --client CODE "
+                         "--point P to keep it as a client's")
+            elif not args.point:
+                out.note(f"PPT recorded for client {args.client} at an unnamed point: give --point P so %PPT "
+                         "targets can use it")
+            else:
+                out.note(f"kept as client {args.client}'s PPT at {args.point!r} (valid with a "
+                         f"{args.probe_area:g} cm² probe)")
         status = 2 if runner.end_reason.startswith("alarm") else 0
     finally:
         if hand is not None:
