@@ -50,7 +50,10 @@ _POLLIN_ANY = const(0x0019)   # POLLIN | POLLERR | POLLHUP
 _SECOND = const(1000000)
 _HALF = const(0x20000000)   # (t - deadline) & MASK below this: the deadline has passed
 _MAX16 = const(65535)
-_WRITE_CHUNK = const(256)   # most bytes of the outbox written per step
+_WRITE_CHUNK = const(64)    # most bytes per write: one USB packet
+_STEP_MAX = const(256)      # most bytes written per step
+_SLOW_US = const(2000)      # a write that held the loop this long: the host has stopped reading
+_TRUST = const(256)         # bytes taken one at a time, POLLOUT each time: the host reads again
 _READ_MAX = const(64)       # most command bytes read per step
 
 F_STREAMING = const(1)
@@ -164,6 +167,9 @@ class Device:
         self._ob_n = 0
         self.lost_frames = 0    # frames dropped for want of outbox space (STATUS `lost`)
         self.cost = 0           # µs per sample, last measured by `rate`
+        self._trickle = False   # write a byte at a time (the host stopped reading)
+        self._good = 0
+        self.stalls = 0         # writes that held the loop over _SLOW_US
 
         self._poller = poller if poller is not None else StreamPoller(inp, out)
         self._in_open = True
@@ -288,6 +294,8 @@ class Device:
             self._io(now)
         ev = self._poller.poll()
         wr = ev & _POLLOUT
+        if not wr and not self._trickle:
+            self._slow()        # the FIFO is full: the host is not reading
         if ev & _POLLIN and self._in_open:
             self._read_input(now)
         if self.streaming:
@@ -449,8 +457,6 @@ class Device:
         if self._ob_n:
             off = self._ob_off
             n = self._ob_n - off
-            if n > _WRITE_CHUNK:
-                n = _WRITE_CHUNK
             w = self._write_raw(self.outbox, off, n)
             off += w
             if off >= self._ob_n:
@@ -475,6 +481,54 @@ class Device:
         return r.count >= self._spf
 
     def _write_raw(self, buf, off, n):
+        """Write what the link takes without holding the loop; returns bytes written.
+
+        POLLOUT promises one free byte only: on rp2 a larger write then waits until the whole
+        chunk fits the 256-byte USB FIFO, up to 500 ms. So writes are at most one USB packet, and
+        once a write was slow or POLLOUT was false (the host stopped reading) the bytes go one at a
+        time, each after a POLLOUT, until ``_TRUST`` bytes in a row found room."""
+        if self._trickle:
+            pl = self._poller
+            w = 0
+            while w < n and w < _WRITE_CHUNK:
+                if w and not pl.poll() & _POLLOUT:
+                    self._good = 0
+                    return w
+                k = self._put(buf, off + w, 1)
+                if k <= 0:
+                    return w
+                w += 1
+                self._good += 1
+            if self._good >= _TRUST:
+                self._trickle = False
+            return w
+        if n > _STEP_MAX:
+            n = _STEP_MAX
+        clk = self.clock
+        w = 0
+        while w < n:
+            if w and not self._poller.poll() & _POLLOUT:
+                self._slow()
+                return w
+            m = n - w if n - w < _WRITE_CHUNK else _WRITE_CHUNK
+            t0 = clk.now()
+            k = self._put(buf, off + w, m)
+            if k > 0:
+                w += k
+            if (clk.now() - t0) & MASK > _SLOW_US:
+                self._slow()
+                return w
+            if k < m:
+                return w
+        return w
+
+    def _slow(self):
+        self._trickle = True
+        self._good = 0
+        if self.stalls < MASK:
+            self.stalls += 1
+
+    def _put(self, buf, off, n):
         try:
             w = self._out.write(buf, off, n)
         except OSError as e:

@@ -145,6 +145,7 @@ class Rig:
                           kbd_intr=kbd or self.kbd_calls.append, boot=b"\x1a\x2b\x3c\x4d",
                           store=store, poller=self.poller, **(pins or {}), **(dev_kw or {}))
         self.pending = []
+        self._rest = b""
 
     def run_us(self, us, step=250):
         """Advance fake time by ``us`` in steps of ``step`` µs, calling step() each time."""
@@ -161,7 +162,12 @@ class Rig:
         self.run_us(us)
 
     def frames(self):
-        fs = frames(self.out.take())
+        """Frames completed since the last call (a frame still being written waits for its end:
+        the device writes at most one USB packet at a time)."""
+        d = self._rest + self.out.take()
+        i = d.rfind(b"\x00") + 1
+        self._rest = d[i:]
+        fs = frames(d[:i])
         self.pending.extend(fs)
         return fs
 

@@ -377,5 +377,49 @@ def test_frames_dropped_for_want_of_output_buffer_are_counted():
     assert got == sorted(got) and len(set(got)) == len(got)   # each reply names its request
 
 
+# ------------------------------------------------ a write never stalls sampling
+def test_host_that_stops_reading_never_stalls_sampling_or_the_limit():
+    # rp2 USB CDC: POLLOUT = one free byte; a write waits until its whole chunk fits the 256-byte
+    # FIFO, up to 500 ms. The host holds the port open and reads nothing for 3 s. The firmware
+    # cannot learn the FIFO's free space beyond that one byte, so the write under way when the
+    # host stops may wait out the timeout once (its slots are counted as missed); from then on it
+    # writes one byte per POLLOUT and nothing blocks. The old firmware blocked on every write.
+    mk, box = _cdc()
+    r = Rig(io=mk, rate=200, watchdog_ms=60000)
+    cdc = box[0]
+    dev = r.dev
+    r.cmd("1 limit 300000\n")          # about 18 N on the simulated cell
+    r.cmd("2 start\n")
+    _run_like_run(r, 500000)
+    assert cdc.max_block_us < 2000
+    cdc.host_reading = False
+    _run_like_run(r, 1500000)
+    blocked_onset = cdc.blocked_us
+    m0 = dev.sched.missed
+    dev.sensor.sim.command(["force", "30"])
+    t_press = r.clock.now()
+    while not dev.alarm and (r.clock.now() - t_press) & h.MASK < 1500000:
+        w = dev.step()
+        if w > 0:
+            r.clock.advance(w)
+    assert dev.alarm, "the over-pressure limit did not fire while the host was not reading"
+    assert (r.clock.now() - t_press) & h.MASK <= 10000, "the limit check was held up by a write"
+    _run_like_run(r, 1000000)
+    # at most the onset of the stall cost one write timeout; after it, nothing blocks
+    assert cdc.blocked_us == blocked_onset and cdc.blocked_us <= 510000, (cdc.blocked_us, blocked_onset)
+    assert dev.sched.missed == m0, (dev.sched.missed, m0)
+    cdc.host_reading = True
+    _run_like_run(r, 1000000)
+    r.cmd("3 stop\n")
+    _run_like_run(r, 300000)
+    r.frames()
+    st = [h.status(p) for t, p in r.pending if t == 3][-1]
+    seqs = [x[0] for x in r.samples(r.pending)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    # nothing vanished unaccounted: samples received + ring overflow == samples taken
+    assert len(seqs) + st["overflow"] == st["next_seq"], (len(seqs), st)
+    assert any(t == 4 and p[0] == 5 for t, p in r.pending), "the ERROR 5 alarm frame never went out"
+
+
 if __name__ == "__main__":
     h.main(globals())
