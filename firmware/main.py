@@ -56,6 +56,7 @@ def make_sensor(cfg, board, clock):
         from pd_adc import ADCSensor
         if cfg["adc_pin"] is None:
             raise ValueError("adc_pin: not set")
+        board.quiet_adc_power()     # Pico: GP23 high, regulator in its low-noise PWM mode
         return ADCSensor(board.adc(cfg["adc_pin"]), oversample=cfg["oversample"], rate=cfg["rate"])
     raise ValueError("sensor=%s: unknown" % kind)
 

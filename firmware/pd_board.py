@@ -33,8 +33,10 @@ def _hex(b):
 
 
 class Board:
-    def __init__(self, name):
+    def __init__(self, name, machine_name=None):
         self.name = name
+        self.machine_name = machine_name if machine_name is not None else getattr(
+            sys.implementation, "_machine", "")
         self.irq_off = _no_irq_off
         self.irq_on = _no_irq_on
         self.store = ""
@@ -109,6 +111,16 @@ class Board:
             from pd_fakeio import FakePin
             return FakePin("buzzer", 0)
         return PwmBuzzer(self._machine, self.pin(n, out=True))
+
+    def quiet_adc_power(self):
+        """Pico (not Pico W): GP23 high puts the on-board regulator in PWM mode, which lowers ADC
+        noise (Raspberry Pi Pico datasheet, "Using the ADC"). On a Pico W GP23 is the wireless
+        chip's power line, so it is left alone. Returns True when done."""
+        m = self._machine
+        if m is None or self.name != "rp2" or "Pico W" in self.machine_name:
+            return False
+        m.Pin(23, m.Pin.OUT).value(1)
+        return True
 
     def button(self, n):
         """An input to GND with the internal pull-up (a foot pedal's resting level is read at boot)."""

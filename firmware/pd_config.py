@@ -54,7 +54,8 @@ PROFILES = {
     "pico-fsr": {"sensor": "adc", "adc_pin": 26, "oversample": 8, "rate": 200, "led": "LED",
                  "buzzer": 15, "buttons": {"release": 10, "pain": 11, "stop": 12}},
     # ESP32 DevKit + HX711 behind the USB-UART bridge.
-    "esp32-hx711": {"sensor": "hx711", "dout": 4, "sck": 5, "rate": 10, "led": 2, "buzzer": 26,
+    # No "led": 2 -- Espressif's DevKitC has no user LED on GPIO 2 (clones do): an external LED on 25.
+    "esp32-hx711": {"sensor": "hx711", "dout": 4, "sck": 5, "rate": 10, "led": 25, "buzzer": 26,
                     "buttons": {"release": 32, "pain": 33, "stop": 27}, "link": "uart:115200"},
     # Unix port: simulated load cell; LED, buzzer and buttons are fake pins (`io`, `sim button`).
     "unix-sim": {"sensor": "sim", "rate": 200, "led": "LED", "buzzer": 15,

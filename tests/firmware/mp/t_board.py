@@ -162,13 +162,13 @@ class _FakeRp2Machine:
         self.irq.append(st)
 
 
-def _rp2_board():
+def _rp2_board(machine_name="Raspberry Pi Pico with RP2040"):
     import sys
     m = _FakeRp2Machine()
     sys.modules["machine"] = m
     try:
         import pd_board
-        b = pd_board.Board("rp2")
+        b = pd_board.Board("rp2", machine_name)
     finally:
         del sys.modules["machine"]
     return b, m
@@ -419,6 +419,31 @@ def test_host_that_stops_reading_never_stalls_sampling_or_the_limit():
     # nothing vanished unaccounted: samples received + ring overflow == samples taken
     assert len(seqs) + st["overflow"] == st["next_seq"], (len(seqs), st)
     assert any(t == 4 and p[0] == 5 for t, p in r.pending), "the ERROR 5 alarm frame never went out"
+
+
+def test_adc_build_sets_gp23_on_a_pico_and_leaves_it_on_a_pico_w():
+    import main
+    made = {}
+    for name in ("Raspberry Pi Pico with RP2040", "Raspberry Pi Pico W with RP2040"):
+        board, m = _rp2_board(name)
+        pins = []
+        P = m.Pin
+
+        class Rec(P):
+            def __init__(self, n, *a, **k):
+                P.__init__(self, n, *a, **k)
+                pins.append(self)
+        m.Pin = Rec
+        m.ADC = lambda n: type("A", (), {"read_u16": lambda self: 1000})()
+        main.make_sensor(h.cfg(sensor="adc", adc_pin=26, oversample=4, rate=200), board, None)
+        made[name] = [(p.n, p.mode, p.level) for p in pins if p.n == 23]
+    assert made["Raspberry Pi Pico with RP2040"] == [(23, 1, 1)], made
+    assert made["Raspberry Pi Pico W with RP2040"] == [], made
+
+
+def test_esp32_profile_does_not_count_on_a_gpio2_led():
+    import pd_config
+    assert pd_config.PROFILES["esp32-hx711"]["led"] != 2
 
 
 if __name__ == "__main__":
