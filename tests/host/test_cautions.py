@@ -135,3 +135,20 @@ def test_targets_that_do_not_fit_under_a_lowered_limit_are_refused_with_the_reas
         assert any("Anticoagulants" in line for line in pre.lines())  # every caution is still shown
         pre = prepare(builtin("holds", target="150 kPa"), store=store, client_id=cid, point_name="upper_trapezius.1:L")
         assert not pre.decision.refusals and pre.protocol.limits.max_kpa == 200.0
+
+
+def test_a_ppt_measured_with_another_probe_is_refused_before_anything_opens(tmp_path):
+    from pointdose.records import Store
+    from pointdose.session.precheck import prepare
+
+    with Store(tmp_path / "r.sqlite") as store:
+        cid = store.add_client("A")
+        pid = store.point(cid, "upper_trapezius.1", "L")
+        store.add_ppt(pid, store.start_session(cid), 200.0, probe_area_cm2=0.5, ramp_kpa_s=50.0, n=3, planned=3)
+        with pytest.raises(ProtocolError, match="0.5 cm² probe but this session uses 1 cm²"):
+            prepare(builtin("ischemic"), store=store, client_id=cid, point_name="upper_trapezius.1:L",
+                    probe_area_cm2=1.0)
+        pre = prepare(builtin("ischemic"), store=store, client_id=cid, point_name="upper_trapezius.1:L",
+                      probe_area_cm2=0.5)
+        assert pre.point.ppt.kpa == 200.0 and pre.ppt_id is not None
+        assert pre.info_extra(acknowledged=False, confirmed=False)["ppt_id"] == pre.ppt_id

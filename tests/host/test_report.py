@@ -112,3 +112,28 @@ def test_many_points_flow_onto_more_pages(tmp_path):
     thumbs = sum(len(np.split(r, np.flatnonzero(np.diff(r) > 5) + 1))
                  for r in (np.flatnonzero(mask(p, TRACE_RGB).any(axis=1)) for p in pages) if r.size)
     assert thumbs == 7
+
+
+def test_report_says_what_an_application_started_under(tmp_path):
+    """The cautions acknowledged and the client's own PPT a %PPT target used (issue 10)."""
+    with Store(tmp_path / "records.sqlite") as store:
+        cid = store.add_client("REP-3")
+        sid = store.start_session(cid)
+        pid = store.point(cid, "suboccipitals", "L")
+        ppt_id = store.add_ppt(pid, sid, 180.0, probe_area_cm2=1.0, ramp_kpa_s=50.0, n=3, planned=3)
+        listener = RecordingListener(store, session_id=sid, autoflush=False)
+        cautions = {"findings": [{"key": "suboccipital", "origin": "location", "action": "acknowledge", "text": "t",
+                                  "max_kpa": 200.0}], "acknowledged": True}
+        rows = synth_rows(hold_profile(150.0, hold_s=10.0), 100.0)
+        listener.on_application_start({"point_id": pid, "protocol": "holds", "probe_area_cm2": 1.0,
+                                       "t_s": float(rows["t_s"][0]), "ppt_id": ppt_id, "cautions": cautions})
+        listener.on_samples(rows)
+        listener.on_application_end(float(rows["t_s"][-1]), "completed", {})
+        listener.close()
+        pdf = store.path.parent / "r3.pdf"
+        from pointdose.records.report import session_report
+
+        session_report(store, sid, pdf)
+    text = " ".join(text_of(pdf).split())
+    assert "Cautions acknowledged suboccipital" in text
+    assert "%PPT targets from PPT 180 kPa, measured 20" in text and "this client" in text

@@ -240,6 +240,25 @@ def session_report(store: Store, session_id: int, out: str | Path, *, include_na
     return out
 
 
+def _started_under(store: Store, a: dict) -> list[tuple[str, str]]:
+    """Table rows: the cautions acknowledged, a confirmation above the PPT ceiling, the client's own
+    PPT its %PPT targets used (docs/protocols.md, "Cautions and contraindications")."""
+    out = []
+    rows = store.application_cautions(a["id"])
+    acks = [r["key"].replace("_", " ") for r in rows if r["action"] == "acknowledge" and r["acknowledged"]]
+    if acks:
+        out.append(("Cautions acknowledged", ", ".join(acks)))
+    if any(r["action"] == "confirm" and r["acknowledged"] for r in rows):
+        out.append(("Above the PPT ceiling", "confirmed before the start"))
+    if a.get("ppt_id") is not None:
+        ppt = store.query("SELECT kpa, measured_at, source FROM ppt WHERE id=?", (a["ppt_id"],))
+        if ppt:
+            how = "imported" if ppt[0]["source"] == "points-file" else "measured"
+            out.append(("%PPT targets from", f"PPT {ppt[0]['kpa']:.0f} kPa, {how} {ppt[0]['measured_at'][:10]}, "
+                                             "this client"))
+    return out
+
+
 def _application_block(pdf, store: Store, a: dict, second) -> None:
     p = pdf.pdf
     block_h = 50
@@ -301,6 +320,7 @@ def _application_block(pdf, store: Store, a: dict, second) -> None:
     ]
     if m["gaps"]:
         table.append(("Stream gaps", f"{len(m['gaps'])} ({m['gap_s']:.2f} s), not integrated"))
+    table += _started_under(store, a)
     pdf.font(7)
     y = y0 + 9
     for label, value in table:

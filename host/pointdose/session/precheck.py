@@ -144,6 +144,8 @@ def prepare(protocol: Protocol, *, store=None, client_id: int | None = None, poi
         raise ProtocolError(f"{who} has no PPT{where} yet: measure it first (pointdose session --protocol ppt "
                             f"--client {code} --point {name or 'POINT'}, or the Session tab with the ppt "
                             "protocol), or give the targets in kPa" + (f" ({note})" if note else ""))
+    if uses_ppt(protocol) and ppt is not None:
+        point.valid_ppt()  # measured with another probe: refused here, before any device is opened
     if ppt is None and name and code is not None:
         note = legacy_note(name, legacy_points_path)
         if note:
