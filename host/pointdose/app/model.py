@@ -300,9 +300,11 @@ class LiveModel:
         self.calibration_record = None  # set by the Calibrate panel: pointdose.calibration.CalibrationRecord
         self._window_count = 0
         self._measured_hz = 0.0
-        # False while a training drill hides the pressure (pointdose.training: feedback off): the
-        # trace, the readout and the axis scale then reveal nothing. Set by the Training panel.
+        # False while a training drill hides the pressure (pointdose.training: feedback off) or a
+        # blinded PPT runs: the trace, the readout and the axis scale then reveal nothing. Set by the
+        # Training and Session panels, with the note the readout shows meanwhile.
         self.feedback_visible = True
+        self.hidden_note = "feedback off (training)"
 
     # ---- settings (called from view callbacks, on the render thread)
     def set_unit(self, key: str) -> None:
@@ -353,7 +355,7 @@ class LiveModel:
         readout, level, note = "—", "none", ""
         last_rx = float(rx[-1]) if rx.size else None
         if hidden:
-            note = "feedback off (training)"
+            note = self.hidden_note
         elif self._readout_values is not None and self._readout_values.size:
             readout = scale.format(float(self._readout_values.mean()))
             level = "live"

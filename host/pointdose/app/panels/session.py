@@ -97,6 +97,7 @@ class SessionPanel(Panel):
         self.message = ""
         self.shown: list[tuple[float, str, str]] = []  # (host time, phase, band) per frame, for tests
         self._pending_autostart = dict(self.autostart) if self.autostart else None
+        self._blinding = False  # this panel hid the readout for a blinded PPT
         self._tab = None
         self.prepared = None  # pointdose.session.precheck.Prepared for the protocol/point/client shown
         self.precheck_error = ""
@@ -139,7 +140,7 @@ class SessionPanel(Panel):
                 dpg.add_text("", tag=T.cycle, color=view.GREY)
         dpg.add_progress_bar(tag=T.progress, default_value=0.0, width=-1, overlay="")
         dpg.add_text("Choose a protocol and press Start (Demo: a virtual hand follows on the simulated device)",
-                     tag=T.prompt, color=view.WHITE)
+                     tag=T.prompt, color=view.WHITE, wrap=0)  # long prompts wrap at the window edge
         dpg.add_text("", tag=T.band_text, color=view.GREY)
         dpg.add_text("", tag=T.rate_text, color=view.CYAN)
         dpg.add_text("", tag=T.alarm, color=view.RED, wrap=0)
@@ -379,7 +380,16 @@ class SessionPanel(Panel):
         def disp(kpa):
             return units.convert(kpa, "kPa", unit, area)
 
+        # a blinded PPT: no pressure number anywhere until it ends (the rate guide and trace shape stay)
+        blind = bool(getattr(cue, "blinded", False)) and not cue.finished and not runner.done.is_set()
+        if blind or self._blinding:
+            ctx.model.hidden_note = "blinded PPT"
+            ctx.model.feedback_visible = not blind
+            self._blinding = blind
+
         def fmt(kpa):
+            if blind and kpa is not None:
+                return "(blinded)"
             return "—" if kpa is None else f"{units.format_value(disp(kpa), unit)} {sym}"
 
         alarm = cue.phase == "alarm" or bool(cue.alarm)
@@ -459,7 +469,8 @@ class SessionPanel(Panel):
             for tag in (T.guide, T.guide_lo, T.guide_hi):
                 dpg.set_value(tag, [[], []])
         dpg.set_axis_limits(T.y_axis, min(0.0, float(np.min(y))), max(top * 1.15, disp(50.0)))
-        dpg.configure_item(T.y_axis, label=f"pressure ({sym})")
+        blind = bool(getattr(cue, "blinded", False)) and not cue.finished
+        dpg.configure_item(T.y_axis, label="pressure (blinded)" if blind else f"pressure ({sym})", no_tick_labels=blind)
 
     # ------------------------------------------------------------------ end
 

@@ -320,6 +320,7 @@ class TrainingPanel(Panel):
             model = ctx.model
 
             def gate(cue, model=model):  # on the trainer's thread, at the moment the gate changes
+                model.hidden_note = "feedback off (training)"
                 model.feedback_visible = cue.feedback_on or cue.phase in ("done", "stopped", "idle")
 
             self.trainer = LiveTrainer(link, blocks, store=self.store, session_uid=session_uid,
@@ -425,8 +426,7 @@ class TrainingPanel(Panel):
             self._maybe_demo(ctx)
         tr = self.trainer
         self._show_running(tr)
-        if tr is None:
-            ctx.model.feedback_visible = True
+        if tr is None:  # (the readout's visibility is the Session tab's then: a blinded PPT hides it)
             dpg.set_value(T.phase, "No drill running")
             dpg.set_value(T.info, "Set the drill on the left and press Start drill")
             self._refresh_progress()
