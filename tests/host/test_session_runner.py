@@ -230,10 +230,13 @@ def test_refusals_uncalibrated_device_and_unaccepted_caution():
     with pytest.raises(UserError, match="calibrate"):
         SessionRunner(link, builtin("holds"))
     with pytest.raises(UserError, match="carotid"):
-        SessionRunner(FakeLink(), builtin("holds", target="50 kPa"), PointContext(region="anterior-neck"))
-    runner = SessionRunner(FakeLink(), builtin("holds", target="50 kPa"), PointContext(region="anterior-neck"),
-                           accept_caution=True)
-    assert runner.engine.limits.max_kpa == 100.0
+        SessionRunner(FakeLink(), builtin("ppt"), PointContext(region="anterior-neck"))
+    # the runner refuses what the region never allows, even when a caller skipped the start checks
+    with pytest.raises(UserError, match="no sustained compression"):
+        SessionRunner(FakeLink(), builtin("holds", target="50 kPa"), PointContext(region="anterior_neck"),
+                      accept_caution=True)
+    runner = SessionRunner(FakeLink(), builtin("ppt"), PointContext(region="anterior-neck"), accept_caution=True)
+    assert runner.engine.limits.max_kpa == 100.0 and runner.engine.limits.max_hold_s == 10.0
 
 
 def test_closing_a_running_session_ends_and_records_the_application():

@@ -30,8 +30,18 @@ def limits_for(base: Limits, region: str | None) -> Limits:
     return out
 
 
-def check_caution_acknowledged(region: str | None, acknowledged: bool) -> None:
+def check_caution_acknowledged(region: str | None, acknowledged: bool, protocol=None) -> None:
+    """Raise unless the region's cautions were acknowledged; with ``protocol``, also refuse what a
+    region never allows (sustained compression over the carotid sinus), whatever was acknowledged."""
     keys = region_keys(region)
+    if protocol is not None:
+        from pointdose.protocols.cautions import sustained
+
+        for key in keys:
+            c = REGIONS[key]
+            if c.no_sustained and sustained(protocol):
+                raise ProtocolError(f"refused — {c.label}: no sustained compression (the {protocol.name} protocol "
+                                    f"keeps the pressure on). {c.warning}")
     if keys and not acknowledged:
         c = REGIONS[keys[0]]
         raise ProtocolError(f"{c.label}: {c.warning} Confirm you have read this before starting "

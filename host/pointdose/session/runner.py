@@ -60,7 +60,7 @@ class SessionRunner:
         self.link = link
         self.protocol = protocol
         self.point = point or PointContext()
-        check_caution_acknowledged(self.point.region, accept_caution)
+        check_caution_acknowledged(self.point.region, accept_caution, protocol)  # hard refusals too
         self.calibration_record = calibration_record
         self.conv = convert.converter_for_link(getattr(link, "info", {}), calibration_record)
         top_kpa = device_limit.sensor_top_kpa(self.conv, self.point.probe_area_cm2)  # calibrated or raw range
