@@ -181,3 +181,20 @@ def test_export_round_trip_keeps_screening_ppt_provenance_and_cautions(tmp_path)
         assert app["ppt_id"] == found.ppt_id and found.record.sd_kpa == 9.0
         assert target.query("SELECT measured_rate_kpa_s FROM ppt")[0]["measured_rate_kpa_s"] == 49.0
         assert target.application_cautions(app["id"])[0]["acknowledged"] == 1
+
+
+def test_the_engines_censored_flag_is_kept_and_such_a_ppt_is_not_used(tmp_path):
+    with Store(tmp_path / "r.sqlite") as store:
+        cid = store.add_client("C")
+        sid = store.start_session(cid)
+        pid = store.point(cid, "infraspinatus.1", "L")
+        listener = RecordingListener(store, session_id=sid, autoflush=False)
+        listener.on_application_start({"point_id": pid, "protocol": "ppt", "probe_area_cm2": 1.0, "t_s": 0.0})
+        trials = [{"trial": 1, "ppt_kpa": 400.0, "rate_kpa_s": 50.0, "censored": False},
+                  {"trial": 2, "ppt_kpa": 410.0, "rate_kpa_s": 50.0, "censored": True}]
+        listener.on_event(0.5, "ppt", {"kpa": 405.0, "ramp_kpa_s": 50.0, "repeats": [400.0, 410.0], "n": 2,
+                                       "planned": 2, "trials": trials, "censored": True})
+        listener.on_application_end(1.0, "completed", {})
+        listener.close()
+        assert store.query("SELECT censored FROM ppt")[0]["censored"] == 1
+        assert lookup(store, pid, 1.0) is None  # a threshold above the ceiling is not a PPT to scale targets by

@@ -393,13 +393,21 @@ class RecordingListener:
                           _number(data.get("ramp_kpa_s")), cal_id, _dumps(data.get("repeats")), _now(), protocol,
                           _number(data.get("sd_kpa")), _int(data.get("n"), data.get("repeats")),
                           _int(data.get("planned")), sum(rates) / len(rates) if rates else None,
-                          1 if any(t.get("ppt_kpa") is None for t in trials) else 0))
+                          1 if _censored(data, trials) else 0))
         elif kind in ("pain", "pain_rating") and _number(data.get("value")) is not None:
             value = int(data["value"])
             stage = data.get("stage") if data.get("stage") in ("before", "during", "after") else "during"
             if 0 <= value <= 10:
                 conn.execute("INSERT INTO pain (session_id, point_id, application_id, stage, value, t_s, rated_at) "
                              "VALUES (?,?,?,?,?,?,?)", (session_id, point_id, app_id, stage, value, t_s, _now()))
+
+
+def _censored(data: dict, trials: list[dict]) -> bool:
+    """The engine's own flag (a counted trial reached the ceiling without a signal) when it gives one,
+    else: some trial ended without a PPT."""
+    if "censored" in data:
+        return bool(data["censored"])
+    return any(t.get("ppt_kpa") is None for t in trials)
 
 
 def _int(value, fallback_list=None) -> int | None:
