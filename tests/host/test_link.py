@@ -231,3 +231,63 @@ def test_a_port_that_will_not_open_says_what_to_do(exc, words):
     with pytest.raises(UserError) as err:
         DeviceLink("/dev/ttyACM7", serial_factory=refuse)
     assert words in str(err.value) and "/dev/ttyACM7" in str(err.value)
+
+
+class ReplOnlyPort:
+    """A MicroPython board without the pointdose firmware: whatever it gets, the REPL answers."""
+
+    BANNER = b"MicroPython v1.24.1 on 2024-11-29; Raspberry Pi Pico with RP2040\r\nType \"help()\" for more information.\r\n>>> "
+
+    def __init__(self, url: str = "fake://repl") -> None:
+        import threading
+
+        self.port = url
+        self.baudrate, self.timeout, self.write_timeout, self.dtr, self.rts = 115200, None, None, True, False
+        self.written = bytearray()
+        self._out = bytearray()
+        self._cond = threading.Condition()
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def reset_input_buffer(self) -> None:
+        with self._cond:
+            self._out.clear()
+
+    @property
+    def in_waiting(self) -> int:
+        return len(self._out)
+
+    def write(self, data: bytes) -> int:
+        with self._cond:
+            self.written += data
+            for line in bytes(data).split(b"\n")[:-1]:  # echo, then the error Python gives for a command line
+                self._out += line + b"\r\nTraceback (most recent call last):\r\n  File \"<stdin>\", line 1\r\n" \
+                                    b"SyntaxError: invalid syntax\r\n>>> "
+            if b"\x04" in data:  # soft reset: no main.py, back at the prompt
+                self._out += b"\r\nMPY: soft reboot\r\n" + self.BANNER
+            self._cond.notify_all()
+        return len(data)
+
+    def read(self, size: int = 1) -> bytes:
+        with self._cond:
+            if not self._out:
+                self._cond.wait(self.timeout or 0)
+            data = bytes(self._out[:size])
+            del self._out[:size]
+            return data
+
+
+def test_a_board_that_stays_at_the_repl_is_given_up_with_one_clear_line():
+    port = ReplOnlyPort()
+    with pytest.raises(NotAPointdoseDevice) as exc:
+        DeviceLink("fake://repl", serial_factory=lambda url: port, hello_timeout=0.5)
+    assert str(exc.value) == ("fake://repl is at the MicroPython REPL and falls back into it after a soft reset "
+                              "(Ctrl-D): its main.py is missing or fails at start; install the firmware again "
+                              "(pointdose flash)")
+    from pointdose.link.device_link import REPL_MAX_TRIES, REPL_WAKE
+
+    assert bytes(port.written).count(REPL_WAKE) == REPL_MAX_TRIES  # tried a few soft resets, then stopped

@@ -481,6 +481,7 @@ class LiveModel:
             ("CRC errors", format_count(_get(stats, "crc_errors"))),
             ("Framing errors", format_count(_get(stats, "framing_errors"))),
             ("Reconnects", format_count(_get(stats, "reconnects"))),
+            ("Back from the REPL", format_count(_get(stats, "repl_recoveries"))),
         ]
         return tuple(rows)
 

@@ -13,6 +13,17 @@ re-opens the same port path every ``reconnect_interval`` s (or the board with th
 number, if it came back under another name). When the device answers ``hello`` again, a changed
 boot id starts a new segment, streaming is restarted if it was on, and ``stats.reconnects`` grows.
 
+A device that fell into the MicroPython REPL (a stray Ctrl-C byte while it was not streaming, also
+after the watchdog stopped a stream, or a crash) shows its prompt on the link: bytes that are not a
+frame, ending in ``>>> `` and followed by silence. The reader thread then sends Ctrl-C (drop the
+line) and Ctrl-D (soft reset: a board runs ``main.py`` again; the unix port exits and the simulated
+device's launcher boots the firmware again), asks ``hello`` until the firmware answers, and carries
+on as after a reboot: a new segment, the limit and cue re-applied, streaming restarted if it was
+on. Each recovery is kept in :attr:`DeviceLink.recoveries` with the gap it cost, and counted in
+``stats.repl_recoveries`` / ``stats.repl_gap_s``. A device that keeps falling back into the REPL
+(``main.py`` missing or failing) is given up after :data:`REPL_MAX_TRIES` tries with one clear
+line. After the ``repl`` command (asked for on purpose, e.g. before ``mpremote``) nothing is done.
+
 Device features (docs/protocol.md): the calibration blob kept on the device
 (:meth:`DeviceLink.read_calibration` / :meth:`~DeviceLink.write_calibration` /
 :meth:`~DeviceLink.clear_calibration`), the cue it shows (:meth:`~DeviceLink.send_cue`, echoed in
@@ -60,6 +71,14 @@ from pointdose.protocol.wire import (
 )
 
 MAX_LINE = 80
+REPL_PROMPTS = (b">>> ", b"raw REPL; CTRL-B to exit\r\n>")  # MicroPython's friendly and raw REPL prompts
+REPL_QUIET_S = 0.25  # a prompt followed by this much silence is the REPL waiting, not a frame in transit
+REPL_WAKE = b"\x03\x04"  # Ctrl-C drops the line typed so far; Ctrl-D on an empty line: soft reset
+REPL_BOOT_S = 0.5  # first hello this long after the soft reset, then every REPL_HELLO_INTERVAL_S
+REPL_HELLO_INTERVAL_S = 1.0
+REPL_RECOVERY_TIMEOUT_S = 15.0  # a recovery whose hellos go unanswered this long is given up
+REPL_MAX_TRIES = 3  # soft resets within REPL_TRIES_WINDOW_S before the device is given up
+REPL_TRIES_WINDOW_S = 60.0
 LINK_BUDGET = 0.70  # share of a UART link the stream may use (docs/protocol.md)
 UART_BATCH_US = 20000  # firmware default batching on a UART link
 
@@ -69,6 +88,23 @@ class ButtonPress(NamedTuple):
 
     t_dev_s: float
     name: str
+
+
+@dataclass
+class ReplRecovery:
+    """A device found at the MicroPython REPL and brought back (times: host ``time.monotonic()`` s)."""
+
+    detected_s: float  # when the prompt was seen
+    recovered_s: float | None = None  # when the firmware answered hello again
+    last_sample_s: float | None = None  # the newest sample before (device time mapped to host s)
+
+    @property
+    def gap_s(self) -> float | None:
+        """Seconds without data: from the last sample before (or the detection) to the answer."""
+        if self.recovered_s is None:
+            return None
+        start = self.last_sample_s if self.last_sample_s is not None else self.detected_s
+        return max(0.0, self.recovered_s - min(start, self.detected_s))
 
 
 class LinkState(enum.Enum):
@@ -92,6 +128,8 @@ class LinkStats:
     unknown_frames: int = 0
     reconnects: int = 0
     boot_changes: int = 0
+    repl_recoveries: int = 0  # times the device was found at the MicroPython REPL and brought back
+    repl_gap_s: float = 0.0  # seconds those recoveries cost, summed (see ReplRecovery.gap_s)
     last_sample_host_time: float | None = None
 
 
@@ -126,6 +164,11 @@ def link_load(rate_hz: float, batch_us: int) -> float:
     period_us = 1e6 / rate_hz
     per_frame = max(1, min(40, int(batch_us // period_us)))
     return rate_hz * 5 + rate_hz / per_frame * 15
+
+
+def repl_stranded_message(port: str) -> str:
+    return (f"{port} is at the MicroPython REPL and falls back into it after a soft reset (Ctrl-D): "
+            "its main.py is missing or fails at start; install the firmware again (pointdose flash)")
 
 
 def open_error_message(port: str, exc: BaseException) -> str:
@@ -211,6 +254,16 @@ class DeviceLink:
         self._last_probe = 0.0
         self._reconnect_at = 0.0
         self._ever_connected = False
+        self.recoveries: deque[ReplRecovery] = deque(maxlen=50)  # newest last
+        self.on_repl_recovery: Callable[[ReplRecovery], None] | None = None  # reader thread, after each
+        self._last_byte_rx = time.monotonic()
+        self._repl_wanted = False  # the host sent `repl` itself: leave the REPL alone
+        self._repl_gave_up = False
+        self._recovery: ReplRecovery | None = None
+        self._recovery_tries: list[float] = []
+        self._recovery_hello_at = 0.0
+        self._recovery_deadline = 0.0
+        self._recovery_done = threading.Event()  # a recovery ended (brought back or given up)
         try:
             self._ser = self._open(port)
         except Exception as exc:
@@ -218,9 +271,17 @@ class DeviceLink:
         self._thread = threading.Thread(target=self._run, name=f"pointdose-link {port}", daemon=True)
         self._thread.start()
         try:
-            self.command("hello", timeout=hello_timeout, hook=self._on_hello)
+            try:
+                self.command("hello", timeout=hello_timeout, hook=self._on_hello)
+            except CommandTimeout:
+                # our hello may have met the REPL (its echo and prompt): the reader thread is bringing
+                # the firmware back; its own hello fills in self.info
+                if not self._wait_for_recovery():
+                    raise
         except CommandTimeout:
             self._shutdown()
+            if self._repl_gave_up:
+                raise NotAPointdoseDevice(repl_stranded_message(port)) from None
             raise NotAPointdoseDevice(
                 f"{port} did not answer as a pointdose device within {hello_timeout:g} s: "
                 "is the pointdose firmware installed? (pointdose flash)") from None
@@ -443,6 +504,8 @@ class DeviceLink:
                     break
             cmd_id = self._next_id
             line = f"{cmd_id} {text}\n".encode("ascii", "strict")
+            if text.split()[:1] == ["repl"]:
+                self._repl_wanted = True
             if len(line) > MAX_LINE or any(b < 0x20 or b > 0x7E for b in line[:-1]):
                 raise ValueError(f"command line must be printable ASCII of at most {MAX_LINE} bytes: {text!r}")
             self._pending[cmd_id] = pending
@@ -495,7 +558,9 @@ class DeviceLink:
                 data = ser.read(waiting if waiting > 0 else 1)
                 rx = time.monotonic()
                 if data:
+                    self._last_byte_rx = rx
                     self._handle(data, rx)
+                self._check_repl(rx, ser)
                 self._housekeeping(rx)
             except Exception as exc:
                 if self._closing.is_set():
@@ -632,6 +697,89 @@ class DeviceLink:
             return
         self._on_hello(reply)
         self._restart_stream()
+
+    # --- a device at the MicroPython REPL (reader thread) ----------------------------------------
+
+    def _check_repl(self, now: float, ser) -> None:
+        if self._recovery is not None and now >= self._recovery_hello_at:
+            if now > self._recovery_deadline:
+                self._give_up_repl(now)
+                return
+            self._recovery_hello_at = now + REPL_HELLO_INTERVAL_S
+            try:
+                self._send_async("hello", self._on_recovery_hello, REPL_HELLO_INTERVAL_S)
+            except LinkError:
+                pass
+        if (self._repl_wanted or self._repl_gave_up or now - self._last_byte_rx < REPL_QUIET_S
+                or not self._decoder.pending.endswith(REPL_PROMPTS)):
+            return
+        self._recovery_tries = [t for t in self._recovery_tries if now - t < REPL_TRIES_WINDOW_S] + [now]
+        if len(self._recovery_tries) > REPL_MAX_TRIES:
+            self._give_up_repl(now)
+            return
+        if self._recovery is None:
+            self._recovery = ReplRecovery(now, last_sample_s=self._stats.last_sample_host_time)
+            self._recovery_deadline = now + REPL_RECOVERY_TIMEOUT_S
+            self._recovery_done.clear()
+            with self._lock:
+                if self._state in (LinkState.CONNECTED, LinkState.STREAMING):
+                    self._state = LinkState.CONNECTING
+                self._restart_in_flight = False  # a start sent to the REPL never gets its reply
+        self._decoder.reset()  # the REPL's text is no frame; a new prompt must show up to count again
+        try:
+            with self._write_lock:
+                ser.write(REPL_WAKE)
+                self._last_tx = now
+        except Exception as exc:
+            self._connection_lost(exc, ser)
+            return
+        self._recovery_hello_at = now + REPL_BOOT_S
+
+    def _on_recovery_hello(self, reply: Reply | None) -> None:
+        rec = self._recovery
+        if reply is None or not reply.ok or rec is None:
+            return  # unanswered: the next hello goes out from _check_repl
+        self._recovery = None
+        self._recovery_tries = []
+        self._on_hello(reply)  # a new boot id: new segment, limit and cue re-applied
+        rec.recovered_s = time.monotonic()
+        with self._lock:
+            self._stats.repl_recoveries += 1
+            self._stats.repl_gap_s += rec.gap_s or 0.0
+            if self._state == LinkState.CONNECTING:
+                self._state = LinkState.CONNECTED
+        self.recoveries.append(rec)
+        with self._lock:  # whoever asked hello before the prompt was noticed gets this answer
+            waiting = [i for i, p in self._pending.items() if p.text == "hello" and p.deadline is None]
+            answered = [self._pending.pop(i) for i in waiting]
+        for p in answered:
+            p.reply = reply
+            p.event.set()
+        self._recovery_done.set()
+        if self._want_streaming:
+            self._restart_stream()
+        if self.on_repl_recovery is not None:
+            self.on_repl_recovery(rec)  # raising here ends the connection, as on_message does
+
+    def _give_up_repl(self, now: float) -> None:
+        self._recovery = None
+        self._repl_gave_up = True
+        with self._lock:
+            self.last_error = LinkError(repl_stranded_message(self.port))
+            if self._state != LinkState.CLOSED:
+                self._state = LinkState.LOST
+        self._recovery_done.set()
+
+    def _wait_for_recovery(self) -> bool:
+        """While opening: wait for a recovery the reader started (or is about to start); True when the
+        firmware answered."""
+        deadline = time.monotonic() + REPL_QUIET_S + 4 * self.read_timeout + 0.5
+        while self._recovery is None and not self._recovery_done.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if self._recovery is None and not self._recovery_done.is_set():
+            return False
+        self._recovery_done.wait(REPL_RECOVERY_TIMEOUT_S + 1.0)
+        return bool(self.recoveries) and not self._repl_gave_up
 
     # --- connection loss and reconnect ----------------------------------------------------------
 
