@@ -47,6 +47,10 @@ def main(argv: list[str]) -> int:
                 report["selection"] = selection.current().__dict__
                 if mode == "points":
                     dpg.set_value(view.TAGS.tabs, self.tab)
+            if Picking.frames == 6 and mode == "points":  # the user ticks a screening item and saves it
+                dpg.set_value(records.screen_tag("varicose_veins"), True)
+                self._on_save_screening()
+                report["after_save"] = selection.current().__dict__
 
     records.BodyMapPanel = Picking
 

@@ -85,3 +85,22 @@ def test_preview_shows_the_refusal_in_red_and_no_acknowledgement_box(tmp_path):
     right = img[:, 450:]
     assert mask(right[90:130], RED).sum() > 300  # the refusal, in red, under the protocol row
     assert mask(right[140:300], AMBER).sum() > 500  # then the PPT and the cautions, in amber
+
+
+def test_points_tab_shows_the_clients_ppt_and_screening_for_the_picked_point(tmp_path):
+    from pointdose.app.view import CYAN
+
+    setup_db()
+    rep, img = run(tmp_path, "points", 8.0)
+    assert rep["selection"]["point_label"] == "Upper trapezius TrP1 (L)"
+    assert rep["selection"]["caution"] == "This client: takes anticoagulants."
+    assert rep["after_save"]["caution"] == "This client: takes anticoagulants, varicose veins."
+    from pointdose.records import Store
+
+    with Store() as store:  # saved as a new dated screening: both items present, the old answers kept
+        cid = store.client("Test")["id"]
+        assert store.screening(cid)["active"] == ["anticoagulants", "varicose_veins"]
+        assert store.query("SELECT COUNT(*) AS n FROM screening")[0]["n"] == 2 + 10
+    column = img[:, 1030:]  # the right-hand column beside the figures
+    assert mask(column, np.array(CYAN), tol=30).sum() > 300  # "PPT 95 kPa, measured …, this client"
+    assert mask(column, AMBER, tol=30).sum() > 200  # the caution
