@@ -35,6 +35,19 @@ class Recording:
         finally:
             self.store.close()
 
+    def failure(self) -> str | None:
+        """After :meth:`close`: None when the whole recording was written, else one line saying it
+        failed, why, what was saved and what was NOT (never a claim that nothing was lost). The
+        terminal session prints it; the Session tab shows it."""
+        listener = self.listener
+        unsaved = listener.unsaved()
+        problem = listener.fault or (listener.error if unsaved else None)
+        if problem is None:
+            return None
+        saved = f"{listener.samples_written} samples were saved" if listener.samples_written else "nothing was saved"
+        lost = f"NOT saved: {unsaved}" if unsaved else "what was left was written when the session ended"
+        return f"the recording failed, so the session was stopped at once: {problem} — {saved}; {lost}"
+
 
 def open_recording(*, db_path: str | Path | None = None, client_code: str | None = None) -> Recording:
     """Raises :class:`StoreError` (a UserError) when the database cannot be opened."""

@@ -243,23 +243,21 @@ def run(args: argparse.Namespace) -> int:
 def _close_recording(recording) -> bool:
     """Write what is left and say where it went; False (a message on stderr) when any of the
     recording could not be written — never a claim that nothing was lost."""
+    from pointdose.textout import clean
+
     recording.close()
     listener = recording.listener
-    unsaved = listener.unsaved()
-    problem = listener.fault or (listener.error if unsaved else None)
-    if problem is None:
-        if listener.error is not None:  # e.g. the metrics: the recording itself is saved
-            print(f"pointdose: warning: {listener.error}", file=sys.stderr)
-        if listener.last_application_id is not None:
-            m = listener.last_metrics
-            dose = f": dose {m.dose_kpa_s:.0f} kPa·s over {m.contact_s:.1f} s of contact" if m else ""
-            print(f"recorded as application {listener.last_application_id}{dose}", flush=True)
-        return True
-    saved = f"{listener.samples_written} samples were saved" if listener.samples_written else "nothing was saved"
-    lost = f"NOT saved: {unsaved}" if unsaved else "what was left was written when the session ended"
-    print(f"pointdose: the recording failed, so the session was stopped at once: {problem} — "
-          f"{saved}; {lost}", file=sys.stderr)
-    return False
+    failure = recording.failure()
+    if failure is not None:
+        print(f"pointdose: {clean(failure)}", file=sys.stderr)
+        return False
+    if listener.error is not None:  # e.g. the metrics: the recording itself is saved
+        print(f"pointdose: warning: {clean(listener.error)}", file=sys.stderr)
+    if listener.last_application_id is not None:
+        m = listener.last_metrics
+        dose = f": dose {m.dose_kpa_s:.0f} kPa·s over {m.contact_s:.1f} s of contact" if m else ""
+        print(f"recorded as application {listener.last_application_id}{dose}", flush=True)
+    return True
 
 
 def _calibration(link, probe_area_cm2: float, out):
