@@ -5,9 +5,11 @@ each iteration moves the clock to the next sample slot and calls ``step()`` once
 measured is everything the firmware does per sample (sampling the simulated load cell, ring,
 batching 4 samples per DATA frame with CRC and COBS, polling, STATUS once a second).  Also measured
 with the real ``select.poll`` on file descriptors (stdin pipe, /dev/null), and bytes allocated per
-sample with the GC disabled, and once more with every device feature running (a blinking,
+sample with the GC disabled, once more with every device feature running (a blinking,
 ticking cue; an over-pressure limit; three debounced buttons; the simulated tremor) as
-``firmware_features_*``.  The machine may be shared, so the run is split in 5 repeats and the
+``firmware_features_*``, and on the ADC path (a fake ``machine.ADC``, 8× oversampling) as
+``firmware_adc_*``.  The fake streams are ONE duplex object polled through the firmware's own
+``StreamPoller``, as a board's stdio.  The machine may be shared, so the run is split in 5 repeats and the
 best repeat is reported as ``..._us_per_sample`` (the usual benchmark convention), the median too.
 
 Run: ``.venv/bin/python bench/bench_firmware.py`` (prints ``name: value unit`` lines); ``run()``
@@ -38,7 +40,15 @@ N = int(sys.argv[1])
 REPEATS = 5
 RATE = 1000
 
-def make(real, features=False):
+class FakeADC:
+    def __init__(self):
+        self.v = 20000
+
+    def read_u16(self):
+        self.v = (self.v + 37) & 0xFFFF
+        return self.v
+
+def make(real, features=False, adc=False):
     cfg = dict(pd_config.COMMON)
     cfg.update(rate=RATE, batch_us=4000, watchdog_ms=300000, ring=512)
     clock = FakeClock(0x3FFFFFFF - 2000000)        # crosses the 2^30 wrap on the way
@@ -55,7 +65,12 @@ def make(real, features=False):
     if features:
         pins = {"led": FakePin("led"), "buzzer": FakePin("buzzer"),
                 "buttons": [(n, FakePin(n, 1)) for n in ("release", "pain", "stop")]}
-    dev = Device(cfg, SimSensor(SimSource(), rate=RATE), clock, inp, out,
+    if adc:
+        from pd_adc import ADCSensor
+        sensor = ADCSensor(FakeADC(), oversample=8, rate=RATE)
+    else:
+        sensor = SimSensor(SimSource(), rate=RATE)
+    dev = Device(cfg, sensor, clock, inp, out,
                  kbd_intr=lambda c: None, boot=b"bnch", poller=poller, **pins)
     if features:
         now = clock.now()
@@ -73,8 +88,8 @@ def drive(step, sched, clock, n):
             clock.advance(w)
         step()
 
-def measure(real, features=False):
-    m = make(real, features)
+def measure(real, features=False, adc=False):
+    m = make(real, features, adc)
     if m is None:
         return
     dev, clock, out = m
@@ -99,13 +114,14 @@ def measure(real, features=False):
     drive(step, sched, clock, N // 4)
     a1 = gc.mem_alloc()
     gc.enable()
-    tag = "real_poll" if real else ("features" if features else "fake_io")
+    tag = "real_poll" if real else ("features" if features else ("adc" if adc else "fake_io"))
     print("RESULT %s %.4f %.4f %d %d %d %d" % (tag, times[0], times[len(times) // 2], n, a1 - a0,
                                               N // 4, dev.ring.dropped))
 
 measure(False)
 measure(True)
 measure(False, True)
+measure(False, adc=True)
 """
 
 
