@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -220,3 +221,14 @@ def test_device_link_sums_missed_and_lost_from_protocol_2_status(link, device):
     while link.stats.device_overflow != 5 and time.monotonic() < end:
         time.sleep(0.02)
     assert link.stats.device_missed == 9
+
+
+def test_monitor_line_says_when_the_device_fell_behind_or_dropped_frames():
+    from pointdose.link import monitor
+    from pointdose.link.device_link import LinkState, LinkStats
+
+    rows = np.zeros(0, dtype=[("raw", "f8")])
+    quiet = monitor.format_line(rows, {}, LinkStats(), LinkState.STREAMING)
+    assert "fell behind" not in quiet and "dropped" not in quiet
+    line = monitor.format_line(rows, {}, LinkStats(device_missed=12, device_lost_frames=3), LinkState.STREAMING)
+    assert "device fell behind: 12 samples" in line and "device dropped 3 frames" in line

@@ -56,9 +56,11 @@ def format_line(rows, info: dict[str, str], stats, state) -> str:
         text = "raw            -  (no samples)"
     behind = getattr(stats, "device_missed", 0)
     repl = getattr(stats, "repl_recoveries", 0)
+    dropped = getattr(stats, "device_lost_frames", 0)
     return (f"{text}  n={len(rows):4d}  lost={stats.lost_samples} overflow={stats.device_overflow} "
             f"crc={stats.crc_errors} framing={stats.framing_errors} reconnects={stats.reconnects} {state.value}"
             + (f"  device fell behind: {behind} samples" if behind else "")
+            + (f"  device dropped {dropped} frames (output full)" if dropped else "")
             + (f"  brought back from the REPL {repl}x ({getattr(stats, 'repl_gap_s', 0.0):.1f} s without data)"
                if repl else ""))
 

@@ -90,6 +90,18 @@ def test_zero_alloc_hx711_fake_chip_with_limit():
     assert n >= 155 and b == 0, (b, n)
 
 
+def test_zero_alloc_writing_a_byte_per_pollout():
+    # a host reading 3 kB/s of a 1 kHz stream: the rp2 CDC FIFO stays full, the device writes one
+    # byte per POLLOUT (and its ring overflows): still nothing allocated per sample
+    from pd_fakeio import CdcStdio
+    r = Rig(rate=1000, watchdog_ms=60000, io=lambda c: CdcStdio(c, host_bps=3000))
+    _stream(r)
+    r.run_us(500000)
+    assert r.dev._trickle
+    b, n = _measure(r, 1000000, 250)
+    assert n > 990 and b == 0, (b, n)
+
+
 def test_zero_alloc_while_overflowing():
     r = Rig(rate=1000, ring=64, watchdog_ms=60000, capture=0)
     _stream(r)
