@@ -705,14 +705,6 @@ class Engine:
         self._judge_trial(trial, run.phase, t)
         self._end_phase(t, "ceiling")
 
-    def _rate_between(self, t0: float, t1: float) -> float | None:
-        pts = [(t, p) for t, p in self._hist if t0 <= t <= t1]
-        pts = [pt for pt in pts if pt[0] >= t1 - 2.0]
-        if len(pts) < 3:
-            return None
-        arr = np.asarray(pts)
-        return ramp_rate(arr[:, 0], arr[:, 1])
-
     def _raise_alarm(self, t: float, kind: str, text: str, *, end: bool) -> None:
         self._alarm = text
         self._alarms.append({"t_s": t, "kind": kind, "text": text, "ended": end})

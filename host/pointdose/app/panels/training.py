@@ -29,11 +29,11 @@ from pointdose.app.panels.base import Panel, PanelContext
 from pointdose.training import (BLOCK_KINDS, PRESETS, SURFACES, Block, Drill, DrillError, Schedule, ScheduleError,
                                 preset, standard_plan, warnings)
 from pointdose.training.drill import display, from_user
+from pointdose.training.schedule import ON_REQUEST  # decide KR themselves: "result after" does not apply
 
 ENV_DEMO = "POINTDOSE_TRAINING_DEMO"
 ENV_STATE = "POINTDOSE_TRAINING_STATE"
 SCHEDULES = ["constant", "intermittent", "faded", "bandwidth", "self", "yoked", "none"]
-ON_REQUEST = ("self", "yoked")  # decide KR themselves: the "result after" setting does not apply
 PLANS = {"practice only": "practice", "pre / practice / post": "standard", "pre / practice / post / transfer": "transfer"}
 KR_CHOICES = ["always", "with-feedback", "never"]
 BAND = (110, 220, 120, 60)
