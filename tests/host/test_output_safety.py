@@ -135,3 +135,20 @@ def test_training_export_keeps_formula_text_as_text_and_imports_it_back(tmp_path
     assert b.import_csv(tmp_path / "a.csv").trials_added == 6
     a.close()
     b.close()
+
+
+def test_main_puts_stdout_back_and_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    import sys
+
+    from pointdose.errors import UserError
+    from pointdose.records import cmd_history
+
+    before = sys.stdout
+
+    def boom(args):
+        raise UserError("first\nsecond\x1b[2J\x07")
+
+    monkeypatch.setattr(cmd_history, "run", boom)
+    assert main(["history", "--client", "C-1"]) == 1
+    assert sys.stdout is before
+    assert capsys.readouterr().err == "pointdose: first second [2J \n"
