@@ -114,6 +114,14 @@ def test_a_full_disk_is_refused_before_a_session_starts(tmp_path):
             rec.close()
 
 
+def test_a_nearly_full_disk_is_refused_before_a_session_starts_even_without_a_client(tmp_path):
+    with small_tmpfs(tmp_path / "disk", "1m") as disk:
+        Store(disk / "records.sqlite").close()
+        fill(disk)
+        with pytest.raises(StoreError, match="is full"):
+            open_recording(db_path=disk / "records.sqlite")  # nothing written yet: only the free space tells
+
+
 def test_check_writable_writes_nothing(tmp_path):
     db = tmp_path / "records.sqlite"
     wal = tmp_path / "records.sqlite-wal"

@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import sqlite3
 import threading
 from datetime import datetime, timezone
@@ -39,6 +40,7 @@ from pointdose.records import calib, chunks, schema
 DB_FILENAME = "records.sqlite"
 ENV_DB = "POINTDOSE_DB"
 BUSY_TIMEOUT_S = 5.0
+MIN_FREE_BYTES = 1024 * 1024  # a recording needs room: about 1.5 min at 1 kHz (11.5 B per sample)
 
 HOLD_PHASE_KINDS = ("phase", "phase_start")  # data {"phase": "hold", …}; the next phase event ends it
 PHASE_END_KINDS = ("phase_end",)
@@ -101,7 +103,7 @@ def explain(exc: BaseException, path: Path | str, doing: str) -> StoreError:
     if "locked" in low or "busy" in low:
         msg = (f"the records database {path} is locked by another program (another pointdose?) while {doing}: "
                "close the other program and try again")
-    elif "full" in low or getattr(exc, "errno", None) == 28:
+    elif "full" in low or getattr(exc, "errno", None) == 28 or ("disk i/o error" in low and _disk_full(path)):
         msg = (f"the disk holding {path} is full while {doing}: free some space and try again "
                "(nothing already saved is lost)")
     elif "not a database" in low or "malformed" in low or "corrupt" in low or "file is encrypted" in low:
@@ -116,6 +118,14 @@ def explain(exc: BaseException, path: Path | str, doing: str) -> StoreError:
     err = StoreError(msg)
     err.__cause__ = exc
     return err
+
+
+def _disk_full(path) -> bool:
+    """SQLite says "disk I/O error" when it cannot create its -shm file on a full disk."""
+    try:
+        return shutil.disk_usage(Path(path).parent).free < MIN_FREE_BYTES
+    except OSError:
+        return False
 
 
 def _json(value) -> str | None:
@@ -406,6 +416,13 @@ class Store:
             raise StoreError(f"the records database {self.path} was opened read-only: it cannot record")
         with self.transaction(doing) as conn:
             conn.execute("UPDATE clients SET code=code WHERE 0")  # a write statement that changes no row
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError:
+            return
+        if free < MIN_FREE_BYTES:
+            raise StoreError(f"the disk holding {self.path} is full ({free // 1024} KB free) while {doing}: "
+                             "free some space and try again")
 
     def schema_version(self) -> int:
         with self.guard("reading its version") as conn:
