@@ -1,0 +1,198 @@
+"""Lab Streaming Layer outlets (``--lsl``): the pressure beside EMG or EEG in a lab's recorder.
+
+Two streams, both with source id ``pointdose-<device uid>``:
+
+* ``pointdose pressure`` (type ``Pressure``): two ``double64`` channels, pressure in kPa and the
+  raw sensor counts, at the device's nominal rate. Each sample carries its device time as mapped
+  by the link (:mod:`pointdose.link.clock`, host monotonic seconds) moved onto LSL's clock by one
+  constant offset (``pylsl.local_clock() − time.monotonic()``, measured once), so the gaps between
+  time stamps are the device's own sample intervals, whatever the host's load.
+* ``pointdose markers`` (type ``Markers``): one string channel, irregular rate: ``KIND {json}``
+  for phases, cues, buttons, pain ratings, alarms and STOP, as the engine reports them
+  (docs/protocols.md, "Events"), stamped the same way.
+
+:class:`LslOutlet` is a :class:`pointdose.listeners.SessionListener`, so a session or a drill
+hands it rows and events like any other listener; :class:`RingStreamer` feeds it from a link's
+sample ring where no session runs (``monitor``, the app between applications). Nothing here is
+imported by the engine: the outlet depends on the engine's public events, never the reverse.
+
+Network: unless ``LSLAPICFG`` names a configuration of the user's own (to reach another
+computer), liblsl gets :data:`LOOPBACK_CONFIG`: discovery stays on this machine (no multicast or
+broadcast on the network, IPv6 off, the only known peer is 127.0.0.1). Without ``--lsl`` this
+module is never imported and nothing listens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from pointdose.errors import UserError
+
+# liblsl settings: discovery only on this machine. Read by liblsl once, before its first use.
+LOOPBACK_CONFIG = """\
+[ports]
+IPv6 = disable
+[multicast]
+ResolveScope = machine
+ListenAddress = 127.0.0.1
+MachineAddresses = {127.0.0.1}
+[lab]
+KnownPeers = {127.0.0.1}
+[log]
+level = -2
+"""
+
+_configured = False
+_config_lock = threading.Lock()
+
+
+def load_pylsl():
+    """``pylsl``, configured for this machine only (or for the user's ``LSLAPICFG``)."""
+    global _configured
+    try:
+        import pylsl
+    except (ImportError, OSError, RuntimeError) as exc:  # no package, or its liblsl would not load
+        raise UserError(f"--lsl needs pylsl with its liblsl ({exc}): pip install 'pylsl>=1.18'") from exc
+    with _config_lock:
+        if not _configured:
+            if not os.environ.get("LSLAPICFG"):
+                pylsl.set_config_content(LOOPBACK_CONFIG)
+            _configured = True
+    return pylsl
+
+
+def clock_offset(local_clock: Callable[[], float], monotonic: Callable[[], float] = time.monotonic,
+                 tries: int = 9) -> float:
+    """``local_clock − monotonic``, from the read pair with the tightest bracket."""
+    best = None
+    for _ in range(tries):
+        m0 = monotonic()
+        lsl = local_clock()
+        m1 = monotonic()
+        if best is None or m1 - m0 < best[0]:
+            best = (m1 - m0, lsl - (m0 + m1) / 2)
+    return best[1]
+
+
+def marker_text(kind: str, data: dict[str, Any] | None = None) -> str:
+    """``KIND`` or ``KIND {json}``: one line a recorder's user can read and a script can parse."""
+    return f"{kind} {json.dumps(data, sort_keys=True, default=str)}" if data else kind
+
+
+class LslOutlet:
+    """The pressure and marker outlets; a SessionListener. Thread-safe (one lock around pushes)."""
+
+    def __init__(self, *, rate_hz: float, uid: str = "", name: str = "pointdose", pylsl=None) -> None:
+        self.pylsl = pylsl or load_pylsl()
+        self.source_id = f"pointdose-{uid or 'device'}"
+        self.rate_hz = float(rate_hz)
+        self.offset_s = clock_offset(self.pylsl.local_clock)
+        self._lock = threading.Lock()
+        self.samples_pushed = 0
+        self.markers_pushed = 0
+        info = self.pylsl.StreamInfo(f"{name} pressure", "Pressure", 2, self.rate_hz, "double64", self.source_id)
+        channels = info.desc().append_child("channels")
+        for label, unit in (("pressure", "kPa"), ("raw", "counts")):
+            ch = channels.append_child("channel")
+            ch.append_child_value("label", label)
+            ch.append_child_value("unit", unit)
+            ch.append_child_value("type", "Pressure" if unit == "kPa" else "Raw")
+        info.desc().append_child_value("manufacturer", "pointdose")
+        self.pressure = self.pylsl.StreamOutlet(info)
+        minfo = self.pylsl.StreamInfo(f"{name} markers", "Markers", 1, self.pylsl.IRREGULAR_RATE, "string",
+                                      self.source_id + "-markers")
+        self.markers = self.pylsl.StreamOutlet(minfo)
+
+    def lsl_time(self, t_s):
+        """Host monotonic (device-mapped) seconds → LSL seconds."""
+        return np.asarray(t_s, dtype=np.float64) + self.offset_s
+
+    def push_samples(self, t_s, pressure_kpa, raw) -> None:
+        n = len(t_s)
+        if n == 0:
+            return
+        data = np.empty((n, 2), np.float64)
+        data[:, 0] = pressure_kpa
+        data[:, 1] = raw
+        with self._lock:
+            self.pressure.push_chunk(data, self.lsl_time(t_s).tolist())
+            self.samples_pushed += n
+
+    def marker(self, kind: str, data: dict[str, Any] | None = None, t_s: float | None = None) -> None:
+        stamp = float(self.lsl_time(time.monotonic() if t_s is None else t_s))
+        with self._lock:
+            self.markers.push_sample([marker_text(kind, data)], stamp)
+            self.markers_pushed += 1
+
+    # ---- SessionListener
+    def on_application_start(self, info: dict[str, Any]) -> None:
+        keep = {k: info[k] for k in ("protocol", "point", "probe_area_cm2", "device_uid") if k in info}
+        self.marker("application_start", keep, info.get("t_s"))
+
+    def on_samples(self, rows: np.ndarray) -> None:
+        self.push_samples(rows["t_s"], rows["pressure_kpa"], rows["raw"])
+
+    def on_event(self, t_s: float, kind: str, data: dict[str, Any]) -> None:
+        self.marker(kind, data, t_s)
+
+    def on_application_end(self, t_s: float, reason: str, summary: dict[str, Any]) -> None:
+        self.marker("application_end", {"reason": reason}, t_s)
+
+    def close(self) -> None:
+        with self._lock:
+            self.pressure = self.markers = None  # liblsl closes an outlet when it is released
+
+
+def open_outlet(link: Any, **kwargs) -> LslOutlet:
+    """An outlet at ``link``'s rate, named after its device (``hello`` rate / uid)."""
+    info = getattr(link, "info", {}) or {}
+    try:
+        rate = float(info.get("rate") or 0)
+    except ValueError:
+        rate = 0.0
+    return LslOutlet(rate_hz=rate, uid=str(info.get("uid") or ""), **kwargs)
+
+
+class RingStreamer:
+    """Pushes every new row of ``link.ring`` to an outlet from its own thread (no session needed).
+
+    ``to_kpa(raw) -> kPa`` converts counts when a scale is known; otherwise the pressure channel is
+    NaN and only the raw counts are meaningful.
+    """
+
+    POLL_S = 0.02
+
+    def __init__(self, link: Any, outlet: LslOutlet, to_kpa: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        self.link, self.outlet, self.to_kpa = link, outlet, to_kpa
+        self._seen = link.ring.total_appended
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def step(self) -> int:
+        self._seen, rows = self.link.ring.since(self._seen)
+        if len(rows):
+            raw = rows["raw"]
+            kpa = self.to_kpa(raw) if self.to_kpa is not None else np.full(len(rows), np.nan)
+            self.outlet.push_samples(rows["t_dev_s"], kpa, raw)
+        return len(rows)
+
+    def _run(self) -> None:
+        while not self._halt.wait(self.POLL_S):
+            self.step()
+
+    def start(self) -> "RingStreamer":
+        self._thread = threading.Thread(target=self._run, daemon=True, name="lsl-ring")
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join(2.0)
+        self.step()  # what arrived since the last poll
