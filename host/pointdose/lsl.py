@@ -18,14 +18,15 @@ imported by the engine: the outlet depends on the engine's public events, never 
 
 Network: unless ``LSLAPICFG`` names a configuration of the user's own (to reach another
 computer), liblsl gets :data:`LOOPBACK_CONFIG`: discovery stays on this machine (no multicast or
-broadcast on the network, IPv6 off, the only known peer is 127.0.0.1). Without ``--lsl`` this
-module is never imported and nothing listens.
+broadcast on the network, IPv6 off, the only known peer is 127.0.0.1). Without ``--lsl`` pylsl is
+never loaded and nothing listens.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from typing import Any, Callable
@@ -157,6 +158,29 @@ def open_outlet(link: Any, **kwargs) -> LslOutlet:
     except ValueError:
         rate = 0.0
     return LslOutlet(rate_hz=rate, uid=str(info.get("uid") or ""), **kwargs)
+
+
+def add_argument(parser) -> None:
+    """The ``--lsl`` flag, the same for every command that has it."""
+    parser.add_argument("--lsl", action="store_true",
+                        help="stream pressure (kPa, raw counts) and markers as Lab Streaming Layer outlets, "
+                             "on this machine unless LSLAPICFG says otherwise (docs/lsl.md)")
+
+
+def where() -> str:
+    cfg = os.environ.get("LSLAPICFG")
+    return f"as configured in {cfg}" if cfg else "on this machine only"
+
+
+def listeners_if_asked(enabled: bool, link: Any, note: Callable[[str], None] | None = None) -> list:
+    """``[outlet]`` for a session's listeners when ``--lsl`` was given, else ``[]``."""
+    if not enabled:
+        return []
+    outlet = open_outlet(link)
+    text = (f"LSL: streaming {outlet.source_id} (pressure kPa + raw at {outlet.rate_hz:g} Hz, markers) "
+            f"{where()}")
+    (note or (lambda s: print(s, file=sys.stderr, flush=True)))(text)
+    return [outlet]
 
 
 class RingStreamer:

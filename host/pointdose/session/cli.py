@@ -19,6 +19,8 @@ KEYS = {"r": ("signal", "release"), "p": ("signal", "pain"), " ": ("stop", "STOP
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from pointdose.lsl import add_argument as lsl_flag
+
     parser.add_argument("--protocol", default="tppr", metavar="NAME|FILE",
                         help="built-in (tppr, ischemic, alternating, holds, ppt) or a .toml file (default tppr)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -45,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--client", metavar="CODE", help="record the application for this client (created if new)")
     parser.add_argument("--db", metavar="FILE", help="records database (default: $POINTDOSE_DB, else the user data folder)")
     parser.add_argument("--no-record", action="store_true", help="do not keep this application in the records")
+    lsl_flag(parser)
     add_safety_arguments(parser)
 
 
@@ -150,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
     from pointdose.protocols import resolve
     from pointdose.cliopts import check_device_choice, display_unit
     from pointdose.session.runner import SessionRunner
+    from pointdose.lsl import listeners_if_asked as lsl_listeners
 
     check_device_choice(args.port, args.sim)
     if args.hand and args.port:
@@ -178,7 +182,8 @@ def run(args: argparse.Namespace) -> int:
         runner = SessionRunner(link, protocol, point, mixer=mixer, accept_caution=args.accept_caution,
                                on_cue=out.cue, on_event=out.event,
                                max_seconds=args.seconds, calibration_record=record,
-                               listeners=[recording.listener] if recording else [],
+                               listeners=([recording.listener] if recording else [])
+                               + lsl_listeners(args.lsl, link, out.note),
                                info_extra=recording.info_extra if recording else None)
         if not args.mute:
             player = SoundPlayer(mixer, recorder)
