@@ -433,8 +433,17 @@ class SessionPanel(Panel):
             extra.append(f"PPT {fmt(p.kpa)}{sd} (n={p.n}) saved for {runner.point.name!r}, valid with a {area:g} cm² probe")
         elif runner.summary.get("ppt") and runner.summary["ppt"].get("mean_kpa") is not None:
             p = runner.summary["ppt"]
-            extra.append(f"PPT mean {fmt(p['mean_kpa'])} over {p['n']}/{p['planned']} trials (not saved: incomplete "
-                         "or no point name)")
+            what = "tolerance" if p.get("measure") == "tolerance" else "PPT"
+            why = ("a tolerance is not saved as a PPT" if what == "tolerance" else
+                   "a trial was censored" if p.get("censored") else "incomplete or no point name")
+            extra.append(f"{what} mean {fmt(p['mean_kpa'])} over {p['n']}/{p['planned']} trials (not saved: {why})")
+        ppt = runner.summary.get("ppt") if runner.done.is_set() else None
+        if ppt and ppt.get("all_trials"):  # each trial's measured rate, and why any was not counted
+            rates = ", ".join("—" if t.get("rate_kpa_s") is None else f"{t['rate_kpa_s']:.0f}" for t in ppt["all_trials"])
+            notes = [f"{ppt['invalid']} off the rate band (not counted)"] if ppt.get("invalid") else []
+            if ppt.get("censored"):
+                notes.append(f"censored: above {fmt(ppt.get('ceiling_kpa'))}")
+            extra.append(f"· measured rates {rates} kPa/s" + (f"; {'; '.join(notes)}" if notes else ""))
         _text(T.alarm, "  ".join(x for x in extra if x))
         dpg.configure_item(T.alarm, color=view.RED if alarm else view.AMBER)
         self._plot(ctx, runner, cue, disp, unit, sym)
