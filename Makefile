@@ -6,10 +6,20 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test bench sim clean
 
-$(STAMP): pyproject.toml
+PICO_JS := host/pointdose/sim/pico
+
+$(STAMP): pyproject.toml $(PICO_JS)/package-lock.json
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,pico]'
+	@# The emulated Pico (pointdose sim --board pico, tests/board, make bench) runs in node with the
+	@# rp2040js pinned by package-lock.json; without node those are skipped and everything else works.
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix $(PICO_JS) --no-audit --no-fund --loglevel=error \
+			|| echo "npm ci failed: the emulated Pico is unavailable (everything else works)"; \
+	else \
+		echo "node/npm not found: the emulated Pico is unavailable (apt-get install nodejs npm)"; \
+	fi
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -34,4 +44,4 @@ bench: $(STAMP)
 	fi
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache $(PICO_JS)/node_modules

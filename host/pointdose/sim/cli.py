@@ -1,30 +1,71 @@
-"""``pointdose sim``: run the simulated device and print the port to connect to."""
+"""``pointdose sim``: run the simulated device and print the port to connect to.
+
+``--board unix`` (default): the firmware on the MicroPython unix port with a simulated sensor.
+``--board pico``: the firmware on MicroPython's rp2 port in an emulated RP2040, with an HX711 model
+or an FSR divider on the ADC, fed a repeating press/hold/ease/rest force (:mod:`pointdose.sim.pico`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import time
+
+from pointdose.errors import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sensor", choices=["sim", "sim-hx711"], default="sim",
-                        help="sim: load-cell counts on the ADC schedule; sim-hx711: the real HX711 driver on a fake chip at 80 Hz")
-    parser.add_argument("--rate", type=int, metavar="HZ", help="sample rate at boot (default 200 Hz; sim-hx711: 80)")
-    parser.add_argument("--link", metavar="usb|uart:BAUD", help="the link the device believes it is on (default usb)")
-    parser.add_argument("--uid", help="unique device id, hex")
+    parser.add_argument("--board", choices=["unix", "pico"], default="unix",
+                        help="unix: the MicroPython unix port (default); pico: an emulated Raspberry Pi Pico "
+                             "running a MicroPython RPI_PICO .uf2 (needs node)")
+    parser.add_argument("--uf2", metavar="FILE",
+                        help="--board pico: MicroPython's RPI_PICO firmware (default: $POINTDOSE_PICO_UF2)")
+    parser.add_argument("--sensor", choices=["sim", "sim-hx711", "hx711", "adc"], default=None,
+                        help="unix: sim (load-cell counts on the ADC schedule, default) or sim-hx711 (the real HX711 "
+                             "driver on a fake chip at 80 Hz); pico: hx711 (default, a datasheet HX711 on GP16/GP17) "
+                             "or adc (an FSR divider on GP26)")
+    parser.add_argument("--rate", type=int, metavar="HZ",
+                        help="sample rate at boot (unix: 200 Hz, sim-hx711 80; pico: hx711 80, adc 200)")
+    parser.add_argument("--peak", type=float, default=30.0, metavar="N",
+                        help="--board pico: the peak of the repeating press (newtons, default 30)")
+    parser.add_argument("--link", metavar="usb|uart:BAUD", help="unix: the link the device believes it is on (default usb)")
+    parser.add_argument("--uid", help="unix: unique device id, hex")
     parser.add_argument("--ticks-start", type=int, metavar="US",
-                        help="start the 30-bit device clock here, e.g. 1073000000 to cross the wrap within a minute")
+                        help="unix: start the 30-bit device clock here, e.g. 1073000000 to cross the wrap within a minute")
     parser.add_argument("--backend", choices=["auto", "micropython-unix", "cpython-shim"], default="auto")
 
 
-def run(args: argparse.Namespace) -> int:
+def _open(args: argparse.Namespace):
+    if args.board == "pico":
+        from pointdose.sim.pico import EmulatedPico, PicoSettings
+
+        sensor = args.sensor or "hx711"
+        if sensor not in ("hx711", "adc"):
+            raise UserError(f"--sensor {sensor} is for --board unix; the emulated Pico has hx711 or adc")
+        return EmulatedPico(PicoSettings(sensor=sensor, rate_hz=args.rate, uf2=args.uf2,
+                                         cycle=(args.peak, 2.0, 5.0, 2.0, 3.0)))
     from pointdose.sim.device import SimSettings, SimulatedDevice
 
-    settings = SimSettings(sensor=args.sensor, rate_hz=args.rate, uid=args.uid,
-                           ticks_start=args.ticks_start, link=args.link)
-    with SimulatedDevice(settings, backend=args.backend) as sim:
+    sensor = args.sensor or "sim"
+    if sensor not in ("sim", "sim-hx711"):
+        raise UserError(f"--sensor {sensor} needs --board pico; the unix port has sim or sim-hx711")
+    if args.uf2:
+        raise UserError("--uf2 is for --board pico")
+    settings = SimSettings(sensor=sensor, rate_hz=args.rate, uid=args.uid, ticks_start=args.ticks_start, link=args.link)
+    return SimulatedDevice(settings, backend=args.backend)
+
+
+def run(args: argparse.Namespace) -> int:
+    device = _open(args)
+
+    def stop(signum, frame):  # SIGTERM / SIGHUP: leave through the `with` so the device is closed
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+    with device as sim:
         print(sim.port, flush=True)
-        print(f"simulated device ({sim.label}); firmware log: {sim.log_path}", flush=True)
+        print(f"SIMULATED device ({sim.label}); log: {sim.log_path}", flush=True)
         print("connect with: pointdose app --port PORT, pointdose monitor --port PORT, "
               "or any serial terminal; Ctrl-C stops it", flush=True)
         try:
