@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 
-ORDER = ["firmware", "decode", "latency", "gui", "storage"]
+ORDER = ["firmware", "pico", "decode", "latency", "gui", "storage"]
 
 
 def main(argv: list[str]) -> int:
