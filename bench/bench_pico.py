@@ -124,6 +124,19 @@ def _missed(seq: np.ndarray, t_us: np.ndarray, period_us: float) -> int:
     return slots + int(np.sum((np.diff(seq) & MASK) - 1))
 
 
+def _set_rate(pico, rate: int) -> tuple[bool, str]:
+    """Ask for ``rate``: (accepted, the firmware's own cost per sample in µs or its refusal)."""
+    from pointdose.link import DeviceLink
+    from pointdose.link.device_link import DeviceCommandError
+
+    with DeviceLink(pico.port, hello_timeout=60, stall_timeout=60) as link:
+        try:
+            reply = link.set_rate(rate, timeout=60)
+        except DeviceCommandError as exc:
+            return False, exc.reply.text
+        return True, reply.fields.get("cost_us", "")
+
+
 def _stream(pico, rate: int) -> tuple[int, int]:
     """(samples, missed slots) of STREAM_EMULATED_S emulated seconds at ``rate``, from the raw frames
     (device times as sent: the host's clock mapping would blur them when the emulator lags)."""
@@ -135,7 +148,7 @@ def _stream(pico, rate: int) -> tuple[int, int]:
     seq: list[np.ndarray] = []
     t_us: list[np.ndarray] = []
     with serial.Serial(pico.port, timeout=0.05) as ser:
-        ser.write(f"rate {rate}\nstart\n".encode())
+        ser.write(b"start\n")
         t0 = pico.ctl.emulated_us()
         deadline = time.monotonic() + 600
         last_ping = 0.0
@@ -176,6 +189,12 @@ def run() -> list[tuple[str, float, str]]:
         try:
             best = 0
             for rate in rates:
+                accepted, cost = _set_rate(pico, rate)
+                if not accepted:
+                    print(f"  ({sensor} {rate} Hz refused by the firmware: {cost})")
+                    continue
+                if cost:
+                    out.append((f"pico_{sensor}_{rate}hz_firmware_cost", float(cost), "emulated us"))
                 n, missed = _stream(pico, rate)
                 out.append((f"pico_{sensor}_{rate}hz_samples", float(n), "samples"))
                 out.append((f"pico_{sensor}_{rate}hz_missed_slots", float(missed), "slots"))
