@@ -52,7 +52,7 @@ _HALF = const(0x20000000)   # (t - deadline) & MASK below this: the deadline has
 _MAX16 = const(65535)
 _WRITE_CHUNK = const(64)    # most bytes per write: one USB packet
 _STEP_MAX = const(256)      # most bytes written per step
-_SLOW_US = const(2000)      # a write that held the loop this long: the host has stopped reading
+_SLOW_US = const(5000)      # a write that held the loop this long: the host has stopped reading
 _TRUST = const(256)         # bytes taken one at a time, POLLOUT each time: the host reads again
 _READ_MAX = const(64)       # most command bytes read per step
 
