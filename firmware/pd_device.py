@@ -72,6 +72,7 @@ _I24_HI = const(8388608)    # "no limit": above every raw value
 _I24_LO = const(-8388609)
 _CALM_US = const(500000)    # the firmware alarm ends after this long back inside the limit
 _BTN_US = const(5000)       # button poll interval
+_TEXT_MAX = const(243)      # characters of text a REPLY holds (pd_frame.MAX_FRAME - 7)
 _BUDGET_US = const(700000)  # µs per second the sampling may take: 70 %, the rest for writes and commands
 
 
@@ -691,15 +692,17 @@ class Device:
         if s is not None and s.cal() is not None:
             cal = s.cal()       # a simulated sensor knows its true scale
         kind = "none" if s is None else s.kind
-        return ("fw=%s proto=%d board=%s sensor=%s rate=%d uid=%s boot=%s raw_min=%d raw_max=%d "
-                "tare=%d cal=%s batch_us=%d link=%s mpy=%d watchdog_ms=%d calblob=%s stdio=%s") % (
+        t = ("fw=%s proto=%d board=%s sensor=%s rate=%d uid=%s boot=%s raw_min=%d raw_max=%d "
+                "tare=%d cal=%s batch_us=%d link=%s mpy=%d watchdog_ms=%d calblob=%s") % (
             FW_VERSION, PROTO, self.board_name, kind, self.rate, self.uid,
             "".join("%02x" % b for b in self.boot),
             s.raw_min if s else 0, s.raw_max if s else 0, self.tare, cal or "none",
             self.batch_us, self.link, getattr(sys.implementation, "_mpy", 0),
-            self.watchdog_us // 1000, self._calblob_text(),
-            "duplex" if self._in is self._out else "split") + (
+            self.watchdog_us // 1000, self._calblob_text()) + (
             " gain=%d" % self.cfg["gain"] if kind == "hx711" else "")  # a calibration belongs to its gain
+        # last, and only when it fits: a reply holds 243 characters
+        x = " stdio=" + ("duplex" if self._in is self._out else "split")
+        return t + x if len(t) + len(x) <= _TEXT_MAX else t
 
     def _calblob_text(self):
         return "none" if self.cal_crc < 0 else "%04x" % self.cal_crc

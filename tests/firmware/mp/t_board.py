@@ -446,5 +446,20 @@ def test_esp32_profile_does_not_count_on_a_gpio2_led():
     assert pd_config.PROFILES["esp32-hx711"]["led"] != 2
 
 
+def test_hello_keeps_gain_with_a_long_calibration_on_a_board():
+    # a reply holds 243 characters: the key a calibration depends on must not be the one cut off
+    from pd_hx711 import HX711, HX711Sensor
+    from pd_fakehx711 import FakeHX711
+    r = Rig(sensor="none", rate=80, link="uart:115200", cal="linear:14000.125:-42000.5")
+    chip = FakeHX711(r.clock, rate=80)
+    r.dev.sensor = HX711Sensor(HX711(chip.dout, chip.sck, rate=80))
+    r.dev.uid = "e6614103e7452d2f"
+    r.dev.tare = -1234567
+    ((cid, st, text),) = r.cmd("1 hello\n")
+    d = kv(text)
+    assert d["gain"] == "128" and d["cal"] == "linear:14000.125:-42000.5", text
+    assert len(text) <= 243 and "std" not in text, text    # left out whole, never cut
+
+
 if __name__ == "__main__":
     h.main(globals())
