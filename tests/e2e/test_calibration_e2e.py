@@ -83,8 +83,9 @@ def test_cli_wizard_refuses_a_misread_scale_and_keeps_the_points(tmp_path):
     assert HostCache(tmp_path / "calibrations").latest("53494d30303031") is None
 
 
-def calibrate_in_process(link) -> object:
-    """The wizard driven in-process on a live link (as the GUI does), with the device's tare."""
+def calibrate_in_process(link, reference_factor: float = 1.0) -> object:
+    """The wizard driven in-process on a live link (as the GUI does), with the device's tare; the
+    reference reads ``reference_factor`` × the force applied (1: a true reference)."""
     wiz = CalibrationWizard(WizardSettings(model="linear", reference="gauge", unit="N", n_loads=3,
                                            tolerance=Tolerance(pct_fs=2.0), criterion=StabilityCriterion(hold_s=1.0),
                                            raw_limits=(-8388608, 8388607)))
@@ -108,10 +109,10 @@ def calibrate_in_process(link) -> object:
             reply = link.tare()
             wiz.tare_done(float(reply.fields["tare"]), float(reply.fields["sd"]))
         if wiz.capture is not None and wiz.needs_entry:
-            wiz.enter_reference(f"{forces[item.step](item.index):g} N")
+            wiz.enter_reference(f"{reference_factor * forces[item.step](item.index):g} N")
         time.sleep(0.02)
     assert wiz.step == Step.DONE, wiz.refusal
-    return wiz.make_record(device_uid=link.info["uid"], config=SensorConfig.from_info(link.info))
+    return wiz.make_record(device_uid=link.device.uid, config=SensorConfig.from_info(link.device))
 
 
 def test_calibration_is_kept_across_a_restart_and_refused_for_another_configuration(make_sim, tmp_path):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 import pytest
 
 from pointdose.training import Block, Schedule, preset
@@ -70,3 +72,45 @@ def test_whole_drill_on_the_simulated_device(tmp_path, capsys):
     assert again.absolute_error == pytest.approx(live.absolute_error)
     assert again.variable_error == pytest.approx(live.variable_error)
     ts.close()
+
+
+def test_a_drill_uses_the_wizard_calibration_on_a_board_that_states_no_scale(make_sim, tmp_path, monkeypatch):
+    """A board profile without ``cal=``: training refuses before the wizard has run, and after it
+    starts and shows pressures through the wizard's calibration (issue 14: it used to read only hello)."""
+    from pointdose.calibration import HostCache, load_scale, save_everywhere
+    from pointdose.errors import UserError
+    from pointdose.link import DeviceLink
+    from pointdose.training.live import LiveTrainer
+    from test_calibration_e2e import calibrate_in_process
+    from waiting import wait_until
+
+    monkeypatch.setenv("POINTDOSE_DATA_DIR", str(tmp_path / "data"))
+    store = tmp_path / "flash"
+    store.mkdir()
+    sim = make_sim(store_dir=store)
+    d = preset("moderate", trials=1, ramp_s=1.0, hold_s=1.0, release_s=0.5, rest_s=0.5)
+    blocks = [Block("practice", d, Schedule.constant())]
+    with DeviceLink(sim.port) as link:
+        link.device = link.device.without_factory_scale()  # as a real board's profile reports: cal=none
+        link.start()
+        with pytest.raises(UserError, match="calibrate it first"):
+            LiveTrainer(link, blocks, device_cues=False)
+        # the wizard's reference reads twice the force applied, so its scale is half the true one:
+        # pressures through it are 2x what the firmware's own (hidden) scale would give
+        record = calibrate_in_process(link, reference_factor=2.0)
+        save_everywhere(link, record, HostCache())
+        assert load_scale(link).source == "calibration"
+        trainer = LiveTrainer(link, blocks, device_cues=False)
+        assert trainer.rows.conv.record_id == record.id
+        link.command("sim force 10")
+        n0 = link.stats.samples
+        assert wait_until(lambda: link.stats.samples >= n0 + 150, timeout=20)
+        rows = trainer.rows.take()
+        # 10 N true, read as 20 N through the wizard's calibration: 200 kPa on the 1 cm² probe
+        assert np.median(rows["pressure_kpa"][-50:]) == pytest.approx(20.0 * 10 / d.probe_area_cm2, rel=0.02)
+        trainer.start_thread()
+        try:
+            assert wait_until(lambda: trainer.cue.phase not in ("idle",), timeout=20), "the drill did not start"
+        finally:
+            trainer.stop()
+            trainer.close()

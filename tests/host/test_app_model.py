@@ -67,26 +67,33 @@ def test_app_command_parser_does_not_import_dearpygui():
 # --------------------------------------------------------------------------- calibration
 
 
-def test_calibration_from_hello_uses_zero_when_tare_is_zero():
-    cal = m.calibration_from_info(CAL)
-    assert cal == m.Calibration(counts_per_n=2000.0, zero=50000.0, tare=50000.0)
+def test_factory_scale_uses_zero_when_tare_is_zero():
+    from pointdose.calibration import factory_converter
+
+    cal = factory_converter(CAL)
+    assert cal.source == "factory" and cal.shift == 0.0
     assert cal.force_n(52000) == pytest.approx(1.0)
 
 
-def test_calibration_prefers_a_nonzero_tare():
-    cal = m.calibration_from_info({**CAL, "tare": "51000"})
-    assert cal.tare == 51000.0
+def test_factory_scale_prefers_a_nonzero_tare():
+    from pointdose.calibration import factory_converter
+
+    cal = factory_converter({**CAL, "tare": "51000"})
     assert cal.force_n(53000) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("text", ["none", "", "linear:0:5", "linear:abc:5", "poly:1:2:3", "linear:1"])
 def test_no_or_bad_calibration_means_uncalibrated(text):
-    assert m.calibration_from_info({"cal": text}) is None
-    assert m.calibration_from_info({}) is None
+    lm = m.LiveModel(m.DisplaySettings(unit="N"))
+    assert not lm.scale_for({"cal": text}).calibrated
+    assert not lm.scale_for({}).calibrated
+    assert lm.scale_for({"cal": text, "tare": "100"}).values([150])[0] == pytest.approx(50.0)  # counts net of tare
 
 
 def test_scale_converts_to_the_chosen_unit_and_probe():
-    cal = m.calibration_from_info(CAL)
+    from pointdose.calibration import factory_converter
+
+    cal = factory_converter(CAL)
     # 10 N on 1 cm² = 100 kPa; on 2 cm² = 50 kPa
     assert m.Scale(cal, "kPa", 1.0).values([70000])[0] == pytest.approx(100.0)
     assert m.Scale(cal, "kPa", 2.0).values([70000])[0] == pytest.approx(50.0)

@@ -110,20 +110,21 @@ def test_factory_scale_from_hello_follows_the_same_tare_rule():
     assert conv.source == "factory" and conv.force_n(Z + K)[()] == pytest.approx(1.0)
     tared = converter_for({**info, "tare": str(Z + 1400)})
     assert tared.force_n(Z + 1400 + K)[()] == pytest.approx(1.0)
-    # the app model's factory Calibration agrees
-    cal = app_model.calibration_from_info({**info, "tare": str(Z + 1400)})
-    assert cal.force_n(Z + 1400 + K) == pytest.approx(1.0)
+    # the app model's display scale agrees
+    lm = app_model.LiveModel(app_model.DisplaySettings(unit="N"))
+    assert lm.scale_for({**info, "tare": str(Z + 1400)}).values([Z + 1400 + K])[0] == pytest.approx(1.0)
     assert converter_for({"cal": "none"}) is None
 
 
 def test_app_model_shows_values_through_the_record_for_its_device_only():
     rec = make_record(pts=[Point(Z + 2 * K * f, f) for f in (0, 10, 20, 30)])  # a record that halves the factory scale
     m = app_model.LiveModel(app_model.DisplaySettings(unit="N"))
-    info = {"cal": f"linear:{K:g}:{Z:g}", "tare": "0", "uid": UID}
+    info = {"cal": f"linear:{K:g}:{Z:g}", "tare": "0", "uid": UID, "sensor": rec.config.sensor}
     assert m.scale_for(info).values([Z + 2 * K])[0] == pytest.approx(2.0)  # factory
     m.set_calibration_record(rec)
     assert m.scale_for(info).values([Z + 2 * K])[0] == pytest.approx(1.0)  # through the record
     assert m.scale_for({**info, "uid": "other"}).values([Z + 2 * K])[0] == pytest.approx(2.0)
+    assert m.scale_for({**info, "sensor": "adc"}).values([Z + 2 * K])[0] == pytest.approx(2.0)  # another sensor
     scale = m.scale_for(info)
     assert scale.range_note(45.0) == "above calibrated 30 N" and scale.range_note(20.0) == ""
     m.set_unit("kPa")

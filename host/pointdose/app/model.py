@@ -6,7 +6,7 @@ on screen. The model reads the newest window of the link's sample ring each time
 old updates), so a slow frame costs one frame, not a backlog.
 
 The model depends only on the ring's public methods (``window(seconds)``, ``version``) and the
-link's public attributes (``ring``, ``info``, ``stats``, ``state``).
+link's public attributes (``ring``, ``device`` (or ``info``), ``stats``, ``state``).
 """
 
 from __future__ import annotations
@@ -17,36 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pointdose import units
+from pointdose.link.info import DeviceInfo, device_info
 
 # --------------------------------------------------------------------------- calibration
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """The factory linear scale from the device's hello: ``force_N = (raw - tare) / counts_per_n``.
-
-    Used only when there is no calibration record for the device (see :meth:`LiveModel.scale_for`);
-    a record's :class:`pointdose.calibration.Converter` takes its place in :class:`Scale` otherwise.
-    """
-
-    counts_per_n: float
-    zero: float
-    tare: float
-
-    def force_n(self, raw):
-        return (np.asarray(raw, dtype=np.float64) - self.tare) / self.counts_per_n
-
-    def range_note(self, force_n: float, raw: float | None = None) -> str:
-        return ""  # a factory scale states no calibrated range
-
-
-def converter_for_display(info: dict | None, record=None):
-    """What turns this device's raw counts into newtons on screen: the calibration record's
-    converter when a record for this device is in use (shifted by the device's current tare),
-    else hello's factory scale (:func:`calibration_from_info`), else None (raw counts)."""
-    if record is not None and str((info or {}).get("uid", "")) == str(record.device_uid):
-        return record.converter(tare=tare_from_info(info))
-    return calibration_from_info(info)
 
 
 def _number(value) -> float | None:
@@ -55,28 +28,6 @@ def _number(value) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
-
-
-def tare_from_info(info: dict | None) -> float:
-    """The device's tare offset in raw counts (0 when absent or unreadable)."""
-    return _number((info or {}).get("tare")) or 0.0
-
-
-def calibration_from_info(info: dict | None) -> Calibration | None:
-    """Parse ``cal=linear:COUNTS_PER_N:ZERO`` (and ``tare=``) from a hello dict.
-
-    The tare is ``tare=`` when it is non-zero, else the calibration's zero. ``cal=none``, a
-    missing or malformed value, or a zero slope give ``None`` (the app then shows raw counts).
-    """
-    text = str((info or {}).get("cal", "none")).strip()
-    parts = text.split(":")
-    if len(parts) != 3 or parts[0].lower() != "linear":
-        return None
-    counts_per_n, zero = _number(parts[1]), _number(parts[2])
-    if counts_per_n is None or zero is None or counts_per_n == 0:
-        return None
-    tare = tare_from_info(info)
-    return Calibration(counts_per_n=counts_per_n, zero=zero, tare=tare if tare != 0 else zero)
 
 
 @dataclass
@@ -93,8 +44,9 @@ class DisplaySettings:
 class Scale:
     """Raw counts → display values for one calibration and settings.
 
-    ``calibration`` is anything with ``force_n(raw)`` and ``range_note(force_n, raw)``: the factory
-    :class:`Calibration` or a calibration record's :class:`pointdose.calibration.Converter`.
+    ``calibration`` is the :class:`pointdose.calibration.Converter` that
+    :func:`pointdose.calibration.scale_for` chose (the wizard's record, else the factory scale), or
+    None (uncalibrated: counts net of the device's tare).
     """
 
     calibration: object | None
@@ -126,7 +78,7 @@ class Scale:
     @property
     def source_note(self) -> str:
         """"factory scale" when values go through hello's scale rather than a calibration made here."""
-        return "factory scale" if isinstance(self.calibration, Calibration) else ""
+        return "factory scale" if getattr(self.calibration, "source", "") == "factory" else ""
 
     def format(self, value: float) -> str:
         if not self.calibrated:
@@ -327,19 +279,24 @@ class LiveModel:
         self._cache_key = None
         self._y_top = 0.0
 
-    def scale_for(self, info: dict | None) -> Scale:
-        return Scale(converter_for_display(info, getattr(self, "calibration_record", None)), self.settings.unit,
-                     self.settings.probe_area_cm2, raw_tare=tare_from_info(info))
+    def scale_for(self, device) -> Scale:
+        """The display scale for ``device`` (a link, DeviceInfo or hello dict): the Calibrate tab's
+        record when it fits this device, else the factory scale, else counts."""
+        from pointdose.calibration.scale import scale_for
+
+        dev = device_info(device)
+        chosen = scale_for(dev, getattr(self, "calibration_record", None), probe_area_cm2=self.settings.probe_area_cm2)
+        return Scale(chosen.converter, self.settings.unit, self.settings.probe_area_cm2, raw_tare=dev.tare)
 
     # ---- the per-frame work
     def frame(self, status: SourceStatus, now_s: float, columns: int) -> FrameView:
         link = status.link
-        info = dict(_get(link, "info", None) or {})
+        dev = device_info(link) if link is not None else DeviceInfo()
         stats = _get(link, "stats", None)
         ring = _get(link, "ring", None)
         state = _state_name(_get(link, "state", None))
-        rate = _number(info.get("rate"))
-        scale = self.scale_for(info)
+        rate = dev.rate_hz
+        scale = self.scale_for(dev)
         window_s = self.settings.window_s
 
         t, y, rx = self._decimated(ring, scale, columns, window_s)
@@ -365,7 +322,7 @@ class LiveModel:
             note = f"no data for {now_s - last_rx:.1f} s" if last_rx is not None else "no data"
         elif level == "live" and state not in ("streaming",):
             note = "stopped"
-        known = bool(info)  # before a device says hello there is nothing to call uncalibrated
+        known = bool(dev.fields)  # before a device says hello there is nothing to call uncalibrated
         if known and not scale.calibrated:
             note = "uncalibrated" + (f" · {note}" if note else "")
         elif level in ("live", "stale"):  # calibration: flag a reading beyond the calibrated range
@@ -386,7 +343,7 @@ class LiveModel:
             y_lim = span_limits(lo, hi, scale.default_span())
 
         state_text, state_level = self._state_line(status, state, stale)
-        rows = self._rows(status, info, stats, rate, ring, now_s)
+        rows = self._rows(status, dev, stats, rate, ring, now_s)
         sim_text = ""
         if status.simulated:
             sim_text = status.backend_label or "simulated device"
@@ -461,16 +418,16 @@ class LiveModel:
             return "Closed", "warn"
         return state.capitalize() or status.message, "busy"
 
-    def _rows(self, status: SourceStatus, info: dict, stats, rate, ring, now_s) -> tuple[tuple[str, str], ...]:
-        board = info.get("board", "—")
-        sensor = info.get("sensor", "—")
-        uid = info.get("uid", "—")
-        fw = info.get("fw")
-        proto = info.get("proto")
+    def _rows(self, status: SourceStatus, dev: DeviceInfo, stats, rate, ring, now_s) -> tuple[tuple[str, str], ...]:
+        board = dev.board or "—"
+        sensor = dev.sensor or "—"
+        uid = dev.uid or "—"
+        fw = dev.fw
+        proto = dev.proto
         measured = f" (measured {self._measured_hz:.0f} Hz)" if self._measured_hz else ""
         rows = [
             ("Port", shorten(status.port) or "—"),
-            ("Device", f"{board} · {sensor}" if info else "—"),
+            ("Device", f"{board} · {sensor}" if dev.fields else "—"),
             ("Device id", str(uid)),
             ("Firmware", f"{fw} (protocol {proto})" if fw else "—"),
             ("Sample rate", f"{rate:.0f} Hz{measured}" if rate else "—"),

@@ -4,7 +4,8 @@ Pure Python + numpy (no GUI); the app's Calibrate tab and ``pointdose calibrate`
 What other packages call:
 
 * raw → newtons for arrays: ``record.converter(tare=device_tare).force_n(raw)`` (and
-  ``.out_of_range(force, raw)`` for flags), or :func:`converter_for` from a hello dict;
+  ``.out_of_range(force, raw)`` for flags); the one choice of scale for a device (wizard's
+  calibration, else factory, else uncalibrated) is :func:`load_scale` / :func:`scale_for`;
 * :func:`check_reachable` before a protocol uses a target;
 * ``record.to_dict()`` / ``record.id`` to keep with a session record.
 
@@ -15,6 +16,8 @@ from pointdose.calibration.models import (FSR, LINEAR, LOAD, UNLOAD, Calibration
                                           LinearModel, Point, Tolerance, fit_points, model_from_dict)
 from pointdose.calibration.record import (Assessment, CalibrationRecord, Converter, Reachability, SensorConfig,
                                           assess, check_reachable, require_reachable)
+from pointdose.calibration.scale import (CALIBRATION, FACTORY, UNCALIBRATED, DeviceScale, factory_converter,
+                                         load_scale, scale_for, sensor_config)
 from pointdose.calibration.stability import StabilityCriterion, StabilityDetector, StabilityStatus
 from pointdose.calibration.store import (HostCache, Loaded, data_dir, device_storage_supported, load_for_device,
                                          read_device, save_everywhere, write_device)
@@ -22,36 +25,15 @@ from pointdose.calibration.wizard import (CalibrationWizard, DriftRun, Step, Ver
                                           ZeroCheck)
 
 
-def converter_for(info: dict | None, record: CalibrationRecord | None = None) -> Converter | None:
-    """The converter for a device's readings now: through ``record`` when given (shifted by the
-    device's current tare from ``info``), else hello's factory ``cal=linear:COUNTS_PER_N:ZERO``,
-    else None (uncalibrated)."""
-    info = info or {}
-    try:
-        tare = float(info.get("tare") or 0.0)
-    except ValueError:
-        tare = 0.0
-    if record is not None:
-        return record.converter(tare=tare)
-    parts = str(info.get("cal", "none")).split(":")
-    if len(parts) != 3 or parts[0].lower() != "linear":
-        return None
-    try:
-        cpn, zero = float(parts[1]), float(parts[2])
-    except ValueError:
-        return None
-    if cpn == 0 or cpn != cpn or zero != zero:
-        return None
-    try:
-        limits = (float(info["raw_min"]), float(info["raw_max"]))
-    except (KeyError, ValueError):
-        limits = None
-    # the factory scale's offset is its zero; a non-zero device tare replaces it (same rule as a record)
-    return Converter(model=LinearModel(cpn, zero), shift=(tare - zero) if tare else 0.0, raw_limits=limits,
-                     source="factory")
+def converter_for(info, record: CalibrationRecord | None = None) -> Converter | None:
+    """The converter for a device's readings now (``info``: a link, DeviceInfo or hello dict): the
+    record when it fits this device, else the factory scale, else None. See :mod:`.scale`."""
+    return scale_for(info, record).converter
 
 
 __all__ = [
+    "CALIBRATION", "FACTORY", "UNCALIBRATED", "DeviceScale", "factory_converter", "load_scale", "scale_for",
+    "sensor_config",
     "FSR", "LINEAR", "LOAD", "UNLOAD", "Assessment", "CalibrationRecord", "CalibrationRefused", "CalibrationWizard",
     "Converter", "DriftRun", "FitResult", "FsrModel", "HostCache", "LinearModel", "Loaded", "Point", "Reachability",
     "SensorConfig", "StabilityCriterion", "StabilityDetector", "StabilityStatus", "Step", "Tolerance",

@@ -89,14 +89,11 @@ class SensorConfig:
 
     @classmethod
     def from_info(cls, info: dict | None, probe_area_cm2: float | None = units.DEFAULT_PROBE_AREA_CM2) -> "SensorConfig":
-        """From a device's hello (``sensor=``, and ``gain=``/``channel=`` when the firmware reports them)."""
-        info = info or {}
-        gain = info.get("gain")
-        channel = info.get("channel")
-        if channel is None and gain is not None and info.get("sensor") == "hx711":
-            channel = "B" if str(gain) == "32" else "A"  # HX711: gain 32 is channel B (domain notes)
-        return cls(sensor=str(info.get("sensor", "unknown")), gain=None if gain is None else str(gain),
-                   channel=None if channel is None else str(channel), probe_area_cm2=probe_area_cm2)
+        """From a device's hello (a hello dict, DeviceInfo or link; ``sensor=``, ``gain=``/``channel=``)."""
+        from pointdose.link.info import device_info
+
+        dev = device_info(info)
+        return cls(sensor=dev.sensor or "unknown", gain=dev.gain, channel=dev.channel, probe_area_cm2=probe_area_cm2)
 
     def describe(self) -> str:
         parts = [{"hx711": "load cell (HX711)", "adc": "FSR (ADC)", "sim": "simulated load cell"}.get(self.sensor, self.sensor)]

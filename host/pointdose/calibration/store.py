@@ -183,8 +183,9 @@ def load_for_device(link, config: SensorConfig, *, cache: HostCache | None = Non
     place). Runs link I/O: call it off the GUI thread.
     """
     cache = cache or HostCache()
-    info = getattr(link, "info", {}) or {}
-    uid = str(info.get("uid", "")) or None
+    from pointdose.link.info import device_info
+
+    uid = device_info(link).uid
     supported = device_storage_supported(link)
     notes: list[str] = []
     record = None

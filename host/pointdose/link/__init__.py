@@ -14,6 +14,7 @@ from pointdose.link.device_link import (
     link_load,
 )
 from pointdose.link.discovery import Board, find_board_by_uid, find_boards
+from pointdose.link.info import DeviceInfo, FactoryScale, device_info
 from pointdose.link.ring import RING_DTYPE, SampleRing
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -53,6 +53,7 @@ import numpy as np
 from pointdose.errors import UserError
 from pointdose.link.clock import DeviceClock
 from pointdose.link.discovery import Board, find_board_by_uid
+from pointdose.link.info import DeviceInfo
 from pointdose.link.ring import RING_DTYPE, SampleRing
 from pointdose.protocol.decoder import StreamDecoder
 from pointdose.protocol.wire import (
@@ -221,7 +222,7 @@ class DeviceLink:
         self.usb_serial = usb_serial
         self.read_timeout = read_timeout
         self.write_timeout = write_timeout
-        self.info: dict[str, str] = {}
+        self.device = DeviceInfo()  # the device's hello, typed; re-parsed when a command changes a field
         self.status: Status | None = None
         self.errors: deque[tuple[float, DeviceError]] = deque(maxlen=100)
         self.buttons: deque[ButtonPress] = deque(maxlen=256)  # presses, newest last
@@ -275,7 +276,7 @@ class DeviceLink:
                 self.command("hello", timeout=hello_timeout, hook=self._on_hello)
             except CommandTimeout:
                 # our hello may have met the REPL (its echo and prompt): the reader thread is bringing
-                # the firmware back; its own hello fills in self.info
+                # the firmware back; its own hello fills in self.device
                 if not self._wait_for_recovery():
                     raise
         except CommandTimeout:
@@ -292,6 +293,11 @@ class DeviceLink:
         with self._lock:
             if self._state == LinkState.CONNECTING:
                 self._state = LinkState.CONNECTED
+
+    @property
+    def info(self) -> dict[str, str]:
+        """The hello's fields as sent (for showing them); read typed values from :attr:`device`."""
+        return dict(self.device.fields)
 
     @classmethod
     def for_board(cls, board: Board, **kwargs) -> "DeviceLink":
@@ -349,23 +355,23 @@ class DeviceLink:
         if hz < 1:
             raise UserError(f"rate must be at least 1 Hz, not {hz}")
         if self.bridge:
-            batch_us = int(self.info.get("batch_us") or UART_BATCH_US)
+            batch_us = self.device.batch_us or UART_BATCH_US
             need, have = link_load(hz, batch_us), self.baudrate / 10
             if need > LINK_BUDGET * have:
                 raise UserError(f"{hz} Hz needs {need:,.0f} bytes/s, more than {LINK_BUDGET:.0%} of this "
                                 f"{self.baudrate}-baud link ({have:,.0f} bytes/s): choose a lower rate")
         reply = self.command(f"rate {hz}", timeout)
-        self.info["rate"] = reply.fields.get("rate", str(hz))
+        self.device = self.device.with_fields(rate=reply.fields.get("rate", str(hz)))
         return reply
 
     def tare(self, n: int | None = None, timeout: float | None = None) -> Reply:
         """Ask the device to tare over ``n`` samples (default: half a second); waits until it is done."""
         if timeout is None:
-            rate = float(self.info.get("rate") or 10)
+            rate = self.device.rate_hz or 10.0
             timeout = 2.0 + (n if n is not None else rate / 2) / max(rate, 1)
         reply = self.command("tare" if n is None else f"tare {int(n)}", timeout)
         if "tare" in reply.fields:
-            self.info["tare"] = reply.fields["tare"]
+            self.device = self.device.with_fields(tare=reply.fields["tare"])
         return reply
 
     # --- calibration blob, cues, limit ---------------------------------------------------------
@@ -406,14 +412,14 @@ class DeviceLink:
             for off in range(0, len(blob), CALW_CHUNK):
                 self.command(f"calw {off} {blob[off:off + CALW_CHUNK].hex()}", timeout)
             reply = self.command(f"cal commit {len(blob)} {crc16(blob):04x}", timeout)
-        self.info["calblob"] = reply.fields.get("calblob", f"{crc16(blob):04x}")
+        self.device = self.device.with_fields(calblob=reply.fields.get("calblob", f"{crc16(blob):04x}"))
         return reply
 
     def clear_calibration(self, timeout: float = 2.0) -> Reply:
         """Remove the calibration blob from the device (refused while streaming, like a write)."""
         with self._cal_lock:
             reply = self.command("cal clear", timeout)
-        self.info["calblob"] = "none"
+        self.device = self.device.with_fields(calblob="none")
         return reply
 
     def send_cue(self, phase: str, band: str = "none", level: int = 0, *, wait: bool = True,
@@ -664,9 +670,9 @@ class DeviceLink:
     def _on_hello(self, reply: Reply | None) -> None:
         if reply is None or not reply.ok:
             return
-        self.info = dict(reply.fields)
-        if reply.fields.get("boot"):
-            self._note_boot(reply.fields["boot"])
+        self.device = DeviceInfo.from_fields(reply.fields)
+        if self.device.boot:
+            self._note_boot(self.device.boot)
 
     def _after_start(self, reply: Reply | None) -> None:
         self._restart_in_flight = False
@@ -805,9 +811,9 @@ class DeviceLink:
     def _try_reopen(self) -> None:
         self._reconnect_at = time.monotonic() + self.reconnect_interval
         candidates = [self.port]
-        if self.usb_serial or self.info.get("uid"):
+        if self.usb_serial or self.device.uid:
             try:
-                board = find_board_by_uid(self.usb_serial or self.info["uid"])
+                board = find_board_by_uid(self.usb_serial or self.device.uid)
             except Exception:
                 board = None
             if board is not None and board.port != self.port:

@@ -1,9 +1,8 @@
 """Raw counts → newtons for a session, in one place so the source of the scale can change.
 
-Uses :func:`pointdose.calibration.converter_for` (the calibration made on this computer, or the
-device's factory ``cal=linear:COUNTS_PER_N:ZERO``) when that package is there; otherwise the
-hello's linear scale directly (tare from ``tare=`` when non-zero). Either way the object has
-``force_n(raw)``, ``out_of_range(force_n, raw)``, ``range_n``, ``raw_limits`` and ``source``.
+The scale itself is chosen by :func:`pointdose.calibration.scale_for` (the wizard's calibration for
+this device, else its factory scale, else none); the converter has ``force_n(raw)``,
+``out_of_range(force_n, raw)``, ``range_n``, ``raw_limits`` and ``source``.
 """
 
 from __future__ import annotations
@@ -16,28 +15,6 @@ import numpy as np
 from pointdose.errors import UserError
 
 
-@dataclass(frozen=True)
-class HelloLinear:
-    """Fallback: ``force = (raw - tare) / counts_per_n`` from the hello reply."""
-
-    counts_per_n: float
-    tare: float
-    raw_limits: tuple[float, float] | None = None
-    range_n: tuple[float, float] = (0.0, math.inf)
-    source: str = "hello"
-    zero: float | None = None  # the factory scale's own zero (tare replaces it when non-zero)
-
-    def force_n(self, raw) -> np.ndarray:
-        return (np.asarray(raw, dtype=np.float64) - self.tare) / self.counts_per_n
-
-    def out_of_range(self, force_n, raw=None) -> np.ndarray:
-        flags = np.zeros(np.shape(force_n), dtype=bool)
-        if raw is not None and self.raw_limits is not None:
-            r = np.asarray(raw, dtype=np.float64)
-            flags |= (r <= self.raw_limits[0]) | (r >= self.raw_limits[1])
-        return flags
-
-
 def _num(x) -> float | None:
     try:
         v = float(x)
@@ -46,35 +23,12 @@ def _num(x) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def hello_linear(info: dict) -> HelloLinear | None:
-    parts = str(info.get("cal", "none")).split(":")
-    if len(parts) != 3 or parts[0].lower() != "linear":
-        return None
-    cpn, zero = _num(parts[1]), _num(parts[2])
-    if not cpn or zero is None:
-        return None
-    tare = _num(info.get("tare")) or 0.0
-    lo, hi = _num(info.get("raw_min")), _num(info.get("raw_max"))
-    return HelloLinear(cpn, tare if tare else zero, (lo, hi) if lo is not None and hi is not None else None,
-                       zero=zero)
+def converter_for_link(link, record=None):
+    """The converter for a link (or its DeviceInfo / hello dict) with ``record`` the calibration chosen
+    for it (:func:`pointdose.calibration.scale_for`); UserError when the device is not calibrated."""
+    from pointdose.calibration.scale import scale_for
 
-
-def converter_for_link(info: dict | None, record=None):
-    """The converter for a link's hello ``info``; UserError when the device is not calibrated."""
-    info = info or {}
-    conv = None
-    try:
-        from pointdose.calibration import converter_for
-    except ImportError:  # calibration package not installed: the hello's scale
-        converter_for = None
-    if converter_for is not None:
-        conv = converter_for(info, record)
-    if conv is None:
-        conv = hello_linear(info)
-    if conv is None:
-        raise UserError("the device has no calibration, so pressures cannot be guided: calibrate it first "
-                        "(pointdose calibrate)")
-    return conv
+    return scale_for(link, record).require()
 
 
 def saturated(conv, raw) -> np.ndarray:
@@ -131,6 +85,8 @@ def calibration_info(conv, record=None) -> dict:
     return out
 
 
-def device_tare(info: dict | None) -> float:
-    """The device's current tare from its hello (raw counts; 0 when none was taken)."""
-    return _num((info or {}).get("tare")) or 0.0
+def device_tare(link) -> float:
+    """The device's current tare (raw counts; 0 when none was taken)."""
+    from pointdose.link.info import device_info
+
+    return device_info(link).tare

@@ -40,6 +40,7 @@ import numpy as np
 from pointdose import metrics, units
 from pointdose.cues.device import DeviceCues
 from pointdose.listeners import SAMPLE_DTYPE
+from pointdose.link.info import device_info
 from pointdose.protocols import Engine, Event, PointContext, Protocol
 from pointdose.protocols.model import PPTRecord
 from pointdose.protocols.safety import check_caution_acknowledged
@@ -62,7 +63,7 @@ class SessionRunner:
         self.point = point or PointContext()
         check_caution_acknowledged(self.point.region, accept_caution, protocol)  # hard refusals too
         self.calibration_record = calibration_record
-        self.conv = convert.converter_for_link(getattr(link, "info", {}), calibration_record)
+        self.conv = convert.converter_for_link(link, calibration_record)
         top_kpa = device_limit.sensor_top_kpa(self.conv, self.point.probe_area_cm2)  # calibrated or raw range
         limits = protocol.limits
         if top_kpa is not None:
@@ -226,8 +227,8 @@ class SessionRunner:
             "point": self.point.name, "region": self.point.region, "probe_area_cm2": self.point.probe_area_cm2,
             "ppt": self.point.ppt.as_dict() if self.point.ppt else None,
             "calibration": convert.calibration_info(self.conv, self.calibration_record),
-            "tare_raw": convert.device_tare(getattr(self.link, "info", {})),
-            "device_uid": getattr(self.link, "info", {}).get("uid"),
+            "tare_raw": device_info(self.link).tare,
+            "device_uid": device_info(self.link).uid,
             "t_s": self._t0, "limits": {"max_kpa": self.engine.limits.max_kpa,
                                         "max_hold_s": self.engine.limits.max_hold_s,
                                         "device_limit_raw": self.device_limit.raw if self.device_limit else None,

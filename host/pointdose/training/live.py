@@ -26,11 +26,13 @@ from pointdose.training.runner import Block, BlockRun, TrainingCue
 STEP_S = 0.02
 
 
-def converter(link) -> Any:
-    """raw → N for this link (the session package's choice of calibration, else the hello's scale)."""
-    from pointdose.session.convert import converter_for_link
+def converter(link, probe_area_cm2: float | None = units.DEFAULT_PROBE_AREA_CM2) -> Any:
+    """raw → N for this link: the wizard's calibration kept for this device (on it or on this computer),
+    else its factory scale (:func:`pointdose.calibration.load_scale`); UserError when it has neither.
+    Reads the device: call it off the GUI thread, or hand ``LiveTrainer`` a ``conv``."""
+    from pointdose.calibration.scale import load_scale
 
-    return converter_for_link(dict(getattr(link, "info", None) or {}))
+    return load_scale(link, probe_area_cm2=probe_area_cm2).require()
 
 
 class RingRows:
@@ -71,7 +73,7 @@ class LiveTrainer:
         self.clock = clock
         self.get_ready_s = get_ready_s
         area = blocks[0].drill.probe_area_cm2
-        self.rows = RingRows(link.ring, conv if conv is not None else converter(link), area)
+        self.rows = RingRows(link.ring, conv if conv is not None else converter(link, area), area)
         self.runs: list[BlockRun] = []
         self.current: BlockRun | None = None
         self.finished = False

@@ -323,7 +323,11 @@ class TrainingPanel(Panel):
                 model.hidden_note = "feedback off (training)"
                 model.feedback_visible = cue.feedback_on or cue.phase in ("done", "stopped", "idle")
 
-            self.trainer = LiveTrainer(link, blocks, store=self.store, session_uid=session_uid,
+            from pointdose.calibration.scale import scale_for
+
+            # the scale the live view shows: the Calibrate tab's record for this device, else factory
+            conv = scale_for(link, model.calibration_record, probe_area_cm2=blocks[0].drill.probe_area_cm2).require()
+            self.trainer = LiveTrainer(link, blocks, store=self.store, session_uid=session_uid, conv=conv,
                                        get_ready_s=1.0 if simulated_student else 3.0, on_cue=gate)
         except Exception as exc:
             return self._say(f"cannot start the drill: {exc}")
