@@ -13,7 +13,7 @@ records and reports all take their converter from here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pointdose import units
@@ -70,7 +70,10 @@ def scale_for(device: Any, record: CalibrationRecord | None = None, *,
     dev = device_info(device)
     messages: tuple[str, ...] = ()
     if record is not None:
-        verdict = assess(record, device_uid=dev.uid, config=sensor_config(dev, probe_area_cm2), max_age_days=1e9)
+        config = sensor_config(dev, probe_area_cm2)
+        if dev.sensor is None:  # a device that does not say is judged on what it says (uid, gain)
+            config = replace(config, sensor=record.config.sensor)
+        verdict = assess(record, device_uid=dev.uid, config=config, max_age_days=1e9)
         if verdict.usable:
             return DeviceScale(record.converter(tare=dev.tare), CALIBRATION, record, verdict.warnings)
         messages = (verdict.refusal,)
