@@ -192,8 +192,10 @@ class RingStreamer:
 
     POLL_S = 0.02
 
-    def __init__(self, link: Any, outlet: LslOutlet, to_kpa: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
-        self.link, self.outlet, self.to_kpa = link, outlet, to_kpa
+    def __init__(self, link: Any, outlet: LslOutlet, to_kpa: Callable[[np.ndarray], np.ndarray] | None = None,
+                 trainer: Any = None) -> None:
+        self.link, self.outlet, self.to_kpa, self.trainer = link, outlet, to_kpa, trainer
+        self._events_seen: list[int] = []  # per block run of the trainer
         self._seen = link.ring.total_appended
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
@@ -204,7 +206,21 @@ class RingStreamer:
             raw = rows["raw"]
             kpa = self.to_kpa(raw) if self.to_kpa is not None else np.full(len(rows), np.nan)
             self.outlet.push_samples(rows["t_dev_s"], kpa, raw)
+        if self.trainer is not None:
+            self._trainer_markers()
         return len(rows)
+
+    def _trainer_markers(self) -> None:
+        """New events of the trainer's block runs (lists that only grow), in order."""
+        runs = list(self.trainer.runs)
+        for i, run in enumerate(runs):
+            if i == len(self._events_seen):
+                self._events_seen.append(0)
+                self.outlet.marker("block_start", {"block": getattr(run.block, "kind", "")})
+            events = list(run.events)
+            for t_s, kind, data in events[self._events_seen[i]:]:
+                self.outlet.marker(kind, dict(data or {}), t_s)
+            self._events_seen[i] = len(events)
 
     def _run(self) -> None:
         while not self._halt.wait(self.POLL_S):
@@ -220,3 +236,28 @@ class RingStreamer:
         if self._thread is not None:
             self._thread.join(2.0)
         self.step()  # what arrived since the last poll
+        self.outlet.close()
+
+
+def kpa_converter(link: Any, probe_area_cm2: float) -> Callable[[np.ndarray], np.ndarray] | None:
+    """raw → kPa with the session's choice of scale, or None (raw only) when the device has none."""
+    from pointdose import units
+    from pointdose.session.convert import converter_for_link
+
+    try:
+        conv = converter_for_link(dict(getattr(link, "info", None) or {}))
+    except UserError:
+        return None
+    return lambda raw: units.pressure_kpa(conv.force_n(raw), probe_area_cm2)
+
+
+def stream_link_if_asked(enabled: bool, link: Any, probe_area_cm2: float = 1.0, trainer: Any = None,
+                         note: Callable[[str], None] | None = None) -> "RingStreamer | None":
+    """For ``monitor``, ``train`` and the app: a started :class:`RingStreamer` when ``--lsl`` was given.
+
+    With ``trainer`` (a :class:`pointdose.training.live.LiveTrainer`) its trial events become markers.
+    """
+    if not enabled:
+        return None
+    outlet = listeners_if_asked(True, link, note)[0]
+    return RingStreamer(link, outlet, kpa_converter(link, probe_area_cm2), trainer=trainer).start()

@@ -22,6 +22,7 @@ import threading
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from pointdose.lsl import add_argument as lsl_flag
     parser.add_argument("--db", metavar="FILE", help="records database (default: $POINTDOSE_DB or the user data folder)")
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     r = sub.add_parser("run", help="run a drill on a board or the simulated device, with text cues")
@@ -60,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--virtual-student", action="store_true", help="let the virtual hand press (simulated device only)")
     r.add_argument("--get-ready", type=float, default=3.0, metavar="S", help="countdown before the first trial")
     r.add_argument("--yes", action="store_true", help="accept the warnings (target above typical PPTs on a person)")
+    lsl_flag(r)
     p = sub.add_parser("progress", help="a student's block scores across sessions")
     p.add_argument("--student", required=True)
     e = sub.add_parser("export", help="trials to CSV (one student, one class, or all)")
@@ -269,7 +271,7 @@ def _run_drill(args) -> int:
         ts.close()
         raise
     unit = drill.unit
-    sim = link = student = trainer = None
+    sim = link = student = trainer = lsl = None
     try:
         from pointdose.link import DeviceLink
 
@@ -299,6 +301,8 @@ def _run_drill(args) -> int:
         printer = _Printer(unit)
         trainer = LiveTrainer(link, blocks, store=ts, session_uid=session, get_ready_s=args.get_ready,
                               on_cue=printer.cue, on_trial=printer.trial)
+        from pointdose.lsl import stream_link_if_asked
+        lsl = stream_link_if_asked(args.lsl, link, drill.probe_area_cm2, trainer)
         if args.virtual_student:
             from pointdose.training.hand import SimulatedStudent
 
@@ -321,6 +325,8 @@ def _run_drill(args) -> int:
             student.stop()
         if trainer is not None:
             trainer.close()
+        if lsl is not None:
+            lsl.close()
         if link is not None:
             link.close()
         if sim is not None:
