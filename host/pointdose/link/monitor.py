@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", help="serial port or pyserial URL (default: first board found, else the simulated device)")
     parser.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
     parser.add_argument("--raw", action="store_true", help="print every sample as 'segment seq t_host_s raw'")
+    from pointdose.lsl import add_argument as lsl_flag
+    lsl_flag(parser)  # pressure for a 1 cm² probe (the session's default) and raw counts
 
 
 def parse_calibration(info: dict[str, str]) -> tuple[float, float] | None:
@@ -101,6 +103,8 @@ def run(args: argparse.Namespace, out=None) -> int:
               f"sensor={link.info.get('sensor', '?')} rate={link.info.get('rate', '?')} Hz "
               f"cal={link.info.get('cal', 'none')}", file=out, flush=True)
         link.start()
+        from pointdose.lsl import stream_link_if_asked
+        lsl = stream_link_if_asked(getattr(args, "lsl", False), link)
         end = time.monotonic() + args.seconds if args.seconds is not None else float("inf")
         seen = link.ring.total_appended
         try:
@@ -114,4 +118,7 @@ def run(args: argparse.Namespace, out=None) -> int:
                     print(format_line(rows, link.info, link.stats, link.state), file=out, flush=True)
         except KeyboardInterrupt:
             pass
+        finally:
+            if lsl is not None:
+                lsl.close()
     return 0
