@@ -183,6 +183,35 @@ def listeners_if_asked(enabled: bool, link: Any, note: Callable[[str], None] | N
     return [outlet]
 
 
+class EventForwarder:
+    """Markers from objects that keep their events in lists that only grow: a SessionRunner
+    (``events``) or a LiveTrainer (``runs[i].events``, one list per block)."""
+
+    def __init__(self, outlet: LslOutlet) -> None:
+        self.outlet = outlet
+        self._seen: dict[int, tuple[Any, list[int]]] = {}  # id → (the object, kept alive; counts)
+
+    def forward(self, source: Any) -> None:
+        if source is None:
+            return
+        entry = self._seen.get(id(source))
+        if entry is None or entry[0] is not source:
+            entry = self._seen[id(source)] = (source, [])
+        counts = entry[1]
+        runs = getattr(source, "runs", None)
+        runs = list(runs) if runs is not None else None
+        lists = [run.events for run in runs] if runs is not None else [getattr(source, "events", [])]
+        for i, events in enumerate(lists):
+            if i == len(counts):
+                counts.append(0)
+                if runs is not None:
+                    self.outlet.marker("block_start", {"block": getattr(runs[i].block, "kind", "")})
+            new = list(events[counts[i]:])
+            for t_s, kind, data in new:
+                self.outlet.marker(kind, dict(data or {}), t_s)
+            counts[i] += len(new)
+
+
 class RingStreamer:
     """Pushes every new row of ``link.ring`` to an outlet from its own thread (no session needed).
 
@@ -194,8 +223,9 @@ class RingStreamer:
 
     def __init__(self, link: Any, outlet: LslOutlet, to_kpa: Callable[[np.ndarray], np.ndarray] | None = None,
                  trainer: Any = None) -> None:
-        self.link, self.outlet, self.to_kpa, self.trainer = link, outlet, to_kpa, trainer
-        self._events_seen: list[int] = []  # per block run of the trainer
+        self.link, self.outlet, self.to_kpa = link, outlet, to_kpa
+        self.events = EventForwarder(outlet)
+        self.sources: Callable[[], list] = (lambda: [trainer]) if trainer is not None else (lambda: [])
         self._seen = link.ring.total_appended
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
@@ -206,21 +236,9 @@ class RingStreamer:
             raw = rows["raw"]
             kpa = self.to_kpa(raw) if self.to_kpa is not None else np.full(len(rows), np.nan)
             self.outlet.push_samples(rows["t_dev_s"], kpa, raw)
-        if self.trainer is not None:
-            self._trainer_markers()
+        for source in self.sources():
+            self.events.forward(source)
         return len(rows)
-
-    def _trainer_markers(self) -> None:
-        """New events of the trainer's block runs (lists that only grow), in order."""
-        runs = list(self.trainer.runs)
-        for i, run in enumerate(runs):
-            if i == len(self._events_seen):
-                self._events_seen.append(0)
-                self.outlet.marker("block_start", {"block": getattr(run.block, "kind", "")})
-            events = list(run.events)
-            for t_s, kind, data in events[self._events_seen[i]:]:
-                self.outlet.marker(kind, dict(data or {}), t_s)
-            self._events_seen[i] = len(events)
 
     def _run(self) -> None:
         while not self._halt.wait(self.POLL_S):
@@ -239,8 +257,10 @@ class RingStreamer:
         self.outlet.close()
 
 
-def kpa_converter(link: Any, probe_area_cm2: float) -> Callable[[np.ndarray], np.ndarray] | None:
-    """raw → kPa with the session's choice of scale, or None (raw only) when the device has none."""
+def kpa_converter(link: Any, probe_area_cm2: float | Callable[[], float]) -> Callable[[np.ndarray], np.ndarray] | None:
+    """raw → kPa with the session's choice of scale, or None (raw only) when the device has none.
+    ``probe_area_cm2`` may be a callable (the app's setting, read at each conversion)."""
+    area = probe_area_cm2 if callable(probe_area_cm2) else (lambda: float(probe_area_cm2))
     from pointdose import units
     from pointdose.session.convert import converter_for_link
 
@@ -248,7 +268,7 @@ def kpa_converter(link: Any, probe_area_cm2: float) -> Callable[[np.ndarray], np
         conv = converter_for_link(dict(getattr(link, "info", None) or {}))
     except UserError:
         return None
-    return lambda raw: units.pressure_kpa(conv.force_n(raw), probe_area_cm2)
+    return lambda raw: units.pressure_kpa(conv.force_n(raw), area())
 
 
 def stream_link_if_asked(enabled: bool, link: Any, probe_area_cm2: float = 1.0, trainer: Any = None,
@@ -261,3 +281,52 @@ def stream_link_if_asked(enabled: bool, link: Any, probe_area_cm2: float = 1.0, 
         return None
     outlet = listeners_if_asked(True, link, note)[0]
     return RingStreamer(link, outlet, kpa_converter(link, probe_area_cm2), trainer=trainer).start()
+
+
+class AppStreamer:
+    """For the app: streams whichever link the controller has open (a new outlet when the source
+    changes) and forwards the events of the session runners and trainers ``sources()`` returns."""
+
+    POLL_S = 0.02
+
+    def __init__(self, get_link: Callable[[], Any], probe_area_cm2: Callable[[], float] | float = 1.0,
+                 sources: Callable[[], list] = lambda: [], note: Callable[[str], None] | None = None) -> None:
+        load_pylsl()  # a missing pylsl is said before the window opens
+        self.get_link, self.sources, self.note = get_link, sources, note
+        self.area = probe_area_cm2
+        self.streamer: RingStreamer | None = None
+        self._link = None
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="lsl-app")
+
+    def start(self) -> "AppStreamer":
+        self._thread.start()
+        return self
+
+    def step(self) -> None:
+        link = self.get_link()
+        if link is not self._link:
+            if self.streamer is not None:
+                self.streamer.close()
+            self._link, self.streamer = link, None
+            if link is not None:
+                outlet = listeners_if_asked(True, link, self.note)[0]
+                self.streamer = RingStreamer(link, outlet, kpa_converter(link, self.area))
+                self.streamer.sources = self.sources
+        if self.streamer is not None:
+            self.streamer.step()
+
+    def _run(self) -> None:
+        while not self._halt.wait(self.POLL_S):
+            try:
+                self.step()
+            except Exception as exc:  # never take the app down; say it once and stop streaming
+                (self.note or (lambda s: print(s, file=sys.stderr)))(f"LSL stopped: {exc}")
+                return
+
+    def close(self) -> None:
+        self._halt.set()
+        if self._thread.is_alive():
+            self._thread.join(2.0)
+        if self.streamer is not None:
+            self.streamer.close()

@@ -165,13 +165,13 @@ def test_monitor_ring_streamer_sends_every_row_with_raw_counts_and_converted_kpa
         n += 7
         if k % 3 == 0:
             streamer.step()
-    streamer.close()  # pushes the rest
+    streamer.step()  # the rest
     chunk, stamps = pull_until(data_in, n)
     assert len(stamps) == n == outlet.samples_pushed
     got = np.asarray(chunk)
     np.testing.assert_allclose(got[:, 0], np.tile(np.linspace(0, 100, 7), 40), atol=0.001)
     np.testing.assert_allclose(np.diff(stamps), 0.002, atol=1e-6)
-    outlet.close()
+    streamer.close()
 
 
 def test_no_rate_in_hello_and_no_scale_still_stream_raw_counts(lsl):
@@ -197,3 +197,40 @@ def test_marker_text_is_kind_then_json():
 
     assert marker_text("stop") == "stop"
     assert marker_text("rating", {"value": 3}) == 'rating {"value": 3}'
+
+
+class _Run:
+    def __init__(self, kind):
+        self.block = type("B", (), {"kind": kind})()
+        self.events = []
+
+
+def test_app_streamer_follows_the_link_and_forwards_runner_and_trainer_events(lsl):
+    """The app's path: samples of whichever link is open, markers from the panels' runner/trainer."""
+    import pylsl
+
+    link = FakeLink()
+    runner = type("R", (), {})()
+    runner.events = [(10.0, "phase_start", {"phase": "ramp"})]
+    trainer = type("T", (), {})()
+    trainer.runs = [_Run("practice")]
+    app = lsl.AppStreamer(lambda: link, sources=lambda: [runner, None, trainer], note=lambda s: None)
+    app.step()  # opens the outlet for this link
+    data_in, _ = inlet_for(pylsl, f"pointdose-{link.info['uid']}")
+    markers_in, _ = inlet_for(pylsl, f"pointdose-{link.info['uid']}-markers")
+    before = app.streamer.outlet.markers_pushed
+    ts = 10.0 + DT * np.arange(50)
+    link.push(ts, np.full(50, 100.0))
+    runner.events.append((10.2, "pain_rating", {"value": 4}))
+    trainer.runs[0].events.append((10.3, "trial_end", {"trial": 1}))
+    trainer.runs.append(_Run("post-test"))
+    app.step()
+    app.step()  # nothing new: nothing sent twice
+    chunk, stamps = pull_until(data_in, 50)
+    assert len(stamps) == 50 and np.allclose(np.asarray(chunk)[:, 0], 100.0, atol=0.01)
+    assert before == 2 and app.streamer.outlet.markers_pushed - before == 3  # ramp + first block; 3 new
+    texts, mst = pull_until(markers_in, 3, string=True)
+    texts = [t[0] for t in texts]
+    assert texts == ['pain_rating {"value": 4}', 'trial_end {"trial": 1}', 'block_start {"block": "post-test"}']
+    assert mst[0] - app.streamer.outlet.offset_s == pytest.approx(10.2, abs=1e-6)
+    app.close()

@@ -21,6 +21,7 @@ SCREENSHOT_WAIT_S = 3.0  # how long past the end to wait for DearPyGui to write 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from pointdose.lsl import add_argument as lsl_flag
     parser.add_argument("--port", metavar="P", help="serial port of the board (default: scan; none found → simulated device)")
     parser.add_argument("--sim", action="store_true", help="use the simulated device (the real firmware on this computer)")
     parser.add_argument("--seconds", type=float, metavar="S", help="quit after S seconds (for tests and demos)")
@@ -31,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="probe contact area in cm² (default 1), for pressure units")
     parser.add_argument("--max-fps", type=float, default=120.0, metavar="FPS",
                         help="cap the frame rate to spare the CPU (0: no cap; default 120)")
+    lsl_flag(parser)
     parser.add_argument("--report", metavar="FILE", help=argparse.SUPPRESS)  # JSON frame statistics, for tests/bench
 
 
@@ -42,8 +44,12 @@ def run(args: argparse.Namespace) -> int:
     check_device_choice(args.port, args.sim)
     settings = DisplaySettings(unit=display_unit(args.unit), probe_area_cm2=probe_area_cm2(args.probe_area))
     controller = Controller(port=args.port, force_sim=args.sim, sim_demo=True)
+    lsl = None
+    if getattr(args, "lsl", False):
+        from pointdose.lsl import AppStreamer
+        lsl = AppStreamer(lambda: controller.link)
     report = run_app(controller, seconds=args.seconds, screenshot=args.screenshot, max_fps=args.max_fps,
-                     settings=settings)
+                     settings=settings, lsl=lsl)
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=2))
     if controller.fatal_error is not None:
@@ -52,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_app(controller, *, seconds: float | None = None, screenshot: str | None = None,
-            max_fps: float = 120.0, settings=None) -> dict:
+            max_fps: float = 120.0, settings=None, lsl=None) -> dict:
     """Open the window on ``controller``'s source and run until closed or ``seconds`` pass.
 
     Returns frame statistics: frames, samples displayed, median fps, sample-to-screen latency.
@@ -73,6 +79,10 @@ def run_app(controller, *, seconds: float | None = None, screenshot: str | None 
                unit=model.settings.unit, probe_area_cm2=model.settings.probe_area_cm2,
                panels=panels, panel_context=ctx)
     controller.start()
+    if lsl is not None:  # --lsl: samples of the open link, events of the session and training panels
+        lsl.sources = lambda: [getattr(p, a, None) for p in panels for a in ("runner", "trainer")]
+        lsl.area = lambda: model.settings.probe_area_cm2
+        lsl.start()
     t_start = time.monotonic()
     deadline = t_start + seconds if seconds else None
     shot_at = None
@@ -109,6 +119,8 @@ def run_app(controller, *, seconds: float | None = None, screenshot: str | None 
     finally:
         for panel in panels:
             panel.close()
+        if lsl is not None:
+            lsl.close()
         controller.close()
         view.teardown()
     report = stats.report()
