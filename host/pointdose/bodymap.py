@@ -240,3 +240,23 @@ BODY = (
     (0.680, 0.410), (0.710, 0.505), (0.730, 0.500), (0.715, 0.400), (0.695, 0.300), (0.675, 0.200),
     (0.650, 0.172), (0.53, 0.150), (0.53, 0.118),
 )
+
+
+_SIDE_WORDS = {"l": "L", "lt": "L", "left": "L", "r": "R", "rt": "R", "right": "R"}
+
+
+def split_side(name: str) -> tuple[str, str]:
+    """A free-text point name and the patient's side it names: ``"upper trapezius L"`` →
+    ``("upper trapezius", "L")``. The side is a first or last word L/R, lt/rt, left/right (any case,
+    optionally in brackets or followed by a dot); without one the side is ``"mid"`` and the name is
+    kept as typed (whitespace trimmed)."""
+    import re
+
+    text = " ".join((name or "").split())
+    m = re.match(r"^[(\[]?(left|right|lt|rt|l|r)[)\]]?\.?[\s,:-]+(.+)$", text, re.IGNORECASE)
+    if m and m.group(2).strip():
+        return m.group(2).strip(), _SIDE_WORDS[m.group(1).lower()]
+    m = re.match(r"^(.+?)[\s,:-]+[(\[]?(left|right|lt|rt|l|r)[)\]]?\.?$", text, re.IGNORECASE)
+    if m and m.group(1).strip():
+        return m.group(1).strip(), _SIDE_WORDS[m.group(2).lower()]
+    return text, "mid"

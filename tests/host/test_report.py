@@ -68,7 +68,7 @@ def test_pdf_renders_with_thumbnails_body_map_and_labelled_numbers(demo_store, t
     for needle in ("pointdose — session report", "Client: REP-1", "Upper trapezius TrP1 (L)", "Upper trapezius TrP1 (R)",
                    "Infraspinatus TrP1 (upper) (L)", "kPa·s", "Dose (descriptive)", "Contact time", "until < 5 kPa",
                    "demo-linear-1", "Stated error: ±0.4 N", "PPT before → after", "no error estimate", "MDC95",
-                   "Hold stability (CV)", "Cycles completed", "kgf/cm²", "Pain before / after"):
+                   "Hold stability (CV)", "Cycles, cues", "cue(s) given", "kgf/cm²", "Pain (0–10)", "before"):
         assert needle in text, needle
     assert "Secret Name" not in text
 
@@ -87,7 +87,7 @@ def test_report_of_an_interrupted_application_with_a_gap(tmp_path):
     text = text_of(pdf)
     assert "Stream gaps" in text and "3.01 s" in text and "not integrated" in text
     assert "alarm: over the limit" in text and "caution: popliteal fossa" in text
-    assert "the calibration states no error" not in text and "Stated error: ±0.4 N" in text
+    assert "error unknown" not in text and "Stated error: ±0.4 N" in text
     (page,) = render(pdf, tmp_path)
     gap = mask(page, GAP_RGB, tol=12)
     cols = np.flatnonzero(gap.any(axis=0))

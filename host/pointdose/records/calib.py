@@ -87,10 +87,13 @@ def from_hello(info: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"model": "linear", "counts_per_n": counts, "zero": zero, "source": "device hello"}
 
 
+UNCALIBRATED_SOURCES = ("factory", "device hello")  # a scale the device reported, never calibrated here
+
+
 def stated_error(cal: dict[str, Any] | None) -> str:
     """What the calibration says about its own error, as text; says so when it states none."""
     if not cal:
-        return "no calibration recorded"
+        return "uncalibrated: error unknown (no calibration recorded)"
     err, fs = _float(cal.get("stated_error_n")), _float(cal.get("full_scale_n"))
     if err is not None:
         text = f"±{err:.2f} N"
@@ -104,7 +107,11 @@ def stated_error(cal: dict[str, Any] | None) -> str:
             value = cal[key]
             text = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
             found.append(text if key == "stated_error" else f"{key}: {text}")
-    return "; ".join(found) if found else "the calibration states no error"
+    if found:
+        return "; ".join(found)
+    if cal.get("source") in UNCALIBRATED_SOURCES:  # the factory scale or the hello's cal=: never checked here
+        return "uncalibrated: error unknown"
+    return "not stated by the calibration: error unknown"
 
 
 def _float(value) -> float | None:

@@ -25,6 +25,7 @@ from pointdose.errors import UserError, read_user_file
 from pointdose.files import inside, open_private, private_dir, safe_name, write_private
 from pointdose.listeners import SAMPLE_DTYPE
 from pointdose.records import schema
+from pointdose.records.guided import guided
 from pointdose.records.store import Store, StoreError, check_code, compute_and_store_metrics, shown
 from pointdose.textout import csv_cell, json_text
 
@@ -35,7 +36,8 @@ SUMMARY_COLUMNS = ("session_id", "session_started", "application_id", "point_id"
                    "protocol", "started_at", "end_reason", "probe_area_cm2", "calibration_id", "contact_kpa",
                    "duration_s", "contact_s", "dose_kpa_s", "dose_n_s", "mean_contact_kpa", "peak_kpa",
                    "band_low_kpa", "band_high_kpa", "in_band_s", "in_band_pct", "above_ppt_s", "gap_s", "gaps",
-                   "cycles_completed", "ppt_before_kpa", "ppt_after_kpa", "pain_before", "pain_after")
+                   "cycles_completed", "ppt_before_kpa", "ppt_after_kpa", "pain_before", "pain_after",
+                   "target_kpa", "bands", "guided_in_band_s", "cues", "signals", "pain_during")
 
 
 def _progress(total: int, desc: str, enabled: bool):
@@ -58,6 +60,7 @@ def _pain_for(store: Store, app_id: int, stage: str) -> int | None:
 def summary_row(store: Store, app: dict) -> dict:
     """One application as a flat row of SUMMARY_COLUMNS (metrics from the cache or computed now)."""
     m = app.get("metrics") or store.metrics(app["id"])
+    g = guided(store, app)
     return {
         "session_id": app["session_id"], "session_started": app["session_started"], "application_id": app["id"],
         "point_id": app["point_id"], "point": app["point_label"], "location": app["location"], "side": app["side"],
@@ -71,6 +74,9 @@ def summary_row(store: Store, app: dict) -> dict:
         "ppt_before_kpa": _ppt_for(store, app["point_id"], app["session_id"], "before"),
         "ppt_after_kpa": _ppt_for(store, app["point_id"], app["session_id"], "after"),
         "pain_before": _pain_for(store, app["id"], "before"), "pain_after": _pain_for(store, app["id"], "after"),
+        # what it was guided to (records/guided.py): every hold's band, the engine's time in band, cues
+        "target_kpa": g.target_kpa, "bands": g.band_text(), "guided_in_band_s": g.time_in_band_s,
+        "cues": g.cues, "signals": g.signals, "pain_during": " ".join(str(v) for v in g.pain.get("during", [])) or None,
     }
 
 

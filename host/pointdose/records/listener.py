@@ -18,7 +18,8 @@ What ``on_application_start(info)`` reads (all optional except the point and the
                       to a session of the client "unassigned", so nothing is dropped)
     point_id / point  a points.id (int), or {"id": …}, or {"location": id, "side": "L"|"R"|"mid",
                       "label", "view", "x", "y", "landmarks"}, or "location_id:side"
-                      ("upper_trapezius.1:L"), or any other name (kept as an unplaced point)
+                      ("upper_trapezius.1:L"), or any other name (kept as an unplaced point, its side
+                      parsed from a first or last word L/R/left/right: bodymap.split_side)
     protocol, params  name and parameter dict (params may hold contact_kpa and band_kpa [low, high])
     probe, probe_area_cm2, device_uid, t_s (host monotonic start)
     calibration       the model as a dict: a CalibrationRecord.to_dict() (with its id), or the factory
@@ -29,8 +30,9 @@ What ``on_application_start(info)`` reads (all optional except the point and the
                       findings, and whether they were acknowledged / confirmed
 
 Events with their own tables (``on_event(t_s, kind, data)``): ``ppt`` {"kpa", "stage", "ramp_kpa_s",
-"repeats"} and ``pain`` {"value" 0–10, "stage" before/during/after}; every event, these included,
-is also kept in ``events``.
+"repeats"} and ``pain`` {"value" 0–10, "stage" before/during/after}; the first hold's ``phase_start``
+sets the application's band (``band_low_kpa``/``band_high_kpa``) unless params gave one; every event,
+these included, is also kept in ``events`` (:mod:`pointdose.records.guided` reads them back).
 """
 
 from __future__ import annotations
@@ -360,8 +362,9 @@ class RecordingListener:
             try:
                 bodymap.location(location)
                 return self.store.point(client_id, location, side or "mid")
-            except ValueError:  # a runner's own name for the point: kept, to be placed later
-                return self.store.point(client_id, "unplaced", "mid", label=point.strip())
+            except ValueError:  # a runner's own name for the point: kept with its side, to be placed later
+                label, side = bodymap.split_side(point)
+                return self.store.point(client_id, "unplaced", side, label=label)
         if isinstance(point, dict) and point.get("id") is not None:
             return int(point["id"])
         if isinstance(point, dict) and point.get("location"):
@@ -394,6 +397,13 @@ class RecordingListener:
                           _number(data.get("sd_kpa")), _int(data.get("n"), data.get("repeats")),
                           _int(data.get("planned")), sum(rates) / len(rates) if rates else None,
                           1 if _censored(data, trials) else 0))
+        elif kind == "phase_start" and data.get("phase") == "hold":
+            # the target band as guided (a %PPT or N target is only known in kPa once running): the first
+            # hold's band is the application's, so its metrics (time in band) use it
+            lo, hi = _number(data.get("band_lo_kpa")), _number(data.get("band_hi_kpa"))
+            if lo is not None and hi is not None:
+                conn.execute("UPDATE applications SET band_low_kpa=?, band_high_kpa=? WHERE id=? AND "
+                             "band_low_kpa IS NULL AND band_high_kpa IS NULL", (lo, hi, app_id))
         elif kind in ("pain", "pain_rating") and _number(data.get("value")) is not None:
             value = int(data["value"])
             stage = data.get("stage") if data.get("stage") in ("before", "during", "after") else "during"

@@ -97,7 +97,8 @@ def _point(store: Store, conn, client_id: int, name: str) -> int:
         bodymap.location(location)
         loc, side, label = location, side or "mid", bodymap.location(location).label
     except ValueError:
-        loc, side, label = "unplaced", "mid", name.strip()
+        label, side = bodymap.split_side(name)
+        loc = "unplaced"
     row = conn.execute("SELECT id FROM points WHERE client_id=? AND location=? AND side=? AND label=?",
                        (client_id, loc, side, label)).fetchone()
     if row:

@@ -17,6 +17,7 @@ from pointdose import bodymap, metrics, pptchange, units
 from pointdose.errors import UserError
 from pointdose.files import private_dir, write_private
 from pointdose.records import calib, history
+from pointdose.records.guided import guided
 from pointdose.records.store import Store
 
 TRACE_RGB = (20, 90, 200)
@@ -157,10 +158,18 @@ def _body_map(pdf, x, y, height, treated: dict[tuple[str, str, str], float]) -> 
             p.ellipse(ox + px * w - r, y + py * height - r, 2 * r, 2 * r, style="F")
 
 
+def _on_map(location: str):
+    """The body-map location drawn for ``location``; None for custom, unplaced or unknown ids."""
+    try:
+        return bodymap.location(location)
+    except ValueError:
+        return None
+
+
 def _point_xy(location: str, side: str, view: str):
-    if location == "custom":
+    loc = _on_map(location)
+    if loc is None:
         return None, None
-    loc = bodymap.location(location)
     if side not in bodymap.SIDES:
         return loc.x, loc.y
     return loc.xy(side)
@@ -205,9 +214,10 @@ def session_report(store: Store, session_id: int, out: str | Path, *, include_na
     # body map with the session's doses
     treated: dict[tuple[str, str, str], float] = {}
     for a in apps:
-        if a["location"] == "custom":
+        loc = _on_map(a["location"])
+        if loc is None:  # custom / unplaced (free-text) points are listed below, not drawn
             continue
-        key = (a["location"], a["side"], bodymap.location(a["location"]).view)
+        key = (a["location"], a["side"], loc.view)
         treated[key] = treated.get(key, 0.0) + (a["metrics"] or {}).get("dose_kpa_s", 0.0)
     map_y = p.get_y() + 2
     _body_map(pdf, 14, map_y, 62, treated)
@@ -268,7 +278,7 @@ def _application_block(pdf, store: Store, a: dict, second) -> None:
     rows = store.samples(a["id"])
     y0 = p.get_y()
     pdf.font(10, bold=True)
-    loc = bodymap.location(a["location"]) if a["location"] not in ("custom", "unplaced") else None
+    loc = _on_map(a["location"])
     title = f"{a['point_label']} ({a['side']})"
     p.cell(0, 5, pdf.t(title), new_x="LMARGIN", new_y="NEXT")
     pdf.font(7.5)
@@ -295,10 +305,15 @@ def _application_block(pdf, store: Store, a: dict, second) -> None:
         conds = {history.Conditions(r["probe_area_cm2"], r["ramp_kpa_s"], None) for r in ppts["before"]}
         rel = history.point_reliability(store, a["point_id"], conds.pop()) if len(conds) == 1 else None
         change = pptchange.label_change(ppt_b["v"], ppt_a, rel).short()
-    pain = {r["stage"]: r["value"] for r in store.query("SELECT stage, value FROM pain WHERE application_id=? ORDER BY id",
-                                                          (a["id"],))}
-    band = (f"{a['band_low_kpa']:.0f}–{a['band_high_kpa']:.0f} kPa" if a["band_low_kpa"] is not None
-            and a["band_high_kpa"] is not None else None)
+    g = guided(store, a)
+    band = g.band_text()
+    if g.time_in_band_s is not None:  # the engine's count, each phase against its own band
+        contact = m["contact_s"] or 0.0
+        in_band = f"{g.time_in_band_s:.1f} s" + (f", {100 * g.time_in_band_s / contact:.0f} % of contact" if contact > 0 else "")
+    elif band and m["in_band_s"] is not None:
+        in_band = f"{m['in_band_s']:.1f} s, {m['in_band_pct']:.0f} % of contact"
+    else:
+        in_band = "no band set"
     cvs = [f"{c * 100:.1f} %" for c in m["hold_cv"] if c is not None]
     table = [
         ("Duration", f"{m['duration_s']:.1f} s"),
@@ -307,14 +322,16 @@ def _application_block(pdf, store: Store, a: dict, second) -> None:
         ("Dose (descriptive)", f"{m['dose_kpa_s']:.0f} kPa·s" + (f" = {m['dose_n_s']:.0f} N·s" if m.get("dose_n_s") else "")),
         ("Mean over contact", kp(m["mean_contact_kpa"])),
         ("Peak", kp(m["peak_kpa"])),
-        ("Time in band", f"{m['in_band_s']:.1f} s, {m['in_band_pct']:.0f} % of contact ({band})" if band and m["in_band_s"] is not None else "no band set"),
+        ("Target band", band or ("none: a PPT ramp" if a["protocol"] == "ppt" else "none set")),
+        ("Time in band", in_band),
         ("Time above PPT", f"{m['above_ppt_s']:.1f} s" if m.get("above_ppt_s") is not None else "no PPT before"),
         ("Hold stability (CV)", ", ".join(cvs) if cvs else "—"),
-        ("Cycles completed", str(m["cycles_completed"]) if m.get("cycles_completed") is not None else "—"),
+        ("Cycles, cues", (str(m["cycles_completed"]) if m.get("cycles_completed") is not None else "—")
+         + f" cycle(s); {g.cues} cue(s) given, {g.signals} signal(s)"),
         ("PPT before → after", f"{kp(ppt_b['v'])} → {kp(ppt_a)}"
          if ppt_b["v"] is not None or ppt_a is not None else "not measured"),
         ("PPT change", (change or "—") + (f" (ramp {ppt_b['r']:g} kPa/s)" if ppt_b["r"] else "")),
-        ("Pain before / after", f"{pain.get('before', '—')} / {pain.get('after', '—')} (0–10)" if pain else "not rated"),
+        ("Pain (0–10)", g.pain_text()),
         ("Probe, calibration", f"{a['probe_area_cm2']:g} cm²" + (f" ({a['probe']})" if a["probe"] and "cm" not in a["probe"] else "")
          + f", calibration {a['calibration_id'] or 'none'}"),
     ]

@@ -748,9 +748,11 @@ class Store:
             bodymap.location(location)
             rows = self.query("SELECT id FROM points WHERE client_id=? AND location=? AND side=? ORDER BY id",
                               (client_id, location, side or "mid"))
-        except ValueError:
+        except ValueError:  # free text: its side parsed as the listener does; then the name as typed (older rows)
+            label, side = bodymap.split_side(name)
             rows = self.query("SELECT id FROM points WHERE client_id=? AND location IN ('unplaced', 'custom') AND "
-                              "label=? ORDER BY id", (client_id, name))
+                              "((label=? AND side=?) OR label=?) ORDER BY label=? AND side=? DESC, id",
+                              (client_id, label, side, name, label, side))
         return rows[0]["id"] if rows else None
 
     def client_ppt(self, point_id: int, probe_area_cm2: float | None = None) -> dict | None:
