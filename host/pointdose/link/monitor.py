@@ -3,7 +3,8 @@
 Prints a line a few times a second: mean raw counts over the last interval, the force in newtons
 when the device holds a linear calibration, and the link's loss/CRC counters. ``--raw`` prints
 every sample instead (``segment seq t_host_s raw``), for piping into other tools.
-Without ``--port`` it uses the first board found, else the simulated device.
+Without ``--port`` it uses the first board found, else the simulated device; ``--sim`` uses the
+simulated device at once, as every other command does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ INTERVAL_S = 0.25
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", help="serial port or pyserial URL (default: first board found, else the simulated device)")
+    parser.add_argument("--sim", action="store_true", help="use the simulated device (even when a board is plugged in)")
     parser.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
     parser.add_argument("--raw", action="store_true", help="print every sample as 'segment seq t_host_s raw'")
     from pointdose.lsl import add_argument as lsl_flag
@@ -68,16 +70,19 @@ def format_line(rows, info: dict[str, str], stats, state) -> str:
 
 
 @contextlib.contextmanager
-def open_link(port: str | None, out=sys.stderr):
-    """A streaming-ready DeviceLink on ``port``, the first board found, or the simulated device."""
+def open_link(port: str | None, out=sys.stderr, sim: bool = False):
+    """A streaming-ready DeviceLink on ``port``, the first board found, or the simulated device
+    (``sim``: the simulated device at once, as ``--sim`` does for every command)."""
+    from pointdose.cliopts import check_device_choice
     from pointdose.link.device_link import DeviceLink
     from pointdose.link.discovery import find_boards
 
+    check_device_choice(port, sim)
     if port:
         with DeviceLink(port) as link:
             yield link
         return
-    boards = find_boards()
+    boards = [] if sim else find_boards()
     if boards:
         print(f"using {boards[0]}" + (f" ({len(boards) - 1} more found)" if len(boards) > 1 else ""), file=out)
         with DeviceLink.for_board(boards[0]) as link:
@@ -90,15 +95,16 @@ def open_link(port: str | None, out=sys.stderr):
 
         raise UserError("no board found and the simulated device is not available: "
                         "plug in a board or pass --port") from exc
-    with SimulatedDevice() as sim:
-        print(f"no board found: using the simulated device ({getattr(sim, 'backend', '?')}) on {sim.port}", file=out)
-        with DeviceLink(sim.port) as link:
+    with SimulatedDevice() as device:
+        why = "" if sim else "no board found: "
+        print(f"{why}using the simulated device ({getattr(device, 'backend', '?')}) on {device.port}", file=out)
+        with DeviceLink(device.port) as link:
             yield link
 
 
 def run(args: argparse.Namespace, out=None) -> int:
     out = out or sys.stdout
-    with open_link(args.port) as link:
+    with open_link(args.port, sim=getattr(args, "sim", False)) as link:
         print(f"{link.port}: fw={link.info.get('fw', '?')} board={link.info.get('board', '?')} "
               f"sensor={link.info.get('sensor', '?')} rate={link.info.get('rate', '?')} Hz "
               f"cal={link.info.get('cal', 'none')}", file=out, flush=True)
