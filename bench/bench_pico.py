@@ -6,7 +6,9 @@ rp2040js; without them it prints why and returns no figures.
 1. **Cost per sample** (emulated µs, the emulated chip's own ``ticks_us``): the real device loop
    (``Device.step``) with the board's real sensor objects — ``ADCSensor`` on ``machine.ADC(26)``
    (8× oversampling, the FSR model behind it) and ``HX711Sensor`` bit-banging GP16/GP17 against the
-   HX711 model — writing frames to a counting sink. ADC: the clock is faked so every ``step()``
+   HX711 model — writing frames to the tests' duplex stdio fake (``FakeStdio`` polled through
+   ``FakeSelectPoll``: Python code, slower than the board's C stdio, so this is an upper bound).
+   The firmware's own estimate (the ``cost_us`` of its ``rate`` reply) is reported beside it. ADC: the clock is faked so every ``step()``
    takes one sample (as in bench_firmware.py); HX711: only the passes that take a sample are timed.
    **Bytes allocated per sample**: ``gc.mem_alloc()`` with the GC off over the same loop.
 2. **Highest rate with 0 missed slots**: the device streams at each rate for a few emulated

