@@ -49,6 +49,23 @@ KnownPeers = {127.0.0.1}
 level = -2
 """
 
+# A setting (env POINTDOSE_LSL_WAIT_S): how long session and train wait for a recorder to connect
+# before the first marker (LabRecorder re-resolves every 0.5 s, liblsl's ContinuousResolveInterval).
+CONSUMER_WAIT_S = 2.0
+
+
+def consumer_wait_s() -> float:
+    text = os.environ.get("POINTDOSE_LSL_WAIT_S")
+    if text is None:
+        return CONSUMER_WAIT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise UserError(f"POINTDOSE_LSL_WAIT_S={text!r} is not a number of seconds from 0 to 3600: fix or unset it")
+    return value
+
 _configured = False
 _config_lock = threading.Lock()
 
@@ -109,6 +126,11 @@ class LslOutlet:
         minfo = self.pylsl.StreamInfo(f"{name} markers", "Markers", 1, self.pylsl.IRREGULAR_RATE, "string",
                                       self.source_id + "-markers")
         self.markers = self.pylsl.StreamOutlet(minfo)
+
+    def wait_for_consumers(self, timeout_s: float) -> bool:
+        """True once both streams have a consumer, False when ``timeout_s`` passes first."""
+        end = time.monotonic() + timeout_s
+        return all(o.wait_for_consumers(max(0.0, end - time.monotonic())) for o in (self.pressure, self.markers))
 
     def lsl_time(self, t_s):
         """Host monotonic (device-mapped) seconds → LSL seconds."""
@@ -172,14 +194,22 @@ def where() -> str:
     return f"as configured in {cfg}" if cfg else "on this machine only"
 
 
-def listeners_if_asked(enabled: bool, link: Any, note: Callable[[str], None] | None = None) -> list:
-    """``[outlet]`` for a session's listeners when ``--lsl`` was given, else ``[]``."""
+def listeners_if_asked(enabled: bool, link: Any, note: Callable[[str], None] | None = None,
+                       wait_s: float | None = None) -> list:
+    """``[outlet]`` for a session's listeners when ``--lsl`` was given, else ``[]``.
+
+    Waits up to ``wait_s`` for a consumer: LSL keeps nothing for inlets that connect later, and a
+    recorder already watching for the stream needs a moment to connect before the first marker.
+    """
     if not enabled:
         return []
+    wait_s = consumer_wait_s() if wait_s is None else wait_s
     outlet = open_outlet(link)
-    text = (f"LSL: streaming {outlet.source_id} (pressure kPa + raw at {outlet.rate_hz:g} Hz, markers) "
-            f"{where()}")
-    (note or (lambda s: print(s, file=sys.stderr, flush=True)))(text)
+    say = note or (lambda s: print(s, file=sys.stderr, flush=True))
+    say(f"LSL: streaming {outlet.source_id} (pressure kPa + raw at {outlet.rate_hz:g} Hz, markers) {where()}")
+    if wait_s > 0 and not outlet.wait_for_consumers(wait_s):
+        say(f"LSL: no recorder connected within {wait_s:g} s; streaming anyway (a recorder that connects "
+            "later gets the samples from then on)")
     return [outlet]
 
 
@@ -279,7 +309,7 @@ def stream_link_if_asked(enabled: bool, link: Any, probe_area_cm2: float = 1.0, 
     """
     if not enabled:
         return None
-    outlet = listeners_if_asked(True, link, note)[0]
+    outlet = listeners_if_asked(True, link, note, wait_s=None if trainer is not None else 0.0)[0]
     return RingStreamer(link, outlet, kpa_converter(link, probe_area_cm2), trainer=trainer).start()
 
 
@@ -310,7 +340,7 @@ class AppStreamer:
                 self.streamer.close()
             self._link, self.streamer = link, None
             if link is not None:
-                outlet = listeners_if_asked(True, link, self.note)[0]
+                outlet = listeners_if_asked(True, link, self.note, wait_s=0.0)[0]
                 self.streamer = RingStreamer(link, outlet, kpa_converter(link, self.area))
                 self.streamer.sources = self.sources
         if self.streamer is not None:

@@ -234,3 +234,64 @@ def test_app_streamer_follows_the_link_and_forwards_runner_and_trainer_events(ls
     assert texts == ['pain_rating {"value": 4}', 'trial_end {"trial": 1}', 'block_start {"block": "post-test"}']
     assert mst[0] - app.streamer.outlet.offset_s == pytest.approx(10.2, abs=1e-6)
     app.close()
+
+
+def test_session_cli_with_lsl_on_the_simulated_device_streams_the_whole_application(lsl, tmp_path):
+    """`pointdose session --sim --lsl`: the real firmware, the real link, the CLI wiring. The session
+    waits for our inlets (POINTDOSE_LSL_WAIT_S, generous), so nothing before them is missed."""
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    import pylsl
+
+    env = dict(os.environ, POINTDOSE_LSL_WAIT_S="60", POINTDOSE_DATA_DIR=str(tmp_path))
+    env.pop("LSLAPICFG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "pointdose.cli", "session", "--protocol", "holds",
+                             "--set", "cycles=1", "--set", "hold_s=2", "--set", "rest_s=1", "--sim", "--hand", "expert",
+                             "--headless", "--mute", "--no-record", "--lsl", "--seconds", "40"],
+                            stdin=subprocess.DEVNULL, stdout=(tmp_path / "out").open("w"),
+                            stderr=(tmp_path / "err").open("w"), env=env)
+    try:
+        data_in, info = inlet_for(pylsl, "pointdose-53494d30303031")  # the simulated device's uid
+        markers_in, _ = inlet_for(pylsl, "pointdose-53494d30303031-markers")
+        got = {"data": [], "stamps": [], "markers": []}
+
+        def drain():
+            lost = [False, False]
+            while not all(lost):  # until the session's process has closed both outlets
+                if not lost[0]:
+                    try:
+                        chunk, ts = data_in.pull_chunk(timeout=0.1)
+                        got["data"].extend(chunk), got["stamps"].extend(ts)
+                    except pylsl.util.LostError:
+                        lost[0] = True
+                if not lost[1]:
+                    try:
+                        m, mts = markers_in.pull_sample(timeout=0.1)
+                        if mts is not None:
+                            got["markers"].append(m[0])
+                    except pylsl.util.LostError:
+                        lost[1] = True
+
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()
+        proc.wait(timeout=120)
+        reader.join(30)
+    finally:
+        proc.kill()
+    out, err = (tmp_path / "out").read_text(), (tmp_path / "err").read_text()
+    assert proc.returncode == 0, err
+    assert "LSL: streaming pointdose-53494d30303031" in err + out
+    kinds = [m.split(" ", 1)[0] for m in got["markers"]]
+    assert kinds[0] == "application_start" and "phase_start" in kinds and "cycle_done" in kinds, kinds
+    assert kinds[-1] == "application_end"
+    data = np.asarray(got["data"])
+    assert info.nominal_srate() == 200 and len(data) > 200 * 3  # seconds of the device's samples
+    pressing = data[:, 0] > 50
+    assert pressing.any()
+    # kPa is the calibrated raw count on 1 cm² (the simulated sensor: 14000 counts/N)
+    slope = np.polyfit(data[:, 1], data[:, 0], 1)[0]
+    assert slope == pytest.approx(10.0 / CPN, rel=1e-6)
+    assert np.all(np.diff(got["stamps"]) > 0)  # device time only moves forward
