@@ -121,3 +121,17 @@ def test_history_command(store, capsys):
     assert "2.04 → 3.26" in capsys.readouterr().out  # 200 and 320 kPa in kgf/cm²
     assert main(["history", "--client", "NOBODY", "--db", str(store.path)]) == 1
     assert "no client 'NOBODY'" in capsys.readouterr().err
+
+
+def test_a_published_site_sem_labels_the_changes_with_its_source(store, capsys):
+    cid = store.add_client("H-5")
+    point = store.point(cid, "upper_trapezius.1", "L")
+    _session(store, cid, point, "2025-06-01T10:00:00+00:00", ppt=200, after=240)
+    store.close()
+    # SEM 20 kPa → MDC95 = 1.96·√2·20 = 55.4 kPa: +40 is within it
+    assert main(["history", "--client", "H-5", "--db", str(store.path), "--sem-kpa", "20",
+                 "--sem-source", "a site study (upper trapezius, neck pain)"]) == 0
+    out = capsys.readouterr().out
+    assert "+40 kPa, within measurement error (MDC95 55 kPa)" in out
+    assert main(["history", "--client", "H-5", "--db", str(store.path), "--sem-kpa", "20"]) == 1
+    assert "--sem-source" in capsys.readouterr().err

@@ -14,6 +14,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unit", default="kPa", metavar="UNIT",
                         help="pressure unit for PPT, peak and mean: kPa (default), kgf/cm2 or N/cm2")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--sem-kpa", type=float, metavar="KPA",
+                        help="a published SEM of one PPT at this site (kPa) to label changes with, instead of the "
+                             "client's own trials; needs --sem-source")
+    parser.add_argument("--sem-source", metavar="TEXT", help="where that SEM comes from (study, site, population)")
+    parser.add_argument("--sem-trials", type=int, default=1, metavar="K",
+                        help="trials averaged in the PPT that SEM is for (default 1)")
     add_db_argument(parser)
 
 
@@ -29,9 +35,20 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     if unit.kind != "pressure":
         raise UserError(f"--unit {args.unit}: history shows pressures; choose kPa, kgf/cm2 or N/cm2")
+    site = None
+    if args.sem_kpa is not None or args.sem_source:
+        import math
+
+        from pointdose import pptchange
+
+        if args.sem_kpa is None or not args.sem_source:
+            raise UserError("--sem-kpa and --sem-source go together: a published SEM is used only with its source")
+        if not (math.isfinite(args.sem_kpa) and args.sem_kpa > 0) or not 1 <= args.sem_trials <= 20:
+            raise UserError("--sem-kpa must be a positive number of kPa and --sem-trials 1 to 20")
+        site = pptchange.Reliability(sem_kpa=args.sem_kpa, source=args.sem_source, k=args.sem_trials)
     with open_store(args, readonly=True) as store:
         try:
-            points = history.client_history(store, args.client, args.point)
+            points = history.client_history(store, args.client, args.point, site)
         except ValueError as exc:
             raise UserError(str(exc)) from None
     if args.json:

@@ -244,7 +244,9 @@ def _recomputed_mean(store: Store, rows: list, calibration_id: str) -> tuple[flo
     return (sum(values) / len(values) if values else None), how
 
 
-def point_history(store: Store, point_id: int) -> PointHistory:
+def point_history(store: Store, point_id: int, site: pptchange.Reliability | None = None) -> PointHistory:
+    """The point's entries. ``site``: a published SEM for this site and population, with its source;
+    when given it labels the changes (it includes day-to-day error), else the client's own trials do."""
     p = store.point_row(point_id)
     hist = PointHistory(point_id, p["label"], p["location"], p["side"])
     seen_sessions: set[int] = set()
@@ -261,7 +263,7 @@ def point_history(store: Store, point_id: int) -> PointHistory:
             e.ppt_before_kpa, before_c, e.ppt_before_rows = _ppt(store, point_id, app["session_id"], "before")
             e.ppt_after_kpa, after_c, after_rows = _ppt(store, point_id, app["session_id"], "after")
             e.ppt_conditions = before_c
-            reliability = point_reliability(store, point_id, before_c)
+            reliability = site or point_reliability(store, point_id, before_c)
             if e.ppt_before_kpa is not None and e.ppt_after_kpa is not None:
                 if before_c is not None and after_c is not None and not before_c.differences(after_c, calibration=False):
                     before = e.ppt_before_kpa
@@ -303,11 +305,12 @@ def point_history(store: Store, point_id: int) -> PointHistory:
     return hist
 
 
-def client_history(store: Store, code: str, point_id: int | None = None) -> list[PointHistory]:
+def client_history(store: Store, code: str, point_id: int | None = None,
+                   site: pptchange.Reliability | None = None) -> list[PointHistory]:
     client = store.client(code)
     points = store.points(client["id"])
     if point_id is not None:
         points = [p for p in points if p["id"] == point_id]
         if not points:
             raise ValueError(f"client {code} has no point {point_id}")
-    return [point_history(store, p["id"]) for p in points]
+    return [point_history(store, p["id"], site) for p in points]
