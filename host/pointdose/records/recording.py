@@ -49,8 +49,42 @@ class Recording:
         return f"the recording failed, so the session was stopped at once: {problem} — {saved}; {lost}"
 
 
-def open_recording(*, db_path: str | Path | None = None, client_code: str | None = None) -> Recording:
-    """Raises :class:`StoreError` (a UserError) when the database cannot be opened."""
+VISIT_WINDOW_MIN = 30.0  # a setting: a client's next application within this many minutes continues the visit
+
+
+def visit_session(store: Store, client_id: int, visit: str | int | None = None,
+                  window_min: float = VISIT_WINDOW_MIN, *, create: bool = True) -> tuple[int | None, str]:
+    """The session (visit) a client's next application belongs to, and how it was chosen.
+
+    ``visit``: a session id (it must be this client's), ``"new"`` (always a new one), or None: the
+    client's open visit (:meth:`Store.open_visit`, last application ended under ``window_min`` ago),
+    else a new one. ``create=False`` only looks (None where a new one would be made)."""
+    if visit is not None and str(visit).strip().lower() != "new":
+        try:
+            session_id = int(str(visit).strip())
+        except ValueError:
+            raise StoreError(f"--visit {visit!r}: give a session id (`pointdose history --client CODE` lists "
+                             "them) or 'new'") from None
+        row = store.session(session_id)
+        if row["client_id"] != client_id:
+            raise StoreError(f"session {session_id} is another client's: give one of this client's sessions "
+                             "(`pointdose history --client CODE`) or 'new'")
+        return session_id, f"visit {session_id} (continued)"
+    if visit is None:
+        found = store.open_visit(client_id, window_min * 60.0)
+        if found is not None:
+            return found, f"visit {found} (continued: the last application ended under {window_min:g} min ago)"
+    if not create:
+        return None, "a new visit"
+    session_id = store.start_session(client_id)
+    return session_id, f"visit {session_id} (new)"
+
+
+def open_recording(*, db_path: str | Path | None = None, client_code: str | None = None,
+                   visit: str | int | None = None, visit_window_min: float = VISIT_WINDOW_MIN) -> Recording:
+    """Raises :class:`StoreError` (a UserError) when the database cannot be opened.
+
+    With ``client_code`` the application joins the client's visit (:func:`visit_session`)."""
     sel = selection.current()
     use_selection = client_code is None and sel.ready and (db_path is None or _same(db_path, sel.db_path))
     store = Store(db_path or (sel.db_path if use_selection else None))
@@ -62,9 +96,9 @@ def open_recording(*, db_path: str | Path | None = None, client_code: str | None
                 client_id = store.client(client_code)["id"]
             except StoreError:
                 client_id = store.add_client(client_code)
-            session_id = store.start_session(client_id)
+            session_id, how = visit_session(store, client_id, visit, visit_window_min)
             extra = {"session_id": session_id}
-            who = f"client {client_code}"
+            who = f"client {client_code}, {how}"
         elif use_selection:
             session_id = sel.session_id
             extra = {"session_id": sel.session_id, "point_id": sel.point_id}

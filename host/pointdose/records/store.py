@@ -96,6 +96,14 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _parse_iso(text: str | None) -> datetime | None:
+    try:
+        out = datetime.fromisoformat(str(text))
+    except (TypeError, ValueError):
+        return None
+    return out if out.tzinfo is not None else out.replace(tzinfo=timezone.utc)
+
+
 def explain(exc: BaseException, path: Path | str, doing: str) -> StoreError:
     """A user-facing error for an SQLite/OS failure while ``doing`` something with ``path``."""
     text = str(exc)
@@ -502,6 +510,30 @@ class Store:
         with self.transaction("starting a session") as conn:
             return conn.execute("INSERT INTO sessions (client_id, started_at, operator, app_version) VALUES (?,?,?,?)",
                                 (client_id, started_at or now_iso(), operator, __version__)).lastrowid
+
+    def open_visit(self, client_id: int, window_s: float, *, now: datetime | None = None) -> int | None:
+        """The client's visit still going on: their newest session, not ended, whose last application
+        ended (or which began, without any) less than ``window_s`` ago; None when there is none.
+        Applications of one sitting then form one session, so PPT and pain before/after pair
+        (docs/records.md, "Visits")."""
+        rows = self.query("SELECT id, started_at, ended_at FROM sessions WHERE client_id=? "
+                          "ORDER BY started_at DESC, id DESC LIMIT 1", (client_id,))
+        if not rows or rows[0]["ended_at"]:
+            return None
+        last = _parse_iso(rows[0]["started_at"])
+        for a in self.query("SELECT started_at, t_start_s, t_end_s FROM applications WHERE session_id=?",
+                            (rows[0]["id"],)):
+            began = _parse_iso(a["started_at"])
+            if began is None:
+                continue
+            ran = (a["t_end_s"] - a["t_start_s"]) if a["t_end_s"] is not None else 0.0
+            ended = began.timestamp() + max(0.0, ran)
+            if last is None or ended > last.timestamp():
+                last = datetime.fromtimestamp(ended, timezone.utc)
+        if last is None:
+            return None
+        age = ((now or datetime.now(timezone.utc)) - last).total_seconds()
+        return rows[0]["id"] if -60.0 <= age < window_s else None  # a clock a minute off still counts
 
     def end_session(self, session_id: int) -> None:
         with self.transaction("ending a session") as conn:

@@ -46,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wav", metavar="FILE", help="also write the session's sound cues to a WAV file")
     parser.add_argument("--client", metavar="CODE", help="record the application for this client (created if new)")
     parser.add_argument("--db", metavar="FILE", help="records database (default: $POINTDOSE_DB, else the user data folder)")
+    parser.add_argument("--visit", metavar="ID|new", help="the client's visit (session) this application belongs to: "
+                        "a session id, or 'new'; default: the visit whose last application ended under "
+                        "--visit-window minutes ago, else a new one (PPT and pain before/after pair within a visit)")
+    parser.add_argument("--visit-window", type=float, default=None, metavar="MIN",
+                        help="minutes after a client's last application that the next one still continues the "
+                        "visit (a setting, default 30)")
     parser.add_argument("--no-record", action="store_true", help="do not keep this application in the records")
     lsl_flag(parser)
     add_safety_arguments(parser)
@@ -88,15 +94,20 @@ def safety_precheck(args: argparse.Namespace, protocol, params: dict, out) -> tu
     db = Path(args.db) if args.db else default_db_path()
     store = Store(db) if db.is_file() else None  # writable: an older file is migrated (and kept aside) first
     try:
-        client_id = None
+        client_id = session_id = None
         if store is not None and args.client:
             rows = store.query("SELECT id FROM clients WHERE code=?", (args.client,))
             client_id = rows[0]["id"] if rows else None
+        if client_id is not None and not args.no_record:  # the visit it joins: its per-point cap counts there
+            from pointdose.records.recording import visit_session
+
+            session_id, _ = visit_session(store, client_id, args.visit, args.visit_window, create=False)
         pre = prepare(protocol, store=store, client_id=client_id, point_name=args.point,
                       probe_area_cm2=args.probe_area, regions=args.region, self_massage=args.self_massage,
                       explicit_ppt_kpa=args.ppt, relative_defaults=args.relative_defaults,
                       rebuild=lambda offers: resolve(args.protocol, **{**params, **offers}),
-                      legacy_points_path=args.points_file, given=list(params), client_code=args.client)
+                      legacy_points_path=args.points_file, given=list(params), client_code=args.client,
+                      session_id=session_id)
     finally:
         if store is not None:
             store.close()
@@ -144,6 +155,14 @@ def _check_numbers(args: argparse.Namespace) -> None:
     args.hand_release = number(args.hand_release, "--hand-release", 0.5, 600.0)
     if args.seconds is not None:
         args.seconds = number(args.seconds, "--seconds", 0.0, 86400.0, lo_open=True)
+    from pointdose.records.recording import VISIT_WINDOW_MIN
+
+    args.visit_window = (VISIT_WINDOW_MIN if args.visit_window is None
+                         else number(args.visit_window, "--visit-window", 0.0, 24 * 60.0))
+    if args.visit is not None and not args.client:
+        from pointdose.errors import UserError
+
+        raise UserError("--visit needs --client CODE: a visit is one client's session")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -176,7 +195,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_record:
             from pointdose.records.recording import open_recording
 
-            recording = open_recording(db_path=args.db, client_code=args.client)
+            recording = open_recording(db_path=args.db, client_code=args.client, visit=args.visit,
+                                       visit_window_min=args.visit_window)
             recording.info_extra.update(safety_info)
             out.note(recording.where)
         runner = SessionRunner(link, protocol, point, mixer=mixer, accept_caution=args.accept_caution,
