@@ -269,8 +269,8 @@ def test_the_session_runners_shapes(db):
         other.on_application_end(float(rows["t_s"][199]), "stopped", {})
         other.close()
         assert other.error is None
-        labels = {(p["location"], p["label"]) for p in store.points(store.client("unassigned")["id"])}
-        assert ("unplaced", "left shoulder, sore spot") in labels
+        labels = {(p["location"], p["label"], p["side"]) for p in store.points(store.client("unassigned")["id"])}
+        assert ("unplaced", "shoulder, sore spot", "L") in labels  # its side kept (bodymap.split_side)
         # and an application whose point nobody named is kept too (the Session tab with an empty field)
         unnamed = RecordingListener(store, autoflush=False)
         unnamed.on_application_start({"point": "", "probe_area_cm2": 1.0, "t_s": t0})
