@@ -84,6 +84,7 @@ def test_the_prompts_name_site_marking_the_perpendicular_probe_and_the_standard_
     text = " ".join(ins.data["steps"])
     assert "mark the site" in text and "perpendicular" in text and "first becomes painful" in text
     assert all("perpendicular" in c.prompt for c in cues if c.phase == "ramp")
+    assert "first becomes painful" in [c for c in cues if c.phase == "ramp"][0].prompt  # shown on screen too
     assert "mark the site" in proto.description
 
 

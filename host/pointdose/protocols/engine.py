@@ -780,8 +780,11 @@ class Engine:
             return text
         if self._measure == "tolerance":
             text = text.replace("signal at the first pain", "signal when you cannot take more")
-        if (self.protocol.params or {}).get("instructions"):
+        instructions = (self.protocol.params or {}).get("instructions")
+        if instructions:
             text += " (probe perpendicular, on the marked site)"
+            if self._trial is not None and self._trial.number == 1 and self._trial.t_signal_s is None:
+                text += f" — first {instructions[-1]}"  # the standard instruction, before the first press
         if self._trial is not None and self._trial.familiarisation:
             text = "Familiarisation (not counted) — " + text[:1].lower() + text[1:]
         return text
