@@ -184,33 +184,18 @@ def find_firmware() -> Path:
 
 
 def choose_port(port: str | None) -> str:
-    """The argument for `mpremote connect`: --port, the one board find_boards() sees, or `auto`."""
-    if port:
-        return port
+    """The argument for `mpremote connect`: --port, else the one board found (:func:`pointdose.device.choose_device`)."""
+    from pointdose.device import choose_device
+
     try:
-        from pointdose.link.discovery import find_boards
-    except ImportError:
-        return "auto"  # no discovery module: mpremote picks the first USB serial port itself
-    boards = [_device_of(b) for b in find_boards()]
-    if not boards:
-        raise FlashError(
+        return choose_device(port, several="refuse", no_board=(
             "no board found: plug the board in with a USB data cable (some cables only charge). "
             "A new board needs MicroPython first (hardware/wiring.md, bring-up); "
-            "or name the port with --port (`mpremote devs` lists them)"
-        )
-    if len(boards) > 1:
-        raise FlashError(f"several boards found ({', '.join(boards)}): choose one with --port")
-    return boards[0]
-
-
-def _device_of(board: object) -> str:
-    if isinstance(board, str):
-        return board
-    for attr in ("device", "port", "path"):
-        value = getattr(board, attr, None)
-        if isinstance(value, str):
-            return value
-    raise TypeError(f"find_boards() returned {board!r}, which names no port")
+            "or name the port with --port (`mpremote devs` lists them)")).port
+    except FlashError:
+        raise
+    except UserError as exc:
+        raise FlashError(str(exc)) from None
 
 
 class _Tools:

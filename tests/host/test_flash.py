@@ -477,31 +477,27 @@ def fake_discovery(monkeypatch, boards):
     monkeypatch.setitem(sys.modules, "pointdose.link.discovery", module)
 
 
+def fake_board(port: str):
+    return types.SimpleNamespace(port=port, chip="rp2040")
+
+
 def test_port_option_wins(monkeypatch):
-    fake_discovery(monkeypatch, ["/dev/ttyACM5"])
+    fake_discovery(monkeypatch, [fake_board("/dev/ttyACM5")])
     assert flash.choose_port("COM7") == "COM7"
 
 
 def test_port_from_find_boards(monkeypatch):
-    fake_discovery(monkeypatch, [types.SimpleNamespace(device="/dev/ttyACM3", description="Board in FS mode")])
-    assert flash.choose_port(None) == "/dev/ttyACM3"
-    # link.discovery's Board names its port `.port`
-    fake_discovery(monkeypatch, [types.SimpleNamespace(port="COM5", chip="rp2040")])
+    fake_discovery(monkeypatch, [fake_board("COM5")])
     assert flash.choose_port(None) == "COM5"
 
 
 def test_no_board_and_several_boards(monkeypatch):
     fake_discovery(monkeypatch, [])
-    with pytest.raises(FlashError, match="no board found.*--port"):
+    with pytest.raises(FlashError, match="no board found.*USB data cable.*--port"):
         flash.choose_port(None)
-    fake_discovery(monkeypatch, ["/dev/ttyACM0", "/dev/ttyUSB0"])
+    fake_discovery(monkeypatch, [fake_board("/dev/ttyACM0"), fake_board("/dev/ttyUSB0")])
     with pytest.raises(FlashError, match=r"several boards found \(/dev/ttyACM0, /dev/ttyUSB0\).*--port"):
         flash.choose_port(None)
-
-
-def test_without_discovery_mpremote_chooses(monkeypatch):
-    monkeypatch.setitem(sys.modules, "pointdose.link.discovery", None)  # import raises ImportError
-    assert flash.choose_port(None) == "auto"
 
 
 # --------------------------------------------------------------------------- command line

@@ -72,16 +72,6 @@ def test_monitor_is_in_the_command_table():
     assert (args.port, args.seconds, args.raw) == ("x", 2.0, True)
 
 
-def test_without_board_or_sim_says_what_to_do(monkeypatch):
-    from pointdose.link import discovery
-
-    monkeypatch.setattr(discovery, "find_boards", lambda ports=None: [])
-    monkeypatch.setitem(sys.modules, "pointdose.sim", None)  # import fails as if not installed
-    with pytest.raises(UserError, match="no board found"):
-        with monitor.open_link(None, out=io.StringIO()):
-            pass
-
-
 def test_without_board_uses_the_simulated_device(monkeypatch):
     pytest.importorskip("pointdose.sim")
     from pointdose.link import discovery

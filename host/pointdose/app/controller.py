@@ -7,7 +7,8 @@ blocks on I/O) and the ``request_*`` methods (which queue a job and return at on
 
 Choosing the source:
 
-1. ``port`` given → that port, nothing else (an error there is the user's to fix).
+1. ``port`` given → that port, nothing else (an error there is the user's to fix); the board
+   behind it is still looked up by USB id for its line handling (:mod:`pointdose.device`).
 2. ``force_sim`` → the simulated device.
 3. otherwise scan with ``find_boards()``; the first board found is used; with none, the
    simulated device starts and the app says so plainly (SIMULATED banner).
@@ -67,19 +68,21 @@ def default_find_boards() -> list[BoardChoice]:
 
 
 def default_open_link(choice: BoardChoice):
-    """A DeviceLink on ``choice``; it says hello as it opens (NotAPointdoseDevice if nothing answers)."""
-    from pointdose.link import DeviceLink
+    """A DeviceLink on ``choice``; it says hello as it opens (NotAPointdoseDevice if nothing answers).
+
+    A port named by the user is looked up among the USB boards too (:func:`pointdose.device.choose_device`),
+    so it gets its chip's baud rate and DTR handling."""
+    from pointdose.device import DeviceChoice, choose_device, open_link
 
     if choice.board is not None:
-        return DeviceLink.for_board(choice.board)  # right baud rate and DTR handling for the chip
-    return DeviceLink(choice.port, bridge=choice.bridge)
+        return open_link(DeviceChoice(choice.port, choice.board))
+    return open_link(choose_device(choice.port))
 
 
 def default_start_sim() -> SimHandle:
-    from pointdose.sim import SimulatedDevice
+    from pointdose.device import DeviceChoice, start_sim
 
-    sim = SimulatedDevice()
-    sim.start()
+    sim = start_sim(DeviceChoice(None))
     return SimHandle(port=sim.port, backend_label=sim.label or str(sim.backend), close=sim.close)
 
 

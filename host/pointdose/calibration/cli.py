@@ -213,26 +213,12 @@ class _Session:
         self.link = None
 
     def __enter__(self):
-        from pointdose.link import DeviceLink
+        from pointdose.device import open_device
 
         args = self.args
-        if args.port and args.sim:
-            raise UserError("choose either --port or --sim, not both")
         try:
-            if args.sim:
-                from pointdose.sim import SimulatedDevice
-
-                self.sim = SimulatedDevice().start()
-                self.link = DeviceLink(self.sim.port)
-            elif args.port:
-                self.link = DeviceLink(args.port)
-            else:
-                from pointdose.link import find_boards
-
-                boards = find_boards()
-                if not boards:
-                    raise UserError("no board found: plug one in, give --port, or use --sim for the simulated device")
-                self.link = DeviceLink.for_board(boards[0])
+            dev = open_device(args.port, sim=args.sim)
+            self.sim, self.link = dev.sim, dev.link
             self.link.start()
         except BaseException:
             self.__exit__(None, None, None)

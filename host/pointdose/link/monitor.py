@@ -73,33 +73,10 @@ def format_line(rows, info: dict[str, str], stats, state) -> str:
 def open_link(port: str | None, out=sys.stderr, sim: bool = False):
     """A streaming-ready DeviceLink on ``port``, the first board found, or the simulated device
     (``sim``: the simulated device at once, as ``--sim`` does for every command)."""
-    from pointdose.cliopts import check_device_choice
-    from pointdose.link.device_link import DeviceLink
-    from pointdose.link.discovery import find_boards
+    from pointdose.device import open_device
 
-    check_device_choice(port, sim)
-    if port:
-        with DeviceLink(port) as link:
-            yield link
-        return
-    boards = [] if sim else find_boards()
-    if boards:
-        print(f"using {boards[0]}" + (f" ({len(boards) - 1} more found)" if len(boards) > 1 else ""), file=out)
-        with DeviceLink.for_board(boards[0]) as link:
-            yield link
-        return
-    try:
-        from pointdose.sim import SimulatedDevice
-    except ImportError as exc:
-        from pointdose.errors import UserError
-
-        raise UserError("no board found and the simulated device is not available: "
-                        "plug in a board or pass --port") from exc
-    with SimulatedDevice() as device:
-        why = "" if sim else "no board found: "
-        print(f"{why}using the simulated device ({getattr(device, 'backend', '?')}) on {device.port}", file=out)
-        with DeviceLink(device.port) as link:
-            yield link
+    with open_device(port, sim=sim, fallback_sim=True, out=out) as dev:
+        yield dev.link
 
 
 def run(args: argparse.Namespace, out=None) -> int:

@@ -296,25 +296,11 @@ def _calibration(link, probe_area_cm2: float, out):
 
 
 def _open(args):
-    from pointdose.errors import UserError
-    from pointdose.link import DeviceLink, find_boards
+    """(simulator or None, link): the virtual hand may press the simulated device when no board is found."""
+    from pointdose.device import open_device
 
-    if args.port:
-        return None, DeviceLink(args.port)
-    if not args.sim:
-        boards = find_boards()
-        if boards:
-            return None, DeviceLink.for_board(boards[0])
-        if not args.hand:
-            raise UserError("no board found: plug one in, give --port, or use --sim")
-    from pointdose.sim import SimulatedDevice
-
-    sim = SimulatedDevice().start()
-    try:
-        return sim, DeviceLink(sim.port)
-    except BaseException:
-        sim.close()
-        raise
+    dev = open_device(args.port, sim=args.sim, fallback_sim=bool(args.hand))
+    return dev.sim, dev.link
 
 
 class Printer:

@@ -273,23 +273,10 @@ def _run_drill(args) -> int:
     unit = drill.unit
     sim = link = student = trainer = lsl = None
     try:
-        from pointdose.link import DeviceLink
+        from pointdose.device import open_device
 
-        if args.sim or not args.port:
-            from pointdose.sim import SimulatedDevice
-
-            if not args.sim:
-                from pointdose.link import find_boards
-                boards = find_boards()
-                if not boards:
-                    raise UserError("no board found: plug one in, give --port, or use --sim")
-                link = DeviceLink.for_board(boards[0])
-            else:
-                sim = SimulatedDevice()
-                sim.start()
-                link = DeviceLink(sim.port)
-        else:
-            link = DeviceLink(args.port)
+        dev = open_device(args.port, sim=args.sim)
+        sim, link = dev.sim, dev.link
         link.start()
         session = ts.start_session(args.student, class_name=args.class_name)
         print(f"session {session} · {drill.describe()}")
