@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from pointdose.protocols import PointContext, builtin
-from pointdose.records import RecordingListener, Store
+from pointdose.records import RecordingListener, Store, selection
+from pointdose.records.recording import open_recording
 from pointdose.records.exporting import export_client
 from pointdose.records.guided import guided
 from pointdose.records.report import session_report
@@ -29,8 +30,9 @@ def ppt_profile(ts):
     return np.where(cyc < 4.0, 50 * cyc, 0.0)
 
 
-def run(store, session_id, protocol, point_name="", info=None, profile=ischemic_profile, t_end=16.0, on_step=None):
-    listener = RecordingListener(store, session_id=session_id, autoflush=False)
+def run(store, session_id, protocol, point_name="", info=None, profile=ischemic_profile, t_end=16.0, on_step=None,
+        listener=None):
+    listener = listener or RecordingListener(store, session_id=session_id, autoflush=False)
     link = FakeLink()
     link.push([0.0], [0.0])
     runner = SessionRunner(link, protocol, PointContext(name=point_name), listeners=[listener],
@@ -80,9 +82,20 @@ def test_each_way_of_recording_reports_and_exports(store, tmp_path):
     cid = store.add_client("DAY-1")
     sid = store.start_session(cid)
     map_point = store.point(cid, "upper_trapezius.1", "R")
+    # the app: the point picked on the body map (records.selection) is what the Session tab records to
+    selection.update(db_path=str(store.path), client_id=cid, client_code="DAY-1", session_id=sid, point_id=map_point,
+                     point_label="Upper trapezius TrP1")
+    try:
+        rec = open_recording()
+        assert "client DAY-1" in rec.where
+        try:
+            gui = run(store, sid, ischemic(), info=rec.info_extra, on_step=pain_at_3s, listener=rec.listener)
+        finally:
+            rec.close()
+    finally:
+        selection.clear()
     apps = {
-        # the app: the body-map selection hands the stored point's id (records.recording.open_recording)
-        "gui": run(store, sid, ischemic(), info={"session_id": sid, "point_id": map_point}, on_step=pain_at_3s),
+        "gui": gui,
         "terminal map id": run(store, sid, ischemic(), "upper_trapezius.1:L"),
         "free text": run(store, sid, ischemic(), "upper trapezius L"),
         "no point": run(store, sid, ischemic(), ""),
@@ -97,6 +110,7 @@ def test_each_way_of_recording_reports_and_exports(store, tmp_path):
     assert by_id[apps["terminal map id"]]["side"] == "L"
     # the band of an ischemic compression is stored and its time in band counted
     gui = by_id[apps["gui"]]
+    assert (gui["point_id"], gui["side"]) == (map_point, "R")
     assert gui["band_low_kpa"] == pytest.approx(235.8) and gui["band_high_kpa"] == pytest.approx(288.2)
     assert gui["metrics"]["in_band_s"] > 4.0
     g = guided(store, gui)
