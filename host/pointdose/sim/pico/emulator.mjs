@@ -12,7 +12,7 @@
 //
 // Control channel: one command a line, answered in order by `ok [TEXT]` or `err TEXT`; lines
 // starting `ev ` are events (pin edges, reboots) and may come at any time.
-//   time                      emulated µs since power-on, wall s, CPU s, emulated busy µs
+//   time                      emulated µs since power-on, wall s, CPU s, emulated busy µs, s behind wall time
 //   gpio N                    pin N: `level=0|1 oe=0|1 pull=up|down|none drive=0|1|float`
 //   gpio N 0|1|float          drive pin N from outside (float: only the pin's own pull holds it)
 //   pulse N 0|1 US            drive pin N to a level for US emulated µs, then let it float again
@@ -354,6 +354,8 @@ const wallNs = () => Number(process.hrtime.bigint() - wall0);
 let pace = opt.pace !== 'off';
 let paceBase = 0; // wall ns minus emulated ns allowed: emulated time may not pass wallNs() - paceBase
 const SLIP_NS = 200e6; // when behind by more than this, let the debt go rather than race to catch up
+let slipNs = 0; // emulated time given up to stay close to wall time (the machine was too slow)
+let lastSlipWarn = -1e12;
 let stopped = false;
 let timer = null;
 function kick() { if (timer) { clearTimeout(timer); timer = null; setImmediate(run); } }
@@ -375,7 +377,14 @@ async function run() {
   let sleepMs = 0;
   for (;;) {
     const limit = pace ? wallNs() - paceBase : Infinity; // emulated ns we may reach
-    if (pace && limit - emuNow() > SLIP_NS) paceBase += limit - emuNow() - SLIP_NS;
+    if (pace && limit - emuNow() > SLIP_NS) {
+      const debt = limit - emuNow() - SLIP_NS;
+      paceBase += debt; slipNs += debt;
+      if (wallNs() - lastSlipWarn > 10e9) {
+        lastSlipWarn = wallNs();
+        say(`emulated time is ${(slipNs / 1e9).toFixed(1)} s behind wall time: this machine is too busy to emulate the Pico in real time`);
+      }
+    }
     let budget = 20000;
     while (budget-- > 0 && !rebootWanted) {
       if (core.waiting) {
@@ -406,7 +415,7 @@ async function run() {
 // ---- control commands ---------------------------------------------------------------------------
 const pinNo = (s) => { const n = Number(s); if (!Number.isInteger(n) || n < 0 || n > 29) throw new Error(`no GPIO ${s}`); return n; };
 const num = (s, what) => { const v = Number(s); if (!Number.isFinite(v)) throw new Error(`${what}: not a number: ${s}`); return v; };
-commands.time = () => `emu_us=${Math.round(emuNow() / 1000)} wall_s=${(wallNs() / 1e9).toFixed(3)} cpu_s=${(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6).toFixed(3)} busy_us=${Math.round(busyNanos / 1000)} boots=${boots}`;
+commands.time = () => `emu_us=${Math.round(emuNow() / 1000)} wall_s=${(wallNs() / 1e9).toFixed(3)} cpu_s=${(process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6).toFixed(3)} busy_us=${Math.round(busyNanos / 1000)} behind_s=${(slipNs / 1e9).toFixed(3)} boots=${boots}`;
 commands.gpio = ([n, v]) => {
   const i = pinNo(n), pin = M.mcu.gpio[i];
   if (v === undefined) {
