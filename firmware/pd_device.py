@@ -767,17 +767,23 @@ class Device:
 
     def cost_us(self, now):
         """Measured µs of loop work per sample on this board: 8 sensor reads, 8 link polls and a
-        DATA frame of 8 samples encoded (the frame is not sent)."""
+        DATA frame of 8 samples encoded (the frame is not sent). The least of 3 rounds: on a board
+        only an interrupt can lengthen a round, but on the unix port a busy PC can preempt one for
+        milliseconds, which would refuse a rate the loop keeps up with."""
         s = self.sensor
         clk = self.clock
         pl = self._poller
         r = self.ring
-        t0 = clk.now()
-        for _ in range(8):
-            s.read(now)
-            pl.poll()
-        self.framer.data(r.seq, r.val, r.time, 0, r.cap, 8)
-        c = (diff(clk.now(), t0) + 7) // 8
+        c = 0
+        for _ in range(3):
+            t0 = clk.now()
+            for _ in range(8):
+                s.read(now)
+                pl.poll()
+            self.framer.data(r.seq, r.val, r.time, 0, r.cap, 8)
+            d = (diff(clk.now(), t0) + 7) // 8
+            if c == 0 or d < c:
+                c = d
         self.cost = c
         return c
 

@@ -321,6 +321,28 @@ def test_rate_refused_from_the_measured_cost_per_sample():
     assert r.cmd("3 rate 1000\n")[0][:2] == (3, 0)
 
 
+class _PreemptedADC(_SlowADC):
+    """A fast ADC whose first read stalls for ``stall`` µs: the unix port preempted by a busy PC."""
+
+    def __init__(self, clock, stall):
+        super().__init__(clock, 0)
+        self.stall = stall
+
+    def read_u16(self):
+        if self.stall:
+            self.clock.advance(self.stall)
+            self.stall = 0
+        return super().read_u16()
+
+
+def test_one_preempted_round_does_not_refuse_a_rate_the_board_keeps_up_with():
+    from pd_adc import ADCSensor
+    r = Rig(sensor="none", rate=200, watchdog_ms=60000)
+    r.dev.sensor = ADCSensor(_PreemptedADC(r.clock, 20000), oversample=1, rate=200)
+    ((cid, st, text),) = r.cmd("1 rate 1000\n")
+    assert (cid, st) == (1, 0) and kv(text)["rate"] == "1000", text
+
+
 def _run_like_run(r, us):
     dev = r.dev
     t0 = r.clock.now()
