@@ -174,12 +174,10 @@ class LslOutlet:
 
 def open_outlet(link: Any, **kwargs) -> LslOutlet:
     """An outlet at ``link``'s rate, named after its device (``hello`` rate / uid)."""
-    info = getattr(link, "info", {}) or {}
-    try:
-        rate = float(info.get("rate") or 0)
-    except ValueError:
-        rate = 0.0
-    return LslOutlet(rate_hz=rate, uid=str(info.get("uid") or ""), **kwargs)
+    from pointdose.link.info import device_info
+
+    dev = device_info(link)
+    return LslOutlet(rate_hz=dev.rate_hz or 0.0, uid=dev.uid or "", **kwargs)
 
 
 def add_argument(parser) -> None:
@@ -288,15 +286,18 @@ class RingStreamer:
 
 
 def kpa_converter(link: Any, probe_area_cm2: float | Callable[[], float]) -> Callable[[np.ndarray], np.ndarray] | None:
-    """raw → kPa with the session's choice of scale, or None (raw only) when the device has none.
+    """raw → kPa through the device's scale (:func:`pointdose.calibration.load_scale`: the wizard's
+    calibration, else the factory scale), or None (raw only) when it has none. Reads the device.
     ``probe_area_cm2`` may be a callable (the app's setting, read at each conversion)."""
     area = probe_area_cm2 if callable(probe_area_cm2) else (lambda: float(probe_area_cm2))
     from pointdose import units
-    from pointdose.session.convert import converter_for_link
+    from pointdose.calibration.scale import load_scale, scale_for
 
     try:
-        conv = converter_for_link(dict(getattr(link, "info", None) or {}))
-    except UserError:
+        conv = load_scale(link).converter
+    except UserError:  # a calibration that cannot be read: the factory scale, if any
+        conv = scale_for(link).converter
+    if conv is None:
         return None
     return lambda raw: units.pressure_kpa(conv.force_n(raw), area())
 

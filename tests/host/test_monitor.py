@@ -28,7 +28,9 @@ from pointdose.link import monitor  # noqa: E402
     ({}, 1, None),
 ])
 def test_force_from_hello_calibration(info, raw, expect):
-    got = monitor.force_newtons(raw, info)
+    from pointdose.calibration import factory_converter
+
+    got = monitor.force_newtons(raw, factory_converter(info))
     assert got == (pytest.approx(expect) if expect is not None else None)
 
 

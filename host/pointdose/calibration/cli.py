@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from pointdose.errors import UserError
+from pointdose.link.info import device_info
 from pointdose.textout import json_text
 
 DEFAULT_STEP_TIMEOUT_S = 600.0
@@ -292,14 +293,7 @@ def _config(link, args):
         area = units.probe_area(args.probe)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    return SensorConfig.from_info(link.info, probe_area_cm2=area)
-
-
-def _raw_limits(info):
-    try:
-        return float(info["raw_min"]), float(info["raw_max"])
-    except (KeyError, ValueError):
-        return None
+    return SensorConfig.from_info(link, probe_area_cm2=area)
 
 
 def _save_points(wiz, uid: str) -> Path:
@@ -322,15 +316,15 @@ def cmd_run(args) -> int:
 
     with _Session(args) as session:
         link = session.link
-        info = link.info
+        info = device_info(link)
         config = _config(link, args)
         model = args.model or (FSR if config.sensor == "adc" else LINEAR)
         settings = WizardSettings(model=model, reference=args.reference, unit=args.unit, n_loads=args.loads,
                                   top_load=args.top_load, tolerance=_tolerance(args),
                                   criterion=StabilityCriterion(hold_s=args.hold_s, rel=args.steady_pct / 100.0),
-                                  raw_limits=_raw_limits(info), conditioning_presses=args.presses).checked()
+                                  raw_limits=info.raw_range, conditioning_presses=args.presses).checked()
         wiz = CalibrationWizard(settings)
-        uid = str(info.get("uid", ""))
+        uid = info.uid or ""
         _say(f"Calibrating device {uid}: {config.describe()}, model {model}, reference "
              f"{args.reference} read in {settings.unit_key}.")
         _say(f"Steady means: {settings.criterion.describe()}.")
@@ -485,7 +479,7 @@ def cmd_verify(args) -> int:
     with _Session(args) as session:
         link = session.link
         record = _usable_record(link, args)
-        conv = record.converter(tare=float(link.info.get("tare") or 0))
+        conv = record.converter(tare=device_info(link).tare)
         run_ = VerificationRun(conv, record.tolerance_n, unit=args.unit,
                                criterion=StabilityCriterion(hold_s=args.hold_s))
         inp = _Input()
@@ -535,7 +529,7 @@ def cmd_drift(args) -> int:
     with _Session(args) as session:
         link = session.link
         record = _usable_record(link, args)
-        conv = record.converter(tare=float(link.info.get("tare") or 0))
+        conv = record.converter(tare=device_info(link).tare)
         run_ = DriftRun(conv, duration_s=args.seconds, limit_n=record.stated_error_n)
         samples = _Samples(link)
         _say(f"Zero drift: leave the sensor unloaded and untouched for {args.seconds:g} s.")

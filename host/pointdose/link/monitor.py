@@ -1,7 +1,7 @@
 """``pointdose monitor``: live readings as text, no GUI.
 
 Prints a line a few times a second: mean raw counts over the last interval, the force in newtons
-when the device holds a linear calibration, and the link's loss/CRC counters. ``--raw`` prints
+through the device's scale (the wizard's calibration, else its factory scale), and the link's loss/CRC counters. ``--raw`` prints
 every sample instead (``segment seq t_host_s raw``), for piping into other tools.
 Without ``--port`` it uses the first board found, else the simulated device; ``--sim`` uses the
 simulated device at once, as every other command does.
@@ -26,35 +26,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     lsl_flag(parser)  # pressure for a 1 cm² probe (the session's default) and raw counts
 
 
-def parse_calibration(info: dict[str, str]) -> tuple[float, float] | None:
-    """``(counts_per_N, zero)`` from hello ``cal=linear:COUNTS_PER_N:ZERO``, with ``tare=`` replacing ZERO if non-zero."""
-    cal = info.get("cal", "none")
-    parts = cal.split(":")
-    if len(parts) != 3 or parts[0] != "linear":
-        return None
-    try:
-        counts_per_n, zero = float(parts[1]), float(parts[2])
-        tare = float(info.get("tare") or 0)
-    except ValueError:
-        return None
-    if counts_per_n == 0:
-        return None
-    return counts_per_n, (tare if tare != 0 else zero)
+def force_newtons(raw: float, conv) -> float | None:
+    """``raw`` in newtons through ``conv`` (a converter from :func:`pointdose.calibration.load_scale`), or None."""
+    return None if conv is None else float(conv.force_n(raw))
 
 
-def force_newtons(raw: float, info: dict[str, str]) -> float | None:
-    cal = parse_calibration(info)
-    if cal is None:
-        return None
-    counts_per_n, zero = cal
-    return (raw - zero) / counts_per_n
-
-
-def format_line(rows, info: dict[str, str], stats, state) -> str:
+def format_line(rows, conv, stats, state) -> str:
+    """One status line; ``conv`` turns raw counts into newtons (None: uncalibrated)."""
     if len(rows):
         raw = float(rows["raw"].mean())
         text = f"raw {raw:12.1f}"
-        force = force_newtons(raw, info)
+        force = force_newtons(raw, conv)
         text += f"  {force:9.2f} N" if force is not None else "  (no calibration)"
     else:
         text = "raw            -  (no samples)"
@@ -82,9 +64,13 @@ def open_link(port: str | None, out=sys.stderr, sim: bool = False):
 def run(args: argparse.Namespace, out=None) -> int:
     out = out or sys.stdout
     with open_link(args.port, sim=getattr(args, "sim", False)) as link:
-        print(f"{link.port}: fw={link.info.get('fw', '?')} board={link.info.get('board', '?')} "
-              f"sensor={link.info.get('sensor', '?')} rate={link.info.get('rate', '?')} Hz "
-              f"cal={link.info.get('cal', 'none')}", file=out, flush=True)
+        from pointdose.calibration.scale import load_scale
+        from pointdose.link.info import device_info
+
+        dev, scale = device_info(link), load_scale(link)
+        rate = f"{dev.rate_hz:g}" if dev.rate_hz else "?"
+        print(f"{link.port}: fw={dev.fw or '?'} board={dev.board or '?'} sensor={dev.sensor or '?'} rate={rate} Hz "
+              f"cal={dev.cal_text} scale={scale.source}", file=out, flush=True)
         link.start()
         from pointdose.lsl import stream_link_if_asked
         lsl = stream_link_if_asked(getattr(args, "lsl", False), link)
@@ -98,7 +84,7 @@ def run(args: argparse.Namespace, out=None) -> int:
                     out.writelines(f"{r['segment']} {r['seq']} {r['t_dev_s']:.6f} {r['raw']}\n" for r in rows)
                     out.flush()
                 else:
-                    print(format_line(rows, link.info, link.stats, link.state), file=out, flush=True)
+                    print(format_line(rows, scale.converter, link.stats, link.state), file=out, flush=True)
         except KeyboardInterrupt:
             pass
         finally:

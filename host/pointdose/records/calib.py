@@ -73,20 +73,6 @@ def raw_to_n(cal: dict[str, Any], tare: float | None = None) -> RawToN:
                      "give a raw→N function instead")
 
 
-def from_hello(info: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The device's own ``cal=linear:COUNTS_PER_N:ZERO`` (hello) as a calibration dict, or None."""
-    text = str((info or {}).get("cal", "none")).strip().split(":")
-    if len(text) != 3 or text[0].lower() != "linear":
-        return None
-    try:
-        counts, zero = float(text[1]), float(text[2])
-    except ValueError:
-        return None
-    if counts == 0:
-        return None
-    return {"model": "linear", "counts_per_n": counts, "zero": zero, "source": "device hello"}
-
-
 UNCALIBRATED_SOURCES = ("factory", "device hello")  # a scale the device reported, never calibrated here
 
 

@@ -8,19 +8,8 @@ this device, else its factory scale, else none); the converter has ``force_n(raw
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
-
-from pointdose.errors import UserError
-
-
-def _num(x) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def converter_for_link(link, record=None):
@@ -69,7 +58,7 @@ def calibration_info(conv, record=None) -> dict:
 
     A calibration record in use: its ``to_dict()`` (with its ``id``). Otherwise the device's factory
     scale ``{"model": "linear", "counts_per_n", "zero", "source": "factory"}``. The device's tare is
-    not part of it (give it separately, :func:`device_tare`): a re-tare is the same calibration.
+    not part of it (give it separately: ``DeviceInfo.tare``): a re-tare is the same calibration.
     """
     if record is not None and getattr(conv, "source", "") == "record":
         return record.to_dict()
@@ -83,10 +72,3 @@ def calibration_info(conv, record=None) -> dict:
     if limits is not None:
         out["raw_limits"] = [float(limits[0]), float(limits[1])]
     return out
-
-
-def device_tare(link) -> float:
-    """The device's current tare (raw counts; 0 when none was taken)."""
-    from pointdose.link.info import device_info
-
-    return device_info(link).tare

@@ -27,6 +27,7 @@ from pointdose.calibration import (CalibrationWizard, DriftRun, SensorConfig, St
 from pointdose.calibration.models import DEFAULT_TOLERANCE_PCT, FSR, LINEAR
 from pointdose.calibration.record import DEFAULT_MAX_AGE_DAYS, REFERENCE_KINDS
 from pointdose.calibration.wizard import zero_tolerance_n
+from pointdose.link.info import DeviceInfo, device_info
 
 REFERENCE_LABELS = {"masses": "Known masses", "scale": "Kitchen or bathroom scale", "gauge": "Force gauge"}
 REFERENCE_UNIT_DEFAULT = {"masses": "kg", "scale": "kg", "gauge": "N"}
@@ -206,8 +207,8 @@ class CalibratePanel(Panel):
     def update(self, ctx: PanelContext) -> None:
         self.ctx = ctx
         link = ctx.controller.link if ctx.controller is not None else None
-        info = dict(getattr(link, "info", None) or {})
-        key = (id(link), info.get("uid"), info.get("boot")) if link is not None else None
+        info = device_info(link) if link is not None else DeviceInfo()
+        key = (id(link), info.uid, info.boot) if link is not None else None
         if key != self._link_key:
             self._on_new_link(ctx, link, key)
         if self._loaded is not None and self._loaded is not self._loaded_applied:
@@ -222,7 +223,7 @@ class CalibratePanel(Panel):
         self.wizard = None
 
     # ------------------------------------------------------------------ link and loading
-    def _config(self, info: dict) -> SensorConfig:
+    def _config(self, info: DeviceInfo) -> SensorConfig:
         area = None if self.thumb else self.ctx.model.settings.probe_area_cm2
         return SensorConfig.from_info(info, probe_area_cm2=area)
 
@@ -233,8 +234,7 @@ class CalibratePanel(Panel):
         self._last_t = -math.inf
         if link is None:
             return
-        info = dict(link.info or {})
-        model = FSR if info.get("sensor") == "adc" else LINEAR
+        model = FSR if device_info(link).sensor == "adc" else LINEAR
         self._set(TAGS.model, MODEL_LABELS[model])
         self._set(TAGS.tolerance, DEFAULT_TOLERANCE_PCT[model])
         self.reload()
@@ -245,7 +245,7 @@ class CalibratePanel(Panel):
         link = ctx.controller.link
         if link is None:
             return
-        config = self._config(dict(link.info or {}))
+        config = self._config(device_info(link))
         max_age = self.max_age_days
 
         def job(link):
@@ -271,7 +271,7 @@ class CalibratePanel(Panel):
         elif not urgent and self._notice_kind == "calibration":
             self._notice_kind = ""
             dpg.configure_item(TAGS.notice, show=False)
-        conv = ctx.model.scale_for(dict(ctx.controller.link.info or {})).calibration if ctx.controller.link else None
+        conv = ctx.model.scale_for(ctx.controller.link).calibration if ctx.controller.link else None
         self.zero_check = ZeroCheck(zero_tolerance_n(conv if hasattr(conv, "stated_error_n") else None)) \
             if conv is not None else None
 
@@ -352,7 +352,7 @@ class CalibratePanel(Panel):
     def _wizard_finished(self, ctx, info) -> None:
         wiz = self.wizard
         if wiz.step == Step.DONE:
-            record = wiz.make_record(device_uid=str(info.get("uid", "")), config=self._config(info))
+            record = wiz.make_record(device_uid=info.uid or "", config=self._config(info))
             self._save(record)
 
     def _record_check(self, kind: str, result: dict) -> None:
@@ -418,11 +418,7 @@ class CalibratePanel(Panel):
     def wizard_settings(self) -> WizardSettings:
         kind = next((k for k, v in REFERENCE_LABELS.items() if v == dpg.get_value(TAGS.reference)), "scale")
         model = next((k for k, v in MODEL_LABELS.items() if v == dpg.get_value(TAGS.model)), LINEAR)
-        info = dict(getattr(self.ctx.controller.link, "info", None) or {})
-        try:
-            limits = (float(info["raw_min"]), float(info["raw_max"]))
-        except (KeyError, ValueError):
-            limits = None
+        limits = device_info(self.ctx.controller.link).raw_range
         return WizardSettings(model=model, reference=kind, unit=dpg.get_value(TAGS.ref_unit),
                               n_loads=int(dpg.get_value(TAGS.loads)),
                               tolerance=Tolerance(pct_fs=float(dpg.get_value(TAGS.tolerance))),
@@ -480,8 +476,7 @@ class CalibratePanel(Panel):
         loaded = self._loaded
         if loaded is None or loaded.record is None or self.ctx.controller.link is None:
             return None, None
-        info = dict(self.ctx.controller.link.info or {})
-        return loaded.record, loaded.record.converter(tare=float(info.get("tare") or 0))
+        return loaded.record, loaded.record.converter(tare=device_info(self.ctx.controller.link).tare)
 
     def _on_verify(self, *_):
         record, conv = self._usable_converter()
@@ -526,7 +521,7 @@ class CalibratePanel(Panel):
                 self._shown[slot] = v
                 dpg.configure_item(tag, **{k: v})
 
-    def _show(self, ctx, info: dict) -> None:
+    def _show(self, ctx, info: DeviceInfo) -> None:
         if self.thumb and units.unit(ctx.model.settings.unit).kind == "pressure":
             # a thumb's contact area changes with force: pressure units would mislead (units.THUMB_NOTE)
             ctx.model.set_unit("N")
@@ -538,7 +533,7 @@ class CalibratePanel(Panel):
         self._set(TAGS.thumb_note, view._text(thumb_note))
         self._conf(TAGS.thumb_note, show=bool(thumb_note))
 
-    def _show_status(self, ctx, info: dict) -> None:
+    def _show_status(self, ctx, info: DeviceInfo) -> None:
         loaded = self._loaded
         if ctx.controller.link is None:
             status, warn = "No device connected.", ""
