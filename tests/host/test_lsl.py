@@ -237,7 +237,7 @@ def test_app_streamer_follows_the_link_and_forwards_runner_and_trainer_events(ls
 
 
 def test_session_cli_with_lsl_on_the_simulated_device_streams_the_whole_application(lsl, tmp_path):
-    """`pointdose session --sim --lsl`: the real firmware, the real link, the CLI wiring. The session
+    """`pointdose session --sim --lsl`: the simulated device, the real link, the CLI wiring. The session
     waits for our inlets (POINTDOSE_LSL_WAIT_S, generous), so nothing before them is missed."""
     import os
     import subprocess
@@ -295,3 +295,14 @@ def test_session_cli_with_lsl_on_the_simulated_device_streams_the_whole_applicat
     slope = np.polyfit(data[:, 1], data[:, 0], 1)[0]
     assert slope == pytest.approx(10.0 / CPN, rel=1e-6)
     assert np.all(np.diff(got["stamps"]) > 0)  # device time only moves forward
+
+
+@pytest.mark.parametrize("bad", ["soon", "-1", "nan", "1e9"])
+def test_a_bad_wait_setting_is_one_clear_line(monkeypatch, bad):
+    from pointdose import lsl as mod
+
+    monkeypatch.setenv("POINTDOSE_LSL_WAIT_S", bad)
+    with pytest.raises(UserError, match="POINTDOSE_LSL_WAIT_S=.*0 to 3600"):
+        mod.consumer_wait_s()
+    monkeypatch.setenv("POINTDOSE_LSL_WAIT_S", "0.5")
+    assert mod.consumer_wait_s() == 0.5
