@@ -43,7 +43,7 @@ def run() -> list[tuple[str, float, str]]:
             return u
 
         link.clock.unwrap = tap
-        rate = float(link.info.get("rate") or 0)
+        rate = link.device.rate_hz or 0.0
         outlet = lsl.open_outlet(link, name="pointdose-bench")
         streams = pylsl.resolve_byprop("source_id", outlet.source_id, 1, 30.0)
         inlet = pylsl.StreamInlet(streams[0], max_buflen=60, recover=False)

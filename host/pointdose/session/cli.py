@@ -289,7 +289,7 @@ def _calibration(link, probe_area_cm2: float, out):
     """The device's calibration record (else the host's copy), or None for the factory scale."""
     from pointdose.calibration import SensorConfig, load_for_device
 
-    loaded = load_for_device(link, SensorConfig.from_info(link.info, probe_area_cm2))
+    loaded = load_for_device(link, SensorConfig.from_info(link, probe_area_cm2))
     for message in loaded.messages:
         out.note(message)
     return loaded.record
