@@ -15,6 +15,13 @@ def check_device_choice(port: str | None, sim: bool) -> None:
         raise UserError("choose either --port or --sim, not both")
 
 
+def add_sim_board(parser) -> None:
+    """``--board`` for commands that take ``--sim`` (see :func:`pointdose.device.choose_device`)."""
+    parser.add_argument("--board", metavar="unix|pico", dest="sim_board", default=None,
+                        help="with --sim: unix (default, the firmware on this computer) or pico (the emulated "
+                             "RP2040; its MicroPython .uf2 from $POINTDOSE_PICO_UF2)")
+
+
 def display_unit(key: str) -> str:
     """The unit's canonical key (``kgf/cm2`` → its table key); UserError listing the choices."""
     try:

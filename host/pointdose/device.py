@@ -6,7 +6,8 @@ simulated device if that was chosen and opens the :class:`~pointdose.link.Device
 * ``--port P``: that port. The board behind it is still looked up by USB vendor/product id, so an
   ESP32 behind a USB–UART bridge gets the bridge's line handling (DTR/RTS left alone) and a native
   USB board gets DTR, whichever way it was named.
-* ``--sim`` (optionally ``--board unix``): the real firmware on this computer.
+* ``--sim``: the real firmware on this computer (the unix port); ``--sim --board pico``: in the
+  emulated Pico (:mod:`pointdose.sim.pico`, the MicroPython ``.uf2`` from ``$POINTDOSE_PICO_UF2``).
 * neither: the first board found (native USB first); none found → the simulated device when the
   command allows it (``fallback_sim``: the app, the monitor), else one line saying what to do.
 
@@ -22,7 +23,7 @@ from typing import Any, Sequence
 
 from pointdose.errors import UserError
 
-SIM_BOARDS = ("unix",)  # boards the simulated device can be from these commands
+SIM_BOARDS = ("unix", "pico")  # unix: the unix-port firmware; pico: the emulated RP2040 (needs a .uf2)
 NO_BOARD = "no board found: plug one in, give --port, or use --sim"
 
 
@@ -69,9 +70,7 @@ def choose_device(port: str | None = None, *, sim: bool = False, sim_board: str 
     if sim:
         board = sim_board or SIM_BOARDS[0]
         if board not in SIM_BOARDS:
-            raise UserError(f"--sim --board {board}: this command runs only the unix-port firmware; for the "
-                            f"emulated {board}, start `pointdose sim --board {board} --uf2 FILE` and give the port "
-                            "it prints with --port")
+            raise UserError(f"--sim --board {board}: the simulated boards are {', '.join(SIM_BOARDS)}")
         return DeviceChoice(None, sim_board=board, note="using the simulated device")
     if port:
         try:
@@ -127,7 +126,12 @@ def open_link(choice: DeviceChoice, port: str | None = None, **link_kwargs):
 
 
 def start_sim(choice: DeviceChoice):
-    """Start the simulated device for ``choice`` (the unix-port firmware)."""
+    """Start the simulated device for ``choice``: the unix-port firmware, or the emulated Pico (its
+    ``.uf2`` from ``$POINTDOSE_PICO_UF2``; one line saying what is missing otherwise)."""
+    if choice.sim_board == "pico":
+        from pointdose.sim.pico import EmulatedPico
+
+        return EmulatedPico().start()
     from pointdose.sim import SimulatedDevice
 
     return SimulatedDevice().start()

@@ -44,8 +44,9 @@ def test_no_board_is_an_error_unless_the_command_falls_back_to_the_simulator():
 def test_sim_and_its_board():
     assert choose_device(sim=True, boards=[PICO]).simulated
     assert choose_device(sim=True, sim_board="unix").sim_board == "unix"
-    with pytest.raises(UserError, match="pointdose sim --board pico --uf2 FILE.*--port"):
-        choose_device(sim=True, sim_board="pico")
+    assert choose_device(sim=True, sim_board="pico").sim_board == "pico"
+    with pytest.raises(UserError, match="simulated boards are unix, pico"):
+        choose_device(sim=True, sim_board="esp32")
     with pytest.raises(UserError, match="--port or --sim"):
         choose_device("/dev/ttyACM0", sim=True)
     with pytest.raises(UserError, match="add --sim"):
@@ -59,3 +60,9 @@ def test_open_device_runs_the_simulator_and_closes_it(tmp_path):
         sim = dev.sim
     assert dev.link.state.name == "CLOSED"
     assert sim._proc is None or sim._proc.poll() is not None
+
+
+def test_sim_board_pico_without_a_uf2_says_what_to_do(monkeypatch):
+    monkeypatch.delenv("POINTDOSE_PICO_UF2", raising=False)
+    with pytest.raises(UserError, match="POINTDOSE_PICO_UF2"):
+        open_device(sim=True, sim_board="pico")

@@ -90,6 +90,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", metavar="P", help="serial port of the board (default: the first board found)")
     p.add_argument("--sim", action="store_true", help="use the simulated device (the real firmware on this computer)")
+    from pointdose.cliopts import add_sim_board
+    add_sim_board(p)
 
 
 def _probe_args(p: argparse.ArgumentParser) -> None:
@@ -218,7 +220,7 @@ class _Session:
 
         args = self.args
         try:
-            dev = open_device(args.port, sim=args.sim)
+            dev = open_device(args.port, sim=args.sim, sim_board=getattr(args, "sim_board", None))
             self.sim, self.link = dev.sim, dev.link
             self.link.start()
         except BaseException:

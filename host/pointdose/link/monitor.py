@@ -20,6 +20,8 @@ INTERVAL_S = 0.25
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", help="serial port or pyserial URL (default: first board found, else the simulated device)")
     parser.add_argument("--sim", action="store_true", help="use the simulated device (even when a board is plugged in)")
+    from pointdose.cliopts import add_sim_board
+    add_sim_board(parser)
     parser.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
     parser.add_argument("--raw", action="store_true", help="print every sample as 'segment seq t_host_s raw'")
     from pointdose.lsl import add_argument as lsl_flag
@@ -52,18 +54,18 @@ def format_line(rows, conv, stats, state) -> str:
 
 
 @contextlib.contextmanager
-def open_link(port: str | None, out=sys.stderr, sim: bool = False):
+def open_link(port: str | None, out=sys.stderr, sim: bool = False, sim_board: str | None = None):
     """A streaming-ready DeviceLink on ``port``, the first board found, or the simulated device
     (``sim``: the simulated device at once, as ``--sim`` does for every command)."""
     from pointdose.device import open_device
 
-    with open_device(port, sim=sim, fallback_sim=True, out=out) as dev:
+    with open_device(port, sim=sim, sim_board=sim_board, fallback_sim=True, out=out) as dev:
         yield dev.link
 
 
 def run(args: argparse.Namespace, out=None) -> int:
     out = out or sys.stdout
-    with open_link(args.port, sim=getattr(args, "sim", False)) as link:
+    with open_link(args.port, sim=getattr(args, "sim", False), sim_board=getattr(args, "sim_board", None)) as link:
         from pointdose.calibration.scale import load_scale
         from pointdose.link.info import device_info
 

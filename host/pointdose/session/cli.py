@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="change a built-in's parameter, e.g. --set hold_s=60 (see pointdose protocols)")
     parser.add_argument("--port", metavar="P", help="serial port of the board")
     parser.add_argument("--sim", action="store_true", help="use the simulated device")
+    from pointdose.cliopts import add_sim_board
+    add_sim_board(parser)
     parser.add_argument("--headless", action="store_true", help="text cues one line at a time; inputs as lines on stdin")
     parser.add_argument("--point", default="", metavar="NAME",
                         help="the point treated: a body-map id with its side (upper_trapezius.1:L; `pointdose clients "
@@ -299,7 +301,7 @@ def _open(args):
     """(simulator or None, link): the virtual hand may press the simulated device when no board is found."""
     from pointdose.device import open_device
 
-    dev = open_device(args.port, sim=args.sim, fallback_sim=bool(args.hand))
+    dev = open_device(args.port, sim=args.sim, sim_board=getattr(args, "sim_board", None), fallback_sim=bool(args.hand))
     return dev.sim, dev.link
 
 

@@ -58,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--transfer-target", type=float, help="transfer test target in --unit (default 60 %% of the target)")
     r.add_argument("--port", help="serial port of the board")
     r.add_argument("--sim", action="store_true", help="use the simulated device")
+    from pointdose.cliopts import add_sim_board
+    add_sim_board(r)
     r.add_argument("--virtual-student", action="store_true", help="let the virtual hand press (simulated device only)")
     r.add_argument("--get-ready", type=float, default=3.0, metavar="S", help="countdown before the first trial")
     r.add_argument("--yes", action="store_true", help="accept the warnings (target above typical PPTs on a person)")
@@ -275,7 +277,7 @@ def _run_drill(args) -> int:
     try:
         from pointdose.device import open_device
 
-        dev = open_device(args.port, sim=args.sim)
+        dev = open_device(args.port, sim=args.sim, sim_board=getattr(args, "sim_board", None))
         sim, link = dev.sim, dev.link
         link.start()
         session = ts.start_session(args.student, class_name=args.class_name)
