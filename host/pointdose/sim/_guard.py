@@ -14,27 +14,33 @@ import sys
 import time
 
 
+def _running(pid):
+    """Still running (a zombie waiting for a parent that may never reap it is not)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+        return stat[stat.rindex(")") + 2] != "Z"
+    except OSError:
+        pass
+    if os.path.isdir("/proc/self"):
+        return False
+    try:
+        os.killpg(pid, 0)  # no /proc: the best there is
+        return True
+    except OSError:
+        return False
+
+
 def cleanup(groups, dirs):
     for pid in groups:
         try:
             os.killpg(pid, signal.SIGKILL)
         except OSError:
             pass
-    # the dead processes may still hold files open in the folders; removing works regardless on
-    # POSIX, but give them a moment so nothing is recreated behind us
-    deadline = time.monotonic() + 1.0
-    while groups and time.monotonic() < deadline:
-        alive = []
-        for pid in groups:
-            try:
-                os.killpg(pid, 0)
-                alive.append(pid)
-            except OSError:
-                pass
-        if not alive:
-            break
-        groups = alive
-        time.sleep(0.02)
+    # give the killed processes a moment to be gone, so nothing writes into the folders behind us
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline and any(_running(pid) for pid in groups):
+        time.sleep(0.01)
     for path in dirs:
         shutil.rmtree(path, ignore_errors=True)
 

@@ -28,6 +28,7 @@
 //   pace on|off               pace emulated time to wall time (default on)
 import fs from 'node:fs';
 import net from 'node:net';
+import tty from 'node:tty';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -334,7 +335,9 @@ function flushToHost() {
     flushToHost();
   });
 }
-const serialIn = fs.createReadStream(null, { fd: 0, autoClose: false, highWaterMark: 4096 });
+// A pty is read through libuv's non-blocking tty handle: a blocking read() parked in the thread
+// pool (fs streams) would keep node from exiting when it is told to stop.
+const serialIn = tty.isatty(0) ? new tty.ReadStream(0) : fs.createReadStream(null, { fd: 0, autoClose: false, highWaterMark: 4096 });
 serialIn.on('data', (d) => { fromHost = fromHost.length ? Buffer.concat([fromHost, d]) : d; kick(); });
 serialIn.on('error', () => {});
 
@@ -380,7 +383,7 @@ async function run() {
     if (pace && limit - emuNow() > SLIP_NS) {
       const debt = limit - emuNow() - SLIP_NS;
       paceBase += debt; slipNs += debt;
-      if (wallNs() - lastSlipWarn > 10e9) {
+      if (slipNs > 1e9 && wallNs() - lastSlipWarn > 10e9) {
         lastSlipWarn = wallNs();
         say(`emulated time is ${(slipNs / 1e9).toFixed(1)} s behind wall time: this machine is too busy to emulate the Pico in real time`);
       }
