@@ -10,9 +10,11 @@ from pointdose import units
 from pointdose.errors import UserError
 
 
-def check_device_choice(port: str | None, sim: bool) -> None:
-    if port and sim:
-        raise UserError("choose either --port or --sim, not both")
+def check_device_choice(port: str | None, sim: bool, sim_board: str | None = None) -> None:
+    """--port / --sim / --board together (:func:`pointdose.device.check_choice`)."""
+    from pointdose.device import check_choice
+
+    check_choice(port, sim, sim_board)
 
 
 def add_sim_board(parser) -> None:

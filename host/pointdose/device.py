@@ -58,20 +58,24 @@ def _boards(boards: Sequence[Any] | None) -> list:
     return find_boards()
 
 
+def check_choice(port: str | None, sim: bool, sim_board: str | None = None) -> None:
+    """The options' own consistency (no port listing): UserError saying what to write instead."""
+    if port and sim:
+        raise UserError("choose either --port or --sim, not both")
+    if sim_board is not None and not sim:
+        raise UserError("--board chooses the simulated board: add --sim, or give the real board's --port")
+    if sim_board is not None and sim_board not in SIM_BOARDS:
+        raise UserError(f"--sim --board {sim_board}: the simulated boards are {', '.join(SIM_BOARDS)}")
+
+
 def choose_device(port: str | None = None, *, sim: bool = False, sim_board: str | None = None,
                   fallback_sim: bool = False, several: str = "first", boards: Sequence[Any] | None = None,
                   no_board: str = NO_BOARD) -> DeviceChoice:
     """The device a command should use (see the module docstring). ``several="refuse"``: with more
     than one board found and no ``--port``, a UserError asking to choose. ``boards``: for tests."""
-    if port and sim:
-        raise UserError("choose either --port or --sim, not both")
-    if sim_board is not None and not sim:
-        raise UserError("--board chooses the simulated board: add --sim, or give the real board's --port")
+    check_choice(port, sim, sim_board)
     if sim:
-        board = sim_board or SIM_BOARDS[0]
-        if board not in SIM_BOARDS:
-            raise UserError(f"--sim --board {board}: the simulated boards are {', '.join(SIM_BOARDS)}")
-        return DeviceChoice(None, sim_board=board, note="using the simulated device")
+        return DeviceChoice(None, sim_board=sim_board or SIM_BOARDS[0], note="using the simulated device")
     if port:
         try:
             found = _boards(boards)

@@ -79,10 +79,11 @@ def default_open_link(choice: BoardChoice):
     return open_link(choose_device(choice.port))
 
 
-def default_start_sim() -> SimHandle:
+def default_start_sim(sim_board: str | None = None) -> SimHandle:
+    """The simulated device (``sim_board``: "unix", the default, or "pico", the emulated RP2040)."""
     from pointdose.device import DeviceChoice, start_sim
 
-    sim = start_sim(DeviceChoice(None))
+    sim = start_sim(DeviceChoice(None, sim_board=sim_board))
     return SimHandle(port=sim.port, backend_label=sim.label or str(sim.backend), close=sim.close)
 
 

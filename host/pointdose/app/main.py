@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from pointdose.lsl import add_argument as lsl_flag
     parser.add_argument("--port", metavar="P", help="serial port of the board (default: scan; none found → simulated device)")
     parser.add_argument("--sim", action="store_true", help="use the simulated device (the real firmware on this computer)")
+    from pointdose.cliopts import add_sim_board
+    add_sim_board(parser)
     parser.add_argument("--seconds", type=float, metavar="S", help="quit after S seconds (for tests and demos)")
     parser.add_argument("--screenshot", metavar="FILE", help="write a PNG of the window shortly before quitting")
     parser.add_argument("--unit", default="kPa", metavar="UNIT",
@@ -37,13 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pointdose.app.controller import Controller
+    from pointdose.app.controller import Controller, default_start_sim
     from pointdose.app.model import DisplaySettings
-    from pointdose.cliopts import check_device_choice, display_unit, probe_area_cm2
+    from pointdose.cliopts import display_unit, probe_area_cm2
+    from pointdose.device import check_choice
 
-    check_device_choice(args.port, args.sim)
+    sim_board = getattr(args, "sim_board", None)
+    check_choice(args.port, args.sim, sim_board)
     settings = DisplaySettings(unit=display_unit(args.unit), probe_area_cm2=probe_area_cm2(args.probe_area))
-    controller = Controller(port=args.port, force_sim=args.sim, sim_demo=True)
+    controller = Controller(port=args.port, force_sim=args.sim, sim_demo=True,
+                            start_sim=lambda: default_start_sim(sim_board))
     lsl = None
     if getattr(args, "lsl", False):
         from pointdose.lsl import AppStreamer

@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     from pointdose.session.runner import SessionRunner
     from pointdose.lsl import listeners_if_asked as lsl_listeners
 
-    check_device_choice(args.port, args.sim)
+    check_device_choice(args.port, args.sim, getattr(args, "sim_board", None))
     if args.hand and args.port:
         raise UserError("--hand drives the simulated device only: use it with --sim")
     unit = display_unit(args.unit)
