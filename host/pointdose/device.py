@@ -68,6 +68,11 @@ def check_choice(port: str | None, sim: bool, sim_board: str | None = None) -> N
         raise UserError(f"--sim --board {sim_board}: the simulated boards are {', '.join(SIM_BOARDS)}")
 
 
+def scan(boards: Sequence[Any] | None = None) -> list[DeviceChoice]:
+    """Every board found, in the order they are tried (native USB first), as choices to open."""
+    return [DeviceChoice(b.port, b) for b in _boards(boards)]
+
+
 def choose_device(port: str | None = None, *, sim: bool = False, sim_board: str | None = None,
                   fallback_sim: bool = False, several: str = "first", boards: Sequence[Any] | None = None,
                   no_board: str = NO_BOARD) -> DeviceChoice:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pointdose.device import choose_device, open_device
+from pointdose.device import choose_device, open_device, scan
 from pointdose.errors import UserError
 from pointdose.link.discovery import Board
 
@@ -30,6 +30,7 @@ def test_scan_takes_the_first_board_and_says_so():
     choice = choose_device(None, boards=[PICO, ESP])
     assert choice.board is PICO and choice.port == PICO.port
     assert choice.note.startswith("using /dev/ttyACM0") and "1 more found" in choice.note
+    assert [(c.port, c.board) for c in scan([PICO, ESP])] == [(PICO.port, PICO), (ESP.port, ESP)]  # the app tries each
     with pytest.raises(UserError, match=r"several boards found \(/dev/ttyACM0, /dev/ttyUSB0\).*--port"):
         choose_device(None, boards=[PICO, ESP], several="refuse")
 

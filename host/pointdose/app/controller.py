@@ -10,7 +10,7 @@ Choosing the source:
 1. ``port`` given → that port, nothing else (an error there is the user's to fix); the board
    behind it is still looked up by USB id for its line handling (:mod:`pointdose.device`).
 2. ``force_sim`` → the simulated device.
-3. otherwise scan with ``find_boards()``; the first board found is used; with none, the
+3. otherwise scan (:func:`pointdose.device.scan`); the first board that answers is used; with none, the
    simulated device starts and the app says so plainly (SIMULATED banner).
 
 On the simulated device, ``sim_demo`` makes the controller press it every 10 s (the firmware's
@@ -61,10 +61,9 @@ class SimHandle:
 
 
 def default_find_boards() -> list[BoardChoice]:
-    from pointdose.link import find_boards
+    from pointdose.device import scan
 
-    return [BoardChoice(port=board.port, description=str(board), bridge=board.bridge, board=board)
-            for board in find_boards()]
+    return [BoardChoice(port=c.port, description=str(c.board), bridge=c.board.bridge, board=c.board) for c in scan()]
 
 
 def default_open_link(choice: BoardChoice):
