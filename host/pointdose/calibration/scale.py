@@ -92,5 +92,8 @@ def load_scale(link: Any, *, probe_area_cm2: float | None = units.DEFAULT_PROBE_
     loaded = load_for_device(link, sensor_config(link, probe_area_cm2), cache=cache, now=now,
                              max_age_days=DEFAULT_MAX_AGE_DAYS if max_age_days is None else max_age_days)
     scale = scale_for(link, loaded.record, probe_area_cm2=probe_area_cm2)
-    return DeviceScale(scale.converter, scale.source, scale.record, tuple(dict.fromkeys(loaded.messages)))
+    messages = list(loaded.messages)
+    if scale.source == FACTORY:
+        messages.append("until then, pressures go through the device's own factory scale")
+    return DeviceScale(scale.converter, scale.source, scale.record, tuple(dict.fromkeys(messages)))
 

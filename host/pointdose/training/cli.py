@@ -280,6 +280,12 @@ def _run_drill(args) -> int:
         dev = open_device(args.port, sim=args.sim, sim_board=getattr(args, "sim_board", None))
         sim, link = dev.sim, dev.link
         link.start()
+        from pointdose.calibration import load_scale
+
+        scale = load_scale(link, probe_area_cm2=drill.probe_area_cm2)
+        conv = scale.require()  # before the session row: an uncalibrated device leaves no empty session
+        for note in scale.messages:
+            print(f"note: {note}", file=sys.stderr)
         session = ts.start_session(args.student, class_name=args.class_name)
         print(f"session {session} · {drill.describe()}")
         for b in blocks:
@@ -288,7 +294,7 @@ def _run_drill(args) -> int:
                       else "")
             print(f"  block {b.kind}: {b.drill.trials} trials, feedback {b.schedule.describe()}{chosen}")
         printer = _Printer(unit)
-        trainer = LiveTrainer(link, blocks, store=ts, session_uid=session, get_ready_s=args.get_ready,
+        trainer = LiveTrainer(link, blocks, store=ts, session_uid=session, conv=conv, get_ready_s=args.get_ready,
                               on_cue=printer.cue, on_trial=printer.trial)
         from pointdose.lsl import stream_link_if_asked
         lsl = stream_link_if_asked(args.lsl, link, drill.probe_area_cm2, trainer)
