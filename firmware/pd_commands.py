@@ -39,6 +39,7 @@ VERBS = {
     "rate": "cmd_rate",
     "tare": "cmd_tare",
     "ping": "cmd_ping",
+    "again": "cmd_again",
     "status": "cmd_status",
     "repl": "cmd_repl",
     "sim": "cmd_sim",

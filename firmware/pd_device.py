@@ -183,6 +183,10 @@ class Device:
         self.dead = False       # the host link failed or ended
         self.seq = 0
         self.cmd_errors = 0
+        # the last REPLY frame, kept whole so `again` can send it once more (host lost it: STATUS `lost`)
+        self._last_reply = bytearray(len(self.framer.enc))
+        self._last_cid = -1
+        self._last_len = 0
         self._ovf_sent = False
         self.rate = sensor.rate if sensor is not None else cfg["rate"]
         self.sched = Schedule(_period(self.rate), now)
@@ -561,7 +565,15 @@ class Device:
         if status and self.cmd_errors < _MAX16:
             self.cmd_errors += 1
         f = self.framer
-        self._append(f.enc, 0, f.reply(cid, status, text))
+        n = f.reply(cid, status, text)
+        if cid:
+            kept = self._last_reply
+            enc = f.enc
+            for i in range(n):      # byte loop: a slice would allocate
+                kept[i] = enc[i]
+            self._last_cid = cid
+            self._last_len = n
+        self._append(f.enc, 0, n)
 
     def _queue_error(self, code, text):
         f = self.framer
@@ -880,6 +892,20 @@ class Device:
             self.store.save(st)
         except OSError as e:
             self._queue_error(E_CONFIG, "store: cannot save tare (%s)" % e)
+
+    def cmd_again(self, cid, args, now):
+        """``ID again``: the reply to the last command once more, if that command had this id. The
+        host sends it when a reply never came (STATUS `lost` counts frames dropped for want of
+        outbox space); a command is never run twice."""
+        if args:
+            return pc.BAD_ARG, "again takes no argument: send it under the id of the lost reply"
+        if cid and cid == self._last_cid and self._last_len:
+            self._append(self._last_reply, 0, self._last_len)
+            return None
+        f = self.framer        # answered without replacing the kept reply
+        self._append(f.enc, 0, f.reply(cid, pc.NOT_NOW,
+                                        "no reply kept for id %d: only the last command's reply is kept" % cid))
+        return None
 
     def cmd_ping(self, cid, args, now):
         return pc.OK, "pong=%s t=%d" % (args[0] if args else "", now)

@@ -67,6 +67,7 @@ from pointdose.protocol.wire import (
     DeviceError,
     ErrorCode,
     Reply,
+    ReplyStatus,
     Status,
     crc16,
 )
@@ -123,6 +124,7 @@ class LinkStats:
     device_overflow: int = 0  # device ring overflow (STATUS), summed over boots
     device_missed: int = 0  # sample slots the device fell behind on (STATUS, protocol 2), summed over boots
     device_lost_frames: int = 0  # frames the device dropped for want of output buffer (STATUS, protocol 2)
+    replies_asked_again: int = 0  # lost replies the device sent again (``ID again``, protocol 2)
     crc_errors: int = 0
     framing_errors: int = 0  # COBS and length errors
     version_errors: int = 0
@@ -329,7 +331,7 @@ class DeviceLink:
         if not pending.event.wait(timeout):
             with self._lock:
                 self._pending.pop(cmd_id, None)
-            if pending.reply is None and pending.error is None:
+            if pending.reply is None and pending.error is None and self._ask_again(cmd_id, pending, timeout) is None:
                 raise CommandTimeout(f"{self.port}: no reply to '{text}' within {timeout:g} s")
         if pending.error is not None:
             raise pending.error
@@ -337,6 +339,32 @@ class DeviceLink:
         if not pending.reply.ok:
             raise DeviceCommandError(text, pending.reply)
         return pending.reply
+
+    def _ask_again(self, cmd_id: int, original: _Pending, timeout: float) -> Reply | None:
+        """A reply never came: ask the device to send the reply it kept for ``cmd_id`` once more
+        (``ID again``, protocol 2; the command itself is never run twice). None when the device has no
+        reply for that id (the command never arrived, is still running, or another came after it)."""
+        proto = self.device.proto
+        if not (proto or "").isdigit() or int(proto) < 2 or original.text.split()[:1] in (["hello"], ["info"]):
+            return None
+        probe = _Pending(f"again ({original.text})")
+        try:
+            self._send("again", probe, cmd_id=cmd_id)
+        except (LinkError, ValueError):
+            return None
+        if not probe.event.wait(min(timeout, 2.0)):
+            with self._lock:
+                self._pending.pop(cmd_id, None)
+            return None
+        reply = probe.reply
+        if reply is None or (reply.status == ReplyStatus.NOT_NOW and reply.text.startswith("no reply kept")):
+            return None
+        with self._lock:
+            self._stats.replies_asked_again += 1
+        original.reply = reply
+        if original.hook is not None:
+            original.hook(reply)
+        return reply
 
     def start(self, timeout: float = 2.0) -> Reply:
         self._want_streaming = True
@@ -497,18 +525,19 @@ class DeviceLink:
 
     # --- writing --------------------------------------------------------------------------------
 
-    def _send(self, text: str, pending: _Pending) -> int:
+    def _send(self, text: str, pending: _Pending, cmd_id: int | None = None) -> int:
         with self._lock:
             ser = self._ser
             if self._state == LinkState.CLOSED:
                 raise LinkError(f"{self.port}: the link is closed")
             if ser is None:
                 raise LinkLost(f"{self.port}: connection lost ({self.last_error}); reconnecting")
-            for _ in range(65535):
-                self._next_id = self._next_id % 65535 + 1  # ids 1 … 65535, wrapping
-                if self._next_id not in self._pending:
-                    break
-            cmd_id = self._next_id
+            if cmd_id is None:  # a fresh id; ``again`` reuses the id of the reply it asks for
+                for _ in range(65535):
+                    self._next_id = self._next_id % 65535 + 1  # ids 1 … 65535, wrapping
+                    if self._next_id not in self._pending:
+                        break
+                cmd_id = self._next_id
             line = f"{cmd_id} {text}\n".encode("ascii", "strict")
             if text.split()[:1] == ["repl"]:
                 self._repl_wanted = True

@@ -399,6 +399,30 @@ def test_frames_dropped_for_want_of_output_buffer_are_counted():
     assert got == sorted(got) and len(set(got)) == len(got)   # each reply names its request
 
 
+def test_a_lost_reply_is_sent_again_under_its_id_and_the_command_is_not_run_twice():
+    r = Rig()
+    r.out.writable = False
+    # fill the outbox with replies the host does not read, then ask for a tare-like state change
+    for i in range(10):
+        r.inp.feed(b"".join(b"%d ping\n" % (i * 100 + k + 1) for k in range(100)))
+        r.run_us(80000)
+    r.inp.feed(b"2001 limit max 5000\n")
+    r.run_us(20000)
+    assert r.dev.lost_frames > 0
+    r.out.writable = True
+    r.run_us(50000)
+    got = {x[0] for x in r.replies()}
+    assert 2001 not in got, "the test needs the limit's reply to be lost"
+    # asked again under its own id: the kept reply, not a second run of the command
+    ((cid, st, text),) = r.cmd("2001 again\n")
+    assert (cid, st) == (2001, 0) and kv(text)["limit_max"] == "5000", text
+    # any other id: no reply kept, said under that id; the kept reply stays for another try
+    ((cid, st, text),) = r.cmd("7 again\n")
+    assert (cid, st) == (7, 3) and "no reply kept for id 7" in text, text
+    assert r.cmd("2001 again\n")[0][:2] == (2001, 0)
+    assert r.cmd("2002 again x\n")[0][:2] == (2002, 2)
+
+
 # ------------------------------------------------ a write never stalls sampling
 def test_host_that_stops_reading_never_stalls_sampling_or_the_limit():
     # rp2 USB CDC: POLLOUT = one free byte; a write waits until its whole chunk fits the 256-byte
