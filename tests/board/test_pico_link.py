@@ -138,6 +138,9 @@ def test_every_command_in_the_protocol(hx711_pico):
         with pytest.raises(DeviceCommandError) as sim:
             c("sim force 3")  # the simulated sensor's command: not on a board's HX711
         assert sim.value.status == 3
+        with pytest.raises(DeviceCommandError) as again:
+            c("again")  # under a fresh id: no reply kept for it (a lost reply is asked for under its own id)
+        assert again.value.status == 3 and "no reply kept" in again.value.reply.text
         with pytest.raises(DeviceCommandError) as unknown:
             c("fly")
         assert unknown.value.status == 1
