@@ -259,18 +259,9 @@ def _backfill_ppt_trials(conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE ppt SET n=? WHERE id=?", (n, row_id))
 
 
-def _backfill_metrics(conn: sqlite3.Connection) -> None:
-    """Compute metrics for the applications recorded before this table existed."""
-    from pointdose.records.store import compute_and_store_metrics  # the one place metrics are saved
-
-    ids = [r[0] for r in conn.execute("SELECT id FROM applications ORDER BY id")]
-    for app_id in ids:
-        compute_and_store_metrics(conn, app_id)
-
-
 MIGRATIONS: list[Migration] = [
     Migration("1: clients, sessions, points, applications, samples, events, PPT, pain, notes", sql=V1_BASE),
-    Migration("2: cached metrics per application", sql=V2_METRICS, fn=_backfill_metrics),
+    Migration("2: cached metrics per application", sql=V2_METRICS),  # metrics filled by the Store
     Migration("3: training: station, classes, students' sessions, blocks and trials", sql=V3_TRAINING),
     Migration("4: the device's tare at each application's start (recomputing applies it)", sql=V4_TARE),
     Migration("5: PPT provenance per client point, client screening, cautions acknowledged per application",
@@ -278,6 +269,12 @@ MIGRATIONS: list[Migration] = [
 ]
 
 LATEST = len(MIGRATIONS)
+
+# A database older than this has applications without a cached metrics row. Migration steps run
+# frozen code only (SQL, and functions in this module that read just the columns of their step);
+# the metrics cache is filled by the store once the schema is the latest, with today's code on
+# today's columns (pointdose.records.store.Store._migrate).
+BACKFILL_METRICS_BELOW = 2
 
 
 def migrate(conn: sqlite3.Connection, upto: int | None = None) -> list[str]:

@@ -380,6 +380,11 @@ class Store:
                 self.backup(copy)
             self.backup_before_migration = copy
         self.migrated = schema.migrate(self.conn)
+        if 0 < version < schema.BACKFILL_METRICS_BELOW:
+            with self.transaction("computing the metrics of the applications recorded before version 2") as conn:
+                for (app_id,) in conn.execute("SELECT id FROM applications WHERE id NOT IN "
+                                              "(SELECT application_id FROM application_metrics) ORDER BY id").fetchall():
+                    compute_and_store_metrics(conn, app_id)
 
     # ------------------------------------------------------------------ plumbing
 
