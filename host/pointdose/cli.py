@@ -22,7 +22,7 @@ from pointdose.textout import SafeWriter, clean
 COMMANDS: dict[str, tuple[str, str]] = {
     "app": ("pointdose.app.main", "open the app on a board, or on the simulated device when none is found"),
     "sim": ("pointdose.sim.cli", "run the simulated device (the real firmware) and print its port"),
-    "monitor": ("pointdose.link.monitor", "stream live readings as text (no GUI)"),
+    "monitor": ("pointdose.commands.monitor", "stream live readings as text (no GUI)"),
     "flash": ("pointdose.flash", "install the firmware on a board with mpremote"),
     "session": ("pointdose.session.cli", "run a guided protocol with text cues (terminal, SSH, tests)"),
     "protocols": ("pointdose.protocols.cli", "list the built-in protocols and their parameters; check a .toml"),

@@ -22,7 +22,6 @@ import argparse
 import json
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from pointdose.errors import UserError
+from pointdose.mpy import SOURCE_ONLY, compile_args, find_tool
 
 # Device configurations and the `sys.platform` of the board each one is for. The firmware's
 # pd_config.py holds the pin table of each (PROFILES); the choice is stored on the board in
@@ -42,10 +42,6 @@ CONFIGS: dict[str, str] = {
 }
 CONFIG_FILE = "config.json"
 CONFIG_KEY = "device"  # the key firmware/pd_config.py reads the profile name from
-
-# Files copied as source even when compiling: MicroPython runs boot.py and main.py only as .py,
-# and the pin table stays editable on the board (`mpremote edit :pd_config.py`).
-SOURCE_ONLY = frozenset({"main.py", "boot.py", "pd_config.py"})
 
 # Native architectures by the number in `sys.implementation._mpy >> 10`, as MicroPython's
 # py/persistentcode.h numbers them (docs: reference/mpyfiles.rst); the names are mpy-cross's -march values.
@@ -163,11 +159,6 @@ Runner = Callable[[Sequence[str], float], "subprocess.CompletedProcess[str]"]
 def run_command(argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
     """Run one external command and capture its output. The only place that starts a process."""
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def find_tool(name: str) -> str | None:
-    """The executable `name` next to this Python (the venv's bin/ or Scripts/), else on PATH."""
-    return shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
 
 
 def find_firmware() -> Path:
@@ -385,11 +376,6 @@ def _compile_error(output: str) -> str:
     where = re.findall(r"line (\d+)", output)
     last = lines[-1] if lines else "no message"
     return f"line {where[-1]}: {last}" if where else last
-
-
-def compile_args(src: Path, dest: Path, arch: str | None) -> list[str]:
-    """mpy-cross arguments: -s keeps the bare file name in tracebacks instead of a local path."""
-    return [*([f"-march={arch}"] if arch else []), "-o", str(dest), "-s", src.name, str(src)]
 
 
 def copy_order(files: Sequence[Path]) -> list[Path]:

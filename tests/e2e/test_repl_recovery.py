@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from pointdose.link import DeviceLink
-from pointdose.link import monitor
+from pointdose.commands import monitor
 from pointdose.link.device_link import LinkState
 from waiting import wait_until
 

@@ -15,7 +15,7 @@ from fakedevice import FakeDevice  # noqa: E402
 
 from pointdose import cli  # noqa: E402
 from pointdose.errors import UserError  # noqa: E402
-from pointdose.link import monitor  # noqa: E402
+from pointdose.commands import monitor  # noqa: E402
 
 
 @pytest.mark.parametrize("info, raw, expect", [

@@ -224,7 +224,7 @@ def test_device_link_sums_missed_and_lost_from_protocol_2_status(link, device):
 
 
 def test_monitor_line_says_when_the_device_fell_behind_or_dropped_frames():
-    from pointdose.link import monitor
+    from pointdose.commands import monitor
     from pointdose.link.device_link import LinkState, LinkStats
 
     rows = np.zeros(0, dtype=[("raw", "f8")])

