@@ -31,7 +31,14 @@ def make_sensor(cfg, board, clock):
     kind = cfg["sensor"]
     if kind == "sim":
         from pd_simsensor import SimSensor, SimSource
-        return SimSensor(SimSource(), rate=cfg["rate"])
+        src = SimSource()
+        replay = cfg.get("replay")
+        if replay:
+            try:
+                src.load_replay(replay)
+            except (ValueError, OSError) as e:
+                raise ValueError("POINTDOSE_REPLAY=%s: %s" % (replay, e))
+        return SimSensor(src, rate=cfg["rate"])
     if kind == "sim-hx711":
         from pd_fakehx711 import FakeHX711
         from pd_hx711 import HX711, HX711Sensor

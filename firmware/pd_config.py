@@ -134,6 +134,7 @@ def load(board, env=None):
         cfg["link"] = e("POINTDOSE_LINK", cfg["link"])
         cfg["watchdog_ms"] = e("POINTDOSE_WATCHDOG_MS", cfg["watchdog_ms"])
         cfg["ticks_start"] = e("POINTDOSE_TICKS_START", None)
+        cfg["replay"] = e("POINTDOSE_REPLAY", None)     # a recorded force profile (pd_simsensor)
     _validate(cfg, problems)
     return cfg, problems
 

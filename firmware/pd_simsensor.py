@@ -4,6 +4,8 @@
 HX711-like counts: ``zero + force * counts_per_n + drift + noise``, quantised
 and clamped to the signed 24-bit range.  The force follows a piecewise-linear
 profile (``sim force N [RAMP_S]``, ``sim profile T:N,...`` which plays once),
+or a recorded application (``load_replay``: ``POINTDOSE_REPLAY`` names a file of
+``MS NEWTONS`` lines, played by device time and looped; ``sim replay`` starts it again),
 plus an optional tremor (``sim tremor AMP_N HZ``: a sine from a 128-entry table);
 noise is approximately Gaussian (sum of four 15-bit uniforms from a 30-bit
 xorshift); drift is a slow mean-reverting random walk stepped once a second.
@@ -28,6 +30,7 @@ _MASK = const(0x3FFFFFFF)
 _I24_MIN = const(-8388608)
 _I24_MAX = const(8388607)
 _MAX_PTS = const(32)
+MAX_REPLAY = const(50000)       # replay points (8 bytes each); the host thins longer recordings
 _MAX_NOISE = const(16000)
 _IH_MEAN = const(65534)     # mean of the sum of four uniforms on 0 .. 32767
 _IH_SD = const(18918)       # its standard deviation: 32768 * sqrt(4 / 12)
@@ -48,9 +51,15 @@ class SimSource:
         self.drift_on = drift
         self._x = (seed & _MASK) or 1
         self.drift = 0
-        self._pt_t = array("i", bytes(4 * _MAX_PTS))    # ms since profile start
-        self._pt_c = array("i", bytes(4 * _MAX_PTS))    # force, counts
+        self._prof_t = array("i", bytes(4 * _MAX_PTS))  # ms since profile start
+        self._prof_c = array("i", bytes(4 * _MAX_PTS))  # force, counts
+        self._pt_t = self._prof_t       # the points played: the profile's or the replay's
+        self._pt_c = self._prof_c
         self._npts = 1
+        self._rp_t = None               # a recorded application (load_replay)
+        self._rp_c = None
+        self._rp_n = 0
+        self._loop_ms = 0               # > 0: the points repeat with this period (replay)
         self._seg = 0
         self._ms = 0            # ms since profile start
         self._us = 0            # sub-ms remainder
@@ -127,6 +136,12 @@ class SimSource:
                     self._ms = ms if ms < _MS_CAP else _MS_CAP
                 self._us = us
         ms = self._ms
+        lp = self._loop_ms
+        if lp and ms >= lp:             # replay: round again, keeping the phase
+            ms %= lp
+            self._ms = ms
+            self._seg = 0
+            self._drift_at = ms + 1000
         if self._seg < self._npts - 1:
             f = self._force_at(ms)
             self.force_counts = f
@@ -159,6 +174,9 @@ class SimSource:
     def set_profile(self, points):
         """``points``: list of (seconds, newtons); starts from the present force."""
         cur = self.force_counts
+        self._pt_t = self._prof_t
+        self._pt_c = self._prof_c
+        self._loop_ms = 0
         self._ms = 0
         self._us = 0
         self._drift_at = 1000
@@ -178,11 +196,65 @@ class SimSource:
         if n == 1:
             self.force_counts = c[0]
 
+    # -- replay of a recorded application -------------------------------------
+    def load_replay(self, path):
+        """Read ``MS NEWTONS`` lines (times increasing from 0) and start playing them.
+
+        Returns the number of points; raises ValueError/OSError saying what is wrong.
+        Allocates only here: playing is the profile path, on bigger arrays.
+        """
+        ts = array("i")
+        cs = array("i")
+        cpn = self.counts_per_n
+        prev = -1
+        with open(path) as fh:
+            for line in fh:
+                line = line.strip()
+                if not line or line[0] == "#":
+                    continue
+                parts = line.split()
+                if len(parts) != 2:
+                    raise ValueError("replay line %d: expected MS NEWTONS" % (len(ts) + 1))
+                ms = int(parts[0])
+                f = float(parts[1])
+                if ms <= prev or ms > _MS_CAP // 2 or not (-1000 <= f <= 1000):
+                    raise ValueError("replay point %d: times must increase, forces -1000..1000 N" % (len(ts) + 1))
+                if len(ts) >= MAX_REPLAY:
+                    raise ValueError("replay: more than %d points" % MAX_REPLAY)
+                prev = ms
+                ts.append(ms)
+                cs.append(int(f * cpn + (0.5 if f >= 0 else -0.5)))
+        if len(ts) < 2 or ts[0] != 0:
+            raise ValueError("replay: needs 2 or more points, the first at 0 ms")
+        self._rp_t = ts
+        self._rp_c = cs
+        self._rp_n = len(ts)
+        self.noise = 0              # the recording carries its own noise and drift
+        self.drift_on = False
+        self.drift = 0
+        self.replay()
+        return self._rp_n
+
+    def replay(self):
+        """Play the loaded recording from its start; False when none is loaded."""
+        if not self._rp_n:
+            return False
+        self._pt_t = self._rp_t
+        self._pt_c = self._rp_c
+        self._npts = self._rp_n
+        self._loop_ms = self._rp_t[self._rp_n - 1]
+        self._ms = 0
+        self._us = 0
+        self._seg = 0
+        self._drift_at = 1000
+        self.force_counts = self._rp_c[0]
+        return True
+
     # -- `sim ...` commands ------------------------------------------------------
     def command(self, args):
         """Handle ``sim`` arguments; returns (status, text) as in a REPLY."""
         if not args:
-            return 2, "sim needs force N [RAMP_S], profile T:N,..., noise COUNTS, tremor AMP_N HZ or button NAME [MS]"
+            return 2, "sim needs force N [RAMP_S], profile T:N,..., noise COUNTS, tremor AMP_N HZ, replay or button NAME [MS]"
         sub = args[0]
         try:
             if sub == "force" and len(args) in (2, 3):
@@ -220,6 +292,10 @@ class SimSource:
                 self.tremor_amp = int(amp * self.counts_per_n + 0.5)
                 self.tremor_hz10 = int(hz * 10 + 0.5)
                 return 0, "tremor=%s hz=%s" % (args[1], args[2])
+            if sub == "replay" and len(args) == 1:
+                if not self.replay():
+                    return 2, "sim replay: no recording loaded (start the simulator with pointdose sim --replay)"
+                return 0, "replay=%d duration_ms=%d" % (self._rp_n, self._loop_ms)
             if sub == "noise" and len(args) == 2:
                 n = int(args[1])
                 if not 0 <= n <= _MAX_NOISE:
@@ -228,7 +304,7 @@ class SimSource:
                 return 0, "noise=%d" % n
         except ValueError:
             return 2, "sim %s: bad number in %s" % (sub, " ".join(args[1:]))
-        return 2, "sim needs force N [RAMP_S], profile T:N,..., noise COUNTS, tremor AMP_N HZ or button NAME [MS]"
+        return 2, "sim needs force N [RAMP_S], profile T:N,..., noise COUNTS, tremor AMP_N HZ, replay or button NAME [MS]"
 
     def cal(self):
         return "linear:%d:%d" % (self.counts_per_n, self.zero)

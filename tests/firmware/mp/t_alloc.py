@@ -161,5 +161,23 @@ def test_allocation_is_detected():
     assert a1 - a0 >= 80 and junk
 
 
+
+def test_zero_alloc_sim_replay_1khz():
+    import os
+    import time
+    path = "/tmp/pd_alloc_replay_%d.txt" % (time.ticks_us() & 0xFFFFFF)
+    with open(path, "w") as f:
+        for k in range(400):        # a 0.4 s round of 1 ms points: the loop wraps during the measure
+            f.write("%d %s\n" % (k, (k % 100) / 10))
+    try:
+        r = Rig(rate=1000, watchdog_ms=60000, capture=0)
+        r.sensor.sim.load_replay(path)
+    finally:
+        os.remove(path)
+    _stream(r)
+    b, n = _measure(r, 2000000, 250)
+    assert n > 1900 and b == 0, (b, n)
+
+
 if __name__ == "__main__":
     h.main(globals())

@@ -481,5 +481,64 @@ def test_zero_alloc_with_cues_limit_buttons_and_tremor():
     assert a1 - a0 == 0, a1 - a0
 
 
+
+# ------------------------------------------------------------------------------ replay
+def _replay_file(lines):
+    path = "/tmp/pd_t_replay_%d.txt" % (time.ticks_us() & 0xFFFFFF)
+    with open(path, "w") as f:
+        f.write(lines)
+    return path
+
+
+def test_replay_plays_a_recorded_profile_by_device_time_and_loops():
+    # 0 N -> 10 N over 0.5 s, hold 0.5 s, back to 0 over 0.5 s: a 1.5 s round
+    path = _replay_file("# ms newtons\n0 0\n500 10\n1000 10\n1500 0.0\n")
+    try:
+        r = Rig(rate=200, watchdog_ms=60000)
+        src = r.sensor.sim
+        assert src.load_replay(path) == 4
+        r.send("1 start\n", us=0)
+        r.run_us(4600000)
+        vals = [v for _, _, v in r.samples(r.frames())]
+    finally:
+        os.remove(path)
+    assert len(vals) >= 900, len(vals)
+    forces = [(v - src.zero) / src.counts_per_n for v in vals]
+    assert min(forces) >= -0.001 and max(forces) <= 10.001, (min(forces), max(forces))
+    top = src.zero + 10 * src.counts_per_n
+    # noise and drift are off: the plateau is exact, about a third of each round
+    plateau = sum(1 for v in vals if v == top)
+    assert 0.28 * len(vals) < plateau < 0.4 * len(vals), (plateau, len(vals))
+    # played by device time and looped: 1.5 s at 200 Hz is 300 samples, each round the same
+    for k in range(len(vals) - 300):
+        assert vals[k] == vals[k + 300], (k, vals[k], vals[k + 300])
+    # `sim replay` starts the recording again; `sim force` leaves it, `sim replay` returns to it
+    assert r.cmd("2 sim force 3\n")[0][1] == 0
+    (rep,) = r.cmd("3 sim replay\n")
+    assert rep[1] == 0 and kv(rep[2]) == {"replay": "4", "duration_ms": "1500"}, rep
+    assert src.force_counts == 0
+
+
+def test_replay_file_problems_are_refused():
+    r = Rig(rate=200, watchdog_ms=60000)
+    src = r.sensor.sim
+    assert r.cmd("2 sim replay\n")[0][1] == 2       # nothing loaded
+    for text in ("0 0\n500 x\n", "0 0\n500 1\n500 2\n", "100 0\n500 1\n", "0 0\n", "0 0 0\n10 1\n",
+                 "0 0\n10 2000\n"):
+        path = _replay_file(text)
+        try:
+            src.load_replay(path)
+            raise AssertionError("accepted " + text)
+        except ValueError:
+            pass
+        finally:
+            os.remove(path)
+    try:
+        src.load_replay("/tmp/pd_no_such_replay_file")
+        raise AssertionError("accepted a missing file")
+    except OSError:
+        pass
+
+
 if __name__ == "__main__":
     h.main(globals())
