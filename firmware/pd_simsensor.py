@@ -236,7 +236,8 @@ class SimSource:
         return self._rp_n
 
     def replay(self):
-        """Play the loaded recording from its start; False when none is loaded."""
+        """Play the loaded recording from its start (the sensor is read, and time runs, while
+        streaming); False when none is loaded."""
         if not self._rp_n:
             return False
         self._pt_t = self._rp_t
@@ -247,6 +248,7 @@ class SimSource:
         self._us = 0
         self._seg = 0
         self._drift_at = 1000
+        self._last = -1             # the recording starts at the next reading
         self.force_counts = self._rp_c[0]
         return True
 

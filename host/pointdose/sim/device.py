@@ -29,9 +29,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pointdose.errors import UserError
 from pointdose.sim import lifetime
+
+if TYPE_CHECKING:
+    from pointdose.sim.replay import Replay
 
 BACKEND_UNIX = "micropython-unix"
 BACKEND_SHIM = "cpython-shim"
@@ -72,10 +76,16 @@ class SimSettings:
     link: str | None = None
     watchdog_ms: int | None = None
     store_dir: Path | None = None
+    replay: "Replay | None" = None  # a recorded application as the force (pointdose.sim.replay)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def environment(self, store_dir: Path) -> dict[str, str]:
+        """The firmware's POINTDOSE_* variables; a replay is written to ``store_dir/replay.txt`` here."""
         env = {"POINTDOSE_SENSOR": self.sensor, "POINTDOSE_STORE": str(self.store_dir or store_dir)}
+        if self.replay is not None:
+            if self.sensor != "sim":
+                raise SimulatorError(f"--replay plays through the sim sensor, not {self.sensor}")
+            env["POINTDOSE_REPLAY"] = str(self.replay.write(Path(store_dir) / "replay.txt"))
         optional = {
             "POINTDOSE_RATE": self.rate_hz,
             "POINTDOSE_UID": self.uid,
