@@ -64,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--get-ready", type=float, default=3.0, metavar="S", help="countdown before the first trial")
     r.add_argument("--yes", action="store_true", help="accept the warnings (target above typical PPTs on a person)")
     lsl_flag(r)
+    f = sub.add_parser("follow", help="follow an expert's curve: a recorded application's pressure trace is the "
+                                      "target, scored by CE/AE/VE over the trace")
+    f.add_argument("application", metavar="APPLICATION_ID", help="the expert's application in the records (--db)")
+    f.add_argument("--probe-area", type=float, default=1.0, metavar="CM2", help="probe area, cm² (default 1)")
+    f.add_argument("--port", help="serial port of the board")
+    f.add_argument("--sim", action="store_true", help="use the simulated device")
+    f.add_argument("--wait", type=float, default=120.0, metavar="S", help="how long to wait for the first contact")
     p = sub.add_parser("progress", help="a student's block scores across sessions")
     p.add_argument("--student", required=True)
     e = sub.add_parser("export", help="trials to CSV (one student, one class, or all)")
@@ -114,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.action == "run":
             return _run_drill(args)
+        if args.action == "follow":
+            return _follow(args)
         ts = _store(args)
         try:
             if args.action == "progress":
@@ -327,6 +336,51 @@ def _run_drill(args) -> int:
         if sim is not None:
             sim.close()
         ts.close()
+    return 0
+
+
+def _follow(args) -> int:
+    """``train follow APPLICATION_ID``: the expert's curve from the records, followed on a device."""
+    from pointdose.cliopts import probe_area_cm2
+    from pointdose.errors import UserError
+    from pointdose.protocols.values import number
+    from pointdose.records.store import Store
+    from pointdose.training.follow import curve_from_records, follow_live
+    from pointdose.training.live import RingRows, converter
+
+    if args.port and args.sim:
+        raise UserError("choose either --port or --sim, not both")
+    text = str(args.application).strip()
+    if not text.isdigit():
+        raise UserError(f"APPLICATION_ID {args.application!r} is not a number: give an application's id "
+                        "(pointdose history lists them)")
+    area = probe_area_cm2(args.probe_area)
+    wait = number(args.wait, "--wait", 1.0, 3600.0)
+    with Store(args.db, readonly=True, create=False) as store:
+        curve = curve_from_records(store, int(text))
+    sim = link = None
+    try:
+        from pointdose.device import open_device
+
+        dev = open_device(args.port, sim=args.sim)
+        sim, link = dev.sim, dev.link
+        link.start()
+        rows = RingRows(link.ring, converter(link, area), area)
+        try:
+            score, _, _ = follow_live(rows, curve, wait_s=wait, on_line=lambda s: print(s, flush=True))
+        except KeyboardInterrupt:
+            print("\nstopped: nothing scored")
+            return 130
+    finally:
+        if link is not None:
+            link.close()
+        if sim is not None:
+            sim.close()
+    print(f"followed {curve.source} ({curve.duration_s:.1f} s): n={score.n}  CE {_fmt(score.constant_error)}  "
+          f"|CE| {_fmt(score.abs_constant_error)}  AE {_fmt(score.absolute_error)}  VE {_fmt(score.variable_error)}  "
+          f"E {_fmt(score.total_error)}  (kPa)")
+    for note in score.notes:
+        print(f"  note: {note}")
     return 0
 
 
