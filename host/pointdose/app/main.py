@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_sim_board(parser)
     parser.add_argument("--seconds", type=float, metavar="S", help="quit after S seconds (for tests and demos)")
     parser.add_argument("--screenshot", metavar="FILE", help="write a PNG of the window shortly before quitting")
+    parser.add_argument("--size", type=_size, default=(1280, 800), metavar="WxH",
+                        help="window size in pixels (default 1280x800; the layout fits 1024x768 and up)")
     parser.add_argument("--unit", default="kPa", metavar="UNIT",
                         help="display unit: kPa (default), kgf/cm2, N/cm2, N, kgf or lbf")
     parser.add_argument("--probe-area", type=float, default=1.0, metavar="CM2",
@@ -36,6 +38,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cap the frame rate to spare the CPU (0: no cap; default 120)")
     lsl_flag(parser)
     parser.add_argument("--report", metavar="FILE", help=argparse.SUPPRESS)  # JSON frame statistics, for tests/bench
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"window size {text!r} is not WIDTHxHEIGHT, e.g. 1024x768") from None
+    if w < 320 or h < 240:
+        raise argparse.ArgumentTypeError(f"window size {text!r} is too small: at least 320x240 (1024x768 fits all)")
+    return w, h
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         from pointdose.lsl import AppStreamer
         lsl = AppStreamer(lambda: controller.link)
     report = run_app(controller, seconds=args.seconds, screenshot=args.screenshot, max_fps=args.max_fps,
-                     settings=settings, lsl=lsl)
+                     settings=settings, lsl=lsl, size=getattr(args, "size", (1280, 800)))
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=2))
     if controller.fatal_error is not None:
@@ -63,10 +75,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_app(controller, *, seconds: float | None = None, screenshot: str | None = None,
-            max_fps: float = 120.0, settings=None, lsl=None) -> dict:
+            max_fps: float = 120.0, settings=None, lsl=None, size: tuple[int, int] = (1280, 800),
+            on_frame=None) -> dict:
     """Open the window on ``controller``'s source and run until closed or ``seconds`` pass.
 
-    Returns frame statistics: frames, samples displayed, median fps, sample-to-screen latency.
+    ``size`` is the window's (width, height); ``on_frame(panels)``, if given, runs after each
+    frame's panel updates (tests use it to pick a tab). Returns frame statistics: frames, samples displayed, median fps, sample-to-screen latency.
     """
     from pointdose.app import view
     from pointdose.app.model import FrameStats, LiveModel
@@ -82,7 +96,7 @@ def run_app(controller, *, seconds: float | None = None, screenshot: str | None 
                               on_tare=controller.request_tare, on_start=controller.request_start,
                               on_stop=controller.request_stop),
                unit=model.settings.unit, probe_area_cm2=model.settings.probe_area_cm2,
-               panels=panels, panel_context=ctx)
+               panels=panels, panel_context=ctx, width=size[0], height=size[1])
     controller.start()
     if lsl is not None:  # --lsl: samples of the open link, events of the session and training panels
         lsl.sources = lambda: [getattr(p, a, None) for p in panels for a in ("runner", "trainer")]
@@ -105,6 +119,8 @@ def run_app(controller, *, seconds: float | None = None, screenshot: str | None 
             ctx.frame, ctx.now_s = frame, frame_start
             for panel in panels:
                 panel.update(ctx)
+            if on_frame is not None:
+                on_frame(panels)
             view.render()
             stats.record(time.monotonic(), frame.new_rx_s)
             now = time.monotonic()

@@ -72,6 +72,10 @@ FONT_BIG = 104
 FONT_BIG_NARROW = 72  # for readouts longer than BIG_MAX_CHARS (raw counts reach 7 digits and a sign)
 BIG_MAX_CHARS = 6
 LEFT_WIDTH = 430
+LEFT_WIDTH_NARROW = 360  # windows narrower than NARROW_BELOW: the tabs keep >= 640 px
+NARROW_BELOW = 1200
+_left_width = LEFT_WIDTH
+_narrow = False
 
 FONT_CANDIDATES = (
     "DejaVuSans.ttf", "NotoSans-Regular.ttf", "LiberationSans-Regular.ttf", "Arial.ttf", "arial.ttf",
@@ -93,6 +97,7 @@ class Callbacks:
 
 
 _callbacks: Callbacks | None = None
+_building_tab: int | str | None = None  # the tab whose panel is being built (see current_tab)
 _shown: dict[str, object] = {}  # last value given to each item: skip set_value when unchanged
 _have_ttf = False
 
@@ -183,10 +188,13 @@ def _themes() -> None:
 
 
 def _build_left(unit: str, probe_area_cm2: float) -> None:
-    with dpg.child_window(width=LEFT_WIDTH, border=False, no_scrollbar=True):
+    # scrolls when the window is short (768 px and less): the readout and Tare/Start/Stop stay on top
+    lw = _left_width
+    button_w = (lw - 28) // 3
+    with dpg.child_window(width=lw, border=False):
         with dpg.child_window(tag=TAGS.sim_panel, height=84, show=False, no_scrollbar=True):
             title = dpg.add_text(_text("SIMULATED DEVICE"), color=AMBER)
-            dpg.add_text("", tag=TAGS.sim_text, color=WHITE, wrap=LEFT_WIDTH - 30)
+            dpg.add_text("", tag=TAGS.sim_text, color=WHITE, wrap=lw - 30)
             if _have_ttf:
                 dpg.bind_item_font(title, TAGS.font_medium)
         dpg.bind_item_theme(TAGS.sim_panel, TAGS.theme_sim)
@@ -209,9 +217,9 @@ def _build_left(unit: str, probe_area_cm2: float) -> None:
             dpg.bind_item_font(TAGS.readout_note, TAGS.font_medium)
 
         with dpg.group(horizontal=True):
-            dpg.add_button(label="Tare", tag=TAGS.tare_button, width=134, height=44, callback=on_tare)
-            dpg.add_button(label="Start", tag=TAGS.start_button, width=134, height=44, callback=on_start)
-            dpg.add_button(label="Stop", tag=TAGS.stop_button, width=134, height=44, callback=on_stop)
+            dpg.add_button(label="Tare", tag=TAGS.tare_button, width=button_w, height=44, callback=on_tare)
+            dpg.add_button(label="Start", tag=TAGS.start_button, width=button_w, height=44, callback=on_start)
+            dpg.add_button(label="Stop", tag=TAGS.stop_button, width=button_w, height=44, callback=on_stop)
         for tag in (TAGS.tare_button, TAGS.start_button, TAGS.stop_button):
             dpg.bind_item_theme(tag, TAGS.theme_disabled)
             dpg.disable_item(tag)
@@ -225,7 +233,7 @@ def _build_left(unit: str, probe_area_cm2: float) -> None:
                                 min_value=0.05, min_clamped=True, step=0, format="%.2f",
                                 on_enter=True, callback=on_area)
         dpg.add_separator()
-        dpg.add_text("", tag=TAGS.state_text, color=AMBER, wrap=LEFT_WIDTH - 20)
+        dpg.add_text("", tag=TAGS.state_text, color=AMBER, wrap=lw - 20)
         if _have_ttf:
             dpg.bind_item_font(TAGS.state_text, TAGS.font_medium)
         # two multi-line texts side by side: compact, and two set_value calls per frame at most
@@ -248,8 +256,10 @@ def setup(callbacks: Callbacks, *, title: str = "pointdose — live pressure", w
           vsync: bool = True, unit: str = units.DEFAULT_UNIT,
           probe_area_cm2: float = units.DEFAULT_PROBE_AREA_CM2, panels=(), panel_context=None) -> None:
     """Create the context, fonts, themes, window and viewport; raises UserError without a display."""
-    global _callbacks
+    global _callbacks, _building_tab, _left_width, _narrow
     check_display()
+    _narrow = width < NARROW_BELOW
+    _left_width = LEFT_WIDTH_NARROW if _narrow else LEFT_WIDTH
     _callbacks = callbacks
     _shown.clear()
     dpg.create_context()
@@ -265,8 +275,11 @@ def setup(callbacks: Callbacks, *, title: str = "pointdose — live pressure", w
                     with dpg.tab(label="Live"):
                         _build_plot()
                     for panel in panels:
-                        with dpg.tab(label=panel.title):
-                            panel.build(panel_context)
+                        with dpg.tab(label=panel.title) as _building_tab:
+                            # every tab scrolls, so it stays usable at 1024×768 and 1280×720
+                            with dpg.child_window(width=-1, height=-1, border=False):
+                                panel.build(panel_context)
+                        _building_tab = None
             else:
                 _build_plot()
     try:
@@ -277,6 +290,16 @@ def setup(callbacks: Callbacks, *, title: str = "pointdose — live pressure", w
         dpg.destroy_context()
         raise UserError(f"cannot open a window ({exc}): check DISPLAY, or run under xvfb-run") from exc
     dpg.set_primary_window(TAGS.window, True)
+
+
+def is_narrow() -> bool:
+    """True when the window is narrower than NARROW_BELOW px: panels reflow their rows."""
+    return _narrow
+
+
+def current_tab():
+    """The tab item a panel's ``build`` is filling (its content sits in a scrolling child window)."""
+    return _building_tab
 
 
 def teardown() -> None:
@@ -354,7 +377,7 @@ def show_readout(frame: FrameView) -> None:
     else:
         _configure(TAGS.readout, "text", _text(frame.readout))
     if _have_ttf:
-        big = len(frame.readout) <= BIG_MAX_CHARS
+        big = len(frame.readout) <= (BIG_MAX_CHARS - 2 if _narrow else BIG_MAX_CHARS)
         font = TAGS.font_big if big else TAGS.font_big_narrow
         if _shown.get("readout#font") != font:
             _shown["readout#font"] = font

@@ -86,6 +86,11 @@ class CalTags:
 TAGS = CalTags()
 
 
+def _wrap() -> int:
+    """Texts wrap at WRAP px, or at the tab's edge when the window is narrow (0 = the edge)."""
+    return 0 if view.is_narrow() else WRAP
+
+
 class CalibratePanel(Panel):
     title = "Calibrate"
 
@@ -113,11 +118,11 @@ class CalibratePanel(Panel):
     # ------------------------------------------------------------------ build
     def build(self, ctx: PanelContext) -> None:
         self.ctx = ctx
-        self.tab = dpg.top_container_stack()
+        self.tab = view.current_tab()
         with dpg.child_window(border=False, width=-1, height=-1):
             self._heading("Calibration in use")
-            dpg.add_text("Connecting…", tag=TAGS.status, wrap=WRAP, color=view.WHITE)
-            dpg.add_text("", tag=TAGS.warnings, wrap=WRAP, color=view.AMBER)
+            dpg.add_text("Connecting…", tag=TAGS.status, wrap=_wrap(), color=view.WHITE)
+            dpg.add_text("", tag=TAGS.warnings, wrap=_wrap(), color=view.AMBER)
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Save to device", tag=TAGS.save_device, callback=self._on_save_device, show=False)
                 dpg.add_text(view._text("Warn when older than (days)"), color=view.GREY)
@@ -129,7 +134,7 @@ class CalibratePanel(Panel):
                               default_value=view._text(units.probe_name(ctx.model.settings.probe_area_cm2)
                                                        if ctx.model else "1 cm² probe"),
                               callback=self._on_probe)
-            dpg.add_text("", tag=TAGS.thumb_note, wrap=WRAP, color=view.CYAN, show=False)
+            dpg.add_text("", tag=TAGS.thumb_note, wrap=_wrap(), color=view.CYAN, show=False)
             dpg.add_separator()
 
             self._heading("Calibrate")
@@ -137,11 +142,11 @@ class CalibratePanel(Panel):
                 with dpg.group(horizontal=True):
                     dpg.add_text("", tag=TAGS.title, color=view.WHITE)
                     dpg.add_text("", tag=TAGS.progress, color=view.GREY)
-                dpg.add_text("", tag=TAGS.instruction, wrap=WRAP, color=view.WHITE)
+                dpg.add_text("", tag=TAGS.instruction, wrap=_wrap(), color=view.WHITE)
                 with dpg.group(horizontal=True):
                     dpg.add_progress_bar(tag=TAGS.steady_bar, width=200, default_value=0.0, overlay="steady")
-                    dpg.add_text("", tag=TAGS.stability, wrap=WRAP - 220, color=view.AMBER)
-                dpg.add_text("", tag=TAGS.criterion, wrap=WRAP, color=view.GREY)
+                    dpg.add_text("", tag=TAGS.stability, wrap=_wrap() - 220, color=view.AMBER)
+                dpg.add_text("", tag=TAGS.criterion, wrap=_wrap(), color=view.GREY)
                 with dpg.group(horizontal=True, tag=TAGS.entry_row):
                     dpg.add_text("", tag=TAGS.entry_label)
                     dpg.add_input_text(tag=TAGS.entry, width=140, on_enter=True, callback=self._on_enter)
@@ -150,9 +155,9 @@ class CalibratePanel(Panel):
                     dpg.add_button(label="Record again", tag=TAGS.redo, callback=self._on_redo)
                     dpg.add_button(label="Skip conditioning", tag=TAGS.skip, callback=self._on_skip, show=False)
                     dpg.add_button(label="Cancel", tag=TAGS.cancel, callback=self._on_cancel)
-                dpg.add_text("", tag=TAGS.message, wrap=WRAP, color=view.AMBER)
-                dpg.add_text("", tag=TAGS.verdict, wrap=WRAP)
-                dpg.add_text("", tag=TAGS.result, wrap=WRAP, color=view.WHITE)
+                dpg.add_text("", tag=TAGS.message, wrap=_wrap(), color=view.AMBER)
+                dpg.add_text("", tag=TAGS.verdict, wrap=_wrap())
+                dpg.add_text("", tag=TAGS.result, wrap=_wrap(), color=view.WHITE)
                 dpg.add_text("", tag=TAGS.points, color=view.WHITE)
             with dpg.group(tag=TAGS.setup):
                 with dpg.group(horizontal=True):
@@ -182,11 +187,11 @@ class CalibratePanel(Panel):
                     dpg.add_input_text(tag=TAGS.verify_entry, width=120, hint="reference", on_enter=True,
                                        callback=self._on_verify_enter, show=False)
                     dpg.add_button(label="Enter", tag=TAGS.verify_enter, callback=self._on_verify_enter, show=False)
-                dpg.add_text("", tag=TAGS.verify_text, wrap=WRAP)
+                dpg.add_text("", tag=TAGS.verify_text, wrap=_wrap())
                 with dpg.group(horizontal=True):
                     dpg.add_button(label="Check zero drift (1 min)", tag=TAGS.drift, callback=self._on_drift)
                     dpg.add_progress_bar(tag=TAGS.drift_bar, width=200, default_value=0.0, show=False)
-                dpg.add_text("", tag=TAGS.drift_text, wrap=WRAP)
+                dpg.add_text("", tag=TAGS.drift_text, wrap=_wrap())
         for tag in (TAGS.title,):
             if view._have_ttf:
                 dpg.bind_item_font(tag, view.TAGS.font_medium)

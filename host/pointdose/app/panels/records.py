@@ -161,7 +161,7 @@ class BodyMapPanel(_StoreUser, Panel):
     # ------------------------------------------------------------------ build
 
     def build(self, ctx: PanelContext) -> None:
-        self.tab = dpg.top_container_stack()
+        self.tab = view.current_tab()
         with dpg.group(horizontal=True):
             dpg.add_text("Client")
             dpg.add_combo([], tag=TAGS.client, width=170, callback=self._on_client)
@@ -171,7 +171,8 @@ class BodyMapPanel(_StoreUser, Panel):
             dpg.add_text("Session")
             dpg.add_combo([], tag=TAGS.session, width=-1, callback=self._on_session)
         dpg.add_text("", tag=TAGS.message, color=view.AMBER, wrap=MAP_W + 200)
-        with dpg.group(horizontal=True):
+        # below 1200 px the point's details go under the map (the tab scrolls) instead of beside it
+        with dpg.group(horizontal=not view.is_narrow()):
             with dpg.drawlist(width=MAP_W, height=FIG_H + 44, tag=TAGS.map):
                 self._draw_figures()
                 dpg.add_draw_layer(tag=TAGS.layer)
@@ -475,7 +476,7 @@ class HistoryPanel(_StoreUser, Panel):
         self._next_refresh = 0.0
 
     def build(self, ctx: PanelContext) -> None:
-        self.tab = dpg.top_container_stack()
+        self.tab = view.current_tab()
         self._themes()
         with dpg.group(horizontal=True):
             dpg.add_text("Client")

@@ -31,11 +31,13 @@ BAND_WORDS = {"below": "HARDER", "in": "IN BAND", "above": "SOFTER", "none": ""}
 RATE_WORDS = {"below": "FASTER", "in": "RATE OK", "above": "SLOWER", "none": ""}
 PREVIEW_S = 3.0  # the cautions and the PPT shown before Start are read again this often (screening may change)
 SKILLS = ["novice", "intermediate", "expert"]
+PINNED_H = 112  # the button row (44 px) and the rating row under the scrolling part, with spacing
 
 
 @dataclass(frozen=True)
 class SessionTags:
     tab: str = "pd.ses.tab"
+    body: str = "pd.ses.body"
     protocol: str = "pd.ses.protocol"
     point: str = "pd.ses.point"
     self_massage: str = "pd.ses.self_massage"
@@ -110,16 +112,20 @@ class SessionPanel(Panel):
         from pointdose.protocols import BUILTINS
 
         self.ctx = ctx
-        self._tab = dpg.top_container_stack()
+        self._tab = view.current_tab()
         self._themes()
-        with dpg.group(horizontal=True):
+        with dpg.group(horizontal=True) as row:
             # widths fit the longest entry of each list at 1280 px; the skill combo takes what is left
             dpg.add_combo(list(BUILTINS), default_value="tppr", tag=T.protocol, width=128)
             dpg.add_input_text(tag=T.point, hint="point, or pick one on the Points tab", width=232)
             dpg.add_checkbox(label="self-massage", tag=T.self_massage)
-            dpg.add_button(label="Start", tag=T.start, width=68, callback=lambda: self.start())
-            dpg.add_button(label="Demo", tag=T.demo, width=64, callback=lambda: self.start(hand=dpg.get_value(T.skill)))
-            dpg.add_combo(SKILLS, default_value="intermediate", tag=T.skill, width=-1)
+        if view.is_narrow():  # below 1200 px the row would run off the window: Start/Demo on a row of their own
+            row = dpg.add_group(horizontal=True)
+        dpg.add_button(label="Start", tag=T.start, width=68, callback=lambda: self.start(), parent=row)
+        dpg.add_button(label="Demo", tag=T.demo, width=64, parent=row,
+                       callback=lambda: self.start(hand=dpg.get_value(T.skill)))
+        dpg.add_combo(SKILLS, default_value="intermediate", tag=T.skill, width=-1 if not view.is_narrow() else 160,
+                      parent=row)
         for tag, tip in ((T.protocol, "protocol"),
                          (T.point, "the point picked on the Points tab (with its client) is used; a name typed "
                                    "here is nobody's: no PPT, no screening"),
@@ -127,37 +133,48 @@ class SessionPanel(Panel):
                          (T.skill, "the demo's virtual hand: how skilled it presses")):
             with dpg.tooltip(tag):
                 dpg.add_text(tip, wrap=420)
-        dpg.add_text("", tag=T.refusal, color=view.RED, wrap=0)
-        dpg.add_text("", tag=T.caution, color=view.AMBER, wrap=0)
-        with dpg.group(horizontal=True):
-            dpg.add_checkbox(label="I have read these cautions (recorded)", tag=T.ack, show=False)
-            dpg.add_checkbox(label="start above the PPT ceiling (recorded)", tag=T.confirm, show=False)
-            dpg.add_checkbox(label="targets as % of the PPT", tag=T.relative, show=False)
-        with dpg.group(horizontal=True, horizontal_spacing=24):
-            dpg.add_text("READY", tag=T.phase, color=view.WHITE)
-            with dpg.group():
-                dpg.add_text("", tag=T.countdown, color=view.WHITE)
-                dpg.add_text("", tag=T.cycle, color=view.GREY)
-        dpg.add_progress_bar(tag=T.progress, default_value=0.0, width=-1, overlay="")
-        dpg.add_text("Choose a protocol and press Start (Demo: a virtual hand follows on the simulated device)",
-                     tag=T.prompt, color=view.WHITE, wrap=0)  # long prompts wrap at the window edge
-        dpg.add_text("", tag=T.band_text, color=view.GREY)
-        dpg.add_text("", tag=T.rate_text, color=view.CYAN)
-        dpg.add_text("", tag=T.alarm, color=view.RED, wrap=0)
-        with dpg.plot(tag=T.plot, width=-1, height=250, no_menus=True, no_box_select=True, no_mouse_pos=True,
-                      anti_aliased=False):
-            dpg.add_plot_axis(dpg.mvXAxis, label="time (s, 0 = now)", tag=T.x_axis)
-            dpg.add_plot_axis(dpg.mvYAxis, label="pressure (kPa)", tag=T.y_axis)
-            dpg.add_shade_series([], [], y2=[], parent=T.y_axis, tag=T.band, label="target band")
-            dpg.add_line_series([], [], parent=T.y_axis, tag=T.guide, label="rate guide")
-            dpg.add_line_series([], [], parent=T.y_axis, tag=T.guide_lo)
-            dpg.add_line_series([], [], parent=T.y_axis, tag=T.guide_hi)
-            dpg.add_line_series([], [], parent=T.y_axis, tag=T.trace, label="pressure")
-        dpg.set_axis_limits(T.x_axis, -TRACE_S, 0.0)
-        dpg.bind_item_theme(T.band, T.theme_band)
-        for tag in (T.guide, T.guide_lo, T.guide_hi):
-            dpg.bind_item_theme(tag, T.theme_guide)
-        dpg.bind_item_theme(T.trace, T.theme_trace)
+        # everything but the action buttons scrolls; Release / Pain / STOP and the rating stay pinned
+        # at the bottom, whatever the messages above them and the window's height (720 px and up)
+        with dpg.child_window(tag=T.body, height=-PINNED_H, border=False):
+            dpg.add_text("", tag=T.refusal, color=view.RED, wrap=0)
+            dpg.add_text("", tag=T.caution, color=view.AMBER, wrap=0)
+            with dpg.group(horizontal=True):
+                dpg.add_checkbox(label="I have read these cautions (recorded)", tag=T.ack, show=False)
+                dpg.add_checkbox(label="start above the PPT ceiling (recorded)", tag=T.confirm, show=False)
+                dpg.add_checkbox(label="targets as % of the PPT", tag=T.relative, show=False)
+            with dpg.group(horizontal=True, horizontal_spacing=24):
+                dpg.add_text("READY", tag=T.phase, color=view.WHITE)
+                with dpg.group():
+                    dpg.add_text("", tag=T.countdown, color=view.WHITE)
+                    dpg.add_text("", tag=T.cycle, color=view.GREY)
+            dpg.add_progress_bar(tag=T.progress, default_value=0.0, width=-1, overlay="")
+            dpg.add_text("Choose a protocol and press Start (Demo: a virtual hand follows on the simulated device)",
+                         tag=T.prompt, color=view.WHITE, wrap=0)  # long prompts wrap at the window edge
+            dpg.add_text("", tag=T.band_text, color=view.GREY)
+            dpg.add_text("", tag=T.rate_text, color=view.CYAN)
+            dpg.add_text("", tag=T.alarm, color=view.RED, wrap=0)
+            with dpg.plot(tag=T.plot, width=-1, height=250, no_menus=True, no_box_select=True, no_mouse_pos=True,
+                          anti_aliased=False):
+                dpg.add_plot_axis(dpg.mvXAxis, label="time (s, 0 = now)", tag=T.x_axis)
+                dpg.add_plot_axis(dpg.mvYAxis, label="pressure (kPa)", tag=T.y_axis)
+                dpg.add_shade_series([], [], y2=[], parent=T.y_axis, tag=T.band, label="target band")
+                dpg.add_line_series([], [], parent=T.y_axis, tag=T.guide, label="rate guide")
+                dpg.add_line_series([], [], parent=T.y_axis, tag=T.guide_lo)
+                dpg.add_line_series([], [], parent=T.y_axis, tag=T.guide_hi)
+                dpg.add_line_series([], [], parent=T.y_axis, tag=T.trace, label="pressure")
+            dpg.set_axis_limits(T.x_axis, -TRACE_S, 0.0)
+            dpg.bind_item_theme(T.band, T.theme_band)
+            for tag in (T.guide, T.guide_lo, T.guide_hi):
+                dpg.bind_item_theme(tag, T.theme_guide)
+            dpg.bind_item_theme(T.trace, T.theme_trace)
+            with dpg.group(horizontal=True):
+                dpg.add_text("R release · P pain · 0–9 rating (T = 10) · Space/Esc STOP", color=view.GREY)
+                dpg.add_checkbox(label="Mute", tag=T.mute, callback=lambda s, a: self.mixer and self.mixer.set_muted(a))
+                dpg.add_slider_float(tag=T.volume, default_value=0.8, min_value=0.0, max_value=1.0, width=150,
+                                     format="volume %.1f", callback=lambda s, a: self.mixer and self.mixer.set_volume(a))
+            dpg.add_text("", tag=T.audio, color=view.GREY, wrap=0)
+            with dpg.tooltip(T.audio, tag=T.audio_tip, show=False):
+                dpg.add_text("", tag=T.audio_full, wrap=600)
         with dpg.group(horizontal=True):
             dpg.add_button(label="Release felt (R)", tag=T.release, width=170, height=44,
                            callback=lambda: self.signal("release"))
@@ -168,14 +185,6 @@ class SessionPanel(Panel):
             dpg.add_text("Pain 0–10:")
             for n in range(11):
                 dpg.add_button(label=str(n), width=34, callback=lambda s, a, u: self.signal("rating", u), user_data=n)
-        with dpg.group(horizontal=True):
-            dpg.add_text("R release · P pain · 0–9 rating (T = 10) · Space/Esc STOP", color=view.GREY)
-            dpg.add_checkbox(label="Mute", tag=T.mute, callback=lambda s, a: self.mixer and self.mixer.set_muted(a))
-            dpg.add_slider_float(tag=T.volume, default_value=0.8, min_value=0.0, max_value=1.0, width=150,
-                                 format="volume %.1f", callback=lambda s, a: self.mixer and self.mixer.set_volume(a))
-        dpg.add_text("", tag=T.audio, color=view.GREY, wrap=0)
-        with dpg.tooltip(T.audio, tag=T.audio_tip, show=False):
-            dpg.add_text("", tag=T.audio_full, wrap=600)
         if dpg.does_item_exist(view.TAGS.font_medium):
             for tag in (T.countdown, T.prompt, T.alarm):
                 dpg.bind_item_font(tag, view.TAGS.font_medium)

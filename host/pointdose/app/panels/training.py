@@ -114,16 +114,18 @@ class TrainingPanel(Panel):
 
     # ------------------------------------------------------------------ build
     def build(self, ctx: PanelContext) -> None:
-        self.tab = dpg.top_container_stack()
+        self.tab = view.current_tab()
         self._open_store()
+        narrow = view.is_narrow()  # below 1200 px: a slimmer form, so the trial plot keeps its room
+        FORM_W = 150 if narrow else 200  # noqa: N806
         with dpg.group(horizontal=True):
-            with dpg.child_window(width=340, border=False):
+            with dpg.child_window(width=290 if narrow else 340, border=False):
                 dpg.add_text("Student", color=view.GREY)
                 dpg.add_combo(self._student_codes(), tag=T.student, width=-1, callback=self._on_student)
                 with dpg.group(horizontal=True):
-                    dpg.add_input_text(tag=T.new_student, hint="new student code", width=200)
+                    dpg.add_input_text(tag=T.new_student, hint="new student code", width=FORM_W)
                     dpg.add_button(label="Add", callback=self._on_add_student)
-                dpg.add_combo([""] + [c["name"] for c in self._classes()], tag=T.klass, label="class", width=200,
+                dpg.add_combo([""] + [c["name"] for c in self._classes()], tag=T.klass, label="class", width=FORM_W,
                               callback=lambda: self._mark_dirty())
                 dpg.add_separator()
                 # while a drill runs the form (the *next* drill) is hidden and the running drill is described
@@ -131,8 +133,8 @@ class TrainingPanel(Panel):
                     heading = dpg.add_text("Drill running", color=view.WHITE)
                     if view._have_ttf:
                         dpg.bind_item_font(heading, view.TAGS.font_medium)
-                    dpg.add_text("", tag=T.running_text, color=view.WHITE, wrap=330)
-                    dpg.add_text("The settings form returns when the drill ends.", color=view.GREY, wrap=330)
+                    dpg.add_text("", tag=T.running_text, color=view.WHITE, wrap=280 if narrow else 330)
+                    dpg.add_text("The settings form returns when the drill ends.", color=view.GREY, wrap=280 if narrow else 330)
                 with dpg.group(tag=T.form):
                     self._build_form()
                 with dpg.group(horizontal=True):
@@ -143,8 +145,8 @@ class TrainingPanel(Panel):
                     dpg.add_button(label="Show my result", tag=T.ask_after, callback=lambda: self._request("after"))
                 for tag in (T.start, T.stop, T.ask_before, T.ask_after):
                     dpg.bind_item_theme(tag, view.TAGS.theme_disabled)
-                dpg.add_text("", tag=T.warn, color=view.AMBER, wrap=330)
-                dpg.add_text("", tag=T.message, color=view.RED, wrap=330)
+                dpg.add_text("", tag=T.warn, color=view.AMBER, wrap=280 if narrow else 330)
+                dpg.add_text("", tag=T.message, color=view.RED, wrap=280 if narrow else 330)
             self._build_views()
         self._on_preset()
         codes = self._student_codes()
@@ -154,19 +156,20 @@ class TrainingPanel(Panel):
         self._show_running(None)
 
     def _build_form(self) -> None:
-        dpg.add_combo([*PRESETS, "custom"], default_value="moderate", tag=T.preset, label="preset", width=200,
+        FORM_W = 150 if view.is_narrow() else 200  # noqa: N806 (the inputs' width; their labels follow)
+        dpg.add_combo([*PRESETS, "custom"], default_value="moderate", tag=T.preset, label="preset", width=FORM_W,
                       callback=self._on_preset)
-        dpg.add_input_float(tag=T.target, label="target (kPa)", width=200, step=0, format="%.1f")
-        dpg.add_input_float(tag=T.tolerance, label="band ± %", default_value=10.0, width=200, step=0, format="%.1f")
-        dpg.add_input_float(tag=T.hold, label="hold (s)", default_value=5.0, width=200, step=0, format="%.1f")
-        dpg.add_input_int(tag=T.trials, label="trials", default_value=6, width=200, step=0)
-        dpg.add_combo(list(SURFACES), default_value="pad", tag=T.surface, label="surface", width=200,
+        dpg.add_input_float(tag=T.target, label="target (kPa)", width=FORM_W, step=0, format="%.1f")
+        dpg.add_input_float(tag=T.tolerance, label="band ± %", default_value=10.0, width=FORM_W, step=0, format="%.1f")
+        dpg.add_input_float(tag=T.hold, label="hold (s)", default_value=5.0, width=FORM_W, step=0, format="%.1f")
+        dpg.add_input_int(tag=T.trials, label="trials", default_value=6, width=FORM_W, step=0)
+        dpg.add_combo(list(SURFACES), default_value="pad", tag=T.surface, label="surface", width=FORM_W,
                       callback=self._on_settings)
-        dpg.add_combo(SCHEDULES, default_value="constant", tag=T.schedule, label="feedback", width=200)
-        dpg.add_input_text(tag=T.param, label="count / % / when", width=200,
+        dpg.add_combo(SCHEDULES, default_value="constant", tag=T.schedule, label="feedback", width=FORM_W)
+        dpg.add_input_text(tag=T.param, label="count / % / when", width=FORM_W,
                            hint="intermittent: 2 · self: after · yoked: partner code")
-        dpg.add_combo(KR_CHOICES, default_value="always", tag=T.kr, label="result after", width=200)
-        dpg.add_combo(list(PLANS), default_value="practice only", tag=T.plan, label="blocks", width=200)
+        dpg.add_combo(KR_CHOICES, default_value="always", tag=T.kr, label="result after", width=FORM_W)
+        dpg.add_combo(list(PLANS), default_value="practice only", tag=T.plan, label="blocks", width=FORM_W)
 
     def _build_views(self) -> None:
         with dpg.child_window(border=False):
@@ -191,7 +194,7 @@ class TrainingPanel(Panel):
             with dpg.group(horizontal=True):
                 with dpg.group():
                     dpg.add_text("This student, block by block", color=view.GREY)
-                    with dpg.plot(tag=T.progress_plot, width=240, height=-1, no_menus=True, no_mouse_pos=True):
+                    with dpg.plot(tag=T.progress_plot, width=150 if view.is_narrow() else 240, height=-1, no_menus=True, no_mouse_pos=True):
                         dpg.add_plot_legend()
                         dpg.add_plot_axis(dpg.mvXAxis, label="block (in order)", tag=T.progress_x)
                         dpg.add_plot_axis(dpg.mvYAxis, label="absolute error", tag=T.progress_y)

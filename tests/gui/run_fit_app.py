@@ -1,0 +1,69 @@
+"""Open the app at a given window size on one tab, for the fits-the-screen screenshots.
+
+``python run_fit_app.py WIDTH HEIGHT TAB PNG REPORT`` — TAB is a tab's title (``Live``, ``Session``,
+``Points``...). On the synthetic FakeLink (no firmware). On the Session tab a three-line message is
+shown before Start, the case that once pushed STOP off a 720 px screen. The report holds the frame
+statistics and the screen rectangles of the main controls (from DearPyGui), so the test can find
+them in the PNG.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fake_link import FakeLink  # noqa: E402
+
+from pointdose.app.controller import BoardChoice, Controller, SimHandle  # noqa: E402
+from pointdose.app.main import run_app  # noqa: E402
+from pointdose.app.model import DisplaySettings  # noqa: E402
+
+THREE_LINES = ("Cautions for this point: varicose veins nearby, press gently.\n"
+               "PPT before: 310 kPa (taken 2 minutes ago).\n"
+               "Targets as % of the PPT are offered below.")
+
+
+def main(argv: list[str]) -> int:
+    width, height, tab, png, report_path = int(argv[0]), int(argv[1]), argv[2], argv[3], argv[4]
+    import dearpygui.dearpygui as dpg
+
+    from pointdose.app import view
+    from pointdose.app.panels import records as records_panel
+    from pointdose.app.panels import session as session_panel
+
+    rects: dict[str, list] = {}
+
+    def on_frame(panels):
+        for panel in panels:
+            if panel.title == tab:
+                item = getattr(panel, "tab", None) or getattr(panel, "_tab", None)
+                if item is not None and dpg.get_value(view.TAGS.tabs) != item:
+                    dpg.set_value(view.TAGS.tabs, item)
+            if isinstance(panel, session_panel.SessionPanel):
+                panel.message = THREE_LINES
+        for name, tag in (("tare", view.TAGS.tare_button), ("start", view.TAGS.start_button),
+                          ("stop", view.TAGS.stop_button), ("ses_stop", session_panel.T.stop),
+                          ("ses_start", session_panel.T.start), ("ses_demo", session_panel.T.demo),
+                          ("map", records_panel.TAGS.map)):
+            if dpg.does_item_exist(tag) and dpg.is_item_visible(tag):
+                rects[name] = [*dpg.get_item_rect_min(tag), *dpg.get_item_rect_max(tag)]
+            else:
+                rects.pop(name, None)
+
+    controller = Controller(
+        find_boards=lambda: [BoardChoice(port="fake://board")],
+        start_sim=lambda: SimHandle(port="fake://sim", backend_label="synthetic", close=lambda: None),
+        open_link=lambda choice: FakeLink(rate_hz=200.0, calibrated=True, history_s=25.0),
+    )
+    report = run_app(controller, seconds=3.0, screenshot=png, max_fps=30, settings=DisplaySettings(unit="kPa"),
+                     size=(width, height), on_frame=on_frame)
+    report["rects"] = rects
+    Path(report_path).write_text(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,78 @@
+"""Fits the screen (issue 12, item 8): at 1024×768 and 1280×720 STOP and the main controls are on screen.
+
+Each run opens the app at that window size on one tab (on the synthetic FakeLink), takes a
+screenshot and reports where DearPyGui placed the controls; the test checks each control lies
+inside the window and that its pixels show it (STOP's red, the buttons' fill), not a clipped edge.
+The Session tab runs with a three-line message shown, the case that once pushed STOP off screen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from pngread import read_png  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+STOP_RED = np.array([190, 40, 40])  # the session panel's STOP theme
+BUTTON = np.array([51, 51, 55])  # DearPyGui's default button fill (enabled)
+BUTTON_OFF = np.array([45, 45, 48])  # view.theme_disabled's fill
+
+
+def run(tmp_path, width, height, tab):
+    png, report = tmp_path / f"{tab}-{width}.png", tmp_path / f"{tab}-{width}.json"
+    env = {**os.environ, "POINTDOSE_DB": str(tmp_path / "records.db")}
+    out = subprocess.run([sys.executable, str(HERE / "run_fit_app.py"), str(width), str(height), tab, str(png),
+                          str(report)], capture_output=True, text=True, timeout=90, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rep = json.loads(report.read_text())
+    assert rep["screenshot"], "no screenshot written"
+    return read_png(png)[:, :, :3].astype(int), rep["rects"]
+
+
+def shows(img, rect, colours, share=0.6):
+    """True when the control's whole rectangle is on screen and mostly painted in one of ``colours``."""
+    x0, y0, x1, y1 = (int(v) for v in rect)
+    h, w = img.shape[:2]
+    if not (0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h):
+        return False
+    patch = img[y0:y1, x0:x1]
+    hit = np.zeros(patch.shape[:2], bool)
+    for c in colours:
+        hit |= (np.abs(patch - c) <= 6).all(axis=2)
+    return hit.mean() >= share
+
+
+SIZES = [(1024, 768), (1280, 720)]
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display: run under xvfb-run (make test does)")
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_session_tab_keeps_stop_start_and_demo_on_screen(tmp_path, size):
+    img, rects = run(tmp_path, *size, "Session")
+    assert img.shape[:2] == (size[1], size[0])
+    assert "ses_stop" in rects and shows(img, rects["ses_stop"], [STOP_RED]), rects
+    for name in ("ses_start", "ses_demo"):
+        assert name in rects and shows(img, rects[name], [BUTTON, BUTTON_OFF]), (name, rects)
+    for name in ("tare", "start", "stop"):  # the left column's device buttons
+        assert shows(img, rects[name], [BUTTON, BUTTON_OFF]), (name, rects)
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display: run under xvfb-run (make test does)")
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_points_tab_has_the_map_and_the_device_buttons_on_screen(tmp_path, size):
+    img, rects = run(tmp_path, *size, "Points")
+    for name in ("tare", "start", "stop"):
+        assert shows(img, rects[name], [BUTTON, BUTTON_OFF]), (name, rects)
+    x0, y0, x1, y1 = rects["map"]
+    assert 0 <= x0 and x1 <= size[0], rects["map"]  # the whole body map fits across the window
