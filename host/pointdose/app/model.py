@@ -486,3 +486,28 @@ class FrameStats:
     def report(self) -> dict:
         return {"frames": self.frames, "samples_displayed": self.samples_displayed,
                 "fps_median": self.fps_median(), "latency_ms": self.latency_quantiles_ms()}
+
+
+# ----------------------------------------------------------------------------- Training tab (no dpg)
+
+FEEDBACK_PHASES = ("ramp", "hold", "release")  # the phases where the student presses
+SCORE_HELP = ("CE = mean signed error (bias; negative = too light) · AE = mean size of the errors · "
+              "VE = spread around the student's own mean (consistency) · E = total error, E² = CE² + VE²")
+
+
+def trial_trace(chunks, t0: float | None):
+    """The current trial's whole trace: every chunk the trainer holds, from the trial's start ``t0`` on.
+
+    (The trainer keeps the rows of the current trial only, so this is bounded by one trial.)
+    """
+    if not chunks:
+        return None
+    rows = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+    return rows[rows["t_s"] >= (t0 or 0.0)]
+
+
+def feedback_note(phase: str, feedback_on: bool, running: bool) -> str:
+    """What the Training tab says about feedback: only while the student presses, never after the drill."""
+    if not running or phase not in FEEDBACK_PHASES:
+        return ""
+    return "FEEDBACK ON" if feedback_on else "feedback off — press by feel"

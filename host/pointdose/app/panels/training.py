@@ -24,6 +24,7 @@ import numpy as np
 
 from pointdose import units
 from pointdose.app import view
+from pointdose.app.model import SCORE_HELP, feedback_note, trial_trace
 from pointdose.errors import UserError
 from pointdose.app.panels.base import Panel, PanelContext
 from pointdose.training import (BLOCK_KINDS, PRESETS, SURFACES, Block, Drill, DrillError, Schedule, ScheduleError,
@@ -179,6 +180,8 @@ class TrainingPanel(Panel):
             dpg.add_text("", tag=T.info, color=view.GREY, wrap=0)
             dpg.add_text("", tag=T.fb_text, color=view.AMBER)
             dpg.add_text("", tag=T.kr_text, color=view.GREEN, wrap=0)
+            with dpg.tooltip(T.kr_text):
+                dpg.add_text(_plain(SCORE_HELP), wrap=420)
             with dpg.plot(tag=T.plot, width=-1, height=260, no_menus=True, no_mouse_pos=True):
                 dpg.add_plot_axis(dpg.mvXAxis, label="time in trial (s)", tag=T.x_axis)
                 dpg.add_plot_axis(dpg.mvYAxis, label="", tag=T.y_axis)
@@ -191,6 +194,7 @@ class TrainingPanel(Panel):
                 with dpg.theme_component(dpg.mvShadeSeries):
                     dpg.add_theme_color(dpg.mvPlotCol_Fill, BAND, category=dpg.mvThemeCat_Plots)
             dpg.bind_item_theme(T.band, band_theme)
+            dpg.add_text(_plain(SCORE_HELP), color=view.GREY, wrap=0)  # the scores, where the student looks
             with dpg.group(horizontal=True):
                 with dpg.group():
                     dpg.add_text("This student, block by block", color=view.GREY)
@@ -448,7 +452,7 @@ class TrainingPanel(Panel):
         dpg.configure_item(T.phase, color=PHASE_COLOURS.get(cue.phase, view.WHITE))
         dpg.set_value(T.info, _plain(f"{block} block {len(tr.runs)} of {len(tr.blocks)} · trial {cue.trial} of "
                                      f"{cue.trials} · feedback: {run.schedule.describe() if run else ''}"))
-        dpg.set_value(T.fb_text, "FEEDBACK ON" if cue.feedback_on else _plain("feedback off — press by feel"))
+        dpg.set_value(T.fb_text, _plain(feedback_note(cue.phase, cue.feedback_on, running)))
         dpg.set_value(T.kr_text, cue.kr)
         self._enable(T.ask_before, running and cue.can_request_before)
         self._enable(T.ask_after, running and cue.can_request_after)
@@ -479,9 +483,8 @@ class TrainingPanel(Panel):
             dpg.set_value(T.series, [[], []])
             self._series_len = 0
             return
-        rows = run._rows[-1] if len(run._rows) == 1 else np.concatenate(run._rows[-8:])
         t0 = run._trial_t0 or 0.0
-        rows = rows[rows["t_s"] >= t0]
+        rows = trial_trace(run._rows, t0)  # the whole trial so far, not the last chunks
         y = d.value_of(rows["force_n"], rows["pressure_kpa"])
         if d.quantity == "pressure":
             vals = units.to_display(units.force_n(y, self._area), self._unit, self._area)
