@@ -14,8 +14,6 @@ from pointdose.listeners import SAMPLE_DTYPE
 from pointdose.records.store import Store
 from pointdose.sim import replay as replay_mod
 
-pytestmark = pytest.mark.needs_unix_port
-
 RATE = 200.0
 AREA = 2.0  # cm²: the stored force is pressure × area / 10, so the area must round-trip
 # (t s, N): press to 20 N in 1 s, hold 1 s, ease off in 1 s, rest 0.5 s
@@ -67,8 +65,12 @@ def received_forces(link, n: int, deadline_s: float = 30.0):
     return rows["t_dev_s"], (rows["raw"].astype(float) - float(zero)) / float(cpn)
 
 
-@pytest.mark.parametrize("speed", [1.0, 2.0])
-def test_recorded_application_replays_through_the_firmware(make_sim, tmp_path, speed):
+@pytest.mark.parametrize("backend,speed", [
+    pytest.param("micropython-unix", 1.0, marks=pytest.mark.needs_unix_port),
+    pytest.param("micropython-unix", 2.0, marks=pytest.mark.needs_unix_port),
+    ("cpython-shim", 1.0),  # where there is no unix port: the same firmware modules under CPython
+])
+def test_recorded_application_replays_through_the_firmware(make_sim, tmp_path, backend, speed):
     from pointdose.link import DeviceLink
 
     db = tmp_path / "records.sqlite"
@@ -77,10 +79,10 @@ def test_recorded_application_replays_through_the_firmware(make_sim, tmp_path, s
     round_s = PROFILE[-1][0] / speed
     assert rp.source == f"application {app}" and rp.duration_s == pytest.approx(round_s)
 
-    sim = make_sim(replay=rp)
+    sim = make_sim(backend=backend, replay=rp)
     n = int(2.5 * round_s * RATE)  # two and a half rounds: the loop is seen
     with DeviceLink(sim.port) as link:
-        assert link.info["sensor"] == "sim" and link.info["board"] == "unix"  # still a simulated device
+        assert link.info["sensor"] == "sim" and link.info["uid"] == "53494d30303031"  # still the simulator ("SIM0001")
         t, f = received_forces(link, n)
     # contents: each sample is the recording at its device time since the first, looped
     phase = np.mod(t - t[0], round_s) * speed
