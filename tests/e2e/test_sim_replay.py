@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 
+from pointdose.errors import UserError
 from pointdose.listeners import SAMPLE_DTYPE
 from pointdose.records.store import Store
 from pointdose.sim import replay as replay_mod
@@ -112,6 +113,12 @@ def test_long_recordings_are_thinned_to_what_the_firmware_holds():
     assert len(lines) <= replay_mod.MAX_POINTS and lines[0].startswith("0 ") and lines[-1].startswith("199999 ")
     ms = [int(x.split()[0]) for x in lines]
     assert all(b > a for a, b in zip(ms, ms[1:]))
+
+
+def test_a_trace_in_the_wrong_time_unit_is_refused():
+    with pytest.raises(UserError, match="at most 24 h"):
+        replay_mod.from_samples([0, 1000, 200000], [0, 1, 0], "ms.csv")  # milliseconds in t_s
+    assert replay_mod.from_samples([0, 1000, 200000], [0, 1, 0], "ms.csv", speed=10).duration_s == 20000
 
 
 @pytest.mark.parametrize("args,needle", [

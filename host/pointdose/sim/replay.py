@@ -22,6 +22,7 @@ from pointdose.errors import UserError
 MAX_POINTS = 50000  # firmware/pd_simsensor.py MAX_REPLAY; longer recordings are thinned evenly
 SPEED_RANGE = (0.05, 20.0)  # setting: slower than 1/20 or faster than 20x is no longer a pressure a hand makes
 FORCE_LIMIT_N = 1000.0  # the simulated sensor's force range
+MAX_DURATION_S = 24 * 3600.0  # a round longer than a day is not an application (the firmware takes ~6 days)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,9 @@ def from_samples(t_s, force_n, source: str, speed: float = 1.0) -> Replay:
     if np.max(np.abs(f)) > FORCE_LIMIT_N:
         raise UserError(f"{source} holds forces beyond ±{FORCE_LIMIT_N:g} N, more than the simulated sensor "
                         f"reads: check its force_n/pressure_kpa column")
+    if (t[-1] - t[0]) / speed > MAX_DURATION_S:
+        raise UserError(f"{source} would play for {(t[-1] - t[0]) / speed / 3600:.0f} h: a replay lasts at most "
+                        f"{MAX_DURATION_S / 3600:g} h (check its t_s column is in seconds, or raise --speed)")
     return Replay((t - t[0]) / speed, f, source, speed)
 
 
