@@ -44,6 +44,9 @@ def main(argv: list[str]) -> int:
                     dpg.set_value(view.TAGS.tabs, item)
             if isinstance(panel, session_panel.SessionPanel):
                 panel.message = THREE_LINES
+                if "--legend" in argv:  # open the sound legend and scroll down to it
+                    dpg.set_value(session_panel.T.legend, True)
+                    dpg.set_y_scroll(session_panel.T.body, dpg.get_y_scroll_max(session_panel.T.body))
         for name, tag in (("tare", view.TAGS.tare_button), ("start", view.TAGS.start_button),
                           ("stop", view.TAGS.stop_button), ("ses_stop", session_panel.T.stop),
                           ("ses_start", session_panel.T.start), ("ses_demo", session_panel.T.demo),

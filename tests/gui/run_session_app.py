@@ -31,11 +31,21 @@ def main(argv: list[str]) -> int:
 
     session_panel.SessionPanel.__init__ = keep
     controller = Controller(force_sim=True, sim_demo=False)
+    summary_shown = []
+
+    def on_frame(panels):  # the end-of-run summary as the tab shows it
+        import dearpygui.dearpygui as dpg
+
+        if dpg.is_item_shown(session_panel.T.summary):
+            summary_shown[:] = [dpg.get_value(session_panel.T.summary)]
+
     report = run_app(controller, seconds=seconds, screenshot=png or None, max_fps=30,
-                     settings=DisplaySettings(unit="kPa"))
+                     settings=DisplaySettings(unit="kPa"), on_frame=on_frame)
+    report["summary_shown"] = summary_shown[0] if summary_shown else None
     panel = made[0]
     report["shown"] = panel.shown
     report["end_reason"] = panel.runner.end_reason if panel.runner else None
+    report["summary"] = panel.runner.summary if panel.runner else None
     report["events"] = [(t, k) for t, k, _ in panel.runner.events] if panel.runner else []
     from pointdose.records import Store
 

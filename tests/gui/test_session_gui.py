@@ -60,3 +60,22 @@ def test_screenshot_during_a_hold_shows_the_band_the_phase_and_the_trace(tmp_pat
     assert trace.sum() > 300
     trace_rows = np.flatnonzero(trace[:, -200:].any(axis=1))
     assert rows.min() <= np.median(trace_rows) <= rows.max()  # the pressure runs inside the band
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display: run under xvfb-run (make test does)")
+@pytest.mark.skipif(micropython_executable() is None, reason="no MicroPython unix port")
+def test_a_completed_run_leaves_its_summary_on_the_tab(tmp_path):
+    png, report = tmp_path / "done.png", tmp_path / "report.json"
+    params = json.dumps({"cycles": 1, "hold_s": 5, "target": "200 kPa"})
+    env = {**os.environ, "POINTDOSE_DB": str(tmp_path / "records.db")}
+    out = subprocess.run([sys.executable, str(HERE / "run_session_app.py"), "25", str(png), str(report), "holds", params],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rep = json.loads(report.read_text())
+    assert rep["end_reason"] == "completed", rep["end_reason"]
+    shown, s = rep["summary_shown"], rep["summary"]
+    assert shown and shown.startswith("Ended: completed"), shown
+    # the engine's numbers (pointdose.metrics), as the tab shows them
+    assert f"dose {s['dose_kpa_s']:.0f} kPa·s" in shown and f"contact {s['contact_s']:.1f} s" in shown
+    assert f"time in band {s['time_in_band_s']:.1f} s" in shown and "cycles 1 of 1" in shown
+    assert s["time_in_band_s"] > 3.0  # the expert hand held the 5 s hold in the band

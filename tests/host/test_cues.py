@@ -157,3 +157,28 @@ def test_pain_now_during_pressure_sounds_ease_off_at_once():
     mixer.on_event("pain_cap", {"pressure_kpa": 200.0, "cap_kpa": 180.0})
     x = mixer.render(int(0.3 * RATE))
     assert peak_hz(x[: int(0.12 * RATE)]) == pytest.approx(783.99, abs=20)  # the ease tone falls from G5
+
+
+def test_the_completion_chime_sounds_when_a_protocol_completes_and_only_then():
+    for reason, expected in (("completed", True), ("completed: per-point cap reached", True),
+                             ("stopped", False), ("alarm: over the limit", False)):
+        mixer = CueMixer(volume=1.0)
+        mixer.on_event("end", {"reason": reason})
+        x = mixer.render(RATE)
+        if not expected:
+            assert np.abs(x).max() == 0.0, reason
+            continue
+        n = int(round(0.15 * RATE))  # C5, E5, G5 rising: the "done" tone
+        assert [peak_hz(x[k * n:(k + 1) * n]) for k in range(3)] == pytest.approx([523.25, 659.25, 783.99],
+                                                                                   abs=1.5 * RATE / n)
+        assert np.abs(x[3 * n + 10:]).max() == 0.0  # once, not repeated
+
+
+def test_the_sound_legend_explains_every_tone_and_the_band_beeps():
+    from pointdose.cues import legend
+
+    lines = legend()
+    for name in TONES:
+        assert any(line.startswith(f"{name}: ") and len(line) > len(name) + 10 for line in lines), name
+    text = "\n".join(lines)
+    assert "330 Hz" in text and "harder" in text and "1320 Hz" in text and "softer" in text

@@ -511,3 +511,25 @@ def feedback_note(phase: str, feedback_on: bool, running: bool) -> str:
     if not running or phase not in FEEDBACK_PHASES:
         return ""
     return "FEEDBACK ON" if feedback_on else "feedback off — press by feel"
+
+
+# ----------------------------------------------------------------------------- Session tab (no dpg)
+
+
+def run_summary_lines(summary: dict, end_reason: str | None = None) -> list[str]:
+    """The end-of-run summary from the engine's summary (pointdose.metrics numbers, not recomputed).
+
+    Dose is in kPa·s whatever the display unit (docs/metrics.md defines it in kPa·s).
+    """
+    if not summary:
+        return []
+
+    def num(key, fmt):
+        v = summary.get(key)
+        return "—" if v is None else format(v, fmt)
+
+    reason = end_reason or summary.get("end_reason") or "—"
+    cycles = f"{summary.get('cycles_done', 0)} of {summary.get('cycles', '—')}"
+    return [f"Ended: {reason} · duration {num('duration_s', '.1f')} s · cycles {cycles}",
+            f"dose {num('dose_kpa_s', '.0f')} kPa·s · contact {num('contact_s', '.1f')} s · "
+            f"time in band {num('time_in_band_s', '.1f')} s"]

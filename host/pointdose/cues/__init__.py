@@ -2,7 +2,7 @@
 
 from pointdose.cues.device import DeviceCues
 from pointdose.cues.sound import AUDIO_UNAVAILABLE, CueMixer, SoundPlayer, WavRecorder
-from pointdose.cues.tones import RATE, TONES, beep_rate, read_wav, render_tone, write_wav
+from pointdose.cues.tones import RATE, TONES, beep_rate, legend, read_wav, render_tone, write_wav
 
 __all__ = ["AUDIO_UNAVAILABLE", "CueMixer", "DeviceCues", "RATE", "SoundPlayer", "TONES", "WavRecorder",
-           "beep_rate", "read_wav", "render_tone", "write_wav"]
+           "beep_rate", "legend", "read_wav", "render_tone", "write_wav"]

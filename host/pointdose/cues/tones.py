@@ -50,6 +50,27 @@ TONES: dict[str, list[tuple[float, float, float]]] = {
     "alarm": [(880.0, 0.125, 1.0), (1174.66, 0.125, 1.0)] * 4,
 }
 
+# what each sound means, for the app's legend (the same words as the table above)
+MEANINGS: dict[str, str] = {
+    "press": "two rising notes: start pressing (ramp up to the band)",
+    "hold": "one middle note: hold the pressure in the band (also: the next step of a ramp)",
+    "ease": "two falling notes: ease off (also at once after 'pain now')",
+    "rest": "one low soft note: rest, probe off",
+    "done": "three rising notes: the protocol is complete",
+    "alarm": "two high notes alternating, repeated: alarm, release now",
+}
+BAND_MEANINGS = (
+    f"low beeps ({BELOW_HZ:.0f} Hz): press harder (below the band, or a PPT ramp too slow)",
+    f"high beeps ({ABOVE_HZ:.0f} Hz): press softer (above the band, or too fast)",
+    "beeps come faster the further out; silence: in the band",
+    f"soft ticks ({IN_BAND_HZ:.0f} Hz): in the band (training drills, while feedback is on)",
+)
+
+
+def legend() -> list[str]:
+    """One line per sound, for the sound legend."""
+    return [f"{name}: {MEANINGS[name]}" for name in TONES] + list(BAND_MEANINGS)
+
 
 def _note(freq: float, seconds: float, amp: float, rate: int) -> np.ndarray:
     n = int(round(seconds * rate))

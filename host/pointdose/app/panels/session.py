@@ -21,6 +21,7 @@ import numpy as np
 
 from pointdose import units
 from pointdose.app import view
+from pointdose.app.model import run_summary_lines
 from pointdose.app.panels.base import Panel, PanelContext
 
 TRACE_S = 20.0
@@ -38,6 +39,8 @@ PINNED_H = 112  # the button row (44 px) and the rating row under the scrolling 
 class SessionTags:
     tab: str = "pd.ses.tab"
     body: str = "pd.ses.body"
+    summary: str = "pd.ses.summary"
+    legend: str = "pd.ses.legend"
     protocol: str = "pd.ses.protocol"
     point: str = "pd.ses.point"
     self_massage: str = "pd.ses.self_massage"
@@ -153,6 +156,7 @@ class SessionPanel(Panel):
             dpg.add_text("", tag=T.band_text, color=view.GREY)
             dpg.add_text("", tag=T.rate_text, color=view.CYAN)
             dpg.add_text("", tag=T.alarm, color=view.RED, wrap=0)
+            dpg.add_text("", tag=T.summary, color=view.GREEN, wrap=0, show=False)  # after the run: its numbers
             with dpg.plot(tag=T.plot, width=-1, height=250, no_menus=True, no_box_select=True, no_mouse_pos=True,
                           anti_aliased=False):
                 dpg.add_plot_axis(dpg.mvXAxis, label="time (s, 0 = now)", tag=T.x_axis)
@@ -175,6 +179,10 @@ class SessionPanel(Panel):
             dpg.add_text("", tag=T.audio, color=view.GREY, wrap=0)
             with dpg.tooltip(T.audio, tag=T.audio_tip, show=False):
                 dpg.add_text("", tag=T.audio_full, wrap=600)
+            with dpg.collapsing_header(label="What the sounds mean", tag=T.legend, default_open=False):
+                from pointdose.cues import legend
+
+                dpg.add_text(view._text("\n".join(legend())), color=view.GREY, wrap=0)
         with dpg.group(horizontal=True):
             dpg.add_button(label="Release felt (R)", tag=T.release, width=170, height=44,
                            callback=lambda: self.signal("release"))
@@ -455,6 +463,8 @@ class SessionPanel(Panel):
             extra.append(f"· measured rates {rates} kPa/s" + (f"; {'; '.join(notes)}" if notes else ""))
         _text(T.alarm, "  ".join(x for x in extra if x))
         dpg.configure_item(T.alarm, color=view.RED if alarm else view.AMBER)
+        done = runner.done.is_set()
+        _text(T.summary, view._text("\n".join(run_summary_lines(runner.summary, runner.end_reason))) if done else "")
         self._plot(ctx, runner, cue, disp, unit, sym)
 
     def _plot(self, ctx, runner, cue, disp, unit, sym) -> None:
