@@ -31,7 +31,9 @@ def main(argv: list[str]) -> int:
     import dearpygui.dearpygui as dpg
 
     from pointdose.app import view
+    from pointdose.app.panels import calibrate as calibrate_panel
     from pointdose.app.panels import records as records_panel
+    from pointdose.app.panels import training as training_panel
     from pointdose.app.panels import session as session_panel
 
     rects: dict[str, list] = {}
@@ -50,7 +52,8 @@ def main(argv: list[str]) -> int:
         for name, tag in (("tare", view.TAGS.tare_button), ("start", view.TAGS.start_button),
                           ("stop", view.TAGS.stop_button), ("ses_stop", session_panel.T.stop),
                           ("ses_start", session_panel.T.start), ("ses_demo", session_panel.T.demo),
-                          ("map", records_panel.TAGS.map)):
+                          ("map", records_panel.TAGS.map), ("drill_start", training_panel.T.start),
+                          ("trial_plot", training_panel.T.plot), ("cal_start", calibrate_panel.TAGS.start)):
             if dpg.does_item_exist(tag) and dpg.is_item_visible(tag):
                 rects[name] = [*dpg.get_item_rect_min(tag), *dpg.get_item_rect_max(tag)]
             else:

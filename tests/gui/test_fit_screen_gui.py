@@ -76,3 +76,14 @@ def test_points_tab_has_the_map_and_the_device_buttons_on_screen(tmp_path, size)
         assert shows(img, rects[name], [BUTTON, BUTTON_OFF]), (name, rects)
     x0, y0, x1, y1 = rects["map"]
     assert 0 <= x0 and x1 <= size[0], rects["map"]  # the whole body map fits across the window
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display: run under xvfb-run (make test does)")
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_training_and_calibrate_tabs_keep_their_start_buttons_and_the_trial_plot_on_screen(tmp_path, size):
+    img, rects = run(tmp_path, *size, "Training")
+    assert "drill_start" in rects and shows(img, rects["drill_start"], [BUTTON, BUTTON_OFF]), rects
+    x0, y0, x1, y1 = rects["trial_plot"]
+    assert x1 <= size[0] and y1 <= size[1] and x1 - x0 >= 300, rects["trial_plot"]  # the trial plot, whole
+    img, rects = run(tmp_path, *size, "Calibrate")
+    assert "cal_start" in rects and shows(img, rects["cal_start"], [BUTTON, BUTTON_OFF]), rects

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pointdose.app.model import SCORE_HELP, feedback_note, trial_trace
+from pointdose.app.model import SCORE_HELP, feedback_note, training_hidden_note, trial_trace
 from pointdose.training.runner import SAMPLE_DTYPE
 
 
@@ -34,3 +34,9 @@ def test_feedback_off_is_said_only_while_the_student_presses():
 def test_scores_are_explained_in_place():
     for name in ("CE", "AE", "VE", "E²"):
         assert name in SCORE_HELP
+
+
+def test_the_hidden_readout_says_feedback_off_only_while_pressing():
+    assert training_hidden_note("hold") == "feedback off (training)"
+    assert "feedback off" not in training_hidden_note("rest")  # rest of a constant-feedback drill
+    assert "feedback off" not in training_hidden_note("ready")

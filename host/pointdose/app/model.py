@@ -513,6 +513,13 @@ def feedback_note(phase: str, feedback_on: bool, running: bool) -> str:
     return "FEEDBACK ON" if feedback_on else "feedback off — press by feel"
 
 
+def training_hidden_note(phase: str) -> str:
+    """The main readout's note while a drill hides it: "feedback off" only while the student presses."""
+    if phase in FEEDBACK_PHASES:
+        return "feedback off (training)"
+    return "between trials (training)" if phase in ("rest", "ready") else "hidden (training)"
+
+
 # ----------------------------------------------------------------------------- Session tab (no dpg)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from pointdose import units
 from pointdose.app import view
-from pointdose.app.model import SCORE_HELP, feedback_note, trial_trace
+from pointdose.app.model import SCORE_HELP, feedback_note, training_hidden_note, trial_trace
 from pointdose.errors import UserError
 from pointdose.app.panels.base import Panel, PanelContext
 from pointdose.training import (BLOCK_KINDS, PRESETS, SURFACES, Block, Drill, DrillError, Schedule, ScheduleError,
@@ -327,7 +327,7 @@ class TrainingPanel(Panel):
             model = ctx.model
 
             def gate(cue, model=model):  # on the trainer's thread, at the moment the gate changes
-                model.hidden_note = "feedback off (training)"
+                model.hidden_note = training_hidden_note(cue.phase)
                 model.feedback_visible = cue.feedback_on or cue.phase in ("done", "stopped", "idle")
 
             from pointdose.calibration.scale import scale_for
@@ -445,6 +445,8 @@ class TrainingPanel(Panel):
         cue = tr.cue
         running = not tr.finished
         ctx.model.feedback_visible = cue.feedback_on or not running  # (the trainer also sets it as it changes)
+        if running:  # (after the drill the Session tab's blinded PPT may own the note)
+            ctx.model.hidden_note = training_hidden_note(cue.phase)
         run = tr.current
         block = f"{cue.block}" if cue.block else ""
         left = f" · {cue.time_left_s:.1f} s" if cue.time_left_s is not None else ""
