@@ -53,7 +53,8 @@ def main(argv: list[str]) -> int:
                           ("stop", view.TAGS.stop_button), ("ses_stop", session_panel.T.stop),
                           ("ses_start", session_panel.T.start), ("ses_demo", session_panel.T.demo),
                           ("map", records_panel.TAGS.map), ("drill_start", training_panel.T.start),
-                          ("trial_plot", training_panel.T.plot), ("cal_start", calibrate_panel.TAGS.start)):
+                          ("trial_plot", training_panel.T.plot), ("cal_start", calibrate_panel.TAGS.start),
+                          ("cal_tolerance", calibrate_panel.TAGS.tolerance)):
             if dpg.does_item_exist(tag) and dpg.is_item_visible(tag):
                 rects[name] = [*dpg.get_item_rect_min(tag), *dpg.get_item_rect_max(tag)]
             else:

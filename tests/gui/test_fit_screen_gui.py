@@ -87,3 +87,4 @@ def test_training_and_calibrate_tabs_keep_their_start_buttons_and_the_trial_plot
     assert x1 <= size[0] and y1 <= size[1] and x1 - x0 >= 300, rects["trial_plot"]  # the trial plot, whole
     img, rects = run(tmp_path, *size, "Calibrate")
     assert "cal_start" in rects and shows(img, rects["cal_start"], [BUTTON, BUTTON_OFF]), rects
+    assert rects["cal_tolerance"][2] <= size[0], rects["cal_tolerance"]  # the last input of the setup rows

@@ -166,16 +166,18 @@ class CalibratePanel(Panel):
                                   default_value=REFERENCE_LABELS["scale"], callback=self._on_reference)
                     dpg.add_text("read in")
                     dpg.add_combo(list(units.REFERENCE_UNITS), tag=TAGS.ref_unit, width=80, default_value="kg")
-                with dpg.group(horizontal=True):
+                with dpg.group(horizontal=True) as row:
                     dpg.add_text("Sensor")
                     dpg.add_combo(list(MODEL_LABELS.values()), tag=TAGS.model, width=200,
                                   default_value=MODEL_LABELS[LINEAR], callback=self._on_model)
                     dpg.add_text("Loads")
                     dpg.add_input_int(tag=TAGS.loads, default_value=4, width=100, min_value=3, max_value=10,
                                       min_clamped=True, max_clamped=True)
-                    dpg.add_text(view._text("Tolerance (% of full scale)"))
-                    dpg.add_input_float(tag=TAGS.tolerance, default_value=DEFAULT_TOLERANCE_PCT[LINEAR], width=90,
-                                        min_value=0.1, min_clamped=True, step=0, format="%.1f")
+                if view.is_narrow():  # below 1200 px the tolerance gets a row of its own
+                    row = dpg.add_group(horizontal=True)
+                dpg.add_text(view._text("Tolerance (% of full scale)"), parent=row)
+                dpg.add_input_float(tag=TAGS.tolerance, default_value=DEFAULT_TOLERANCE_PCT[LINEAR], width=90,
+                                    min_value=0.1, min_clamped=True, step=0, format="%.1f", parent=row)
                 dpg.add_button(label="Start calibration", tag=TAGS.start, width=220, height=40,
                                callback=self._on_start)
             dpg.add_separator()
