@@ -54,7 +54,8 @@ def main(argv: list[str]) -> int:
                           ("ses_start", session_panel.T.start), ("ses_demo", session_panel.T.demo),
                           ("map", records_panel.TAGS.map), ("drill_start", training_panel.T.start),
                           ("trial_plot", training_panel.T.plot), ("cal_start", calibrate_panel.TAGS.start),
-                          ("cal_tolerance", calibrate_panel.TAGS.tolerance)):
+                          ("cal_tolerance", calibrate_panel.TAGS.tolerance),
+                          ("notice_ok", calibrate_panel.TAGS.notice_ok)):
             if dpg.does_item_exist(tag) and dpg.is_item_visible(tag):
                 rects[name] = [*dpg.get_item_rect_min(tag), *dpg.get_item_rect_max(tag)]
             else:

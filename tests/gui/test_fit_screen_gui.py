@@ -74,6 +74,8 @@ def test_points_tab_has_the_map_and_the_device_buttons_on_screen(tmp_path, size)
     img, rects = run(tmp_path, *size, "Points")
     for name in ("tare", "start", "stop"):
         assert shows(img, rects[name], [BUTTON, BUTTON_OFF]), (name, rects)
+    # the uncalibrated device's notice (bottom left): its OK button on screen (it once sat below 720 px)
+    assert "notice_ok" in rects and shows(img, rects["notice_ok"], [BUTTON]), rects
     x0, y0, x1, y1 = rects["map"]
     assert 0 <= x0 and x1 <= size[0], rects["map"]  # the whole body map fits across the window
 

@@ -76,6 +76,7 @@ LEFT_WIDTH_NARROW = 360  # windows narrower than NARROW_BELOW: the tabs keep >= 
 NARROW_BELOW = 1200
 _left_width = LEFT_WIDTH
 _narrow = False
+_window_size = (1280, 800)
 
 FONT_CANDIDATES = (
     "DejaVuSans.ttf", "NotoSans-Regular.ttf", "LiberationSans-Regular.ttf", "Arial.ttf", "arial.ttf",
@@ -256,8 +257,9 @@ def setup(callbacks: Callbacks, *, title: str = "pointdose — live pressure", w
           vsync: bool = True, unit: str = units.DEFAULT_UNIT,
           probe_area_cm2: float = units.DEFAULT_PROBE_AREA_CM2, panels=(), panel_context=None) -> None:
     """Create the context, fonts, themes, window and viewport; raises UserError without a display."""
-    global _callbacks, _building_tab, _left_width, _narrow
+    global _callbacks, _building_tab, _left_width, _narrow, _window_size
     check_display()
+    _window_size = (width, height)
     _narrow = width < NARROW_BELOW
     _left_width = LEFT_WIDTH_NARROW if _narrow else LEFT_WIDTH
     _callbacks = callbacks
@@ -290,6 +292,16 @@ def setup(callbacks: Callbacks, *, title: str = "pointdose — live pressure", w
         dpg.destroy_context()
         raise UserError(f"cannot open a window ({exc}): check DISPLAY, or run under xvfb-run") from exc
     dpg.set_primary_window(TAGS.window, True)
+
+
+def left_width() -> int:
+    """The left column's width (narrower in narrow windows)."""
+    return _left_width
+
+
+def window_size() -> tuple[int, int]:
+    """The (width, height) the window was opened at, known while panels build."""
+    return _window_size
 
 
 def is_narrow() -> bool:

@@ -85,6 +85,8 @@ class CalTags:
 
 TAGS = CalTags()
 
+NOTICE_H = 124  # the connect-time notice's height (two lines and a row of buttons)
+
 
 def _wrap() -> int:
     """Texts wrap at WRAP px, or at the tab's edge when the window is narrow (0 = the edge)."""
@@ -198,9 +200,11 @@ class CalibratePanel(Panel):
             if view._have_ttf:
                 dpg.bind_item_font(tag, view.TAGS.font_medium)
         # the connect-time notice: bottom left, under the status rows, out of the trace's way
+        # (placed from the window's height and the left column's width, so it fits 720 px and 1024 px too)
+        notice_w, notice_y = view.left_width() - 2, view.window_size()[1] - NOTICE_H - 8
         with dpg.window(tag=TAGS.notice, show=False, no_title_bar=True, no_resize=True, no_move=True,
-                        no_collapse=True, pos=(6, 668), width=428, height=124, no_scrollbar=True):
-            dpg.add_text("", tag=TAGS.notice_text, wrap=410, color=view.AMBER)
+                        no_collapse=True, pos=(6, notice_y), width=notice_w, height=NOTICE_H, no_scrollbar=True):
+            dpg.add_text("", tag=TAGS.notice_text, wrap=notice_w - 18, color=view.AMBER)
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Tare now", tag=TAGS.notice_action, width=160, callback=self._on_notice_action)
                 dpg.add_button(label="OK", tag=TAGS.notice_ok, width=100, callback=self._on_notice_ok)
