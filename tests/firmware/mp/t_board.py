@@ -316,9 +316,66 @@ def test_rate_refused_from_the_measured_cost_per_sample():
     assert (cid, st) == (1, 2) and "at most 777 Hz" in text and "900 us" in text, text
     assert r.dev.rate == 200
     ((cid, st, text),) = r.cmd("2 rate 500\n")
-    assert (cid, st) == (2, 0) and kv(text) == {"rate": "500", "cost_us": "900"}, text
+    assert (cid, st) == (2, 0) and kv(text) == {"rate": "500", "cost_us": "900", "seen_us": "0"}, text
     r = _slow_rig(0)                    # a fast board takes the full ADC range
     assert r.cmd("3 rate 1000\n")[0][:2] == (3, 0)
+
+
+class _SlowCdc:
+    """A duplex stdio whose every write holds the loop ``us`` of (fake) time: a slow USB write,
+    work the bench in ``rate`` never sees (it encodes a frame but does not send it)."""
+
+    def __init__(self, us):
+        self.us = us
+
+    def __call__(self, clock):
+        from pd_fakeio import FakeStdio
+        us = self.us
+
+        class S(FakeStdio):
+            def write(self, buf, off=0, n=-1):
+                clock.advance(us)
+                return FakeStdio.write(self, buf, off, n)
+        return S(capture=1 << 17)
+
+
+def _stream_missed(r, us):
+    m0 = r.dev.sched.missed
+    r.cmd("91 start\n", us=0)
+    _run_like_run(r, us)
+    r.cmd("92 stop\n", us=0)
+    r.frames()
+    return r.dev.sched.missed - m0
+
+
+def test_rate_refused_from_the_work_timed_while_streaming():
+    # each DATA frame's write holds the loop 3 ms: the bench in `rate` does not see it, a stream does
+    from pd_adc import ADCSensor
+    r = Rig(sensor="none", rate=200, watchdog_ms=60000, io=_SlowCdc(3000))
+    r.dev.sensor = ADCSensor(_SlowADC(r.clock, 50), oversample=1, rate=200)
+    ((cid, st, text),) = r.cmd("1 rate 1000\n")
+    assert (cid, st) == (1, 0), text        # before any stream only the bench is known
+    r.cmd("2 rate 200\n")
+    assert _stream_missed(r, 2000000) == 0
+    d = r.dev
+    # 200 Hz, batch_us 4000: one frame a sample, so ~3 ms of work a sample
+    assert 3000 <= d.seen_cost <= 3300 and d.seen_frame >= 3000 and d.seen_base < 300, (
+        d.seen_cost, d.seen_base, d.seen_frame)
+    # at 1 kHz 4 samples share a frame: base + frame/4 a sample, over 70 % of a second
+    assert 700000 < 1000 * d.seen_cost_at(1000) < 1000000, d.seen_cost_at(1000)
+    ((cid, st, text),) = r.cmd("3 rate 1000\n")
+    assert (cid, st) == (3, 2) and "timed while streaming" in text, text
+    assert "%d us" % d.seen_cost_at(1000) in text, text
+    ((cid, st, text),) = r.cmd("4 rate 250\n")     # 250 * 3 ms: 76 %
+    assert (cid, st) == (4, 2), text
+    ((cid, st, text),) = r.cmd("5 rate 220\n")     # 220 * 3 ms: 67 %
+    assert (cid, st) == (5, 0) and int(kv(text)["seen_us"]) == d.seen_cost_at(220), text
+    # what is accepted is kept: no slot missed; what was refused misses slots
+    assert _stream_missed(r, 2000000) == 0
+    d.rate = 1000                       # forced past the refusal, as a config.json rate could be
+    d.sched.set_period(1000, r.clock.now())
+    d._set_spf()
+    assert _stream_missed(r, 2000000) > 100
 
 
 class _PreemptedADC(_SlowADC):

@@ -206,7 +206,7 @@ def test_seq_and_time_continuous_across_wrap():
 
 def test_rate_command_and_refusals():
     r = Rig()
-    assert r.cmd("1 rate 500\n")[0] == (1, 0, "rate=500 cost_us=0")      # a fake clock: no cost
+    assert r.cmd("1 rate 500\n")[0] == (1, 0, "rate=500 cost_us=0 seen_us=0")     # a fake clock: no cost
     assert r.dev.rate == 500 and r.dev.sched.period == 2000
     for line in ("2 rate 0\n", "3 rate 1001\n", "4 rate abc\n", "5 rate\n", "6 rate 1 2\n"):
         assert r.cmd(line)[0][1] == 2, line
