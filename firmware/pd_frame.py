@@ -11,6 +11,7 @@ Usage::
 """
 import struct
 from array import array
+import micropython
 from micropython import const
 
 VERSION = const(1)
@@ -83,6 +84,47 @@ def cobs_encode(src, n, dst):
     return o + 1
 
 
+@micropython.viper
+def _crc_cobs(raw, m: int, enc, table) -> int:
+    """CRC-16 of ``raw[0:m]`` written big-endian at ``raw[m:m+2]``, then ``raw[0:m+2]`` COBS-encoded
+    into ``enc`` with its delimiter; returns the encoded length.  Machine code (viper): this
+    byte loop was most of a sample's cost on a Pico (~20 µs a byte as bytecode)."""
+    r = ptr8(raw)
+    d = ptr8(enc)
+    t = ptr16(table)
+    crc = 0xFFFF
+    ci = 0
+    o = 1
+    code = 1
+    i = 0
+    n = m + 2
+    while i < n:
+        if i == m:
+            r[m] = crc >> 8
+            r[m + 1] = crc & 0xFF
+        b = r[i]
+        if i < m:
+            crc = ((crc << 8) & 0xFFFF) ^ t[(crc >> 8) ^ b]
+        if b:
+            d[o] = b
+            o += 1
+            code += 1
+            if code == 0xFF:
+                d[ci] = 0xFF
+                ci = o
+                o += 1
+                code = 1
+        else:
+            d[ci] = code
+            ci = o
+            o += 1
+            code = 1
+        i += 1
+    d[ci] = code
+    d[o] = 0
+    return o + 1
+
+
 class Framer:
     """Builds one frame at a time into ``raw`` and encodes it into ``enc``."""
 
@@ -94,52 +136,8 @@ class Framer:
 
     def _finish(self, m):
         """CRC over raw[0:m], appended big-endian, and COBS into enc in one pass."""
-        raw = self.raw
-        dst = self.enc
-        t = _TABLE
-        raw[1] = VERSION
-        crc = 0xFFFF
-        ci = 0
-        o = 1
-        code = 1
-        for i in range(m):
-            b = raw[i]
-            crc = ((crc << 8) & 0xFFFF) ^ t[(crc >> 8) ^ b]
-            if b:
-                dst[o] = b
-                o += 1
-                code += 1
-                if code == 0xFF:
-                    dst[ci] = 0xFF
-                    ci = o
-                    o += 1
-                    code = 1
-            else:
-                dst[ci] = code
-                ci = o
-                o += 1
-                code = 1
-        raw[m] = crc >> 8         # CRC is big-endian
-        raw[m + 1] = crc & 0xFF
-        for i in range(m, m + 2):
-            b = raw[i]
-            if b:
-                dst[o] = b
-                o += 1
-                code += 1
-                if code == 0xFF:
-                    dst[ci] = 0xFF
-                    ci = o
-                    o += 1
-                    code = 1
-            else:
-                dst[ci] = code
-                ci = o
-                o += 1
-                code = 1
-        dst[ci] = code
-        dst[o] = 0
-        return o + 1
+        self.raw[1] = VERSION
+        return _crc_cobs(self.raw, m, self.enc, _TABLE)
 
     def data(self, seqs, vals, times, i, cap, nmax):
         """DATA frame from ring arrays, starting at index ``i`` (wrapping at ``cap``).

@@ -233,7 +233,7 @@ def firmware_files(config: dict, folder: Path | None = None, *, compiled: bool =
                 files[src.name] = src.read_bytes()
                 continue
             dest = Path(tmp) / (src.stem + ".mpy")
-            done = subprocess.run([cross, *compile_args(src, dest, None)], capture_output=True, text=True)
+            done = subprocess.run([cross, *compile_args(src, dest, "armv6m")], capture_output=True, text=True)
             if done.returncode != 0:
                 raise SimulatorError(f"mpy-cross could not compile {src.name}: {(done.stderr or done.stdout).strip()[-300:]}")
             files[dest.name] = dest.read_bytes()

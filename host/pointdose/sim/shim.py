@@ -15,6 +15,7 @@ socket's descriptor in ``POINTDOSE_SHIM_LISTEN_FD``.
 
 from __future__ import annotations
 
+import builtins
 import os
 import runpy
 import select
@@ -125,6 +126,8 @@ class _TextStream:
 def install(connection: socket.socket) -> None:
     """Make this CPython look enough like the unix port for the firmware modules."""
     sys.modules["micropython"] = _micropython_module()
+    # viper's pointer casts (micropython.viper is the identity here): index the buffer itself
+    builtins.ptr8 = builtins.ptr16 = builtins.ptr32 = lambda buf: buf
     _add_ticks_to_time()
     select.poll = _Poll
     # One duplex object, as on rp2 and esp32 (sys.stdin.buffer is sys.stdout.buffer).
