@@ -129,9 +129,10 @@ class StreamPoller:
         return False
 
     def wait_input(self, ms):
-        """Sleep up to ``ms``, waking early when input arrives."""
+        """Sleep up to ``ms``, waking early when input arrives (then True)."""
         for _ in self._pi.ipoll(ms):
-            return
+            return True
+        return False
 
 
 class Device:
@@ -284,10 +285,20 @@ class Device:
         which busy-waits there."""
         t = self._tick
         if w >= 2000 and psleep and self._in_open:
-            if not t or not self._sampling:
+            if not self._sampling:
                 self._poller.wait_input(w // 1000)
                 return
-            if w >= t + t:
+            if not t:
+                # poll() waits whole ms: the sub-ms rest is slept here, not left to one more loop
+                # pass (a pass costs ~0.5 ms on a Pico: the sample would be taken late)
+                clk = self.clock
+                t0 = clk.now()
+                if self._poller.wait_input(w // 1000):
+                    return
+                w -= diff(clk.now(), t0)
+                if w <= 0:
+                    return
+            elif w >= t + t:
                 self._poller.wait_input((w - t) // 1000)
                 return
         self.clock.sleep_us(w)
