@@ -564,5 +564,25 @@ def test_hello_keeps_gain_with_a_long_calibration_on_a_board():
     assert len(text) <= 243 and "std" not in text, text    # left out whole, never cut
 
 
+def test_idle_sleeps_the_sub_ms_rest_of_a_wait_while_sampling():
+    # poll() waits whole ms: 4.3 ms used to be 4 ms in poll and then one more (costly) loop pass
+    r = Rig(rate=200, watchdog_ms=60000)
+    r.cmd("1 start\n", us=0)
+    d = r.dev
+    woke = []
+
+    def wait_input(ms):
+        r.clock.advance(ms * 1000)
+        return bool(woke)
+    d._poller.wait_input = wait_input
+    t0 = r.clock.now()
+    d.idle(4300)
+    assert (r.clock.now() - t0) & h.MASK == 4300
+    woke.append(1)                      # input arrived: back to the loop at once
+    t0 = r.clock.now()
+    d.idle(4300)
+    assert (r.clock.now() - t0) & h.MASK == 4000
+
+
 if __name__ == "__main__":
     h.main(globals())
