@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
-ADC_RATES = (200, 500, 800, 1000)
+ADC_RATES = (200, 300, 400, 500, 800, 1000)  # after the first stream `rate` refuses from the work it timed
 HX711_RATES = (10, 80)
 STREAM_EMULATED_S = 3.0
 
