@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pointdose.training import Block, Schedule, preset
-from pointdose.training.cli import _Printer
+from pointdose.commands.train import _Printer
 
 
 def test_whole_drill_on_the_simulated_device(tmp_path, capsys):

@@ -64,7 +64,7 @@ def test_no_reader_hangs_or_grows_on_a_device_a_fifo_or_a_folder(command, specia
 
 
 def test_the_size_cap_is_a_clear_message(tmp_path, capsys, monkeypatch):
-    from pointdose.records import cmd_analyze
+    from pointdose.commands import analyze as cmd_analyze
 
     big = tmp_path / "big.csv"
     big.write_text("t_s,pressure_kpa\n" + "0.001,1\n" * 2000)

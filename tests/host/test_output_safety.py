@@ -97,7 +97,7 @@ def test_toml_title_and_labels_with_escapes_are_printed_without_them(tmp_path, c
 def test_the_session_status_line_keeps_its_own_rewrite_and_drops_a_labels(tmp_path):
     from types import SimpleNamespace
 
-    from pointdose.session.cli import Printer
+    from pointdose.commands.session import Printer
 
     out = io.StringIO()
     p = Printer("kPa", 1.0, tty=True, stream=SafeWriter(out))
@@ -141,7 +141,7 @@ def test_main_puts_stdout_back_and_errors_are_one_line(tmp_path, capsys, monkeyp
     import sys
 
     from pointdose.errors import UserError
-    from pointdose.records import cmd_history
+    from pointdose.commands import history as cmd_history
 
     before = sys.stdout
 

@@ -89,7 +89,7 @@ def test_the_prompts_name_site_marking_the_perpendicular_probe_and_the_standard_
 
 
 def test_a_blinded_readout_hides_the_numbers_until_the_end():
-    from pointdose.session.cli import Printer
+    from pointdose.commands.session import Printer
 
     eng, events, cues = ppt_run(builtin("ppt", trials=1, blinded=True), [(2.0, 100), (0.5, 0)],
                                 signals=[(2.0, "pain", None)])

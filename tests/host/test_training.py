@@ -225,7 +225,7 @@ def drive(run, press, t_end=60.0, rate=100, chunk=5, on_step=None):
 
 def test_every_channel_is_off_exactly_when_the_schedule_says():
     from pointdose.cues import CueMixer, DeviceCues
-    from pointdose.training.cli import _Printer
+    from pointdose.commands.train import _Printer
 
     d = preset("moderate", trials=6, ramp_s=1.0, hold_s=1.0, release_s=0.5, rest_s=0.5)
     run = BlockRun(Block("practice", d, Schedule.intermittent(2, seed=11)), get_ready_s=1.0)
@@ -498,7 +498,7 @@ def test_a_yoked_schedule_comes_from_the_partners_stored_requests_and_is_stored_
     import json
 
     from pointdose.errors import UserError
-    from pointdose.training.cli import _build_blocks
+    from pointdose.commands.train import _build_blocks
     from pointdose.training.store import TrainingStore
 
     ts = TrainingStore.open(tmp_path / "records.sqlite")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pointdose.records.cliutil import add_db_argument
+from pointdose.commands.cliutil import add_db_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from pointdose.records.cliutil import open_store
+    from pointdose.commands.cliutil import open_store
     from pointdose.records.exporting import export_client
 
     formats = [f.strip() for f in args.format.split(",") if f.strip()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pointdose.records.cliutil import add_db_argument
+from pointdose.commands.cliutil import add_db_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from pointdose.records.cliutil import open_store
+    from pointdose.commands.cliutil import open_store
 
     with open_store(args, readonly=False) as store:
         dest = Path(args.dest) if args.dest else store.path.with_name(

@@ -110,7 +110,7 @@ def analyze(path, *, contact_kpa: float, band=None, ppt_kpa=None, holds=(), rele
 
 
 def run(args: argparse.Namespace) -> int:
-    from pointdose.records.cliutil import fmt, parse_range
+    from pointdose.commands.cliutil import fmt, parse_range
 
     if not math.isfinite(args.contact_kpa):
         raise UserError("--contact-kpa must be a number of kPa")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pointdose.records.cliutil import add_db_argument
+from pointdose.commands.cliutil import add_db_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pointdose.errors import UserError
-    from pointdose.records.cliutil import open_store
+    from pointdose.commands.cliutil import open_store
 
     readonly = args.action in ("list", "points", "export")
     if args.action == "points" and not args.code:

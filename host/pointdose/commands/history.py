@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from pointdose.records.cliutil import add_db_argument
+from pointdose.commands.cliutil import add_db_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from pointdose import units
     from pointdose.errors import UserError
     from pointdose.records import history
-    from pointdose.records.cliutil import open_store
+    from pointdose.commands.cliutil import open_store
 
     try:
         unit = units.unit(args.unit)

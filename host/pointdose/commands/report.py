@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pointdose.records.cliutil import add_db_argument
+from pointdose.commands.cliutil import add_db_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from pointdose import units
     from pointdose.errors import UserError
     from pointdose.files import inside, safe_name
-    from pointdose.records.cliutil import open_store
+    from pointdose.commands.cliutil import open_store
     from pointdose.records.report import session_report
 
     try:
