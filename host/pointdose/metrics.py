@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 
@@ -380,8 +380,3 @@ def compute(t_s, pressure_kpa, *, contact_kpa: float = DEFAULT_CONTACT_KPA, rele
         cycles_completed=cycles_completed,
         contact_release_kpa=release,
     )
-
-
-def mean_or_none(values: Sequence[float]) -> float | None:
-    vals = [float(v) for v in values if v is not None]
-    return sum(vals) / len(vals) if vals else None

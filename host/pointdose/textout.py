@@ -67,15 +67,12 @@ def finite(value: Any) -> Any:
         return {k: finite(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [finite(v) for v in value]
-    try:  # numpy scalars
-        import numpy as np
+    import numpy as np  # a dependency; imported here so that `pointdose --help` does not load it
 
-        if isinstance(value, np.floating):
-            return float(value) if np.isfinite(value) else None
-        if isinstance(value, np.integer):
-            return int(value)
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(value, np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
     return value
 
 

@@ -75,11 +75,6 @@ class Scale:
         force = float(units.from_display(value, self.unit_key, self.probe_area_cm2))
         return self.calibration.range_note(force, raw)
 
-    @property
-    def source_note(self) -> str:
-        """"factory scale" when values go through hello's scale rather than a calibration made here."""
-        return "factory scale" if getattr(self.calibration, "source", "") == "factory" else ""
-
     def format(self, value: float) -> str:
         if not self.calibrated:
             text = f"{value:.0f}"

@@ -54,13 +54,6 @@ class StabilityStatus:
     def progress(self) -> float:
         return min(1.0, self.held_s / self.hold_s) if self.hold_s > 0 else 1.0
 
-    @property
-    def movement_pct(self) -> float | None:
-        """The spread as % of what is allowed ×(rel) — i.e. in % of the reading, for display."""
-        if self.spread is None or self.allowed is None or self.allowed == 0:
-            return None
-        return self.spread / self.allowed
-
 
 def robust_noise(r: np.ndarray) -> float:
     """Sample-to-sample noise (sd) from the median absolute first difference: a step or a spike in

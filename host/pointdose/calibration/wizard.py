@@ -199,10 +199,6 @@ class CalibrationWizard:
         return self.final is not None
 
     @property
-    def awaiting_capture(self) -> bool:
-        return self.final is None and self.step not in (Step.CONDITION,) and self.capture is None
-
-    @property
     def needs_entry(self) -> bool:
         return self.final is None and self.step in (Step.LOAD, Step.UNLOAD) and self.entry_n is None
 

@@ -461,10 +461,3 @@ def parse_frame(frame: bytes) -> DataFrame | Reply | Status | DeviceError | CueS
         return CalibrationChunk(total, offset, crc, data)
     kind = "reserved" if ftype in RESERVED_TYPES else "unknown"
     raise UnknownFrameType(f"{kind} frame type 0x{ftype:02x}")
-
-
-def parse_message(frame: bytes) -> Reply | Status | DeviceError | CueState | ButtonEvent | CalibrationChunk:
-    """Parse a non-DATA frame that already passed length/CRC/version/type checks (fast path helper)."""
-    msg = parse_frame(frame)
-    assert not isinstance(msg, DataFrame)
-    return msg

@@ -64,10 +64,8 @@ def raw_to_n(cal: dict[str, Any], tare: float | None = None) -> RawToN:
         shift = (tare - zero) if tare else 0.0
         return linear_raw_to_n(float(cal["counts_per_n"]), zero + shift)
     if isinstance(model, dict) and "format" in cal:
-        try:
-            from pointdose.calibration import CalibrationRecord
-        except ImportError:
-            raise ValueError("this calibration was made by pointdose.calibration, which is not installed") from None
+        from pointdose.calibration import CalibrationRecord
+
         return CalibrationRecord.from_dict(cal).converter(tare=tare or None).force_n
     raise ValueError(f"calibration {calibration_id(cal)!r} (model {model!r}) cannot be applied here: "
                      "give a raw→N function instead")

@@ -82,11 +82,9 @@ class LiveTrainer:
         self.on_trial = on_trial
         self.device = None
         if device_cues:
-            try:
-                from pointdose.cues import DeviceCues
-                self.device = DeviceCues(link, clock=clock)
-            except ImportError:  # cues package absent: the device shows nothing, which is safe
-                self.device = None
+            from pointdose.cues import DeviceCues
+
+            self.device = DeviceCues(link, clock=clock)
         self.hand_cue = None  # what a (virtual) student perceives; read by the hand's thread
         self._saved = 0
         self._events_seen = 0
