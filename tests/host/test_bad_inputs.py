@@ -64,11 +64,11 @@ def test_no_reader_hangs_or_grows_on_a_device_a_fifo_or_a_folder(command, specia
 
 
 def test_the_size_cap_is_a_clear_message(tmp_path, capsys, monkeypatch):
-    from pointdose.commands import analyze as cmd_analyze
+    from pointdose.records import trace_csv
 
     big = tmp_path / "big.csv"
     big.write_text("t_s,pressure_kpa\n" + "0.001,1\n" * 2000)
-    monkeypatch.setattr(cmd_analyze, "MAX_TRACE_BYTES", 10_000)
+    monkeypatch.setattr(trace_csv, "MAX_TRACE_BYTES", 10_000)
     one_line_error(capsys, ["analyze", str(big), "--contact-kpa", "5"], "too big for a trace CSV", "over 10 KB")
     with pytest.raises(UserError, match="too big"):
         read_user_file(big, max_bytes=1000)

@@ -109,7 +109,7 @@ def load(source: str, *, db: str | None = None, speed: float = 1.0,
         return _from_records(int(text), db, speed)
     if probe_area_cm2 is not None:
         probe_area_cm2 = check_area(probe_area_cm2)
-    from pointdose.records.cmd_analyze import read_trace  # read_user_file: one clear line for any bad CSV
+    from pointdose.records.trace_csv import read_trace  # read_user_file: one clear line for any bad CSV
 
     cols = read_trace(text)
     if "force_n" in cols:
