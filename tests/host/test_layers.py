@@ -116,6 +116,37 @@ def test_layer_rule(rule):
     assert _breaks(importers, forbidden, allowed) == [], rule
 
 
+# The floors of docs/architecture.md, "Layers": a module imports only its own floor and those below.
+FLOORS = {
+    7: ("pointdose.cli", "pointdose.commands", "pointdose.app.main", "pointdose.sim.cli", "pointdose.flash"),
+    6: ("pointdose.app",),
+    5: ("pointdose.session", "pointdose.training", "pointdose.lsl"),
+    4: ("pointdose.records", "pointdose.calibration", "pointdose.cues", "pointdose.sim", "pointdose.device",
+        "pointdose.cliopts"),
+    3: ("pointdose.link", "pointdose.mpy"),
+    2: ("pointdose.protocols", "pointdose.bodymap"),
+    1: ("pointdose.protocol", "pointdose.metrics", "pointdose.algometry", "pointdose.pptchange", "pointdose.units",
+        "pointdose.listeners", "pointdose.errors", "pointdose.files", "pointdose.textout"),
+    0: ("pointdose",),  # the package itself: __version__
+}
+
+
+def _floor(module: str) -> int:
+    """The floor of the longest prefix that places the module."""
+    found = [(len(prefix), floor) for floor, prefixes in FLOORS.items() for prefix in prefixes
+             if _under(module, prefix)]
+    assert found, f"{module} is on no floor: place it in FLOORS and in docs/architecture.md"
+    return max(found)[1]
+
+
+def test_imports_point_down_the_floors():
+    up = [f"{MODULES[name].relative_to(ROOT.parent)}:{line} (floor {_floor(name)}) imports {target} "
+          f"(floor {_floor(target)})"
+          for name, imports in GRAPH.items() for target, line in imports
+          if target in MODULES and not _under(target, name) and _floor(target) > _floor(name)]
+    assert up == []
+
+
 def test_every_import_of_the_package_names_a_module_that_exists():
     """A module moved (say records/cmd_analyze.py to commands/analyze.py) leaves no import behind;
     the rules above cannot see an import of a module that is not there."""
