@@ -37,89 +37,6 @@ _POLLOUT = const(0x0004)
 _POLLHUP = const(0x0010)
 
 
-class FakeIn(io.IOBase):
-    def __init__(self, size=4096):
-        self._buf = bytearray(size)
-        self._r = 0
-        self._w = 0
-        self.closed_ = False    # True: end of input once drained
-
-    def feed(self, data):
-        if self._r == self._w:
-            self._r = self._w = 0
-        for b in data:
-            self._buf[self._w] = b
-            self._w += 1
-
-    def pending(self):
-        return self._w - self._r
-
-    def ioctl(self, req, arg):
-        if req == _POLL:
-            if self._r < self._w:
-                return arg & _POLLIN
-            if self.closed_:
-                return _POLLHUP
-            return 0
-        if req == _GET_FILENO:
-            return -1
-        return 0
-
-    def readinto(self, buf, n=-1):
-        if n < 0:
-            n = len(buf)
-        k = 0
-        while k < n and self._r < self._w:
-            buf[k] = self._buf[self._r]
-            self._r += 1
-            k += 1
-        return k
-
-
-class FakeOut(io.IOBase):
-    """Counts (and optionally captures) what is written; ``writable`` can be switched off."""
-
-    def __init__(self, capture=0, limit=0):
-        self.writable = True
-        self.limit = limit      # >0: accept at most this many bytes per write
-        self.nbytes = 0
-        self.writes = 0
-        self._cap = bytearray(capture) if capture else None
-        self._n = 0
-
-    def ioctl(self, req, arg):
-        if req == _POLL:
-            return arg & _POLLOUT if self.writable else 0
-        if req == _GET_FILENO:
-            return -1
-        return 0
-
-    def write(self, buf, off=0, n=-1):
-        if n < 0:
-            n = len(buf) - off
-        if self.limit and n > self.limit:
-            n = self.limit
-        self.writes += 1
-        self.nbytes += n
-        c = self._cap
-        if c is not None:
-            k = self._n
-            if k + n > len(c):
-                raise OSError(28)   # ENOSPC: the test's capture buffer is too small
-            for i in range(n):
-                c[k + i] = buf[off + i]
-            self._n = k + n
-        return n
-
-    def data(self):
-        return bytes(self._cap[:self._n]) if self._cap is not None else b""
-
-    def take(self):
-        d = self.data()
-        self._n = 0
-        return d
-
-
 class FakePin:
     """A GPIO stand-in (unix port): ``value()`` reads/writes ``level``, ``tone(hz)`` is recorded.
 
@@ -219,6 +136,22 @@ class FakeStdio(io.IOBase):
         d = self.data()
         self._n = 0
         return d
+
+
+class FakeIn(FakeStdio):
+    """The input half of the unix port's two stdio objects: never writable."""
+
+    def __init__(self, size=4096):
+        super().__init__(size=size)
+        self.writable = False
+
+
+class FakeOut(FakeStdio):
+    """The output half: counts (and optionally captures) what is written; ``writable`` can be
+    switched off; it never has input."""
+
+    def __init__(self, capture=0, limit=0):
+        super().__init__(capture=capture, size=1, limit=limit)
 
 
 _FIFO = const(256)          # rp2 CDC TX FIFO (CFG_TUD_CDC_TX_BUFSIZE)
