@@ -65,6 +65,12 @@ class _Batch:
         self.end: tuple[float, str, dict] | None = None
         self.ended = False  # on_application_end was called
         self.last_t: float | None = None  # newest sample time handed on (written or not)
+        # what the side tables (ppt, pain) need of the application, kept when its row is made
+        self.session_id: int | None = None
+        self.point_id: int | None = None
+        self.probe: str | None = info.get("probe")
+        self.calibration: dict | None = info.get("calibration")
+        self.protocol: str | None = info.get("protocol")
 
     def empty(self) -> bool:
         return self.info is None and not self.rows and not self.events and self.end is None
@@ -205,11 +211,10 @@ class RecordingListener:
                     self.store.write_samples(conn, batch.app_id, rows)
                 for t_s, kind, data in events:
                     self.store.write_event(conn, batch.app_id, t_s, kind, data)
-                    self._side_table(conn, batch.app_id, t_s, kind, data)
+                    self._side_table(conn, batch, t_s, kind, data)
                 if end is not None:
                     t_end, reason, summary = end
-                    conn.execute("UPDATE applications SET t_end_s=?, end_reason=?, summary=? WHERE id=?",
-                                 (t_end, reason, _dumps(summary), batch.app_id))
+                    self.store.write_end(conn, batch.app_id, t_end, reason, summary)
         except StoreError as exc:
             self._failed(exc)
             return False
@@ -218,12 +223,9 @@ class RecordingListener:
         return True
 
     def _metrics(self, app_id: int) -> None:
-        from pointdose.records.store import compute_and_store_metrics
-
         self.last_application_id = app_id
         try:
-            with self.store.transaction("computing the application's metrics") as conn:
-                self.last_metrics = compute_and_store_metrics(conn, app_id)
+            self.last_metrics = self.store.store_metrics(app_id)
         except StoreError as exc:  # the samples are saved; the metrics can be recomputed later
             self.error = exc
         except Exception as exc:  # a bug in the metrics must never lose the recording nor reach the runner
@@ -320,6 +322,7 @@ class RecordingListener:
             band = params.get("band_kpa") if isinstance(params, dict) else None
             if band is not None:
                 band = (float(band[0]), float(band[1]))
+            batch.session_id, batch.point_id = session_id, point_id
             batch.app_id = self.store.begin_application(
                 session_id, point_id, t_start_s=float(info.get("t_s", time.monotonic())),
                 probe_area_cm2=batch.probe_area, protocol=info.get("protocol"), params=params,
@@ -343,14 +346,16 @@ class RecordingListener:
             return
         with self.store.transaction("saving the application's PPT and cautions") as conn:
             if ppt_id is not None:
-                conn.execute("UPDATE applications SET ppt_id=? WHERE id=?", (int(ppt_id), app_id))
+                self.store.set_application_ppt(app_id, ppt_id, conn=conn)
             if cautions:
                 self.store.add_application_cautions(app_id, cautions, conn=conn)
 
     def _unassigned_session(self) -> int:
-        rows = self.store.query("SELECT id FROM clients WHERE code=?", (UNASSIGNED,))
-        client_id = rows[0]["id"] if rows else self.store.add_client(
-            UNASSIGNED, notes="recordings made before a client was chosen: move or erase them")
+        try:
+            client_id = self.store.client(UNASSIGNED)["id"]
+        except StoreError:  # the first recording without a client
+            client_id = self.store.add_client(
+                UNASSIGNED, notes="recordings made before a client was chosen: move or erase them")
         return self.store.start_session(client_id)
 
     def _point_id(self, point, session_id: int) -> int:
@@ -379,37 +384,36 @@ class RecordingListener:
         raise StoreError(f"the application's point {point!r} is not one the records know: "
                          "give a point id or {'location': …, 'side': …}")
 
-    def _side_table(self, conn, app_id: int, t_s: float, kind: str, data: dict) -> None:
-        app = conn.execute("SELECT session_id, point_id, probe_area_cm2, probe, calibration_id FROM applications "
-                           "WHERE id=?", (app_id,)).fetchone()
-        session_id, point_id, area, probe, cal_id = app
-        if kind == "ppt" and _number(data.get("kpa")):
+    def _side_table(self, conn, batch: _Batch, t_s: float, kind: str, data: dict) -> None:
+        """Events with tables of their own, written through the Store in the samples' transaction."""
+        app_id = batch.app_id
+        kpa = _number(data.get("kpa"))
+        if kind == "ppt" and kpa is not None and kpa > 0:
             stage = data.get("stage") if data.get("stage") in ("before", "after") else None
             trials = [t for t in data.get("trials") or [] if isinstance(t, dict)]
             rates = [r for r in (_number(t.get("rate_kpa_s")) for t in trials if t.get("ppt_kpa") is not None)
                      if r is not None]
-            protocol = conn.execute("SELECT protocol FROM applications WHERE id=?", (app_id,)).fetchone()[0]
-            conn.execute("INSERT INTO ppt (point_id, session_id, application_id, stage, kpa, probe, probe_area_cm2, "
-                         "ramp_kpa_s, calibration_id, repeats, measured_at, protocol, sd_kpa, n, planned, "
-                         "measured_rate_kpa_s, censored) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                         (point_id, session_id, app_id, stage, float(data["kpa"]), probe, area,
-                          _number(data.get("ramp_kpa_s")), cal_id, _dumps(data.get("repeats")), _now(), protocol,
-                          _number(data.get("sd_kpa")), _int(data.get("n"), data.get("repeats")),
-                          _int(data.get("planned")), sum(rates) / len(rates) if rates else None,
-                          1 if _censored(data, trials) else 0))
+            repeats = data.get("repeats")
+            self.store.add_ppt(batch.point_id, batch.session_id, kpa, probe_area_cm2=batch.probe_area,
+                               ramp_kpa_s=_number(data.get("ramp_kpa_s")), stage=stage, application_id=app_id,
+                               probe=batch.probe, calibration=batch.calibration,
+                               repeats=repeats, conn=conn, protocol=batch.protocol,
+                               sd_kpa=_number(data.get("sd_kpa")), n=_int(data.get("n"), repeats),
+                               planned=_int(data.get("planned")),
+                               measured_rate_kpa_s=sum(rates) / len(rates) if rates else None,
+                               censored=_censored(data, trials))
         elif kind == "phase_start" and data.get("phase") == "hold":
             # the target band as guided (a %PPT or N target is only known in kPa once running): the first
             # hold's band is the application's, so its metrics (time in band) use it
             lo, hi = _number(data.get("band_lo_kpa")), _number(data.get("band_hi_kpa"))
             if lo is not None and hi is not None:
-                conn.execute("UPDATE applications SET band_low_kpa=?, band_high_kpa=? WHERE id=? AND "
-                             "band_low_kpa IS NULL AND band_high_kpa IS NULL", (lo, hi, app_id))
+                self.store.write_band(conn, app_id, lo, hi)
         elif kind in ("pain", "pain_rating") and _number(data.get("value")) is not None:
             value = int(data["value"])
             stage = data.get("stage") if data.get("stage") in ("before", "during", "after") else "during"
             if 0 <= value <= 10:
-                conn.execute("INSERT INTO pain (session_id, point_id, application_id, stage, value, t_s, rated_at) "
-                             "VALUES (?,?,?,?,?,?,?)", (session_id, point_id, app_id, stage, value, t_s, _now()))
+                self.store.add_pain(batch.session_id, value, stage, point_id=batch.point_id, application_id=app_id,
+                                    t_s=t_s, conn=conn)
 
 
 def _censored(data: dict, trials: list[dict]) -> bool:
@@ -433,15 +437,3 @@ def _number(value) -> float | None:
     except (TypeError, ValueError):
         return None
     return out if np.isfinite(out) else None
-
-
-def _dumps(value):
-    import json
-
-    return None if value is None else json.dumps(value, sort_keys=True, default=str)
-
-
-def _now() -> str:
-    from pointdose.records.store import now_iso
-
-    return now_iso()

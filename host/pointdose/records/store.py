@@ -653,10 +653,36 @@ class Store:
         conn.execute("INSERT INTO events (application_id, t_s, kind, data) VALUES (?,?,?,?)",
                      (app_id, float(t_s), str(kind), _json(data)))
 
+    @staticmethod
+    def write_end(conn: sqlite3.Connection, app_id: int, t_end_s: float, reason: str, summary: dict | None) -> None:
+        """The application's end (inside the caller's transaction, with its last samples)."""
+        conn.execute("UPDATE applications SET t_end_s=?, end_reason=?, summary=? WHERE id=?",
+                     (float(t_end_s), str(reason), _json(summary), app_id))
+
+    @staticmethod
+    def write_band(conn: sqlite3.Connection, app_id: int, low_kpa: float, high_kpa: float) -> None:
+        """The application's target band, unless it already has one (the first hold's band is the
+        application's: a %PPT or N target is only known in kPa once running)."""
+        conn.execute("UPDATE applications SET band_low_kpa=?, band_high_kpa=? WHERE id=? AND "
+                     "band_low_kpa IS NULL AND band_high_kpa IS NULL", (float(low_kpa), float(high_kpa), app_id))
+
+    def set_application_ppt(self, app_id: int, ppt_id: int, conn: sqlite3.Connection | None = None) -> None:
+        """The PPT row a %PPT target of the application was computed from."""
+        sql, params = "UPDATE applications SET ppt_id=? WHERE id=?", (int(ppt_id), app_id)
+        if conn is not None:
+            conn.execute(sql, params)
+        else:
+            with self.transaction("saving the application's PPT") as c:
+                c.execute(sql, params)
+
     def end_application(self, app_id: int, t_end_s: float, reason: str, summary: dict | None = None) -> metrics_mod.Metrics:
         with self.transaction("ending an application") as conn:
-            conn.execute("UPDATE applications SET t_end_s=?, end_reason=?, summary=? WHERE id=?",
-                         (float(t_end_s), str(reason), _json(summary), app_id))
+            self.write_end(conn, app_id, t_end_s, reason, summary)
+            return compute_and_store_metrics(conn, app_id)
+
+    def store_metrics(self, app_id: int) -> metrics_mod.Metrics:
+        """Compute the application's metrics from its stored samples and keep them (the cache)."""
+        with self.transaction("computing the application's metrics") as conn:
             return compute_and_store_metrics(conn, app_id)
 
     def application(self, app_id: int) -> dict:
