@@ -116,6 +116,11 @@ def client_document(store: Store, code: str, *, include_name: bool = False, with
     doc["notes"] = notes
     doc["screening"] = store.query("SELECT item, present, note, recorded_at FROM screening WHERE client_id=? "
                                    "ORDER BY id", (client["id"],))
+    # the clinical record per point (records/clinical.py): findings, renames/moves; points carry their reference site
+    doc["findings"] = store.query("SELECT f.* FROM findings f JOIN points p ON f.point_id=p.id WHERE p.client_id=? "
+                                  "ORDER BY f.id", (client["id"],))
+    doc["point_changes"] = store.query("SELECT c.* FROM point_changes c JOIN points p ON c.point_id=p.id "
+                                       "WHERE p.client_id=? ORDER BY c.id", (client["id"],))
     bar = _progress(total, f"export {code}", progress)
     try:
         for session in store.sessions(client["id"]):
@@ -302,6 +307,21 @@ def import_client(store: Store, path: str | Path, *, code: str | None = None, pr
                                                            r.get("t_s"), r["rated_at"]))
             for aid, old_ppt in app_ppt.items():  # the PPT a %PPT target used, once every PPT is in
                 conn.execute("UPDATE applications SET ppt_id=? WHERE id=?", (ppts.get(old_ppt), aid))
+            for p in doc["points"]:  # reference sites, once every point has its new id
+                if p.get("reference_point_id") is not None:
+                    conn.execute("UPDATE points SET reference_point_id=? WHERE id=?",
+                                 (points.get(p["reference_point_id"]), points[p["id"]]))
+            for f in doc.get("findings", []):
+                conn.execute("INSERT INTO findings (point_id, session_id, application_id, kind, taut_band, local_twitch, "
+                             "referred_text, referred_region, note, recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                             (points[f["point_id"]], sessions[f["session_id"]], apps.get(f.get("application_id")),
+                              f["kind"], f.get("taut_band"), f.get("local_twitch"), f.get("referred_text"),
+                              f.get("referred_region"), f.get("note"), f["recorded_at"]))
+            for c in doc.get("point_changes", []):
+                conn.execute("INSERT INTO point_changes (point_id, old_location, old_side, old_label, old_view, old_x, "
+                             "old_y, changed_at) VALUES (?,?,?,?,?,?,?,?)",
+                             (points[c["point_id"]], c["old_location"], c["old_side"], c["old_label"], c.get("old_view"),
+                              c.get("old_x"), c.get("old_y"), c["changed_at"]))
             for r in doc.get("screening", []):
                 conn.execute("INSERT INTO screening (client_id, item, present, note, recorded_at) VALUES (?,?,?,?,?)",
                              (cid, r["item"], int(r["present"]), r.get("note"), r["recorded_at"]))

@@ -368,6 +368,11 @@ class RecordingListener:
                 bodymap.location(location)
                 return self.store.point(client_id, location, side or "mid")
             except ValueError:  # a runner's own name for the point: kept with its side, to be placed later
+                from pointdose.records.clinical import find_free_point
+
+                found = find_free_point(self.store, client_id, point)  # placed, moved or renamed since
+                if found is not None:
+                    return found
                 label, side = bodymap.split_side(point)
                 return self.store.point(client_id, "unplaced", side, label=label)
         if isinstance(point, dict) and point.get("id") is not None:

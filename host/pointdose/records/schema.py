@@ -247,6 +247,36 @@ ALTER TABLE applications ADD COLUMN ppt_id INTEGER REFERENCES ppt(id) ON DELETE 
 """
 
 
+V6_CLINICAL = """
+CREATE TABLE findings (         -- trigger-point findings at a point in a session (optionally one application)
+    id INTEGER PRIMARY KEY,
+    point_id INTEGER NOT NULL REFERENCES points(id) ON DELETE CASCADE,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    application_id INTEGER REFERENCES applications(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('active', 'latent', 'none')),
+    taut_band INTEGER CHECK (taut_band IN (0, 1)),       -- 1 present, 0 absent, NULL not examined
+    local_twitch INTEGER CHECK (local_twitch IN (0, 1)), -- local twitch response, same coding
+    referred_text TEXT,         -- the referred pain pattern in words
+    referred_region TEXT,       -- where it refers: a body-map 'location:side' or a body part (bodymap.PARTS)
+    note TEXT,
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX findings_point ON findings(point_id, session_id);
+CREATE TABLE point_changes (    -- a free-text point renamed or moved: what it was before (its id, so its history, stays)
+    id INTEGER PRIMARY KEY,
+    point_id INTEGER NOT NULL REFERENCES points(id) ON DELETE CASCADE,
+    old_location TEXT NOT NULL,
+    old_side TEXT NOT NULL,
+    old_label TEXT NOT NULL,
+    old_view TEXT,
+    old_x REAL, old_y REAL,
+    changed_at TEXT NOT NULL
+);
+CREATE INDEX point_changes_point ON point_changes(point_id);
+ALTER TABLE points ADD COLUMN reference_point_id INTEGER REFERENCES points(id) ON DELETE SET NULL;  -- comparison site
+"""
+
+
 def _backfill_ppt_trials(conn: sqlite3.Connection) -> None:
     """Older PPT rows kept their single trials as JSON: their count is n."""
     import json
@@ -266,6 +296,8 @@ MIGRATIONS: list[Migration] = [
     Migration("4: the device's tare at each application's start (recomputing applies it)", sql=V4_TARE),
     Migration("5: PPT provenance per client point, client screening, cautions acknowledged per application",
               sql=V5_PPT_SCREENING, fn=_backfill_ppt_trials),
+    Migration("6: trigger-point findings per point and session, point renames/moves, a reference site per point",
+              sql=V6_CLINICAL),
 ]
 
 LATEST = len(MIGRATIONS)

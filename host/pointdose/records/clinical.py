@@ -1,0 +1,305 @@
+"""The clinical record of a point: trigger-point findings, a reference site, renaming and moving.
+
+Findings follow the clinical criteria of Simons, Travell & Simons (1999, *Myofascial Pain and
+Dysfunction: The Trigger Point Manual*, vol. 1, 2nd ed., ch. 2): a trigger point is **active** when
+it reproduces the client's own complaint, **latent** when it is tender but not spontaneously
+painful; a **taut band** and a **local twitch response** are recorded as found (1), not found (0)
+or not examined (None); the **referred pain pattern** is words and/or a place (a body-map
+``location:side`` or a body part from :data:`pointdose.bodymap.PARTS`). One row per examination:
+several in a session are kept, the newest counts.
+
+A point's **reference site** is another point of the same client used as the comparison site
+(e.g. a pain-free site, or the same muscle on the other side): its PPT is shown beside the point's.
+
+A free-text point (``unplaced``, from ``session --point "upper trapezius L"``, or ``custom``, placed
+by hand) can be **renamed** and **moved** (placed on the figure). Its id stays, so its history,
+PPTs and applications follow; what it was before is kept in ``point_changes``. Body-map locations
+keep their manual's name and place.
+
+Only :class:`Store` methods ``query`` and ``transaction`` are used, so this works on any store that
+offers them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pointdose import bodymap
+from pointdose.records.store import Store, StoreError, now_iso, shown
+
+FINDING_KINDS = ("active", "latent", "none")
+FREE_TEXT = ("unplaced", "custom")
+MAX_TEXT = 500
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: int
+    point_id: int
+    session_id: int
+    application_id: int | None
+    kind: str
+    taut_band: bool | None
+    local_twitch: bool | None
+    referred_text: str | None
+    referred_region: str | None
+    note: str | None
+    recorded_at: str
+
+    def short(self) -> str:
+        """One line: "active TrP · taut band yes · twitch not examined · refers: temple (head)"."""
+        def yn(v):
+            return "not examined" if v is None else ("yes" if v else "no")
+        kind = {"active": "active TrP", "latent": "latent TrP", "none": "no TrP found"}[self.kind]
+        parts = [kind, f"taut band {yn(self.taut_band)}", f"local twitch {yn(self.local_twitch)}"]
+        where = [w for w in (self.referred_text, region_text(self.referred_region)) if w]
+        parts.append("refers: " + ", ".join(where) if where else "no referred pain recorded")
+        return " · ".join(parts)
+
+
+def _flag(value, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in ("", "?", "not examined", "n/a", "na"):
+            return None
+        if low in ("y", "yes", "1", "true", "present"):
+            return 1
+        if low in ("n", "no", "0", "false", "absent"):
+            return 0
+        raise StoreError(f"{what} is yes, no or not examined, not {shown(value)}")
+    return 1 if bool(value) else 0
+
+
+def _text(value, what: str) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    if not text:
+        return None
+    if len(text) > MAX_TEXT:
+        raise StoreError(f"{what} is {len(text)} characters long: keep it under {MAX_TEXT}")
+    return text
+
+
+def check_region(region: str | None) -> str | None:
+    """A referred-pain region as stored: ``location:side`` of the body map, or a body part; None
+    for none. StoreError saying what is accepted otherwise."""
+    if region is None or not str(region).strip():
+        return None
+    text = str(region).strip()
+    if text in bodymap.PARTS:
+        return text
+    loc_id, _, side = text.partition(":")
+    try:
+        bodymap.location(loc_id)
+    except ValueError:
+        raise StoreError(f"referred pain region {shown(text)} is neither a body-map location ('location:side', "
+                         f"`pointdose clients points` lists them) nor a body part ({', '.join(bodymap.PARTS)})") from None
+    side = side or "mid"
+    if side not in ("L", "R", "mid"):
+        raise StoreError(f"referred pain region {shown(text)}: the side is L, R or mid, not {shown(side)}")
+    return f"{loc_id}:{side}"
+
+
+def region_text(region: str | None) -> str:
+    """How a stored region reads: "Upper trapezius TrP1 (L)", "head" ('' for none)."""
+    if not region:
+        return ""
+    if region in bodymap.PARTS:
+        return region.replace("_", " ")
+    loc_id, _, side = region.partition(":")
+    try:
+        return f"{bodymap.location(loc_id).label} ({side or 'mid'})"
+    except ValueError:
+        return region
+
+
+def _point(store: Store, point_id: int) -> dict:
+    rows = store.query("SELECT * FROM points WHERE id=?", (point_id,))
+    if not rows:
+        raise StoreError(f"there is no point {point_id} in the records")
+    return rows[0]
+
+
+def _session_of(store: Store, session_id: int) -> dict:
+    rows = store.query("SELECT * FROM sessions WHERE id=?", (session_id,))
+    if not rows:
+        raise StoreError(f"there is no session {session_id} in the records")
+    return rows[0]
+
+
+# --------------------------------------------------------------------------- findings
+
+
+def add_finding(store: Store, point_id: int, session_id: int, kind: str, *, taut_band=None, local_twitch=None,
+                referred_text: str | None = None, referred_region: str | None = None,
+                application_id: int | None = None, note: str | None = None) -> int:
+    """Record what was palpated at the point in this session; returns the row id."""
+    kind = str(kind or "").strip().lower()
+    if kind not in FINDING_KINDS:
+        raise StoreError(f"a trigger-point finding is {', '.join(FINDING_KINDS)}, not {shown(kind)}")
+    point = _point(store, point_id)
+    session = _session_of(store, session_id)
+    if point["client_id"] != session["client_id"]:
+        raise StoreError(f"point {point_id} and session {session_id} belong to different clients")
+    if application_id is not None:
+        app = store.query("SELECT point_id, session_id FROM applications WHERE id=?", (application_id,))
+        if not app or app[0]["point_id"] != point_id or app[0]["session_id"] != session_id:
+            raise StoreError(f"application {application_id} is not at point {point_id} in session {session_id}")
+    values = (point_id, session_id, application_id, kind, _flag(taut_band, "taut band"),
+              _flag(local_twitch, "local twitch response"), _text(referred_text, "the referred pain pattern"),
+              check_region(referred_region), _text(note, "the note"), now_iso())
+    with store.transaction("saving a trigger-point finding") as conn:
+        return conn.execute("INSERT INTO findings (point_id, session_id, application_id, kind, taut_band, local_twitch, "
+                            "referred_text, referred_region, note, recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                            values).lastrowid
+
+
+def _finding(row: dict) -> Finding:
+    return Finding(id=row["id"], point_id=row["point_id"], session_id=row["session_id"],
+                   application_id=row["application_id"], kind=row["kind"],
+                   taut_band=None if row["taut_band"] is None else bool(row["taut_band"]),
+                   local_twitch=None if row["local_twitch"] is None else bool(row["local_twitch"]),
+                   referred_text=row["referred_text"], referred_region=row["referred_region"], note=row["note"],
+                   recorded_at=row["recorded_at"])
+
+
+def findings(store: Store, *, point_id: int | None = None, session_id: int | None = None) -> list[Finding]:
+    """Findings at a point and/or in a session, oldest first."""
+    where, params = [], []
+    for col, val in (("point_id", point_id), ("session_id", session_id)):
+        if val is not None:
+            where.append(f"{col}=?")
+            params.append(val)
+    sql = "SELECT * FROM findings" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY recorded_at, id"
+    return [_finding(r) for r in store.query(sql, tuple(params))]
+
+
+def latest_finding(store: Store, point_id: int, session_id: int | None = None) -> Finding | None:
+    """The newest finding at the point (in ``session_id`` when given)."""
+    rows = findings(store, point_id=point_id, session_id=session_id)
+    return rows[-1] if rows else None
+
+
+# --------------------------------------------------------------------------- reference site
+
+
+def set_reference(store: Store, point_id: int, reference_point_id: int | None) -> None:
+    """Use ``reference_point_id`` (a point of the same client) as this point's comparison site; None clears it."""
+    point = _point(store, point_id)
+    if reference_point_id is not None:
+        if reference_point_id == point_id:
+            raise StoreError("a point cannot be its own reference site: choose another point")
+        ref = _point(store, reference_point_id)
+        if ref["client_id"] != point["client_id"]:
+            raise StoreError(f"point {reference_point_id} belongs to another client: a reference site is one of "
+                             "this client's own points")
+    with store.transaction("saving a reference site") as conn:
+        conn.execute("UPDATE points SET reference_point_id=? WHERE id=?", (reference_point_id, point_id))
+
+
+def reference(store: Store, point_id: int) -> dict | None:
+    """The point's reference site (a points row), None without one."""
+    ref = _point(store, point_id).get("reference_point_id")
+    return _point(store, ref) if ref is not None else None
+
+
+# --------------------------------------------------------------------------- renaming and moving
+
+
+def _check_free_text(point: dict, doing: str) -> None:
+    if point["location"] not in FREE_TEXT:
+        raise StoreError(f"{shown(point['label'])} is a body-map location (its name and place come from the manual): "
+                         f"only points named by hand can be {doing}; place a new point instead")
+
+
+def _keep_old(conn, point: dict) -> None:
+    conn.execute("INSERT INTO point_changes (point_id, old_location, old_side, old_label, old_view, old_x, old_y, "
+                 "changed_at) VALUES (?,?,?,?,?,?,?,?)",
+                 (point["id"], point["location"], point["side"], point["label"], point["view"], point["x"],
+                  point["y"], now_iso()))
+
+
+def _check_free(store: Store, point: dict, location: str, side: str, label: str) -> None:
+    clash = store.query("SELECT id FROM points WHERE client_id=? AND location=? AND side=? AND label=? AND id<>?",
+                        (point["client_id"], location, side, label, point["id"]))
+    if clash:
+        raise StoreError(f"this client already has a point {shown(label)} ({side}) there (point {clash[0]['id']}): "
+                         "choose another name")
+
+
+def rename_point(store: Store, point_id: int, name: str) -> dict:
+    """Give a free-text point a new name; a side word in it (L/R, left/right, lt/rt) sets the side,
+    else the side stays. Returns the updated row."""
+    point = _point(store, point_id)
+    _check_free_text(point, "renamed")
+    label, side = bodymap.split_side(name or "")
+    if not label:
+        raise StoreError("a point needs a name: type one")
+    if len(label) > 120:
+        raise StoreError(f"a point's name is at most 120 characters, this one has {len(label)}")
+    if side == "mid":
+        side = point["side"]
+    if point["location"] == "custom" and side != point["side"] and point["side"] != "mid":
+        raise StoreError(f"{shown(point['label'])} is placed on the {_side_word(point['side'])} side of the figure: "
+                         f"move it to the {_side_word(side)} side first, or name it without a side")
+    if (label, side) == (point["label"], point["side"]):
+        return point
+    _check_free(store, point, point["location"], side, label)
+    with store.transaction("renaming a point") as conn:
+        _keep_old(conn, point)
+        conn.execute("UPDATE points SET label=?, side=? WHERE id=?", (label, side, point_id))
+    return _point(store, point_id)
+
+
+def move_point(store: Store, point_id: int, view: str, x: float, y: float) -> dict:
+    """Place (or move) a free-text point on the figure at (x, y) of ``view``. The side follows the
+    place; a point whose name gave it a side is refused on the other half (say which). Returns the row."""
+    point = _point(store, point_id)
+    _check_free_text(point, "moved")
+    if view not in ("front", "back"):
+        raise StoreError(f"a point is placed on the 'front' or 'back' view, not {shown(view)}")
+    try:
+        x, y = float(x), float(y)
+    except (TypeError, ValueError):
+        raise StoreError(f"a place on the figure is two numbers from 0 to 1, got {shown(x)}, {shown(y)}") from None
+    if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+        raise StoreError(f"a place on the figure is x, y from 0 to 1, got {x:g}, {y:g}")
+    side = bodymap.side_of(view, x)
+    if point["side"] in bodymap.SIDES and side != point["side"]:
+        if side == "mid":
+            side = point["side"]
+        else:
+            raise StoreError(f"{shown(point['label'])} is on the client's {_side_word(point['side'])} side; that place "
+                             f"is on their {_side_word(side)} side: click its own side, or rename the point first")
+    _check_free(store, point, "custom", side, point["label"])
+    with store.transaction("moving a point") as conn:
+        _keep_old(conn, point)
+        conn.execute("UPDATE points SET location='custom', side=?, view=?, x=?, y=? WHERE id=?",
+                     (side, view, x, y, point_id))
+    return _point(store, point_id)
+
+
+def find_free_point(store: Store, client_id: int, name: str) -> int | None:
+    """The client's free-text point called ``name`` (side parsed as the listener does): by its
+    current name, else by a name it had before a rename (the newest such change). None: no such point."""
+    label, side = bodymap.split_side(name or "")
+    if not label:
+        return None
+    rows = store.query("SELECT id FROM points WHERE client_id=? AND location IN ('unplaced', 'custom') AND label=? "
+                       "AND side=? ORDER BY location='custom' DESC, id", (client_id, label, side))
+    if rows:
+        return rows[0]["id"]
+    rows = store.query("SELECT c.point_id FROM point_changes c JOIN points p ON c.point_id=p.id WHERE p.client_id=? "
+                       "AND c.old_label=? AND c.old_side=? ORDER BY c.id DESC LIMIT 1", (client_id, label, side))
+    return rows[0]["point_id"] if rows else None
+
+
+def point_changes(store: Store, point_id: int) -> list[dict]:
+    return store.query("SELECT * FROM point_changes WHERE point_id=? ORDER BY id", (point_id,))
+
+
+def _side_word(side: str) -> str:
+    return {"L": "left", "R": "right"}.get(side, "midline")

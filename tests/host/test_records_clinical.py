@@ -1,0 +1,162 @@
+"""The clinical record per point: findings, reference site, renaming and moving free-text points."""
+
+import sqlite3
+
+import pytest
+
+from pointdose.records import RecordingListener, Store, StoreError, clinical, history, schema
+from pointdose.records.demo import hold_profile, record, synth_rows
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "records.sqlite")
+    yield s
+    s.close()
+
+
+def test_schema_step_6_adds_findings_changes_and_reference(tmp_path):
+    db = tmp_path / "r.sqlite"
+    con = sqlite3.connect(db, isolation_level=None)
+    schema.migrate(con, upto=5)
+    con.execute("INSERT INTO clients (id, code, role, created_at) VALUES (1, 'OLD', 'client', '2025-01-01')")
+    con.execute("INSERT INTO points (id, client_id, location, side, label, created_at) VALUES "
+                "(1, 1, 'unplaced', 'L', 'upper trap', '2025-01-01')")
+    con.close()
+    with Store(db) as s:
+        assert s.schema_version() == schema.LATEST >= 6
+        assert s.point_row(1)["reference_point_id"] is None
+        assert s.query("SELECT COUNT(*) AS n FROM findings")[0]["n"] == 0
+        assert s.query("SELECT COUNT(*) AS n FROM point_changes")[0]["n"] == 0
+        assert s.integrity_check() == "ok"
+
+
+def test_findings_are_stored_validated_and_read_back(store):
+    cid = store.add_client("F-1")
+    sid = store.start_session(cid)
+    pid = store.point(cid, "upper_trapezius.1", "L")
+    fid = clinical.add_finding(store, pid, sid, "Active", taut_band=True, local_twitch="no",
+                               referred_text="  temple and  behind the eye ", referred_region="head")
+    f = clinical.latest_finding(store, pid, sid)
+    assert f.id == fid and f.kind == "active" and f.taut_band is True and f.local_twitch is False
+    assert f.referred_text == "temple and behind the eye" and f.referred_region == "head"
+    assert "active TrP" in f.short() and "taut band yes" in f.short() and "local twitch no" in f.short()
+    clinical.add_finding(store, pid, sid, "latent", referred_region="upper_trapezius.2:R")
+    newest = clinical.latest_finding(store, pid)
+    assert newest.kind == "latent" and newest.taut_band is None
+    assert "not examined" in newest.short() and "Upper trapezius TrP2 (R)" in newest.short()
+    assert len(clinical.findings(store, point_id=pid)) == 2
+    for bad, match in (({"kind": "maybe"}, "active, latent, none"),
+                       ({"kind": "active", "taut_band": "perhaps"}, "yes, no or not examined"),
+                       ({"kind": "active", "referred_region": "elbow"}, "neither a body-map location"),
+                       ({"kind": "active", "referred_region": "upper_trapezius.1:X"}, "L, R or mid")):
+        kind = bad.pop("kind")
+        with pytest.raises(StoreError, match=match):
+            clinical.add_finding(store, pid, sid, kind, **bad)
+    other = store.add_client("F-2")
+    with pytest.raises(StoreError, match="different clients"):
+        clinical.add_finding(store, store.point(other, "upper_trapezius.1", "L"), sid, "none")
+    assert len(clinical.findings(store, point_id=pid)) == 2  # nothing half-written
+
+
+def test_reference_site_same_client_not_itself(store):
+    cid = store.add_client("R-1")
+    a = store.point(cid, "upper_trapezius.1", "L")
+    b = store.point(cid, "upper_trapezius.1", "R")
+    clinical.set_reference(store, a, b)
+    assert clinical.reference(store, a)["id"] == b
+    with pytest.raises(StoreError, match="its own reference"):
+        clinical.set_reference(store, a, a)
+    other = store.point(store.add_client("R-2"), "upper_trapezius.1", "L")
+    with pytest.raises(StoreError, match="another client"):
+        clinical.set_reference(store, a, other)
+    clinical.set_reference(store, a, None)
+    assert clinical.reference(store, a) is None
+
+
+def _treat(store, cid, point_name, when, ppt):
+    sid = store.start_session(cid, started_at=when)
+    listener = RecordingListener(store, session_id=sid, autoflush=False)
+    rows = synth_rows(hold_profile(0.8 * ppt, hold_s=10.0), 50.0, seed=1)
+    record(listener, point_name, rows, events=[(float(rows["t_s"][0]), "ppt", {"kpa": ppt, "stage": "before",
+                                                                            "ramp_kpa_s": 50.0})])
+    listener.close()
+    return sid
+
+
+def test_renaming_and_moving_a_free_text_point_keeps_its_history(store):
+    cid = store.add_client("M-1")
+    _treat(store, cid, "upper trap L", "2025-03-01T10:00:00+00:00", 200.0)
+    pid = store.find_point(cid, "upper trap L")
+    row = store.point_row(pid)
+    assert (row["location"], row["side"], row["label"]) == ("unplaced", "L", "upper trap")
+    clinical.rename_point(store, pid, "upper trapezius, lateral L")
+    # placed on the patient's left: in the back view that is the viewer's left half
+    moved = clinical.move_point(store, pid, "back", 0.40, 0.17)
+    assert (moved["location"], moved["side"], moved["label"], moved["view"]) == \
+        ("custom", "L", "upper trapezius, lateral", "back")
+    # the next session under the new name lands on the same point, and history has both
+    _treat(store, cid, "upper trapezius, lateral L", "2025-03-08T10:00:00+00:00", 230.0)
+    assert store.find_point(cid, "upper trapezius, lateral L") == pid
+    ph = history.point_history(store, pid)
+    assert [e.ppt_before_kpa for e in ph.entries] == [200.0, 230.0]
+    changes = clinical.point_changes(store, pid)
+    assert [(c["old_location"], c["old_label"]) for c in changes] == \
+        [("unplaced", "upper trap"), ("unplaced", "upper trapezius, lateral")]
+
+
+def test_moving_and_renaming_refusals(store):
+    cid = store.add_client("M-2")
+    body = store.point(cid, "upper_trapezius.1", "L")
+    with pytest.raises(StoreError, match="body-map location"):
+        clinical.rename_point(store, body, "x")
+    with pytest.raises(StoreError, match="body-map location"):
+        clinical.move_point(store, body, "back", 0.4, 0.2)
+    left = store.point(cid, "unplaced", "L", label="rhomboid")
+    with pytest.raises(StoreError, match="right side"):
+        clinical.move_point(store, left, "back", 0.7, 0.3)  # viewer's right in the back view = patient's right
+    with pytest.raises(StoreError, match="from 0 to 1"):
+        clinical.move_point(store, left, "back", 1.4, 0.3)
+    with pytest.raises(StoreError, match="'front' or 'back'"):
+        clinical.move_point(store, left, "side", 0.4, 0.3)
+    store.point(cid, "unplaced", "L", label="levator")
+    with pytest.raises(StoreError, match="already has a point"):
+        clinical.rename_point(store, left, "levator L")
+    with pytest.raises(StoreError, match="needs a name"):
+        clinical.rename_point(store, left, "   ")
+    clinical.move_point(store, left, "back", 0.3, 0.3)
+    with pytest.raises(StoreError, match="move it to the right side first"):
+        clinical.rename_point(store, left, "rhomboid R")
+    assert store.point_row(left)["label"] == "rhomboid"
+
+
+def test_the_old_name_still_finds_a_renamed_point(store):
+    cid = store.add_client("M-3")
+    _treat(store, cid, "rhomboid R", "2025-03-01T10:00:00+00:00", 180.0)
+    pid = store.find_point(cid, "rhomboid R")
+    clinical.rename_point(store, pid, "rhomboid major R")
+    _treat(store, cid, "rhomboid R", "2025-03-08T10:00:00+00:00", 190.0)  # a terminal user typing the old name
+    assert [a["point_id"] for a in store.applications(client_id=cid)] == [pid, pid]
+    assert clinical.find_free_point(store, cid, "nothing like it") is None
+
+
+def test_export_import_carries_findings_renames_and_reference(store, tmp_path):
+    from pointdose.records.exporting import export_client, import_client
+
+    cid = store.add_client("X-1")
+    sid = _treat(store, cid, "upper trap L", "2025-03-01T10:00:00+00:00", 200.0)
+    pid = store.find_point(cid, "upper trap L")
+    clinical.rename_point(store, pid, "upper trapezius L")
+    ref = store.point(cid, "upper_trapezius.1", "R")
+    clinical.set_reference(store, pid, ref)
+    clinical.add_finding(store, pid, sid, "active", taut_band=1, local_twitch=0, referred_text="temple",
+                         referred_region="head")
+    files = export_client(store, "X-1", tmp_path / "out", formats=["json"])
+    with Store(tmp_path / "b.sqlite") as target:
+        new = import_client(target, files[0])
+        new_pid = target.find_point(new, "upper trapezius L")
+        assert clinical.reference(target, new_pid)["label"] == "Upper trapezius TrP1"
+        f = clinical.latest_finding(target, new_pid)
+        assert (f.kind, f.taut_band, f.local_twitch, f.referred_text, f.referred_region) == \
+            ("active", True, False, "temple", "head")
+        assert [c["old_label"] for c in clinical.point_changes(target, new_pid)] == ["upper trap"]
