@@ -70,6 +70,31 @@ def test_terminal_wizard_then_verify_and_drift_on_the_simulated_device(tmp_path)
     assert len(again.drift_checks) == 1 and again.drift_checks[0]["duration_s"] >= 10
 
 
+def test_terminal_wizard_says_how_to_press_the_simulated_device_and_sim_applies_it(tmp_path):
+    """No hardware: `run --sim` says at each step what to type, and `sim` alone applies the suggested
+    force (evenly spaced to 40 N with 3 loads), so the whole calibration runs from typed lines."""
+    from pointdose.calibration.wizard import SIM_TOP_N
+
+    env = {**os.environ, "POINTDOSE_DATA_DIR": str(tmp_path)}
+    loads = [round(SIM_TOP_N * k / 3, 1) for k in (1, 2, 3)]
+    script = ["sim"] + [x for f in loads + loads[1::-1] for x in ("sim", kg(f))] + ["sim"]
+    proc = run_cli(["run", "--sim", "--loads", "3", "--hold-s", "0.6", "--step-timeout", "30"],
+                   "\n".join(script) + "\n", env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "This is the simulated device: nothing presses it" in out
+    assert "(simulated device: type !sim force 0 (or sim) to unload it)" in out
+    assert f"type !sim force {loads[1]:g} (or sim) to press it with {loads[1]:g} N, then the reference " \
+           f"{loads[1] / N_PER_KGF:.4g} kg" in out
+    assert out.count("device: force=") == 7  # every step's force was sent by `sim`
+    record = HostCache(tmp_path / "calibrations").latest("53494d30303031")
+    assert record.full_scale_n == pytest.approx(SIM_TOP_N, rel=1e-3)
+    assert record.model.counts_per_n == pytest.approx(14000, rel=2e-3)
+    # a force the simulated sensor does not take is one line, and the wizard goes on
+    proc = run_cli(["run", "--sim", "--loads", "3", "--hold-s", "0.6", "--step-timeout", "30"], "sim 5000\nquit\n", env)
+    assert "is not a force the simulated sensor takes" in proc.stdout and "Traceback" not in proc.stderr
+
+
 def test_cli_wizard_refuses_a_misread_scale_and_keeps_the_points(tmp_path):
     env = {**os.environ, "POINTDOSE_DATA_DIR": str(tmp_path)}
     script = ["!sim force 0", "!sim force 10", kg(10), "!sim force 30", kg(30), "!sim force 50", kg(55),
@@ -151,3 +176,12 @@ def test_calibration_is_kept_across_a_restart_and_refused_for_another_configurat
         assert loaded.record is None and loaded.candidate is not None and loaded.candidate.id == record.id
         assert "another configuration" in loaded.assessment.refusal and "hx711" in loaded.assessment.refusal
     assert json.loads(record.to_blob())["id"] == record.id
+
+
+def test_an_uncalibrated_device_reads_error_unknown(tmp_path):
+    """`calibrate show` on a device never calibrated here says so in the records' words (the PDF report
+    says the same: pointdose.records.calib.stated_error), never as if its error were zero."""
+    env = {**os.environ, "POINTDOSE_DATA_DIR": str(tmp_path)}
+    proc = run_cli(["show", "--sim"], "", env)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stdout.startswith("uncalibrated: error unknown (values use the device's factory scale")

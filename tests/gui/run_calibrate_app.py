@@ -3,7 +3,9 @@
 ``python run_calibrate_app.py PNG REPORT [--refuse]``: the script presses the simulated sensor
 (``sim force``), types the scale readings into the panel, and when the calibration is saved takes a
 screenshot of the tab and quits. With ``--refuse`` it types readings that disagree with the sensor
-(a 10 % error at the top load) so the calibration must be refused. ``POINTDOSE_DATA_DIR`` is set by
+(a 10 % error at the top load) so the calibration must be refused. With ``--buttons`` the app's demo
+presses are on (as ``pointdose app --sim``) and the script presses the sensor only through the tab's
+own "Apply" button with the load it suggests, as a user without hardware would. ``POINTDOSE_DATA_DIR`` is set by
 the test (the host cache goes there). A separate process per run: DearPyGui keeps one context per
 process.
 """
@@ -30,7 +32,9 @@ TIMEOUT_S = 90.0
 
 
 class Script:
-    def __init__(self, panel: CalibratePanel, png: str, refuse: bool):
+    def __init__(self, panel: CalibratePanel, png: str, refuse: bool, buttons: bool = False):
+        self.buttons = buttons
+        self.applied: list[float] = []
         self.panel = panel
         self.png = png
         self.refuse = refuse
@@ -49,6 +53,11 @@ class Script:
         return 0.0
 
     def press(self, ctx, newtons: float) -> None:
+        if self.buttons:  # the tab's own row: its box holds the step's suggested load; "Apply" sends it
+            newtons = float(dpg.get_value(TAGS.sim_force))
+            self.applied.append(round(newtons, 3))
+            self.panel._on_sim_apply()
+            return
         ctx.controller.submit("sim", lambda link: link.command(f"sim force {newtons:g}"))
 
     def __call__(self, ctx) -> None:
@@ -69,6 +78,7 @@ class Script:
                                               criterion=StabilityCriterion(hold_s=1.0),
                                               raw_limits=(-8388608, 8388607)))
             self.stage = "wizard"
+            self.report["demo_running_before"] = getattr(ctx.controller, "sim_demo_running", None)
             return
         if self.stage == "wizard":
             wiz = panel.wizard
@@ -77,10 +87,11 @@ class Script:
                 key = (item.step, item.index)
                 if key != self.last_key:
                     self.last_key = key
+                    self.report.setdefault("demo_running_during", []).append(ctx.controller.sim_demo_running)
                     self.press(ctx, self.force_for(item.step, item.index))
                 if wiz.capture is not None and wiz.needs_entry and key not in self.typed:
                     self.typed.add(key)
-                    force = self.force_for(item.step, item.index)
+                    force = self.applied[-1] if self.buttons else self.force_for(item.step, item.index)
                     if self.refuse and force == LOADS_N[-1]:
                         force *= 1.10  # the "scale" reads 10 % more than the sensor feels
                     # what a kitchen scale would show, in kg, typed into the entry box
@@ -124,14 +135,19 @@ class Script:
             "record_source": loaded.source if loaded else None,
             "model_record_id": getattr(ctx.model.calibration_record, "id", None),
             "readout_unit": ctx.frame.readout_unit if ctx.frame else None,
+            "applied": self.applied,
+            "demo_running_after": ctx.controller.sim_demo_running,
+            "sim_row_shown": dpg.is_item_shown(TAGS.sim_row),
+            "sim_note": dpg.get_value(TAGS.sim_note),
         })
 
 
 def main(argv: list[str]) -> int:
     png, report_path = argv[0], argv[1]
     refuse = "--refuse" in argv
+    buttons = "--buttons" in argv
     panel = CalibratePanel()
-    script = Script(panel, png, refuse)
+    script = Script(panel, png, refuse, buttons)
     original_update = panel.update
 
     def update(ctx):
@@ -142,7 +158,7 @@ def main(argv: list[str]) -> int:
     panels_mod.load_panels = lambda: [panel]
     # run_app imports load_panels from the package when it is called, so the patch above takes effect
 
-    controller = Controller(force_sim=True, sim_demo=False)
+    controller = Controller(force_sim=True, sim_demo=buttons)
     stats = run_app(controller, seconds=None, max_fps=60)
     script.report["frames"] = stats["frames"]
     Path(report_path).write_text(json.dumps(script.report, indent=2))

@@ -60,3 +60,33 @@ def test_calibration_wizard_in_the_app_on_the_simulated_device(tmp_path):
     below = tab[green_rows.max():, :, :3]
     white_rows = np.flatnonzero((below.min(axis=2) > 200).sum(axis=1) > 30)
     assert white_rows.size > 40, "the per-point table is missing"
+
+
+@needs_display
+def test_calibration_without_hardware_demo_paused_and_the_tab_presses_the_simulated_device(tmp_path):
+    """`pointdose app --sim` as shipped: the demo presses are on. Starting the wizard pauses them (a
+    press under way is cut to 0 N), every step's load is put on through the tab's own "Apply" button
+    with the load it suggests, the calibration is accepted, and the demo presses come back after."""
+    why = sim_available()
+    if why:
+        pytest.skip(f"the simulated device is not available ({why})")
+    from pointdose.calibration.wizard import SIM_TOP_N
+
+    png, report_path = tmp_path / "calibrate.png", tmp_path / "report.json"
+    env = {**os.environ, "POINTDOSE_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.run([sys.executable, str(HERE / "run_calibrate_app.py"), str(png), str(report_path), "--buttons"],
+                          capture_output=True, text=True, timeout=150, env=env, cwd=str(tmp_path))
+    report = json.loads(report_path.read_text()) if report_path.is_file() else {}
+    assert proc.returncode == 0, f"{report}\n{proc.stdout}\n{proc.stderr}"
+    assert report["demo_running_before"] is True  # the demo was pressing when the wizard started
+    assert report["demo_running_during"] and not any(report["demo_running_during"])
+    assert report["demo_running_after"] is True
+    loads = [round(SIM_TOP_N * k / 3, 1) for k in (1, 2, 3)]
+    assert report["applied"] == [0.0, *loads, loads[1], loads[0], 0.0]  # the suggested loads, in the wizard's order
+    assert report["step"] == "done" and report["max_error_n"] < 0.05
+    assert report["sim_row_shown"] and "demo presses" in report["sim_note"]
+    record = json.loads(next((tmp_path / "data" / "calibrations").rglob(f"{report['record_id']}.json")).read_text())
+    assert max(p["force_n"] for p in record["points"]) == pytest.approx(SIM_TOP_N, rel=2e-3)
+    img = read_png(png)
+    green_rows = np.flatnonzero(colour_mask(img[:, TAB_X0:], GREEN, tol=30).sum(axis=1) > 20)
+    assert green_rows.size >= 8, "the green 'Accepted' verdict is not on screen"

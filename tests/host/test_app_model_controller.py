@@ -193,3 +193,48 @@ def test_a_board_that_does_not_answer_is_skipped_for_the_next():
     assert wait_for(lambda: c.status().phase == "connected")
     assert c.status().port == "/dev/ttyACM0" and sims == [] and c.fatal_error is None
     c.close()
+
+
+def test_calibration_pauses_the_demo_presses_and_sets_the_simulated_force():
+    """The demo presses the simulated device every 10 s; a pause (the Calibrate tab while its wizard
+    runs) cuts a press short at once, no demo press follows until resumed, and request_sim_force
+    sends the firmware's `sim force N RAMP_S` on the worker. A board gets no sim commands."""
+    commands = []
+
+    class SimLink(Link):
+        def command(self, text, timeout=None):
+            self._log(text)
+            commands.append(text)
+
+    c, _ = make(open_link=SimLink, sim_demo=True)
+    c.start()
+    assert wait_for(lambda: any(x.startswith("sim profile") for x in commands))  # the first demo press
+    assert c.sim_demo_running
+    c.pause_sim_demo("calibration")
+    assert not c.sim_demo_running
+    assert wait_for(lambda: commands[-1] == "sim force 0 0")  # the press under way is cut short
+    assert c.request_sim_force(26.7)
+    assert wait_for(lambda: commands[-1] == "sim force 26.7 0.5")
+    assert not c.request_sim_force(5000.0) and "not a force the simulated sensor takes" in c.status().error
+    c._next_demo = 0.0  # a demo press would be due now: still none while paused
+    time.sleep(0.6)
+    assert not any(x.startswith("sim profile") for x in commands[commands.index("sim force 0 0"):])
+    c.pause_sim_demo("drift")
+    c.resume_sim_demo("calibration")
+    assert not c.sim_demo_running  # still held by the other owner
+    c.resume_sim_demo("drift")
+    assert c.sim_demo_running
+    c._next_demo = 0.0
+    assert wait_for(lambda: commands[-1].startswith("sim profile"))
+    assert set(c.status().link.thread_names) == {"pointdose-controller"}
+    c.close()
+
+    board, _ = make(find_boards=lambda: [BoardChoice("/dev/ttyACM0", "Pico")], open_link=SimLink, sim_demo=True)
+    board.start()
+    assert wait_for(lambda: board.status().phase == "connected")
+    n = len(commands)
+    assert not board.request_sim_force(10.0)
+    board.pause_sim_demo("calibration")
+    time.sleep(0.3)
+    assert len(commands) == n
+    board.close()

@@ -15,6 +15,10 @@ Choosing the source:
 
 On the simulated device, ``sim_demo`` makes the controller press it every 10 s (the firmware's
 ``sim profile`` command), so a first look without hardware shows a press, a hold and a release.
+Whatever needs the sensor left alone (the calibration wizard, a verification, the zero-drift
+check) pauses the demo presses while it runs (:meth:`Controller.pause_sim_demo`), and may set the
+simulated force itself (:meth:`Controller.request_sim_force`: the firmware's ``sim force N``), so a
+calibration reaches steady readings without hardware.
 
 The three actions (find boards, open a link, start the simulator) are injectable so tests can
 hand in fakes; the defaults use :mod:`pointdose.link` and :mod:`pointdose.sim`.
@@ -35,6 +39,7 @@ from pointdose.errors import UserError
 # Demo presses on the simulated device: ramp to 25 N (250 kPa on 1 cm²) in 2 s, hold, release by 7 s.
 DEMO_PROFILE = "sim profile 2:25,4:27,6:25,7:0"
 DEMO_PERIOD_S = 10.0
+SIM_FORCE_RAMP_S = 0.5  # request_sim_force: a half-second ramp, as a hand would put a load on
 COMMAND_ERROR_S = 8.0  # how long a failed command's message stays up
 
 
@@ -111,6 +116,7 @@ class Controller:
         self._autostart = autostart_stream
         self._sim_demo = sim_demo
         self._next_demo = 0.0
+        self._demo_paused_by: set[str] = set()
         self._error_until = 0.0
         self._jobs: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
@@ -125,6 +131,40 @@ class Controller:
     def stop_sim_demo(self) -> None:
         """Stop the demo presses on the simulated device (a session or drill now drives it)."""
         self._sim_demo = False
+
+    def pause_sim_demo(self, owner: str) -> None:
+        """No demo press while ``owner`` (e.g. "calibration") needs the sensor alone; a press under
+        way is cut short (the force goes to 0 at once). :meth:`resume_sim_demo` ends the pause."""
+        first = not self._demo_paused_by
+        self._demo_paused_by.add(owner)
+        if first and self._sim_demo and self.status().simulated:
+            self.request_sim_force(0.0, ramp_s=0.0)
+
+    def resume_sim_demo(self, owner: str) -> None:
+        self._demo_paused_by.discard(owner)
+        if not self._demo_paused_by:
+            self._next_demo = time.monotonic() + DEMO_PERIOD_S  # not at once: the user just finished
+
+    @property
+    def sim_demo_running(self) -> bool:
+        """The demo presses are on now (simulated device, not stopped, not paused)."""
+        return self._sim_demo and not self._demo_paused_by and self.status().simulated
+
+    def request_sim_force(self, newtons: float, ramp_s: float = SIM_FORCE_RAMP_S) -> bool:
+        """Press the simulated device with ``newtons`` (the firmware's ``sim force N RAMP_S``), held
+        until changed. False (nothing sent) when the device is not simulated or the value is not a
+        force the simulated sensor takes (-1000…1000 N, docs/firmware.md)."""
+        from pointdose.calibration.wizard import sim_force_command
+
+        if not self.status().simulated:
+            return False
+        try:
+            command = sim_force_command(newtons, ramp_s)
+        except UserError as exc:
+            self._command_error(str(exc))
+            return False
+        self._submit(f"Simulated device: {float(newtons):g} N…", lambda link: link.command(command))
+        return True
 
     def status(self) -> SourceStatus:
         with self._lock:
@@ -215,6 +255,8 @@ class Controller:
         """On the simulated device, press it now and then so the trace shows what a press looks like."""
         status = self.status()
         if not (self._sim_demo and status.simulated and status.link is not None) or self._closed.is_set():
+            return
+        if self._demo_paused_by:
             return
         now = time.monotonic()
         if now < self._next_demo:

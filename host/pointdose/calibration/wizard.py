@@ -469,6 +469,57 @@ class CalibrationWizard:
         return f"{act}. When the reading is steady it is recorded; then type {REFERENCES[ref][1]} in {unit}."
 
 
+# --------------------------------------------------------------------------- without hardware
+
+SIM_TOP_N = 40.0  # a setting: the simulated device's suggested top load (thumb forces reach 90–130 N, domain notes)
+SIM_FORCE_RANGE_N = (-1000.0, 1000.0)  # the simulated sensor's `sim force` range (docs/firmware.md)
+
+
+def sim_force_command(newtons: float, ramp_s: float = 0.0) -> str:
+    """The firmware command that sets the simulated device's force (``sim force N RAMP_S``,
+    docs/firmware.md); UserError when it is not a force the simulated sensor takes."""
+    try:
+        n, ramp = float(newtons), float(ramp_s)
+    except (TypeError, ValueError):
+        raise UserError(f"{newtons!r} is not a force: give newtons, e.g. 20") from None
+    lo, hi = SIM_FORCE_RANGE_N
+    if not (math.isfinite(n) and lo <= n <= hi):
+        raise UserError(f"{newtons!r} N is not a force the simulated sensor takes: give {lo:g} to {hi:g} N")
+    if not (math.isfinite(ramp) and 0.0 <= ramp <= 60.0):
+        raise UserError(f"a ramp of {ramp_s!r} s: give 0 to 60 s")
+    return f"sim force {n:g} {ramp:g}"
+
+
+def sim_suggestion_n(wiz: "CalibrationWizard", top_n: float | None = None) -> float | None:
+    """The force (N) to put on the simulated device for the wizard's current step: 0 for the zeros,
+    evenly spaced loads up to ``top_n`` (the wizard's own top load if set, else SIM_TOP_N) going up,
+    the same loads coming down; None when the step needs none (finished, FSR conditioning)."""
+    item = wiz.item
+    if item is None or item.step == Step.CONDITION:
+        return None
+    if item.step in (Step.ZERO, Step.END_ZERO):
+        return 0.0
+    s = wiz.settings
+    if top_n is None:
+        top_n = units.reference_to_n(s.top_load, s.unit_key) if s.top_load else SIM_TOP_N
+    n = int(s.n_loads)
+    k = item.index if item.step == Step.LOAD else n - item.index
+    return round(top_n * k / n, 1)
+
+
+def sim_hint(wiz: "CalibrationWizard", top_n: float | None = None) -> str:
+    """One line for the terminal on the simulated device: what to type for this step."""
+    force = sim_suggestion_n(wiz, top_n)
+    if force is None:
+        return ""
+    if wiz.step in (Step.ZERO, Step.END_ZERO):
+        return "simulated device: type !sim force 0 (or sim) to unload it"
+    unit = wiz.settings.unit_key
+    ref = units.n_to_reference(force, unit)
+    return (f"simulated device: type !sim force {force:g} (or sim) to press it with {force:g} N, "
+            f"then the reference {ref:.4g} {unit}")
+
+
 class _PressCounter:
     """Counts presses (up past 60 % of the largest excursion seen, back below 20 %) for conditioning."""
 

@@ -15,6 +15,10 @@ starting with ``!`` is sent to the device as a command (``!sim force 20`` presse
 sensor). After a ``!`` line or a reference, input waits until the step's reading is recorded, so a
 script gives each step its lines in order: ``!sim force 0`` for the zero, then ``!sim force 20`` and
 ``2.04`` for a load, and so on.
+
+On the simulated device nothing presses the sensor, so ``run`` says at each step what to type
+(:func:`pointdose.calibration.wizard.sim_hint`), and ``sim`` alone applies the suggested force
+(``sim 25`` applies 25 N): the same as the Calibrate tab's "Apply" button.
 """
 
 from __future__ import annotations
@@ -330,6 +334,9 @@ def cmd_run(args) -> int:
         _say(f"Calibrating device {uid}: {config.describe()}, model {model}, reference "
              f"{args.reference} read in {settings.unit_key}.")
         _say(f"Steady means: {settings.criterion.describe()}.")
+        if _simulated(info):
+            _say("This is the simulated device: nothing presses it. Set its force with `sim N` (N newtons; `sim` "
+                 "alone applies the suggested force) or `!sim force N`, then type the reference as for a real load.")
         try:
             _drive_wizard(wiz, link, args)
         except BaseException:
@@ -353,8 +360,36 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _simulated(info) -> bool:
+    """The firmware's simulated sensor (``sim``, ``sim-hx711``): it takes ``sim force N``."""
+    return str(info.sensor or "").startswith("sim")
+
+
+def _sim_line(wiz, link, line: str) -> bool:
+    """``sim`` / ``sim N`` on the simulated device: set its force (the suggested one, or N newtons).
+    True when the line was one (sent or refused with a reason)."""
+    from pointdose.calibration.wizard import sim_force_command, sim_suggestion_n
+
+    words = line.split()
+    if not words or words[0].lower() != "sim" or len(words) > 2:
+        return False
+    force = sim_suggestion_n(wiz) if len(words) == 1 else words[1]
+    if force is None:
+        _say("  nothing to apply in this step")
+        return True
+    try:
+        command = sim_force_command(force, 0.5)
+    except UserError as exc:
+        _say(f"  {exc}")
+        return True
+    _device_command(link, "!" + command)
+    return True
+
+
 def _drive_wizard(wiz, link, args) -> None:
-    from pointdose.calibration.wizard import Step
+    from pointdose.calibration.wizard import Step, sim_hint
+
+    simulated = _simulated(device_info(link))
 
     inp = _Input()
     samples = _Samples(link)
@@ -387,6 +422,9 @@ def _drive_wizard(wiz, link, args) -> None:
         if text != shown_instruction:
             shown_instruction = text
             _say(text)
+            hint = sim_hint(wiz) if simulated and not view.captured else ""
+            if hint:
+                _say(f"  ({hint})")
         status = (view.message or (view.stability.text if view.stability and not view.captured else ""))
         now = time.monotonic()
         if status and status != shown_status and now - last_status_t > 1.0:
@@ -412,6 +450,8 @@ def _drive_wizard(wiz, link, args) -> None:
         word = line.lower()
         if line.startswith("!"):
             _device_command(link, line)
+            step_input = True
+        elif simulated and _sim_line(wiz, link, line):
             step_input = True
         elif word in ("quit", "cancel", "q"):
             wiz.cancel()
@@ -457,6 +497,10 @@ def cmd_show(args) -> int:
             if record is not None:
                 print(record.describe())
                 print(f"  kept on     {'the device' if loaded.source == 'device' else 'this computer'}")
+            else:  # the wording of the records and the PDF report (pointdose.records.calib.stated_error)
+                factory = device_info(session.link).factory_scale is not None
+                print("uncalibrated: error unknown" + (" (values use the device's factory scale, never checked "
+                                                       "against a reference)" if factory else ""))
             for message in loaded.messages:
                 print(f"warning: {message}")
         if record is None or not loaded.assessment.usable:

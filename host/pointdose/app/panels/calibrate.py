@@ -6,6 +6,10 @@ Device I/O (reading/writing the stored calibration, taring) goes through ``contr
 runs on the controller's worker thread; results come back through plain attributes that
 :meth:`CalibratePanel.update` picks up on the render thread.
 
+Without hardware (the simulated device), the controller's demo presses pause while the wizard, a
+verification or the drift check runs, and a row sets the simulated force (``sim force N``): the
+wizard's suggested load for the step, or any other, so each step reaches a steady reading.
+
 At connect the panel also loads the device's calibration (device flash first, then this
 computer's copy), tells the model to show values through it, and shows a notice at the bottom
 left when something needs the user: no calibration, an old one, one made for another
@@ -81,6 +85,11 @@ class CalTags:
     notice_text: str = "pd.cal.notice_text"
     notice_action: str = "pd.cal.notice_action"
     notice_ok: str = "pd.cal.notice_ok"
+    sim_row: str = "pd.cal.sim_row"
+    sim_force: str = "pd.cal.sim_force"
+    sim_apply: str = "pd.cal.sim_apply"
+    sim_unload: str = "pd.cal.sim_unload"
+    sim_note: str = "pd.cal.sim_note"
 
 
 TAGS = CalTags()
@@ -116,6 +125,8 @@ class CalibratePanel(Panel):
         self._notice_dismissed: set[str] = set()
         self.max_age_days = DEFAULT_MAX_AGE_DAYS
         self.thumb = False
+        self._demo_paused = False
+        self._suggested_key = None
 
     # ------------------------------------------------------------------ build
     def build(self, ctx: PanelContext) -> None:
@@ -137,6 +148,14 @@ class CalibratePanel(Panel):
                                                        if ctx.model else "1 cm² probe"),
                               callback=self._on_probe)
             dpg.add_text("", tag=TAGS.thumb_note, wrap=_wrap(), color=view.CYAN, show=False)
+            with dpg.group(tag=TAGS.sim_row, show=False):
+                with dpg.group(horizontal=True):
+                    dpg.add_text("Simulated device: press it with", color=view.AMBER)
+                    dpg.add_input_float(tag=TAGS.sim_force, default_value=0.0, width=110, step=0, format="%.1f N",
+                                        on_enter=True, callback=self._on_sim_apply)
+                    dpg.add_button(label="Apply", tag=TAGS.sim_apply, callback=self._on_sim_apply)
+                    dpg.add_button(label="Unload (0 N)", tag=TAGS.sim_unload, callback=lambda: self.apply_sim_force(0.0))
+                dpg.add_text("", tag=TAGS.sim_note, wrap=_wrap(), color=view.GREY)
             dpg.add_separator()
 
             self._heading("Calibrate")
@@ -228,10 +247,35 @@ class CalibratePanel(Panel):
             self._apply_saved(ctx)
         if link is not None:
             self._feed(ctx, link, info)
+        self._hold_demo(ctx)
         self._show(ctx, info)
 
     def close(self) -> None:
         self.wizard = None
+
+    # ------------------------------------------------------------------ without hardware
+    def busy(self) -> bool:
+        """The wizard, a verification or the drift check is running: the sensor must be left to it."""
+        return ((self.wizard is not None and not self.wizard.finished)
+                or (self.verification is not None and self.verification.result is None)
+                or (self.drift is not None and self.drift.result is None))
+
+    def _hold_demo(self, ctx) -> None:
+        """Pause the controller's demo presses while the sensor is the calibration's (and only then)."""
+        busy = self.busy()
+        if busy != self._demo_paused and ctx.controller is not None and hasattr(ctx.controller, "pause_sim_demo"):
+            (ctx.controller.pause_sim_demo if busy else ctx.controller.resume_sim_demo)("calibration")
+            self._demo_paused = busy
+
+    def apply_sim_force(self, newtons: float) -> bool:
+        """Press the simulated device with ``newtons`` (the "Apply" button); False when not simulated."""
+        controller = self.ctx.controller if self.ctx else None
+        if controller is None or not hasattr(controller, "request_sim_force"):
+            return False
+        return controller.request_sim_force(float(newtons))
+
+    def _on_sim_apply(self, *_):
+        self.apply_sim_force(float(dpg.get_value(TAGS.sim_force)))
 
     # ------------------------------------------------------------------ link and loading
     def _config(self, info: DeviceInfo) -> SensorConfig:
@@ -538,11 +582,37 @@ class CalibratePanel(Panel):
             ctx.model.set_unit("N")
             dpg.set_value(view.TAGS.unit_combo, view._symbol("N"))
         self._show_status(ctx, info)
+        self._show_sim(ctx)
         self._show_wizard()
         self._show_checks()
         thumb_note = units.THUMB_NOTE if self.thumb else ""
         self._set(TAGS.thumb_note, view._text(thumb_note))
         self._conf(TAGS.thumb_note, show=bool(thumb_note))
+
+    def _show_sim(self, ctx) -> None:
+        from pointdose.calibration.wizard import sim_suggestion_n
+
+        status = ctx.controller.status() if ctx.controller is not None else None
+        simulated = bool(status is not None and status.simulated and status.link is not None)
+        self._conf(TAGS.sim_row, show=simulated)
+        if not simulated:
+            return
+        wiz = self.wizard
+        running = wiz is not None and not wiz.finished
+        key = (id(wiz), wiz.item) if running else None
+        if key != self._suggested_key:  # a new step: its suggested load goes in the box (the user may change it)
+            self._suggested_key = key
+            force = sim_suggestion_n(wiz) if running else None
+            if force is not None:
+                dpg.set_value(TAGS.sim_force, force)
+        if running:
+            note = ("No hardware: set the force for this step, wait for a steady reading, then type the reference "
+                    "(1 kg = 9.807 N). The demo presses are paused while calibrating.")
+        elif self.busy():
+            note = "The demo presses are paused while the check runs."
+        else:
+            note = "No hardware: set a force to try the checks; the demo presses resume after calibrating."
+        self._set(TAGS.sim_note, view._text(note))
 
     def _show_status(self, ctx, info: DeviceInfo) -> None:
         loaded = self._loaded
@@ -560,9 +630,10 @@ class CalibratePanel(Panel):
                           f"stated error ±{_n(rec.stated_error_n)} N ({_pct(rec.stated_error_pct_fs)} % of full scale)"
                           f"{hyst} · {rec.config.describe()}.")
             elif ctx.model.scale_for(info).calibrated:
-                status = "Not calibrated here: values use the device's factory scale, whose error is unknown."
+                status = ("Uncalibrated: error unknown. Values use the device's factory scale, never checked "
+                          "against a reference here.")
             else:
-                status = "Not calibrated: the app shows raw counts."
+                status = "Uncalibrated: error unknown. The app shows raw counts."
             warn = "\n".join(f"• {_sentence(m)}" for m in loaded.messages)
             if self.saved_message:
                 status += "\n" + self.saved_message
