@@ -160,3 +160,103 @@ def test_export_import_carries_findings_renames_and_reference(store, tmp_path):
         assert (f.kind, f.taut_band, f.local_twitch, f.referred_text, f.referred_region) == \
             ("active", True, False, "temple", "head")
         assert [c["old_label"] for c in clinical.point_changes(target, new_pid)] == ["upper trap"]
+
+
+def _ppt(store, pid, sid, trials, *, ramp=50.0, area=1.0, stage="before"):
+    return store.add_ppt(pid, sid, sum(trials) / len(trials), probe_area_cm2=area, ramp_kpa_s=ramp, stage=stage,
+                         repeats=list(trials))
+
+
+def test_asymmetry_left_right_difference_and_ratio(store):
+    cid = store.add_client("A-1")
+    s1 = store.start_session(cid, started_at="2025-04-01T10:00:00+00:00")
+    l_ = store.point(cid, "upper_trapezius.1", "L")
+    r_ = store.point(cid, "upper_trapezius.1", "R")
+    gl, gr = store.point(cid, "gastrocnemius.1", "L"), store.point(cid, "gastrocnemius.1", "R")
+    only_left = store.point(cid, "infraspinatus.1", "L")
+    fl, fr = store.point(cid, "unplaced", "L", label="deltoid"), store.point(cid, "unplaced", "R", label="deltoid")
+    _ppt(store, l_, s1, [200, 210, 220])  # mean 210
+    _ppt(store, r_, s1, [290, 300, 310])  # mean 300
+    _ppt(store, gl, s1, [400], ramp=50.0)
+    _ppt(store, gr, s1, [420], ramp=98.0)  # another ramp: not compared
+    _ppt(store, only_left, s1, [300])
+    _ppt(store, fl, s1, [350])
+    _ppt(store, fr, s1, [350])
+    rows = {a.site: a for a in clinical.asymmetry(store, cid, s1)}
+    assert len(rows) == 3 and "Upper trapezius TrP1" in rows and "deltoid" in rows  # not the one-sided infraspinatus
+    ut = rows["Upper trapezius TrP1"]
+    assert ut.diff_kpa == pytest.approx(-90.0) and ut.ratio == pytest.approx(0.7)
+    assert "L − R −90 kPa, L/R 0.70 (lower on the left)" in ut.line()
+    gastro = next(a for a in rows.values() if a.left_point_id == gl)
+    assert gastro.diff_kpa is None and "not compared" in gastro.line() and "ramp 50.0 vs 98.0" in gastro.line()
+    assert rows["deltoid"].diff_kpa == 0 and rows["deltoid"].ratio == 1.0
+    # without a session: each side's newest PPT
+    s2 = store.start_session(cid, started_at="2025-04-08T10:00:00+00:00")
+    _ppt(store, l_, s2, [260])
+    newest = {a.site: a for a in clinical.asymmetry(store, cid)}
+    assert newest["Upper trapezius TrP1"].diff_kpa == pytest.approx(-40.0)
+
+
+def test_norm_and_reference_lines(store):
+    cid = store.add_client("N-1")
+    s1 = store.start_session(cid, started_at="2025-04-01T10:00:00+00:00")
+    ut = store.point(cid, "upper_trapezius.1", "L")
+    mass = store.point(cid, "masseter", "L")
+    delt = store.point(cid, "custom", "R", label="deltoid", view="front", x=0.3, y=0.2)
+    _ppt(store, ut, s1, [300])
+    _ppt(store, delt, s1, [360])
+    line = clinical.norm_line(store, ut, s1)
+    assert line.startswith("PPT 300 kPa") and "Bordachar" in line and "0.6 SD below the mean" in line
+    assert "Persson" in line and "within the healthy range" in line
+    assert clinical.norm_line(store, mass, s1) == "PPT not measured · no norm"
+    clinical.set_reference(store, ut, delt)
+    assert clinical.reference_line(store, ut, s1) == \
+        "deltoid (R): PPT 360 kPa (2025-04-01); this point − reference −60 kPa"
+    assert clinical.reference_line(store, mass) is None
+
+
+def test_trial_reliability_needs_two_sessions_then_matches_the_formulas(store):
+    from pointdose.records import reliability as rel
+
+    cid = store.add_client("T-1")
+    pid = store.point(cid, "upper_trapezius.1", "L")
+    s1 = store.start_session(cid, started_at="2025-05-01T10:00:00+00:00")
+    _ppt(store, pid, s1, [300, 310, 320])
+    view = clinical.trial_reliability(store, pid)
+    assert not view.ok and view.message == "needs ≥ 2 sessions with PPT at this point"
+    s2 = store.start_session(cid, started_at="2025-05-08T10:00:00+00:00")
+    _ppt(store, pid, s2, [350, 340, 365, 370])  # 4 trials: the first 3 are used (k = fewest kept)
+    _ppt(store, pid, s2, [500, 505], stage="after")  # the session's first PPT there counts
+    s3 = store.start_session(cid, started_at="2025-05-15T10:00:00+00:00")
+    _ppt(store, pid, s3, [280, 300, 290])
+    s4 = store.start_session(cid, started_at="2025-05-22T10:00:00+00:00")
+    _ppt(store, pid, s4, [900, 910, 905], ramp=98.0)  # another ramp; as the newest, it sets the conditions
+    view = clinical.trial_reliability(store, pid)
+    assert not view.ok and view.message == clinical.NEED_TRIALS  # only s4 is measured like the newest
+    _ppt(store, pid, store.start_session(cid, started_at="2025-05-29T10:00:00+00:00"), [310, 300, 305])
+    view = clinical.trial_reliability(store, pid)
+    table = [[300, 310, 320], [350, 340, 365], [280, 300, 290], [310, 300, 305]]
+    expect = rel.reliability(table)
+    assert view.ok and view.stats.icc == pytest.approx(expect.icc) and view.stats.n == 4 and view.stats.k == 3
+    assert view.ba.diffs == (10, -10, 20, -10) and view.ba_label == "trial 2 − trial 1"
+    assert "ICC(2,1)" in view.message and "MDC95" in view.message
+
+
+def test_session_reliability_between_two_sessions(store):
+    from pointdose.records import reliability as rel
+
+    cid = store.add_client("S-9", role="student")
+    pts = [store.point(cid, loc, "L") for loc in ("upper_trapezius.1", "infraspinatus.1", "gluteus_medius.1")]
+    s1 = store.start_session(cid, started_at="2025-06-01T10:00:00+00:00")
+    _ppt(store, pts[0], s1, [300])
+    assert clinical.session_reliability(store, cid).message == clinical.NEED_POINTS
+    s2 = store.start_session(cid, started_at="2025-06-08T10:00:00+00:00")
+    for p, a, b in zip(pts, (300, 450, 520), (330, 430, 560)):
+        if p != pts[0]:
+            _ppt(store, p, s1, [a])
+        _ppt(store, p, s2, [b])
+    assert clinical.session_pair(store, cid) == (s1, s2)
+    view = clinical.session_reliability(store, cid)
+    assert view.ok and view.stats.icc == pytest.approx(rel.icc([[300, 330], [450, 430], [520, 560]], "2,1"))
+    assert view.ba.diffs == (30, -20, 40)
+    assert view.ba_label.startswith(f"session {s2} (2025-06-08) − session {s1} (2025-06-01)")

@@ -303,3 +303,269 @@ def point_changes(store: Store, point_id: int) -> list[dict]:
 
 def _side_word(side: str) -> str:
     return {"L": "left", "R": "right"}.get(side, "midline")
+
+
+# --------------------------------------------------------------------------- PPT per point: asymmetry, norms, reliability
+
+
+def signed(value: float) -> str:
+    """+12 / −12 (a real minus sign, as the rest of the reports write it)."""
+    text = f"{value:+.0f}"
+    return "0" if text in ("+0", "-0") else text.replace("-", "−")
+
+
+def _alike(a: dict, b: dict) -> bool:
+    """Same probe area and ramp rate (within 2 %): PPTs comparable (domain notes)."""
+    from pointdose.records.history import Conditions
+
+    ca = Conditions(a["probe_area_cm2"], a["ramp_kpa_s"], None)
+    return not ca.differences(Conditions(b["probe_area_cm2"], b["ramp_kpa_s"], None), calibration=False)
+
+
+def _ppt_rows(store: Store, point_id: int, session_id: int | None = None) -> list[dict]:
+    """Usable PPT rows at a point (complete, not censored), oldest first, trials decoded."""
+    import json
+
+    sql = ("SELECT p.*, s.started_at AS session_started FROM ppt p JOIN sessions s ON p.session_id=s.id "
+           "WHERE p.point_id=? AND p.censored=0 AND (p.planned IS NULL OR p.n IS NULL OR p.n >= p.planned)")
+    params: tuple = (point_id,)
+    if session_id is not None:
+        sql += " AND p.session_id=?"
+        params += (session_id,)
+    rows = store.query(sql + " ORDER BY s.started_at, p.measured_at, p.id", params)
+    for r in rows:
+        try:
+            trials = json.loads(r["repeats"]) if r["repeats"] else []
+            r["trials"] = [float(v) for v in trials if v is not None]
+        except (TypeError, ValueError):
+            r["trials"] = []
+    return rows
+
+
+def session_ppt_value(store: Store, point_id: int, session_id: int) -> dict | None:
+    """The point's PPT in the session: the mean of its 'before' PPTs (else of any there), with the
+    conditions of the first; None when none was measured."""
+    rows = _ppt_rows(store, point_id, session_id)
+    if not rows:
+        return None
+    before = [r for r in rows if r["stage"] in (None, "before")] or rows
+    first = before[0]
+    same = [r for r in before if _alike(r, first)]
+    return {"kpa": sum(r["kpa"] for r in same) / len(same), "probe_area_cm2": first["probe_area_cm2"],
+            "ramp_kpa_s": first["ramp_kpa_s"], "trials": first["trials"], "session_id": session_id,
+            "date": first["session_started"][:10]}
+
+
+def _latest_ppt(store: Store, point_id: int) -> dict | None:
+    rows = _ppt_rows(store, point_id)
+    if not rows:
+        return None
+    return session_ppt_value(store, point_id, rows[-1]["session_id"])
+
+
+@dataclass(frozen=True)
+class Asymmetry:
+    """PPT on the left and right of one bilateral site."""
+
+    site: str
+    left_point_id: int
+    right_point_id: int
+    left_kpa: float | None
+    right_kpa: float | None
+    note: str = ""  # why there is no comparison
+
+    @property
+    def diff_kpa(self) -> float | None:
+        """Left − right (kPa)."""
+        return None if self.left_kpa is None or self.right_kpa is None or self.note else self.left_kpa - self.right_kpa
+
+    @property
+    def ratio(self) -> float | None:
+        """Left / right."""
+        d = self.diff_kpa
+        return None if d is None or not self.right_kpa else self.left_kpa / self.right_kpa
+
+    def line(self) -> str:
+        def v(x):
+            return "—" if x is None else f"{x:.0f} kPa"
+        text = f"{self.site}: L {v(self.left_kpa)}, R {v(self.right_kpa)}"
+        if self.diff_kpa is not None:
+            lower = "left" if self.diff_kpa < 0 else "right" if self.diff_kpa > 0 else ""
+            text += (f"; L − R {signed(self.diff_kpa)} kPa, L/R {self.ratio:.2f}"
+                     + (f" (lower on the {lower})" if lower else ""))
+        elif self.note:
+            text += f"; {self.note}"
+        return text
+
+
+def asymmetry(store: Store, client_id: int, session_id: int | None = None) -> list[Asymmetry]:
+    """Every bilateral site of the client with a PPT on both sides (in ``session_id``, else each
+    side's newest): left and right, their difference and ratio. Sites pair by body-map location, and
+    free-text points by their name."""
+    points = store.query("SELECT * FROM points WHERE client_id=? AND side IN ('L', 'R') ORDER BY id", (client_id,))
+    sites: dict[tuple[str, str], dict[str, dict]] = {}
+    for p in points:
+        key = (p["location"], p["label"]) if p["location"] in FREE_TEXT else (p["location"], "")
+        sites.setdefault(key, {}).setdefault(p["side"], p)
+    out = []
+    for (location, label), sides in sites.items():
+        if "L" not in sides or "R" not in sides:
+            continue
+        values = {}
+        for side in ("L", "R"):
+            pid = sides[side]["id"]
+            values[side] = (session_ppt_value(store, pid, session_id) if session_id is not None
+                            else _latest_ppt(store, pid))
+        if values["L"] is None or values["R"] is None:
+            continue
+        name = label or bodymap.location(location).label
+        note = ""
+        if not _alike(values["L"], values["R"]):
+            note = (f"not compared: probe {values['L']['probe_area_cm2']:g} vs {values['R']['probe_area_cm2']:g} cm², "
+                    f"ramp {values['L']['ramp_kpa_s']} vs {values['R']['ramp_kpa_s']} kPa/s")
+        out.append(Asymmetry(name, sides["L"]["id"], sides["R"]["id"], values["L"]["kpa"], values["R"]["kpa"], note))
+    return out
+
+
+def norm_line(store: Store, point_id: int, session_id: int | None = None) -> str:
+    """The point's PPT (in the session, else its newest) beside the published norms for its site."""
+    from pointdose.records import norms
+
+    p = _point(store, point_id)
+    v = session_ppt_value(store, point_id, session_id) if session_id is not None else _latest_ppt(store, point_id)
+    return norms.norm_line(p["location"], p["label"], v["kpa"] if v else None)
+
+
+def reference_line(store: Store, point_id: int, session_id: int | None = None) -> str | None:
+    """"Reference site: <name> (side): PPT x kPa; this point − reference ±d kPa", None without one."""
+    ref = reference(store, point_id)
+    if ref is None:
+        return None
+    mine = session_ppt_value(store, point_id, session_id) if session_id is not None else _latest_ppt(store, point_id)
+    theirs = (session_ppt_value(store, ref["id"], session_id) if session_id is not None else None) \
+        or _latest_ppt(store, ref["id"])
+    text = f"{ref['label']} ({ref['side']})"
+    if theirs is None:
+        return text + ": no PPT there yet"
+    text += f": PPT {theirs['kpa']:.0f} kPa ({theirs['date']})"
+    if mine is not None:
+        if _alike(mine, theirs):
+            text += f"; this point − reference {signed(mine['kpa'] - theirs['kpa'])} kPa"
+        else:
+            text += "; not compared (other probe or ramp rate)"
+    return text
+
+
+# --------------------------------------------------------------------------- reliability across sessions
+
+NEED_SESSIONS = "needs ≥ 2 sessions with PPT at this point"
+NEED_TRIALS = "needs ≥ 2 sessions whose PPT at this point kept ≥ 2 single trials (same probe and ramp rate)"
+NEED_POINTS = "needs ≥ 2 points with a PPT in both sessions (same probe and ramp rate)"
+
+
+@dataclass(frozen=True)
+class ReliabilityView:
+    """What the app and the report show: the statistics, or why there are none."""
+
+    title: str
+    message: str  # the statistics in words, or what is missing
+    stats: object | None = None  # reliability.Reliability
+    ba: object | None = None  # reliability.BlandAltman
+    ba_label: str = ""  # what was compared: "trial 2 − trial 1", "session 5 − session 3"
+    rows: tuple = ()  # the table the statistics came from (labels, values)
+
+    @property
+    def ok(self) -> bool:
+        return self.stats is not None
+
+
+def trial_reliability(store: Store, point_id: int) -> ReliabilityView:
+    """Reliability of a single PPT trial at a point, from its repeated trials across sessions:
+    rows = sessions (each session's first PPT there with ≥ 2 trials, measured like the newest),
+    columns = trial 1..k (k: the fewest trials any of them kept). ICC(2,1), SEM, MDC95 of one trial;
+    Bland–Altman trial 2 against trial 1."""
+    from pointdose.records import reliability as rel
+
+    title = "Trial-to-trial reliability at this point"
+    rows = _ppt_rows(store, point_id)
+    if len({r["session_id"] for r in rows}) < 2:
+        return ReliabilityView(title, NEED_SESSIONS)
+    with_trials = [r for r in rows if len(r["trials"]) >= 2]
+    if not with_trials:
+        return ReliabilityView(title, NEED_TRIALS)
+    ref = with_trials[-1]
+    per_session: dict[int, dict] = {}
+    for r in with_trials:
+        if _alike(r, ref) and r["session_id"] not in per_session:
+            per_session[r["session_id"]] = r
+    table = list(per_session.values())
+    if len(table) < 2:
+        return ReliabilityView(title, NEED_TRIALS)
+    k = min(len(r["trials"]) for r in table)
+    matrix = [r["trials"][:k] for r in table]
+    try:
+        stats = rel.reliability(matrix)
+        ba = rel.bland_altman([m[0] for m in matrix], [m[1] for m in matrix])
+    except rel.TooFewData as exc:
+        return ReliabilityView(title, str(exc))
+    labels = tuple((r["session_started"][:10], tuple(r["trials"][:k])) for r in table)
+    msg = (f"{stats.describe()} (sessions × trials; one trial). Trial 2 − trial 1: {ba.describe()}")
+    return ReliabilityView(title, msg, stats, ba, "trial 2 − trial 1", labels)
+
+
+def session_pair(store: Store, client_id: int) -> tuple[int, int] | None:
+    """The two newest sessions of the client that share ≥ 2 points measured alike; None if none do."""
+    sessions = [s["id"] for s in store.query("SELECT id FROM sessions WHERE client_id=? ORDER BY started_at, id",
+                                             (client_id,))]
+    measured = {sid: _session_points(store, client_id, sid) for sid in sessions}
+    for j in range(len(sessions) - 1, 0, -1):
+        for i in range(j - 1, -1, -1):
+            a, b = measured[sessions[i]], measured[sessions[j]]
+            if sum(1 for p in a if p in b and _alike(a[p], b[p])) >= 2:
+                return sessions[i], sessions[j]
+    return None
+
+
+def _session_points(store: Store, client_id: int, session_id: int) -> dict[int, dict]:
+    out = {}
+    for (pid,) in [(r["point_id"],) for r in store.query(
+            "SELECT DISTINCT p.point_id FROM ppt p JOIN points pt ON p.point_id=pt.id WHERE pt.client_id=? "
+            "AND p.session_id=? ORDER BY p.point_id", (client_id, session_id))]:
+        v = session_ppt_value(store, pid, session_id)
+        if v is not None:
+            out[pid] = v
+    return out
+
+
+def session_reliability(store: Store, client_id: int, session_a: int | None = None,
+                        session_b: int | None = None) -> ReliabilityView:
+    """Session-to-session reliability of a PPT for one client: rows = the points measured alike in
+    both sessions, columns = the two sessions' PPTs (each the mean of its trials). ICC(2,1), SEM,
+    MDC95 of one PPT; Bland–Altman session b against session a. Default sessions: the newest pair
+    sharing ≥ 2 points."""
+    from pointdose.records import reliability as rel
+
+    title = "Session-to-session reliability (this client's points)"
+    if session_a is None or session_b is None:
+        pair = session_pair(store, client_id)
+        if pair is None:
+            return ReliabilityView(title, NEED_POINTS)
+        session_a, session_b = pair
+    a, b = _session_points(store, client_id, session_a), _session_points(store, client_id, session_b)
+    common = [p for p in a if p in b and _alike(a[p], b[p])]
+    if len(common) < 2:
+        return ReliabilityView(title, NEED_POINTS)
+    matrix = [[a[p]["kpa"], b[p]["kpa"]] for p in common]
+    try:
+        stats = rel.reliability(matrix)
+        ba = rel.bland_altman([m[0] for m in matrix], [m[1] for m in matrix])
+    except rel.TooFewData as exc:
+        return ReliabilityView(title, str(exc))
+    names = {r["id"]: f"{r['label']} ({r['side']})" for r in store.query(
+        "SELECT id, label, side FROM points WHERE client_id=?", (client_id,))}
+    labels = tuple((names[p], (a[p]["kpa"], b[p]["kpa"])) for p in common)
+    da, db = a[common[0]]["date"], b[common[0]]["date"]
+    label = f"session {session_b} ({db}) − session {session_a} ({da})"
+    msg = (f"{stats.describe()} (points × 2 sessions; one PPT). Treatment between the sessions is in this "
+           f"error too. {label}: {ba.describe()}")
+    return ReliabilityView(title, msg, stats, ba, label, labels)
