@@ -42,12 +42,12 @@ def _contiguous(rows) -> None:
 # ----------------------------------------------------------------------------- hello and streams
 def test_hello_says_rp2_and_hx711(hx711_pico):
     with open_link(hx711_pico) as link:
-        info = link.info
-    assert info["board"] == "rp2"
-    assert info["sensor"] == "hx711"
-    assert info["proto"] in ("1", "2")
-    assert info["rate"] == "80"
-    assert int(info["mpy"]) & 0xFF == 6  # .mpy version 6: MicroPython 1.23 and later
+        dev = link.device
+    assert dev.board == "rp2"
+    assert dev.sensor == "hx711"
+    assert dev.proto in ("1", "2")
+    assert dev.rate_hz == 80
+    assert int(dev.fields["mpy"]) & 0xFF == 6  # .mpy version 6: MicroPython 1.23 and later
 
 
 def test_hx711_stream_is_contiguous_and_follows_the_force(hx711_pico):
@@ -79,7 +79,7 @@ def test_hx711_rate_pin_switches_10_and_80_sps(hx711_pico):
 def test_adc_stream_is_contiguous_and_follows_the_fsr(adc_pico):
     ctl = adc_pico.ctl
     with open_link(adc_pico) as link:
-        assert link.info["sensor"] == "adc" and link.info["board"] == "rp2"
+        assert link.device.sensor == "adc" and link.device.board == "rp2"
         ctl.request("force 0")
         unloaded = _stream(link, 200)["raw"][-50:]
         ctl.request("force 5")

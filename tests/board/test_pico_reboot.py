@@ -36,12 +36,12 @@ def test_calibration_blob_survives_reboot_and_power_cycle():
         pico.reboot()  # machine.reset(): the chip restarts, the flash stays
         wait_for(lambda: len(pico.ctl.boots) > boots, what="the reboot")
         with open_link(pico) as link:
-            assert link.info["calblob"] == crc
+            assert link.device.calblob_crc == crc
             assert link.read_calibration(timeout=T) == blob
         assert "pd_cal.bin" in pico.files()
         pico.restart()  # the emulator stops (flash saved) and starts again
         with open_link(pico) as link:
-            assert link.info["calblob"] == crc
+            assert link.device.calblob_crc == crc
             assert link.read_calibration(timeout=T) == blob
 
 
@@ -59,7 +59,7 @@ def test_ctrl_c_after_a_stream_gives_the_repl_and_ctrl_d_the_firmware_again():
             ser.write(b"\x04")  # soft reset: main.py runs again
             time.sleep(0.5)
         with open_link(pico) as link:
-            assert link.info["board"] == "rp2"
+            assert link.device.board == "rp2"
 
 
 def test_repl_command_then_pointdose_flash_with_mpremote():
@@ -79,6 +79,6 @@ def test_repl_command_then_pointdose_flash_with_mpremote():
         files = pico.files()
         assert "pd_device.mpy" in files or "pd_device.py" in files
         with open_link(pico) as link:
-            assert link.info["board"] == "rp2"
+            assert link.device.board == "rp2"
             reply = link.command("repl", timeout=T)
             assert reply.fields["repl"] == "1"

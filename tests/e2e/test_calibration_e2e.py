@@ -156,7 +156,7 @@ def test_calibration_is_kept_across_a_restart_and_refused_for_another_configurat
     sim.restart()
     fresh = HostCache(tmp_path / "other-computer")  # a computer that never saw it: only the device has it
     with DeviceLink(sim.port) as link:
-        loaded = load_for_device(link, SensorConfig.from_info(link.info), cache=fresh)
+        loaded = load_for_device(link, SensorConfig.from_info(link.device), cache=fresh)
         assert loaded.source == "device" and loaded.assessment.usable, loaded.messages
         assert loaded.record.id == record.id and loaded.record.model == record.model
         link.start()
@@ -164,15 +164,15 @@ def test_calibration_is_kept_across_a_restart_and_refused_for_another_configurat
         n0 = link.stats.samples
         assert wait_until(lambda: link.stats.samples >= n0 + 150, timeout=20)
         raw = link.ring.last(60)["raw"]  # taken well after the force was set
-        force = loaded.record.converter(tare=float(link.info["tare"])).force_n(raw).mean()
+        force = loaded.record.converter(tare=link.device.tare).force_n(raw).mean()
         assert force == pytest.approx(20.0, abs=max(0.05, 3 * record.stated_error_n))
-        assert fresh.latest(link.info["uid"]) is not None  # the device's copy is now kept here too
+        assert fresh.latest(link.device.uid) is not None  # the device's copy is now kept here too
     sim.close()
     # the same board (same flash, same uid) with another sensor configuration
     other = make_sim(store_dir=store, sensor="sim-hx711")
     with DeviceLink(other.port) as link:
-        assert link.info["sensor"] == "hx711"
-        loaded = load_for_device(link, SensorConfig.from_info(link.info), cache=cache)
+        assert link.device.sensor == "hx711"
+        loaded = load_for_device(link, SensorConfig.from_info(link.device), cache=cache)
         assert loaded.record is None and loaded.candidate is not None and loaded.candidate.id == record.id
         assert "another configuration" in loaded.assessment.refusal and "hx711" in loaded.assessment.refusal
     assert json.loads(record.to_blob())["id"] == record.id

@@ -44,7 +44,7 @@ def read_frames(ser: serial.Serial, decoder: StreamDecoder, seconds: float):
 def test_calibration_blob_survives_a_power_cycle_and_is_refused_while_streaming(sim):
     blob = bytes((i * 7 + 3) & 0xFF for i in range(700))
     with DeviceLink(sim.port) as link:
-        assert link.info["calblob"] == "none" and link.read_calibration() is None
+        assert link.device.calblob_crc is None and link.read_calibration() is None
         link.write_calibration(blob)
         assert link.read_calibration() == blob
         link.start()
@@ -57,12 +57,12 @@ def test_calibration_blob_survives_a_power_cycle_and_is_refused_while_streaming(
         link.stop()
     sim.restart()
     with DeviceLink(sim.port) as link:
-        assert link.info["calblob"] == f"{crc16(blob):04x}"
+        assert link.device.calblob_crc == f"{crc16(blob):04x}"
         assert link.read_calibration() == blob
         link.clear_calibration()
     sim.restart()
     with DeviceLink(sim.port) as link:
-        assert link.info["calblob"] == "none" and link.read_calibration() is None
+        assert link.device.calblob_crc is None and link.read_calibration() is None
 
 
 def _io(link: DeviceLink) -> dict[str, str]:

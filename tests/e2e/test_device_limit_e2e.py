@@ -33,7 +33,7 @@ def test_the_device_reports_the_limit_the_runner_set_and_it_is_cleared_at_the_en
         lim = runner.device_limit
         assert not lim.clamped and lim.side == "max"
         assert link.io()["limit_max"] == str(lim.raw)  # set before the session starts
-        conv = converter_for_link(link.info)
+        conv = converter_for_link(link)
         assert float(conv.force_n(lim.raw)) * 10.0 == pytest.approx(700 * 1.05, abs=0.5)  # 105 % of max_kpa, 1 cm²
         runner.close()
         assert link.io()["limit_max"] == "off"
@@ -45,7 +45,7 @@ def test_a_probe_too_large_for_the_sensor_clamps_the_device_limit_and_says_so(si
         runner = _runner(link, 10.0)
         runner.on_event_cb = events.append
         lim = runner.device_limit
-        raw_max = int(link.info["raw_max"])
+        raw_max = int(link.device.raw_range[1])
         assert lim.clamped and lim.raw == raw_max - 1  # a saturated reading passes it; never "off", never raw_max
         assert link.io()["limit_max"] == str(raw_max - 1)
         assert "beyond what this sensor reads with a 10 cm² probe" in lim.note
@@ -73,7 +73,7 @@ def test_a_limit_the_firmware_refuses_means_no_session(sim, monkeypatch):
     from pointdose.session import limit as device_limit
 
     with DeviceLink(sim.port) as link:
-        raw_max = int(link.info["raw_max"])
+        raw_max = int(link.device.raw_range[1])
         monkeypatch.setattr(device_limit, "plan", lambda conv, max_kpa, area: device_limit.DeviceLimit(
             raw=raw_max, side="max", kpa=9999.0, clamped=False))
         with pytest.raises(UserError, match="the device refused its safety limit"):

@@ -34,7 +34,7 @@ def stray_bytes(sim, data: bytes) -> None:
 
 def test_ctrl_c_after_stop_is_noticed_and_the_device_comes_back(sim):
     with DeviceLink(sim.port) as link:
-        boot = link.info["boot"]
+        boot = link.device.boot
         link.start()
         assert wait_until(lambda: link.stats.samples >= 200, timeout=15)
         link.stop()
@@ -42,7 +42,7 @@ def test_ctrl_c_after_stop_is_noticed_and_the_device_comes_back(sim):
         stray_bytes(sim, b"\x03")
         assert wait_until(lambda: link.stats.repl_recoveries == 1, timeout=30), (link.state, link.last_error)
         assert sim.boots == 2  # the firmware really left: the REPL's Ctrl-D ended it and it booted again
-        assert link.state is LinkState.CONNECTED and link.info["boot"] != boot
+        assert link.state is LinkState.CONNECTED and link.device.boot != boot
         (rec,) = link.recoveries
         assert rec.recovered_s >= rec.detected_s and rec.gap_s > 0
         assert link.stats.repl_gap_s == pytest.approx(rec.gap_s)
@@ -73,7 +73,7 @@ def test_a_device_stopped_behind_the_hosts_back_then_ctrl_c_streams_again(sim):
 def test_opening_a_device_already_at_the_repl_brings_it_back(sim):
     stray_bytes(sim, b"\x03")  # stranded before anyone opened the port
     with DeviceLink(sim.port) as link:
-        assert link.info["proto"] and link.info["boot"]
+        assert link.device.proto and link.device.boot
         assert link.stats.repl_recoveries == 1 and sim.boots == 2
         link.start()
         assert wait_until(lambda: link.stats.samples >= 50, timeout=15)

@@ -52,8 +52,8 @@ def guided(sim, protocol, point, timeout, **hand_kw):
             hand.stop()
             runner.close()
         window = link.ring.window(120.0)
-        conv_info = dict(link.info)
-    return runner, hand, rec, window, conv_info
+        device = link.device
+    return runner, hand, rec, window, device
 
 
 def test_repeated_holds_guided_to_the_end_by_the_virtual_hand(sim):
@@ -80,7 +80,7 @@ def test_ppt_on_the_device_is_the_pressure_at_the_signal_and_becomes_the_clients
     cid = store.add_client("T")
     listener = RecordingListener(store, session_id=store.start_session(cid))
     proto = builtin("ppt", trials=2, rest_s=1.0)
-    runner, hand, rec, window, info = guided(sim, proto, PointContext(name="trap"), 40.0, skill="expert",
+    runner, hand, rec, window, device = guided(sim, proto, PointContext(name="trap"), 40.0, skill="expert",
                                              ppt_kpa=180.0, ppt_sd_kpa=5.0, listeners=[listener], seed=5)
     listener.close()
     assert runner.end_reason == "completed", runner.events
@@ -91,8 +91,8 @@ def test_ppt_on_the_device_is_the_pressure_at_the_signal_and_becomes_the_clients
         assert [e[2]["source"] for e in runner.events if e[1] == "signal"] == ["device", "device"]
     if hasattr(DeviceLink, "set_limit"):
         assert runner.summary and runner.device_limit is not None  # the firmware's own limit was armed
-    cpn, zero = (float(x) for x in info["cal"].split(":")[1:])
-    tare = float(info.get("tare") or 0) or zero
+    cpn, zero = device.factory_scale.counts_per_n, device.factory_scale.zero
+    tare = device.tare or zero
     kpa = (window["raw"] - tare) / cpn * 10.0
     for t_s, _, data in trials:  # the engine's PPT = the recorded pressure at the signal's time
         assert data["ppt_kpa"] == pytest.approx(np.interp(t_s, window["t_dev_s"], kpa), abs=3.0)

@@ -48,9 +48,9 @@ def record(db) -> int:
 
 def received_forces(link, n: int, deadline_s: float = 30.0):
     """(t_dev_s, N) of the first ``n`` samples streamed after ``sim replay`` + ``start``."""
-    cal = link.info["cal"]  # the simulated sensor's factory scale, linear:COUNTS_PER_N:ZERO
-    kind, cpn, zero = cal.split(":")
-    assert kind == "linear"
+    scale = link.device.factory_scale  # the simulated sensor's factory scale (hello's cal=linear:…)
+    assert scale is not None
+    cpn, zero = scale.counts_per_n, scale.zero
     assert link.command("sim replay").status == 0
     total0 = link.ring.total_appended
     link.start()
@@ -83,7 +83,7 @@ def test_recorded_application_replays_through_the_firmware(make_sim, tmp_path, b
     sim = make_sim(backend=backend, replay=rp)
     n = int(2.5 * round_s * RATE)  # two and a half rounds: the loop is seen
     with DeviceLink(sim.port) as link:
-        assert link.info["sensor"] == "sim" and link.info["uid"] == "53494d30303031"  # still the simulator ("SIM0001")
+        assert link.device.sensor == "sim" and link.device.uid == "53494d30303031"  # still the simulator ("SIM0001")
         t, f = received_forces(link, n)
     # contents: each sample is the recording at its device time since the first, looped
     phase = np.mod(t - t[0], round_s) * speed

@@ -33,9 +33,9 @@ def assert_contiguous(rows: np.ndarray, period_s: float) -> None:
 
 def test_connect_stream_stop_without_gaps(sim):
     with DeviceLink(sim.port) as link:
-        assert link.info["proto"] == "2"
-        assert link.info["board"] == "unix" and link.info["sensor"] == "sim"
-        assert "gain" not in link.info
+        assert link.device.proto == "2"
+        assert link.device.board == "unix" and link.device.sensor == "sim"
+        assert link.device.gain is None
         link.start()
         assert wait_until(lambda: link.stats.samples >= 400, timeout=10)
         link.stop()
@@ -71,8 +71,8 @@ def test_hx711_path_reads_each_conversion_once(make_sim):
     here (interval figures: ``make bench``)."""
     sim = make_sim(sensor="sim-hx711")
     with DeviceLink(sim.port) as link:
-        assert link.info["sensor"] == "hx711"  # the real driver, on a fake chip
-        assert link.info["gain"] == "128", "a calibration belongs to a gain: hello must say which"
+        assert link.device.sensor == "hx711"  # the real driver, on a fake chip
+        assert link.device.gain == "128", "a calibration belongs to a gain: hello must say which"
         link.command("sim noise 0")
         link.command("sim force 500 50")
         link.start()
@@ -87,7 +87,7 @@ def test_hx711_path_reads_each_conversion_once(make_sim):
 
 def test_force_from_the_sim_reaches_the_host(sim):
     with DeviceLink(sim.port) as link:
-        counts_per_n, zero = (float(x) for x in link.info["cal"].split(":")[1:])
+        counts_per_n, zero = link.device.factory_scale.counts_per_n, link.device.factory_scale.zero
         link.start()
         link.command("sim force 50")
         n0 = link.stats.samples
@@ -205,14 +205,14 @@ def test_unplug_and_replug_resume_without_losing_received_samples(sim):
 
 def test_device_restart_starts_a_new_segment(sim):
     with DeviceLink(sim.port) as link:
-        boot = link.info["boot"]
+        boot = link.device.boot
         link.start()
         assert wait_until(lambda: link.stats.samples >= 100, timeout=10)
         sim.restart()
         assert wait_until(lambda: link.stats.boot_changes == 1 and link.state is LinkState.STREAMING, timeout=15)
         n = link.stats.samples
         assert wait_until(lambda: link.stats.samples > n + 100, timeout=10)
-        assert link.info["boot"] != boot
+        assert link.device.boot != boot
         assert link.stats.lost_samples == 0
 
 

@@ -3,7 +3,7 @@
 Used where the simulated device is not available, and by the model tests: a thread appends
 load-cell-like counts (a slow press-and-release with noise and one spike) to a ring at a fixed
 rate. It stands in only for the pieces the app reads: ``ring.window``, ``ring.last``,
-``ring.version``, ``ring.total_appended``; ``link.info``, ``.stats``, ``.state``, ``.ring``,
+``ring.version``, ``ring.total_appended``; ``link.device``, ``.stats``, ``.state``, ``.ring``,
 ``.start()``, ``.stop()``, ``.tare()``, ``.close()``.
 """
 
@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+
+from pointdose.link.info import DeviceInfo
 
 DTYPE = np.dtype([("seq", np.int64), ("t_dev_s", np.float64), ("t_host_rx_s", np.float64),
                   ("raw", np.int32), ("segment", np.int32)])
@@ -103,9 +105,10 @@ class FakeLink:
         self.batch = batch
         self.state = State.CONNECTING
         self.stats = Stats()
-        self.info = {"fw": "0.1.0-fake", "proto": "1", "board": "fake", "sensor": "sim", "rate": str(int(rate_hz)),
-                     "uid": "fa4e0001", "boot": "00000000", "raw_min": "-8388608", "raw_max": "8388607",
-                     "tare": "0", "cal": f"linear:{COUNTS_PER_N}:{ZERO}" if calibrated else "none"}
+        self.device = DeviceInfo.from_fields({
+            "fw": "0.1.0-fake", "proto": "1", "board": "fake", "sensor": "sim", "rate": str(int(rate_hz)),
+            "uid": "fa4e0001", "boot": "00000000", "raw_min": "-8388608", "raw_max": "8388607",
+            "tare": "0", "cal": f"linear:{COUNTS_PER_N}:{ZERO}" if calibrated else "none"})
         self._seq = 0
         self._stop = threading.Event()
         self._streaming = threading.Event()
@@ -151,7 +154,7 @@ class FakeLink:
         time.sleep(0.2)
         recent = self.ring.last(max(1, int(self.rate_hz / 2)))
         if recent.size:
-            self.info["tare"] = str(int(recent["raw"].mean()))
+            self.device = self.device.with_fields(tare=int(recent["raw"].mean()))
 
     def close(self) -> None:
         self._stop.set()

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pointdose.app import model as m
+from pointdose.link.info import DeviceInfo
 
 DTYPE = np.dtype([("seq", np.int64), ("t_dev_s", np.float64), ("t_host_rx_s", np.float64),
                   ("raw", np.int32), ("segment", np.int32)])
@@ -33,7 +34,7 @@ class Ring:
 
 class Link:
     def __init__(self, ring, info, state="STREAMING", stats=None):
-        self.ring, self.info, self.state = ring, info, state
+        self.ring, self.device, self.state = ring, DeviceInfo.from_fields(info), state
         self.stats = stats or {"samples": len(ring.data), "lost_samples": 3, "device_overflow": 0,
                                "crc_errors": 1, "framing_errors": 0, "reconnects": 2}
 

@@ -15,6 +15,7 @@ from pointdose.calibration import (CalibrationRecord, HostCache, LinearModel, Po
                                    require_reachable, save_everywhere, write_device)
 from pointdose.calibration.store import NO_DEVICE_STORAGE
 from pointdose.errors import UserError
+from pointdose.link.info import DeviceInfo
 
 UID = "53494d30303031"
 K, Z = 14000.0, 42000.0
@@ -205,7 +206,7 @@ class FlashLink:
 
     def __init__(self, flash: dict, info: dict):
         self.flash = flash
-        self.info = info
+        self.device = DeviceInfo.from_fields(info)
         self.state = "streaming"
         self.calls = []
 
@@ -232,7 +233,7 @@ class FlashLink:
 
 class PlainLink:
     def __init__(self, info):
-        self.info = info
+        self.device = DeviceInfo.from_fields(info)
 
 
 def test_host_cache_keeps_every_calibration_and_the_latest(tmp_path):

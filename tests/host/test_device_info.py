@@ -46,14 +46,15 @@ def test_changed_fields_are_parsed_again_and_the_rest_kept():
     assert hidden.factory_scale is None and hidden.with_fields(tare="1").factory_scale is None
 
 
-def test_device_info_of_a_link_a_fake_or_a_dict():
+def test_device_info_of_a_link_or_a_dict():
     dev = DeviceInfo.from_fields(HELLO)
 
     class Link:
         device = dev
 
-    class Fake:
-        info = HELLO
+    class NotConnected:
+        device = None
 
     assert device_info(Link()) is dev and device_info(dev) is dev
-    assert device_info(Fake()) == dev and device_info(HELLO) == dev and device_info(None) == DeviceInfo()
+    assert device_info(HELLO) == dev and device_info(None) == DeviceInfo()
+    assert device_info(NotConnected()) == DeviceInfo()  # nothing known yet: every field empty

@@ -51,7 +51,7 @@ def test_missing_port_is_a_user_error():
 
 def test_hello_info_and_command_ids(link, device):
     assert link.state == LinkState.CONNECTED
-    assert link.info["uid"] == "fa4e0001" and link.info["boot"] == device.boot_id
+    assert link.device.uid == "fa4e0001" and link.device.boot == device.boot_id
     r1, r2 = link.ping("a"), link.ping("b")
     assert r1.fields["pong"] == "a" and r2.fields["pong"] == "b"
     ids = [int(line.split()[0]) for _, line in device.lines]
@@ -113,7 +113,7 @@ def test_keepalive_pings_while_streaming(link, device):
 def test_set_rate_and_tare(link, device):
     assert link.set_rate(800).fields["rate"] == "800" and device.rate_hz == 800
     assert link.tare(100).fields["n"] == "100"
-    assert link.info["tare"] == "1234"
+    assert link.device.tare == 1234
 
 
 def test_bridge_refuses_rates_the_uart_cannot_carry():
@@ -136,7 +136,7 @@ def test_bridge_leaves_modem_lines_alone_and_native_asserts_dtr():
         with DeviceLink("fake://esp", serial_factory=esp.serial, bridge=True, hello_timeout=0.5):
             assert esp.boot_id == boot and len(esp.boots) == 1
         with DeviceLink("fake://pico", serial_factory=pico.serial, hello_timeout=0.5) as link:
-            assert link.info["boot"] == pico.boot_id
+            assert link.device.boot == pico.boot_id
     finally:
         esp.close()
         pico.close()
@@ -164,7 +164,7 @@ def test_unplug_mid_stream_then_back_after_reboot(device):
         assert np.array_equal(old, before[before["segment"] == 0])  # nothing received was lost
         new = rows[rows["segment"] == 1]
         assert len(new) and np.all(np.diff(new["seq"]) == 1)
-        assert link.info["boot"] == device.boot_id
+        assert link.device.boot == device.boot_id
 
 
 def test_port_glitch_same_boot_keeps_segment(device):

@@ -16,7 +16,7 @@ from waiting import wait_until as wait_for
 
 
 def test_no_blob_reads_none_and_hello_says_so(link):
-    assert link.info["calblob"] == "none"
+    assert link.device.calblob_crc is None
     assert link.read_calibration() is None
 
 
@@ -25,7 +25,7 @@ def test_blob_round_trip_through_chunks(link, device, size):
     blob = bytes((i * 37 + 11) & 0xFF for i in range(size))
     reply = link.write_calibration(blob)
     assert reply.fields == {"calblob": f"{wire.crc16(blob):04x}", "len": str(size)}
-    assert link.info["calblob"] == f"{wire.crc16(blob):04x}"
+    assert link.device.calblob_crc == f"{wire.crc16(blob):04x}"
     # every command line stays within the 80-byte limit (id, verb, offset, hex)
     assert all(len(f"65535 {line}\n") <= 80 for _, line in device.lines)
     assert link.read_calibration() == blob
@@ -37,7 +37,7 @@ def test_blob_survives_reboot_and_clear_removes_it(link, device):
     device.reboot()
     assert link.read_calibration() == b'{"model":"linear"}'
     link.clear_calibration()
-    assert link.read_calibration() is None and link.info["calblob"] == "none"
+    assert link.read_calibration() is None and link.device.calblob_crc is None
 
 
 def test_blob_too_large_is_refused_on_the_host(link, device):

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from pointdose.errors import UserError
+from pointdose.link.info import DeviceInfo
 from pointdose.link.ring import RING_DTYPE, SampleRing
 from pointdose.protocols import PointContext, builtin
 from pointdose.session import SessionRunner
@@ -47,8 +48,9 @@ class FakeLink:
 
     def __init__(self):
         self.ring = SampleRing(100_000)
-        self.info = {"cal": f"linear:{CPN:g}:{ZERO:g}", "tare": "0", "raw_min": "-8388608", "raw_max": "8388607",
-                     "uid": "t" + uuid.uuid4().hex[:10], "rate": f"{RATE:g}"}
+        self.device = DeviceInfo.from_fields({"cal": f"linear:{CPN:g}:{ZERO:g}", "tare": "0", "raw_min": "-8388608",
+                                              "raw_max": "8388607", "uid": "t" + uuid.uuid4().hex[:10],
+                                              "rate": f"{RATE:g}"})
         self.seq = 0
         self.on_button = None
 
@@ -94,7 +96,7 @@ def test_a_session_streams_pressure_at_the_device_rate_and_its_events_as_markers
 
     link = FakeLink()
     outlet = lsl.open_outlet(link)
-    assert outlet.rate_hz == RATE and outlet.source_id == f"pointdose-{link.info['uid']}"
+    assert outlet.rate_hz == RATE and outlet.source_id == f"pointdose-{link.device.uid}"
     data_in, info = inlet_for(pylsl, outlet.source_id)
     markers_in, _ = inlet_for(pylsl, outlet.source_id + "-markers")
     assert info.nominal_srate() == RATE and info.channel_count() == 2 and info.type() == "Pressure"
@@ -176,7 +178,7 @@ def test_monitor_ring_streamer_sends_every_row_with_raw_counts_and_converted_kpa
 
 def test_no_rate_in_hello_and_no_scale_still_stream_raw_counts(lsl):
     link = FakeLink()
-    del link.info["rate"]
+    link.device = DeviceInfo.from_fields({k: v for k, v in link.device.fields.items() if k != "rate"})
     outlet = lsl.open_outlet(link)
     assert outlet.rate_hz == 0.0  # LSL's "irregular": nothing invented
     outlet.close()
@@ -216,8 +218,8 @@ def test_app_streamer_follows_the_link_and_forwards_runner_and_trainer_events(ls
     trainer.runs = [_Run("practice")]
     app = lsl.AppStreamer(lambda: link, sources=lambda: [runner, None, trainer], note=lambda s: None)
     app.step()  # opens the outlet for this link
-    data_in, _ = inlet_for(pylsl, f"pointdose-{link.info['uid']}")
-    markers_in, _ = inlet_for(pylsl, f"pointdose-{link.info['uid']}-markers")
+    data_in, _ = inlet_for(pylsl, f"pointdose-{link.device.uid}")
+    markers_in, _ = inlet_for(pylsl, f"pointdose-{link.device.uid}-markers")
     before = app.streamer.outlet.markers_pushed
     ts = 10.0 + DT * np.arange(50)
     link.push(ts, np.full(50, 100.0))

@@ -87,7 +87,7 @@ def test_without_board_uses_the_simulated_device(monkeypatch):
         pytest.skip(f"simulated device does not start here: {exc}")
     err = io.StringIO()
     with monitor.open_link(None, out=err) as link:
-        assert link.info.get("proto") == "2"
+        assert link.device.proto == "2"
     assert "simulated device" in err.getvalue()
 
 
@@ -102,7 +102,7 @@ def test_sim_flag_uses_the_simulated_device_even_with_a_board(monkeypatch):
     err = io.StringIO()
     try:
         with monitor.open_link(None, out=err, sim=True) as link:
-            assert link.info.get("proto") == "2"
+            assert link.device.proto == "2"
     except UserError:
         raise
     except Exception as exc:  # the firmware or its runner may not be in place yet

@@ -100,7 +100,7 @@ def _run_session(tmp_path, *, tare, cal="linear:14000:42000", record=None):
     store = Store(tmp_path / f"rec-{tare}-{cal.replace(':', '_')}-{record is not None}.sqlite")
     listener = RecordingListener(store, autoflush=False)
     link = FakeLink(with_device_cues=False, cal=cal)
-    link.info["tare"] = str(tare)
+    link.device = link.device.with_fields(tare=tare)
     link.push([0.0], [0.0])
     runner = SessionRunner(link, builtin("holds", cycles=1, hold_s=2.0, rest_s=1.0), PointContext(name="trap"),
                            listeners=[listener], device_cues=False, calibration_record=record,

@@ -10,6 +10,7 @@ import pytest
 
 from pointdose.cues import CueMixer
 from pointdose.errors import UserError
+from pointdose.link.info import DeviceInfo
 from pointdose.link.ring import RING_DTYPE, SampleRing
 from pointdose.listeners import SAMPLE_DTYPE
 from pointdose.protocols import PointContext, builtin
@@ -21,7 +22,8 @@ CPN, ZERO = 14000.0, 42000.0  # the simulated sensor's hello cal=linear:14000:42
 class FakeLink:
     def __init__(self, with_device_cues=True, cal=f"linear:{CPN:g}:{ZERO:g}"):
         self.ring = SampleRing(10_000)
-        self.info = {"cal": cal, "tare": "0", "raw_min": "-8388608", "raw_max": "8388607", "uid": "fake01"}
+        self.device = DeviceInfo.from_fields({"cal": cal, "tare": "0", "raw_min": "-8388608", "raw_max": "8388607",
+                                              "uid": "fake01"})
         self.cues, self.limits = [], []
         self.seq = 0
         if with_device_cues:
@@ -352,7 +354,7 @@ def test_the_device_limit_is_clamped_into_the_sensor_range_never_dropped():
     from pointdose.session.limit import plan
 
     link = FakeLink()
-    link.info["raw_max"] = "1000000"  # (1e6 − 42000) / 14000 = 68.4 N: 684 kPa on 1 cm²
+    link.device = link.device.with_fields(raw_max=1000000)  # (1e6 − 42000) / 14000 = 68.4 N: 684 kPa on 1 cm²
     link.push([0.0], [0.0])
     runner = SessionRunner(link, builtin("holds", target="100 kPa"))
     assert link.limits == [999_999] and runner.device_limit.clamped  # 735 kPa would be past the range

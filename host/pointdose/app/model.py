@@ -6,7 +6,7 @@ on screen. The model reads the newest window of the link's sample ring each time
 old updates), so a slow frame costs one frame, not a backlog.
 
 The model depends only on the ring's public methods (``window(seconds)``, ``version``) and the
-link's public attributes (``ring``, ``device`` (or ``info``), ``stats``, ``state``).
+link's public attributes (``ring``, ``device`` (a DeviceInfo), ``stats``, ``state``).
 """
 
 from __future__ import annotations

@@ -288,13 +288,14 @@ def _close_recording(recording) -> bool:
 
 
 def _calibration(link, probe_area_cm2: float, out):
-    """The device's calibration record (else the host's copy), or None for the factory scale."""
-    from pointdose.calibration import SensorConfig, load_for_device
+    """The wizard's calibration for this device (kept on it, else the host's copy) through the one
+    scale (:func:`pointdose.calibration.scale.load_scale`); None: the factory scale or none."""
+    from pointdose.calibration.scale import load_scale
 
-    loaded = load_for_device(link, SensorConfig.from_info(link, probe_area_cm2))
-    for message in loaded.messages:
+    scale = load_scale(link, probe_area_cm2=probe_area_cm2)
+    for message in scale.messages:
         out.note(message)
-    return loaded.record
+    return scale.record
 
 
 def _open(args):

@@ -296,11 +296,6 @@ class DeviceLink:
             if self._state == LinkState.CONNECTING:
                 self._state = LinkState.CONNECTED
 
-    @property
-    def info(self) -> dict[str, str]:
-        """The hello's fields as sent (for showing them); read typed values from :attr:`device`."""
-        return dict(self.device.fields)
-
     @classmethod
     def for_board(cls, board: Board, **kwargs) -> "DeviceLink":
         """Open a board found by :func:`~pointdose.link.discovery.find_boards` with the right line settings."""

@@ -1,8 +1,8 @@
 """What a device says about itself in its ``hello`` reply, parsed once into :class:`DeviceInfo`.
 
 The only place that reads hello's ``key=value`` fields (docs/protocol.md): everything else asks a
-link for ``link.device`` (or :func:`device_info` for anything that has an ``info`` dict, e.g. a test's
-fake link) and gets typed values: numbers as numbers, ``cal=none`` as ``None``, the tare as a float.
+link for ``link.device`` (or :func:`device_info` for a link, a DeviceInfo or a hello dict) and gets
+typed values: numbers as numbers, ``cal=none`` as ``None``, the tare as a float.
 
     dev = device_info(link)
     if dev.factory_scale is None: ...      # the board states no scale (cal=none or absent)
@@ -107,12 +107,10 @@ class DeviceInfo:
 
 
 def device_info(source: Any) -> DeviceInfo:
-    """The DeviceInfo of a link (its ``device``), of anything with an ``info`` dict, or of a dict."""
+    """The DeviceInfo of a link (its ``device``), of a DeviceInfo, or of hello's fields as a dict."""
     if isinstance(source, DeviceInfo):
         return source
-    dev = getattr(source, "device", None)
-    if isinstance(dev, DeviceInfo):
-        return dev
     if source is None or isinstance(source, Mapping):
         return DeviceInfo.from_fields(source)
-    return DeviceInfo.from_fields(getattr(source, "info", None))
+    dev = getattr(source, "device", None)
+    return dev if isinstance(dev, DeviceInfo) else DeviceInfo()
