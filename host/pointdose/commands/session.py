@@ -55,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="minutes after a client's last application that the next one still continues the "
                         "visit (a setting, default 30)")
     parser.add_argument("--no-record", action="store_true", help="do not keep this application in the records")
+    parser.add_argument("--pain-before", metavar="0-10", help="the client's pain at the point before the start "
+                        "(else asked on a terminal; Enter skips)")
+    parser.add_argument("--pain-after", metavar="0-10", help="the client's pain at the point after the end "
+                        "(else asked on a terminal; Enter skips)")
+    parser.add_argument("--no-pain-prompt", action="store_true", help="do not ask for pain before and after")
     lsl_flag(parser)
     add_safety_arguments(parser)
 
@@ -161,6 +166,10 @@ def _check_numbers(args: argparse.Namespace) -> None:
 
     args.visit_window = (VISIT_WINDOW_MIN if args.visit_window is None
                          else number(args.visit_window, "--visit-window", 0.0, 24 * 60.0))
+    from pointdose.records.pain import parse_rating
+
+    args.pain_before = parse_rating(args.pain_before)  # one line for a bad value, before anything starts
+    args.pain_after = parse_rating(args.pain_after)
     if args.visit is not None and not args.client:
         from pointdose.errors import UserError
 
@@ -201,6 +210,9 @@ def run(args: argparse.Namespace) -> int:
                                        visit_window_min=args.visit_window)
             recording.info_extra.update(safety_info)
             out.note(recording.where)
+            before = ask_pain("before", args.pain_before, _pain_prompt(args))
+            if before is not None:
+                recording.info_extra["pain_before"] = before
         runner = SessionRunner(link, protocol, point, mixer=mixer, accept_caution=args.accept_caution,
                                on_cue=out.cue, on_event=out.event,
                                max_seconds=args.seconds, calibration_record=record,
@@ -236,6 +248,10 @@ def run(args: argparse.Namespace) -> int:
         finally:
             keys.close()
         out.finish(runner)
+        if recording is not None:
+            from pointdose.records.pain import record_after
+
+            record_after(recording, ask_pain("after", args.pain_after, _pain_prompt(args)))
         if runner.ppt_saved is not None:
             if recording is None:
                 out.note("PPT not kept (--no-record): record it with --client CODE --point P to keep it as theirs")
@@ -265,6 +281,34 @@ def run(args: argparse.Namespace) -> int:
         if sim is not None:
             sim.close()
     return status
+
+
+def _pain_prompt(args) -> bool:
+    """Ask on a terminal only: piped input (--headless, scripts) carries the session's signals."""
+    return not args.no_pain_prompt and not args.headless and sys.stdin.isatty()
+
+
+def ask_pain(stage: str, given: int | None, interactive: bool, input_fn=input, out=None) -> int | None:
+    """The rating for ``stage``: ``given`` (a flag) if set, else asked until valid (Enter skips) when
+    ``interactive``, else None (not rated)."""
+    from pointdose.records.pain import QUESTION, SKIP_HINT, parse_rating
+    from pointdose.errors import UserError
+
+    if given is not None or not interactive:
+        return given
+    out = out or sys.stdout
+    while True:
+        try:
+            text = input_fn(f"{QUESTION[stage]} ({SKIP_HINT}): ")
+        except EOFError:
+            return None
+        try:
+            value = parse_rating(text)
+        except UserError as exc:
+            print(str(exc), file=out, flush=True)
+            continue
+        print(f"pain {stage}: {value if value is not None else 'not rated'}", file=out, flush=True)
+        return value
 
 
 def _close_recording(recording) -> bool:

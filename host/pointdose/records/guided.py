@@ -42,8 +42,9 @@ class Guided:
             return "not rated"
         def one(stage):
             values = self.pain.get(stage) or []
-            return ", ".join(str(v) for v in values) if values else "—"
-        return f"before {one('before')} · during {one('during')} · after {one('after')}"
+            return ", ".join(str(v) for v in values) if values else "not rated"
+        during = f" · during {one('during')}" if self.pain.get("during") else ""
+        return f"before {one('before')}{during} · after {one('after')}"
 
 
 def _band(target, lo, hi) -> tuple[float | None, float, float] | None:

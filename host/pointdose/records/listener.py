@@ -335,6 +335,10 @@ class RecordingListener:
         batch.info = None
         try:  # after the application row exists: a failure here never makes a second one
             self._safety(batch.app_id, info)
+            before = _number(info.get("pain_before"))  # asked before the start (records/pain.py)
+            if before is not None and before == int(before) and 0 <= before <= 10:
+                self.store.add_pain(batch.session_id, int(before), "before", point_id=batch.point_id,
+                                    application_id=batch.app_id, t_s=_number(info.get("t_s")))
         except StoreError as exc:
             self.error = exc
         return True
