@@ -105,7 +105,7 @@ def test_body_map_screenshot_colours_treated_points(tmp_path):
     assert picked["point_label"] == "Gastrocnemius TrP3 (medial, behind the knee) (L)"
     assert "Back of the knee" in picked["caution"] and "This client: not screened yet" in picked["caution"]
     assert picked["client_code"] == "DEMO-01"
-    assert picked["session_id"] == 4 and picked["point_id"] is not None
+    assert picked["session_id"] == 4 and picked["visit"] == 4 and picked["point_id"] is not None
     with Store(tmp_path / "records.sqlite", readonly=True) as store:
         custom = store.query("SELECT side, view, x, y FROM points WHERE location='custom'")
         assert custom == [{"side": "L", "view": "back", "x": 0.42, "y": 0.36}]
@@ -159,6 +159,11 @@ def _picking(base, report: Path):
             super().update(ctx)
             Picking.frames += 1
             if Picking.frames == 3:
+                from pointdose.app.panels.records import _session_label
+
+                # the demo's last visit was a week ago (automatic would start a new one): review it
+                self._on_session(None, _session_label(self._sessions[-1]))
+                dpg.set_value(records_tags().session, _session_label(self._sessions[-1]))
                 dpg.set_value(records_tags().place, True)
                 dpg.set_value(records_tags().place_name, "scar, left lumbar")
                 self.pick_at("back", 0.42, 0.36)  # placed by hand: patient's left in the back view

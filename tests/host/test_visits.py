@@ -80,3 +80,43 @@ def test_visit_without_a_client_is_one_clear_line(tmp_path, capsys):
     assert main(["session", "--sim", "--visit", "3", "--db", str(tmp_path / "r.sqlite")]) != 0
     err = capsys.readouterr().err
     assert "--visit needs --client" in err and "Traceback" not in err
+
+
+def test_the_app_joins_visits_by_the_same_rule(tmp_path):
+    """The app (a client and point picked on the Points tab, published through records.selection)
+    files applications by visit_session too: the first recording starts a visit, the next ones join
+    it while it is open (so PPT before/after pair), a lapsed one is not continued, a session the
+    user chose is used as it is."""
+    from pointdose.records import selection
+    from pointdose.records.recording import selection_visit
+
+    db = tmp_path / "r.sqlite"
+    with Store(db) as store:
+        cid = store.add_client("A1")
+        pid = store.point(cid, "upper_trapezius.1", "L")
+    selection.clear()
+    try:
+        sel = selection.update(db_path=str(db), client_id=cid, client_code="A1", point_id=pid, point_label="trap")
+        assert sel.ready  # a client and a point: no session needs choosing first (before: 'unassigned')
+        ids = []
+        for _ in range(2):
+            rec = open_recording()
+            ids.append(rec.session_id)
+            rec.store.end_application(rec.store.begin_application(rec.session_id, pid, t_start_s=0.0,
+                                                                  probe_area_cm2=1.0), 5.0, "completed")
+            rec.close()
+        assert ids[0] is not None and ids == [ids[0]] * 2
+        with Store(db) as store:
+            assert selection_visit(store, selection.current()) == (ids[0], f"visit {ids[0]} (continued: the last "
+                                                                            "application ended under 30 min ago)")
+            assert [s["client_id"] for s in store.sessions(cid)] == [cid]  # one visit, nobody 'unassigned'
+            store.end_session(ids[0])  # the visit is over: the next recording starts a new one
+        rec = open_recording()
+        assert rec.session_id not in (None, ids[0]) and "(new)" in rec.where
+        rec.close()
+        selection.update(visit=ids[0])  # the user picked the old session in the list: used as it is
+        rec = open_recording()
+        assert rec.session_id == ids[0] and "continued" in rec.where
+        rec.close()
+    finally:
+        selection.clear()

@@ -5,8 +5,11 @@ places that start a session — the Session tab and ``pointdose session`` — ca
 :func:`open_recording` and hand ``recording.listener`` and ``recording.info_extra`` to the runner.
 
 Which client and point: an explicit ``client_code`` (command line) wins; else the body-map
-selection (:mod:`pointdose.records.selection`) when a client, session and point are chosen there;
-else the listener files the application under the "unassigned" client, so nothing is dropped.
+selection (:mod:`pointdose.records.selection`) when a client and a point are chosen there; else the
+listener files the application under the "unassigned" client, so nothing is dropped. Either way a
+client's application joins a visit by one rule, :func:`visit_session` (a session chosen by the
+user — ``--visit ID`` or the Points tab's session list — else the client's open visit, else a new
+one), so PPT and pain before/after pair in the app as in the terminal.
 """
 
 from __future__ import annotations
@@ -80,11 +83,19 @@ def visit_session(store: Store, client_id: int, visit: str | int | None = None,
     return session_id, f"visit {session_id} (new)"
 
 
+def selection_visit(store: Store, sel, window_min: float = VISIT_WINDOW_MIN) -> tuple[int | None, str]:
+    """The visit the app's next application would join (None: a new one), without making one."""
+    if sel.client_id is None:
+        return None, "no client"
+    return visit_session(store, sel.client_id, getattr(sel, "visit", None), window_min, create=False)
+
+
 def open_recording(*, db_path: str | Path | None = None, client_code: str | None = None,
                    visit: str | int | None = None, visit_window_min: float = VISIT_WINDOW_MIN) -> Recording:
     """Raises :class:`StoreError` (a UserError) when the database cannot be opened.
 
-    With ``client_code`` the application joins the client's visit (:func:`visit_session`)."""
+    With ``client_code``, or a client picked in the app, the application joins the client's visit
+    (:func:`visit_session`; the app's choice is ``selection.visit``)."""
     sel = selection.current()
     use_selection = client_code is None and sel.ready and (db_path is None or _same(db_path, sel.db_path))
     store = Store(db_path or (sel.db_path if use_selection else None))
@@ -100,9 +111,9 @@ def open_recording(*, db_path: str | Path | None = None, client_code: str | None
             extra = {"session_id": session_id}
             who = f"client {client_code}, {how}"
         elif use_selection:
-            session_id = sel.session_id
-            extra = {"session_id": sel.session_id, "point_id": sel.point_id}
-            who = f"client {sel.client_code}, {sel.point_label or 'point ' + str(sel.point_id)}"
+            session_id, how = visit_session(store, sel.client_id, sel.visit, visit_window_min)
+            extra = {"session_id": session_id, "point_id": sel.point_id}
+            who = f"client {sel.client_code}, {sel.point_label or 'point ' + str(sel.point_id)}, {how}"
         listener = RecordingListener(store, session_id=session_id)
     except BaseException:
         store.close()

@@ -199,9 +199,14 @@ def prepare_for_selection(protocol: Protocol, selection, *, point_name: str = ""
     ready = bool(getattr(selection, "ready", False))
     store = Store(path) if ready and path.is_file() else None
     try:
+        session_id = None
+        if store is not None:  # the visit the recording will join (the terminal's rule), not made yet
+            from pointdose.records.recording import selection_visit
+
+            session_id = selection_visit(store, selection)[0]
         return prepare(protocol, store=store, client_id=selection.client_id if store else None,
                        point_id=selection.point_id if store else None, point_name="" if store else point_name,
-                       session_id=getattr(selection, "session_id", None) if store else None,
+                       session_id=session_id,
                        probe_area_cm2=probe_area_cm2, self_massage=self_massage,
                        relative_defaults=relative_defaults, rebuild=rebuild)
     finally:

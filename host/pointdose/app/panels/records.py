@@ -33,6 +33,7 @@ MAP_W = 2 * FIG_W + FIG_GAP
 REFRESH_S = 2.0
 NEW_CLIENT = "+ new client…"
 NEW_SESSION = "+ new session"
+AUTO_VISIT = "automatic: "  # the first entry of the session list: the visit the terminal would choose
 
 # dose colour ramp (low → high), all readable on the dark background
 RAMP = ((70, 200, 255), (110, 220, 120), (255, 190, 40), (255, 110, 100))
@@ -150,7 +151,8 @@ class BodyMapPanel(_StoreUser, Panel):
     def __init__(self) -> None:
         self.tab = None
         self.client_id: int | None = None
-        self.session_id: int | None = None
+        self.session_id: int | None = None  # the visit shown: chosen, or the open one (None: a new one is made)
+        self.visit: int | None = None  # the session the user chose; None = automatic (records.recording.visit_session)
         self.picked: tuple[str, str, int | None] | None = None  # (location, side, point id)
         self._sessions: list[dict] = []
         self._next_refresh = 0.0
@@ -233,6 +235,7 @@ class BodyMapPanel(_StoreUser, Panel):
                     dpg.set_value(TAGS.message, "")
                     self._load_clients(select_latest=True)
             else:
+                self._guarded(self._follow_visit)
                 self._draw_points()
 
     # ------------------------------------------------------------------ data
@@ -251,17 +254,42 @@ class BodyMapPanel(_StoreUser, Panel):
         elif not labels:
             dpg.set_value(TAGS.message, "No clients yet: type a code and press Add (a pseudonym; the name is optional).")
 
-    def _select_client(self, code: str) -> None:
+    def _select_client(self, code: str, visit: int | None = None) -> None:
         client = self.store.client(code)
         self.client_id = client["id"]
-        self._sessions = self.store.sessions(self.client_id)
-        items = [_session_label(s) for s in reversed(self._sessions)] + [NEW_SESSION]
-        dpg.configure_item(TAGS.session, items=items)
-        self.session_id = self._sessions[-1]["id"] if self._sessions else None
-        dpg.set_value(TAGS.session, items[0] if self._sessions else "")
+        self.visit = visit
         self.picked = None
+        self._show_sessions()
         self._publish()
         self._draw_points()
+
+    def _auto_label(self) -> str:
+        return AUTO_VISIT + (f"visit #{self.session_id} (continued)" if self.session_id is not None
+                             else "a new visit at the first recording")
+
+    def _show_sessions(self) -> None:
+        """The session list: "automatic" first (the client's open visit, else a new one: the same rule
+        as ``pointdose session``), then every session; the one in use is selected."""
+        from pointdose.records.recording import selection_visit
+        from pointdose.records.selection import Selection
+
+        self._sessions = self.store.sessions(self.client_id)
+        self.session_id = selection_visit(self.store, Selection(client_id=self.client_id, visit=self.visit))[0]
+        items = [self._auto_label()] + [_session_label(s) for s in reversed(self._sessions)] + [NEW_SESSION]
+        dpg.configure_item(TAGS.session, items=items)
+        chosen = next((_session_label(s) for s in self._sessions if s["id"] == self.visit), None)
+        dpg.set_value(TAGS.session, chosen or items[0])
+
+    def _follow_visit(self) -> None:
+        """Automatic: a recording may have started a new visit, or the open one may have lapsed."""
+        from pointdose.records.recording import selection_visit
+
+        if self.client_id is None or self.visit is not None:
+            return
+        now = selection_visit(self.store, selection.current())[0]
+        if now != self.session_id:
+            self._show_sessions()
+            self._publish()
 
     def _publish(self) -> None:
         client = self.store.client(self.client_id) if self.client_id else None
@@ -285,7 +313,7 @@ class BodyMapPanel(_StoreUser, Panel):
             caution = " ".join(x for x in (caution, f"This client: {screening}.") if x)
         selection.update(db_path=str(self.store.path), client_id=self.client_id,
                          client_code=client["code"] if client else None, session_id=self.session_id,
-                         point_id=point_id, point_label=label, caution=caution)
+                         visit=self.visit, point_id=point_id, point_label=label, caution=caution)
         dpg.set_value(TAGS.picked, _t(label or "— click a point on the figure"))
         dpg.set_value(TAGS.caution, _t(f"Caution: {caution}") if caution else "")
         dpg.set_value(TAGS.ppt, _t(ppt_line))
@@ -401,13 +429,19 @@ class BodyMapPanel(_StoreUser, Panel):
             return
         if app_data == NEW_SESSION:
             def new():
-                self.session_id = self.store.start_session(self.client_id)
-                self._select_client(self.store.client(self.client_id)["code"])
+                picked = self.picked
+                self.visit = self.store.start_session(self.client_id)
+                self._show_sessions()
+                self.picked = picked
+                self._publish()
+                self._draw_points()
             self._guarded(new)
             return
+        self.visit = None  # "automatic: …"
         for s in self._sessions:
             if _session_label(s) == app_data:
-                self.session_id = s["id"]
+                self.visit = s["id"]
+        self._show_sessions()
         self._publish()
         self._draw_points()
 
