@@ -27,7 +27,7 @@ GUI_TESTS = ROOT / "tests" / "gui"
 SECONDS = 6.0
 XVFB = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24"]
 
-APP_CODE = ("import argparse, sys; from pointdose.app import main as m; p = argparse.ArgumentParser();"
+APP_CODE = ("import argparse, sys; from pointdose.commands import app as m; p = argparse.ArgumentParser();"
             "m.add_arguments(p); sys.exit(m.run(p.parse_args(sys.argv[1:])))")
 
 

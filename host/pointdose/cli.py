@@ -20,10 +20,10 @@ from pointdose.textout import SafeWriter, clean
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "app": ("pointdose.app.main", "open the app on a board, or on the simulated device when none is found"),
-    "sim": ("pointdose.sim.cli", "run the simulated device (the real firmware) and print its port"),
+    "app": ("pointdose.commands.app", "open the app on a board, or on the simulated device when none is found"),
+    "sim": ("pointdose.commands.sim", "run the simulated device (the real firmware) and print its port"),
     "monitor": ("pointdose.commands.monitor", "stream live readings as text (no GUI)"),
-    "flash": ("pointdose.flash", "install the firmware on a board with mpremote"),
+    "flash": ("pointdose.commands.flash", "install the firmware on a board with mpremote"),
     "session": ("pointdose.commands.session", "run a guided protocol with text cues (terminal, SSH, tests)"),
     "protocols": ("pointdose.commands.protocols", "list the built-in protocols and their parameters; check a .toml"),
     "calibrate": ("pointdose.commands.calibrate", "calibrate a sensor (wizard, fit a CSV, show, verify, zero drift)"),

@@ -1,4 +1,4 @@
-"""`pointdose flash`: install the firmware on a board with mpremote.
+"""`pointdose flash`: install the firmware on a board with mpremote (command line: :mod:`pointdose.commands.flash`).
 
 Steps, each one an external command so that ``--dry-run`` can print them:
 
@@ -18,7 +18,6 @@ Every external command goes through :func:`run_command`, so tests can substitute
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shlex
@@ -403,25 +402,3 @@ def _print_dry_run(tools: _Tools, plan: Plan, config: str | None, out: Callable[
         show(tools.remote_argv("exec", setup))
     show(tools.remote_argv("fs", "cp", *map(str, copy_order(compiled + plan.source)), ":"))
     show(tools.remote_argv("reset"))
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", help="serial port of the board (default: the one board found)")
-    parser.add_argument(
-        "--config",
-        choices=sorted(CONFIGS),
-        help="device configuration stored on the board (default: leave the board's choice unchanged)",
-    )
-    parser.add_argument(
-        "--source",
-        action="store_true",
-        help="copy the .py files instead of compiling them with mpy-cross (when the .mpy versions differ)",
-    )
-    parser.add_argument("--dry-run", action="store_true", help="print the commands without running them")
-
-
-def run(args: argparse.Namespace) -> int:
-    return flash(port=args.port, config=args.config, source=args.source, dry_run=args.dry_run)

@@ -112,7 +112,7 @@ def test_app_on_the_simulated_device(tmp_path):
     why = sim_available()
     if why:
         pytest.skip(f"real simulated device not available ({why}); the synthetic-source test covers the GUI")
-    code = ("import argparse, sys; from pointdose.app import main as m; p = argparse.ArgumentParser();"
+    code = ("import argparse, sys; from pointdose.commands import app as m; p = argparse.ArgumentParser();"
             "m.add_arguments(p); sys.exit(m.run(p.parse_args(sys.argv[1:])))")
     png, report = run([sys.executable, "-c", code, "--sim", "--seconds", "10", "--screenshot",
                        str(tmp_path / "shot.png"), "--report", str(tmp_path / "report.json")], tmp_path, timeout=120)
@@ -140,10 +140,10 @@ def test_no_display_is_a_user_error(monkeypatch):
 def test_bad_options_are_user_errors_before_any_window(argv, message):
     import argparse
 
-    from pointdose.app import main
+    from pointdose.commands import app
     from pointdose.errors import UserError
 
     parser = argparse.ArgumentParser()
-    main.add_arguments(parser)
+    app.add_arguments(parser)
     with pytest.raises(UserError, match=message):
-        main.run(parser.parse_args(argv))
+        app.run(parser.parse_args(argv))

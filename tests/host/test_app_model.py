@@ -58,7 +58,7 @@ def test_model_does_not_import_dearpygui():
 def test_app_command_parser_does_not_import_dearpygui():
     import subprocess
 
-    code = ("import sys, argparse; import pointdose.app.main as a; a.add_arguments(argparse.ArgumentParser());"
+    code = ("import sys, argparse; import pointdose.commands.app as a; a.add_arguments(argparse.ArgumentParser());"
             "import pointdose.app.model, pointdose.app.controller;"
             "print('dearpygui' in ' '.join(sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

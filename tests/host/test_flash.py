@@ -506,12 +506,14 @@ def test_no_board_and_several_boards(monkeypatch):
 
 
 def test_arguments_reach_flash(monkeypatch):
+    from pointdose.commands import flash as flash_command
+
     parser = argparse.ArgumentParser()
-    flash.add_arguments(parser)
+    flash_command.add_arguments(parser)
     got = {}
-    monkeypatch.setattr(flash, "flash", lambda **kw: got.update(kw) or 0)
+    monkeypatch.setattr(flash_command, "flash", lambda **kw: got.update(kw) or 0)
     args = parser.parse_args(["--port", "COM3", "--config", "pico-fsr", "--source", "--dry-run"])
-    assert flash.run(args) == 0
+    assert flash_command.run(args) == 0
     assert got == {"port": "COM3", "config": "pico-fsr", "source": True, "dry_run": True}
     with pytest.raises(SystemExit):
         parser.parse_args(["--config", "pico-hx"])

@@ -1,7 +1,7 @@
-"""``pointdose app``: the live pressure window.
+"""The live pressure window: :func:`run_app` (``pointdose app``'s command line is :mod:`pointdose.commands.app`).
 
-DearPyGui is imported inside :func:`run` only (through :mod:`pointdose.app.view`), so that
-``pointdose --help`` and the other commands never load it.
+DearPyGui is imported inside :func:`run_app` only (through :mod:`pointdose.app.view`), so that
+importing this module never loads it.
 
 The render loop, once per frame: ask the controller for its status (a snapshot), let the model
 turn the ring's newest window into a FrameView, show it, render. Nothing is queued between the
@@ -10,68 +10,12 @@ reader and the screen, so a slow frame never leaves a backlog behind it.
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from pathlib import Path
 
 SCREENSHOT_LEAD_S = 0.8  # ask for the screenshot this long before --seconds ends
 SCREENSHOT_DEFAULT_AT_S = 4.0  # with --screenshot but no --seconds
 SCREENSHOT_WAIT_S = 3.0  # how long past the end to wait for DearPyGui to write it
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from pointdose.lsl import add_argument as lsl_flag
-    parser.add_argument("--port", metavar="P", help="serial port of the board (default: scan; none found → simulated device)")
-    parser.add_argument("--sim", action="store_true", help="use the simulated device (the real firmware on this computer)")
-    from pointdose.cliopts import add_sim_board
-    add_sim_board(parser)
-    parser.add_argument("--seconds", type=float, metavar="S", help="quit after S seconds (for tests and demos)")
-    parser.add_argument("--screenshot", metavar="FILE", help="write a PNG of the window shortly before quitting")
-    parser.add_argument("--size", type=_size, default=(1280, 800), metavar="WxH",
-                        help="window size in pixels (default 1280x800; the layout fits 1024x768 and up)")
-    parser.add_argument("--unit", default="kPa", metavar="UNIT",
-                        help="display unit: kPa (default), kgf/cm2, N/cm2, N, kgf or lbf")
-    parser.add_argument("--probe-area", type=float, default=1.0, metavar="CM2",
-                        help="probe contact area in cm² (default 1), for pressure units")
-    parser.add_argument("--max-fps", type=float, default=120.0, metavar="FPS",
-                        help="cap the frame rate to spare the CPU (0: no cap; default 120)")
-    lsl_flag(parser)
-    parser.add_argument("--report", metavar="FILE", help=argparse.SUPPRESS)  # JSON frame statistics, for tests/bench
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(x) for x in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"window size {text!r} is not WIDTHxHEIGHT, e.g. 1024x768") from None
-    if w < 320 or h < 240:
-        raise argparse.ArgumentTypeError(f"window size {text!r} is too small: at least 320x240 (1024x768 fits all)")
-    return w, h
-
-
-def run(args: argparse.Namespace) -> int:
-    from pointdose.app.controller import Controller, default_start_sim
-    from pointdose.app.model import DisplaySettings
-    from pointdose.cliopts import display_unit, probe_area_cm2
-    from pointdose.device import check_choice
-
-    sim_board = getattr(args, "sim_board", None)
-    check_choice(args.port, args.sim, sim_board)
-    settings = DisplaySettings(unit=display_unit(args.unit), probe_area_cm2=probe_area_cm2(args.probe_area))
-    controller = Controller(port=args.port, force_sim=args.sim, sim_demo=True,
-                            start_sim=lambda: default_start_sim(sim_board))
-    lsl = None
-    if getattr(args, "lsl", False):
-        from pointdose.lsl import AppStreamer
-        lsl = AppStreamer(lambda: controller.link)
-    report = run_app(controller, seconds=args.seconds, screenshot=args.screenshot, max_fps=args.max_fps,
-                     settings=settings, lsl=lsl, size=getattr(args, "size", (1280, 800)))
-    if args.report:
-        Path(args.report).write_text(json.dumps(report, indent=2))
-    if controller.fatal_error is not None:
-        raise controller.fatal_error
-    return 0
 
 
 def run_app(controller, *, seconds: float | None = None, screenshot: str | None = None,
