@@ -48,7 +48,7 @@ def test_pdf_renders_with_thumbnails_body_map_and_labelled_numbers(demo_store, t
     out = tmp_path / "r.pdf"
     assert main(["report", "--session", "2", "--out", str(out), "--db", str(demo_store.path), "--unit", "kgf/cm2"]) == 0
     pages = render(out, tmp_path)
-    assert len(pages) == 1
+    assert len(pages) == 2  # the applications, then the clinical record (findings, norms, reliability)
     page = pages[0]
     h, w = page.shape[:2]
     assert abs(h - 702) <= 1 and abs(w - 496) <= 1  # A4 (210 × 297 mm) at 60 dpi

@@ -3,7 +3,9 @@ and the calibration used with its stated error.
 
 Every number carries its unit; the dose is labelled descriptive; PPT changes carry their
 measurement-error label (pointdose.pptchange, via records.history: the client's own MDC95). The body map shows which points were treated, coloured by
-dose. Pressures are shown in kPa and, when asked, also in a second unit (``unit``).
+dose. Pressures are shown in kPa and, when asked, also in a second unit (``unit``). A closing
+"Clinical record" section has the points' findings, PPT beside norms, reference sites, left/right
+asymmetry and reliability with Bland–Altman plots (records.clinical, docs/clinical.md).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 from pointdose import bodymap, metrics, pptchange, units
 from pointdose.errors import UserError
 from pointdose.files import private_dir, write_private
-from pointdose.records import calib, history
+from pointdose.records import calib, clinical, history
 from pointdose.records.guided import guided
 from pointdose.records.store import Store
 
@@ -240,6 +242,7 @@ def session_report(store: Store, session_id: int, out: str | Path, *, include_na
             bar.update(1)
     finally:
         bar.close()
+    _clinical_section(pdf, store, client, session_id, apps)
     out = Path(out).expanduser()
     data = bytes(p.output())
     try:
@@ -349,6 +352,131 @@ def _application_block(pdf, store: Store, a: dict, second) -> None:
     p.set_y(max(y, y0 + 46) + 2)
     p.set_draw_color(200, 200, 200)
     p.line(14, p.get_y() - 1, 196, p.get_y() - 1)
+
+
+def _heading(pdf, text: str, size: float = 10) -> None:
+    p = pdf.pdf
+    if p.get_y() + 14 > p.h - p.b_margin:
+        p.add_page()
+    pdf.font(size, bold=True)
+    p.cell(0, 5.5, pdf.t(text), new_x="LMARGIN", new_y="NEXT")
+    pdf.font(8)
+
+
+def _para(pdf, text: str, h: float = 4.0) -> None:
+    pdf.pdf.multi_cell(0, h, pdf.t(text), new_x="LMARGIN", new_y="NEXT")
+
+
+def _clinical_section(pdf, store: Store, client: dict, session_id: int, apps: list[dict]) -> None:
+    """The clinical record of the session's points: findings, PPT beside the norms, reference sites,
+    left/right asymmetry, and reliability across sessions with Bland–Altman plots (docs/clinical.md)."""
+    p = pdf.pdf
+    p.ln(2)
+    _heading(pdf, "Clinical record", 12)
+    points: dict[int, dict] = {}  # each treated point once, in order
+    for a in apps:
+        points.setdefault(a["point_id"], a)
+    for a in points.values():
+        pdf.font(8.5, bold=True)
+        p.cell(0, 4.6, pdf.t(f"{a['point_label']} ({a['side']})"), new_x="LMARGIN", new_y="NEXT")
+        pdf.font(8)
+        finding = clinical.latest_finding(store, a["point_id"], session_id)
+        _para(pdf, "Trigger-point findings: " + (finding.short() if finding else "not recorded this session")
+              + (f" · note: {finding.note}" if finding and finding.note else ""))
+        _para(pdf, clinical.norm_line(store, a["point_id"], session_id))
+        ref = clinical.reference_line(store, a["point_id"], session_id)
+        if ref:
+            _para(pdf, f"Reference site: {ref}")
+    p.ln(1)
+    _heading(pdf, "Left/right asymmetry (PPT this session)")
+    rows = clinical.asymmetry(store, client["id"], session_id)
+    if not rows:
+        _para(pdf, "no bilateral site with a PPT on both sides in this session")
+    for r in rows:
+        _para(pdf, r.line())
+    p.ln(1)
+    _heading(pdf, "Reliability across sessions")
+    _para(pdf, "ICC(2,1) (two-way random, absolute agreement, single measurement; Shrout & Fleiss 1979), "
+               "SEM = SD·√(1 − ICC), MDC95 = 1.96·√2·SEM (Weir 2005); Bland–Altman bias and limits of agreement "
+               "(bias ± 1.96 SD; Bland & Altman 1986). docs/clinical.md.")
+    views = [(f"{a['point_label']} ({a['side']})", clinical.trial_reliability(store, pid))
+             for pid, a in points.items()]
+    views.append((client["code"], clinical.session_reliability(store, client["id"])))
+    for name, v in views:
+        pdf.font(8, bold=True)
+        p.cell(0, 4.4, pdf.t(f"{v.title}: {name}"), new_x="LMARGIN", new_y="NEXT")
+        pdf.font(8)
+        _para(pdf, v.message)
+        if v.ba is not None:
+            if p.get_y() + 52 > p.h - p.b_margin:
+                p.add_page()
+            y = p.get_y() + 2
+            bland_altman_plot(pdf, 30, y, 110, 42, v.ba, v.ba_label)
+            p.set_y(y + 50)
+
+
+BA_POINT_RGB = (20, 90, 200)
+BA_BIAS_RGB = (200, 60, 40)
+BA_LOA_RGB = (120, 120, 120)
+
+
+def bland_altman_plot(pdf, x: float, y: float, w: float, h: float, ba, label: str) -> None:
+    """Differences against means in a w×h mm box: a dot per pair, the bias (solid) and the limits of
+    agreement (dashed), with their values; axes in kPa."""
+    p = pdf.pdf
+    xs, ds = list(ba.means), list(ba.diffs)
+    x_lo, x_hi = min(xs), max(xs)
+    pad = max(5.0, 0.08 * (x_hi - x_lo))
+    x_lo, x_hi = x_lo - pad, x_hi + pad
+    d_lo = min(min(ds), ba.loa_low, 0.0)
+    d_hi = max(max(ds), ba.loa_high, 0.0)
+    dpad = max(2.0, 0.12 * (d_hi - d_lo))
+    d_lo, d_hi = d_lo - dpad, d_hi + dpad
+
+    def sx(v):
+        return x + w * (v - x_lo) / (x_hi - x_lo)
+
+    def sy(v):
+        return y + h - h * (v - d_lo) / (d_hi - d_lo)
+    p.set_draw_color(120, 120, 120)
+    p.set_line_width(0.2)
+    p.rect(x, y, w, h)
+    p.set_draw_color(200, 200, 200)
+    p.line(x, sy(0.0), x + w, sy(0.0))
+    pdf.font(6.5)
+    lines = ((ba.loa_high, BA_LOA_RGB, True, "+1.96 SD"), (ba.bias, BA_BIAS_RGB, False, "bias"),
+             (ba.loa_low, BA_LOA_RGB, True, "−1.96 SD"))
+    label_y = []
+    for value, *_ in lines:  # top to bottom, at least 3 mm apart so equal limits never print on each other
+        yy = sy(value) - 1.5
+        label_y.append(max(yy, label_y[-1] + 3.0) if label_y else yy)
+    for (value, rgb, dashed, name), ly in zip(lines, label_y):
+        p.set_draw_color(*rgb)
+        p.set_line_width(0.35)
+        if dashed:
+            p.set_dash_pattern(dash=1.0, gap=0.8)
+        p.line(x, sy(value), x + w, sy(value))
+        p.set_dash_pattern()
+        p.set_text_color(*rgb)
+        p.set_xy(x + w + 1, ly)
+        p.cell(30, 3, pdf.t(f"{name} {value:.0f} kPa"))
+    p.set_text_color(0, 0, 0)
+    p.set_fill_color(*BA_POINT_RGB)
+    for m, d in zip(xs, ds):
+        p.ellipse(sx(m) - 0.8, sy(d) - 0.8, 1.6, 1.6, style="F")
+    p.set_line_width(0.2)
+    p.set_text_color(90, 90, 90)
+    p.set_xy(x - 16, y - 1)
+    p.cell(15, 3, f"{d_hi:.0f}", align="R")
+    p.set_xy(x - 16, y + h - 2)
+    p.cell(15, 3, f"{d_lo:.0f}", align="R")
+    p.set_xy(x, y + h + 0.3)
+    p.cell(w / 2, 3, f"{x_lo:.0f}")
+    p.set_xy(x + w / 2, y + h + 0.3)
+    p.cell(w / 2, 3, f"{x_hi:.0f}", align="R")
+    p.set_xy(x, y + h + 3)
+    p.cell(w, 3, pdf.t(f"mean of the pair (kPa) · difference: {label} (kPa)"), align="C")
+    p.set_text_color(0, 0, 0)
 
 
 def _mean(values):
