@@ -2,7 +2,8 @@
 
 ``python run_fit_app.py WIDTH HEIGHT TAB PNG REPORT`` — TAB is a tab's title (``Live``, ``Session``,
 ``Points``...). On the synthetic FakeLink (no firmware). On the Session tab a three-line message is
-shown before Start, the case that once pushed STOP off a 720 px screen. The report holds the frame
+shown before Start, the case that once pushed STOP off a 720 px screen; ``--settings`` opens the
+protocol settings with one entry refused (hold_max_s = nan) and one accepted (cycles = 2). The report holds the frame
 statistics and the screen rectangles of the main controls (from DearPyGui), so the test can find
 them in the PNG.
 """
@@ -37,6 +38,7 @@ def main(argv: list[str]) -> int:
     from pointdose.app.panels import session as session_panel
 
     rects: dict[str, list] = {}
+    done: set[str] = set()
 
     def on_frame(panels):
         for panel in panels:
@@ -46,6 +48,12 @@ def main(argv: list[str]) -> int:
                     dpg.set_value(view.TAGS.tabs, item)
             if isinstance(panel, session_panel.SessionPanel):
                 panel.message = THREE_LINES
+                if "--settings" in argv and "settings" not in done:  # open the editor, one entry refused
+                    done.add("settings")
+                    dpg.set_value(session_panel.T.settings, True)
+                    panel.show_settings(dpg.get_value(session_panel.T.protocol))
+                    panel.enter_setting("tppr", "hold_max_s", "nan")
+                    panel.enter_setting("tppr", "cycles", "2")
                 if "--legend" in argv:  # open the sound legend and scroll down to it
                     dpg.set_value(session_panel.T.legend, True)
                     dpg.set_y_scroll(session_panel.T.body, dpg.get_y_scroll_max(session_panel.T.body))
@@ -55,7 +63,9 @@ def main(argv: list[str]) -> int:
                           ("map", records_panel.TAGS.map), ("drill_start", training_panel.T.start),
                           ("trial_plot", training_panel.T.plot), ("cal_start", calibrate_panel.TAGS.start),
                           ("cal_tolerance", calibrate_panel.TAGS.tolerance),
-                          ("notice_ok", calibrate_panel.TAGS.notice_ok)):
+                          ("notice_ok", calibrate_panel.TAGS.notice_ok),
+                          ("ses_settings", session_panel.T.settings),
+                          ("set_error", session_panel._setting_tag("tppr", "hold_max_s", "error"))):
             if dpg.does_item_exist(tag) and dpg.is_item_visible(tag):
                 rects[name] = [*dpg.get_item_rect_min(tag), *dpg.get_item_rect_max(tag)]
             else:

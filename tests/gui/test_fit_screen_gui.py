@@ -27,13 +27,14 @@ pytestmark = pytest.mark.gui
 STOP_RED = np.array([190, 40, 40])  # the session panel's STOP theme
 BUTTON = np.array([51, 51, 55])  # DearPyGui's default button fill (enabled)
 BUTTON_OFF = np.array([45, 45, 48])  # view.theme_disabled's fill
+ERROR_RED = np.array([255, 110, 100])  # view.RED
 
 
-def run(tmp_path, width, height, tab):
+def run(tmp_path, width, height, tab, *flags):
     png, report = tmp_path / f"{tab}-{width}.png", tmp_path / f"{tab}-{width}.json"
     env = {**os.environ, "POINTDOSE_DB": str(tmp_path / "records.db")}
     out = subprocess.run([sys.executable, str(HERE / "run_fit_app.py"), str(width), str(height), tab, str(png),
-                          str(report)], capture_output=True, text=True, timeout=90, env=env)
+                          str(report), *flags], capture_output=True, text=True, timeout=90, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     rep = json.loads(report.read_text())
     assert rep["screenshot"], "no screenshot written"
@@ -66,6 +67,20 @@ def test_session_tab_keeps_stop_start_and_demo_on_screen(tmp_path, size):
         assert name in rects and shows(img, rects[name], [BUTTON, BUTTON_OFF]), (name, rects)
     for name in ("tare", "start", "stop"):  # the left column's device buttons
         assert shows(img, rects[name], [BUTTON, BUTTON_OFF]), (name, rects)
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display: run under xvfb-run (make test does)")
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_protocol_settings_editor_shows_a_refused_entry_inline_and_keeps_stop_on_screen(tmp_path, size):
+    img, rects = run(tmp_path, *size, "Session", "--settings")
+    assert "ses_stop" in rects and shows(img, rects["ses_stop"], [STOP_RED]), rects
+    assert "ses_settings" in rects  # the open header (filled like a button) and shows(img, rects["ses_settings"], [BUTTON], share=0.5), rects
+    # the refused entry's error, in red beside its field (hold_max_s = nan), whole within the window
+    x0, y0, x1, y1 = rects["set_error"]
+    assert x1 <= size[0] and y1 <= rects["ses_stop"][1], (rects["set_error"], rects["ses_stop"])  # above the pinned row
+    patch = img[int(y0):int(y1), int(x0):int(x1)]
+    red = (np.abs(patch - ERROR_RED) <= 40).all(axis=2)
+    assert red.sum() > 150, red.sum()  # red text, not an empty line
 
 
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display: run under xvfb-run (make test does)")

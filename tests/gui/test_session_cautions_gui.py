@@ -83,8 +83,9 @@ def test_preview_shows_the_refusal_in_red_and_no_acknowledgement_box(tmp_path):
     rep, img = run(tmp_path, "preview", 8.0)
     assert rep["shown"]["ack"] is False and "lowered by the cautions here (anticoagulants)" in rep["refusal"]
     right = img[:, 450:]
-    assert mask(right[90:130], RED).sum() > 300  # the refusal, in red, under the protocol row
-    assert mask(right[140:300], AMBER).sum() > 500  # then the PPT and the cautions, in amber
+    # the refusal, in red, under the protocol row and its (closed) settings header
+    assert mask(right[120:170], RED).sum() > 300
+    assert mask(right[175:340], AMBER).sum() > 500  # then the PPT and the cautions, in amber
 
 
 def test_points_tab_shows_the_clients_ppt_and_screening_for_the_picked_point(tmp_path):

@@ -41,6 +41,10 @@ class SessionTags:
     body: str = "pd.ses.body"
     summary: str = "pd.ses.summary"
     legend: str = "pd.ses.legend"
+    settings: str = "pd.ses.settings"
+    settings_rows: str = "pd.ses.settings.rows"
+    settings_note: str = "pd.ses.settings.note"
+    settings_reset: str = "pd.ses.settings.reset"
     protocol: str = "pd.ses.protocol"
     point: str = "pd.ses.point"
     self_massage: str = "pd.ses.self_massage"
@@ -108,6 +112,10 @@ class SessionPanel(Panel):
         self.precheck_error = ""
         self._preview_key = None
         self._preview_at = -1e9
+        from pointdose.app.protocol_settings import ProtocolSettings
+
+        self.settings = ProtocolSettings()  # the chosen protocol's parameters as edited (pure, no dpg)
+        self._settings_for = None  # the protocol whose fields are on screen
 
     # ------------------------------------------------------------------ build
 
@@ -139,6 +147,11 @@ class SessionPanel(Panel):
         # everything but the action buttons scrolls; Release / Pain / STOP and the rating stay pinned
         # at the bottom, whatever the messages above them and the window's height (720 px and up)
         with dpg.child_window(tag=T.body, height=-PINNED_H, border=False):
+            with dpg.collapsing_header(label="Protocol settings", tag=T.settings, default_open=False):
+                with dpg.group(horizontal=True):
+                    dpg.add_button(label="Reset to defaults", tag=T.settings_reset, callback=lambda: self.reset_settings())
+                    dpg.add_text("", tag=T.settings_note, color=view.GREY, wrap=0)
+                dpg.add_group(tag=T.settings_rows)
             dpg.add_text("", tag=T.refusal, color=view.RED, wrap=0)
             dpg.add_text("", tag=T.caution, color=view.AMBER, wrap=0)
             with dpg.group(horizontal=True):
@@ -239,9 +252,75 @@ class SessionPanel(Panel):
         dpg.configure_item(T.audio_tip, show=short != message)
 
     def _key(self, action) -> None:
-        if dpg.is_item_active(T.point):  # typing a point name is not a signal
+        if dpg.is_item_active(T.point) or self._typing_setting():  # typing a name or a number is not a signal
             return
         action()
+
+    # ------------------------------------------------------------------ protocol settings (pointdose.app.protocol_settings)
+
+    def _typing_setting(self) -> bool:
+        name = self._settings_for
+        return bool(name) and any(dpg.is_item_active(_setting_tag(name, f.key)) for f in self.settings.fields(name)
+                                  if dpg.does_item_exist(_setting_tag(name, f.key)))
+
+    def show_settings(self, name: str) -> None:
+        """One row per parameter of ``name``: entry, allowed range, what it is and its source, the error."""
+        self._settings_for = name
+        dpg.delete_item(T.settings_rows, children_only=True)
+        if not self.settings.editable(name):
+            dpg.add_text("a protocol file: edit the file itself", parent=T.settings_rows, color=view.GREY)
+            self._settings_note(name)
+            return
+        with dpg.table(parent=T.settings_rows, header_row=True, policy=dpg.mvTable_SizingFixedFit,
+                       borders_innerH=True, borders_outerH=True):
+            dpg.add_table_column(label="setting", width_fixed=True, init_width_or_weight=150)
+            dpg.add_table_column(label="value", width_fixed=True, init_width_or_weight=110)
+            dpg.add_table_column(label="allowed · what it is · source", width_stretch=True)
+            for f in self.settings.fields(name):
+                with dpg.table_row():
+                    dpg.add_text(f.key, tag=_setting_tag(name, f.key, "key"), color=view.CYAN if f.changed else view.WHITE)
+                    if f.kind == "bool":
+                        dpg.add_checkbox(tag=_setting_tag(name, f.key), default_value=f.text == "yes",
+                                         callback=self._on_setting, user_data=(name, f.key))
+                    else:
+                        dpg.add_input_text(tag=_setting_tag(name, f.key), default_value=f.text, width=-1,
+                                           callback=self._on_setting, user_data=(name, f.key))
+                    with dpg.group():
+                        dpg.add_text(view._text(f.error), tag=_setting_tag(name, f.key, "error"), color=view.RED,
+                                     wrap=0, show=bool(f.error))
+                        dpg.add_text(view._text(f"{f.range} · {f.about} (default {f.default})"), color=view.GREY,
+                                     wrap=0)
+        self._settings_note(name)
+
+    def _settings_note(self, name: str) -> None:
+        summary = self.settings.summary(name)
+        dpg.configure_item(T.settings, label=view._text(f"Protocol settings — {name}: {summary}"))
+        dpg.set_value(T.settings_note, "applies at the next Start; every entry is checked against its range")
+
+    def _on_setting(self, sender=None, app_data=None, user_data=None) -> None:
+        name, key = user_data
+        self.enter_setting(name, key, app_data)
+
+    def enter_setting(self, name: str, key: str, value) -> str:
+        """Check one entry (pointdose.protocols.values through the built-in) and show its error inline."""
+        error = self.settings.enter(name, key, value)
+        if dpg.does_item_exist(_setting_tag(name, key, "error")):
+            dpg.set_value(_setting_tag(name, key, "error"), view._text(error))
+            dpg.configure_item(_setting_tag(name, key, "error"), show=bool(error))
+            changed = self.settings.field(name, key).changed
+            dpg.configure_item(_setting_tag(name, key, "key"), color=view.CYAN if changed else view.WHITE)
+        if dpg.does_item_exist(_setting_tag(name, key)) and not isinstance(value, bool) \
+                and dpg.get_value(_setting_tag(name, key)) != str(value):
+            dpg.set_value(_setting_tag(name, key), str(value))
+        self._settings_note(name)
+        self._preview_key = None  # the preview (cautions, refusals) is read again with the new value
+        return error
+
+    def reset_settings(self) -> None:
+        name = dpg.get_value(T.protocol)
+        self.settings.reset(name)
+        self.show_settings(name)
+        self._preview_key = None
 
     # ------------------------------------------------------------------ inputs
 
@@ -268,9 +347,13 @@ class SessionPanel(Panel):
         area = ctx.model.settings.probe_area_cm2
         point_name = dpg.get_value(T.point).strip()
         try:
-            proto = resolve(name, **(params or {}))
-            pre = self._precheck(proto, point_name, area, rebuild=lambda offers: resolve(name, **{**(params or {}),
-                                                                                                **offers}))
+            if params is None:  # the Start button: the settings as edited (refused while an entry is wrong)
+                proto = self.settings.protocol(name)
+                rebuild = lambda offers: self.settings.protocol(name, **offers)  # noqa: E731
+            else:  # a demo/test script's own parameters
+                proto = resolve(name, **params)
+                rebuild = lambda offers: resolve(name, **{**params, **offers})  # noqa: E731
+            pre = self._precheck(proto, point_name, area, rebuild=rebuild)
             pre.decision.check(acknowledged=True, confirmed=True)  # refusals: nothing unlocks them
             confirmed = bool(dpg.get_value(T.confirm)) and pre.needs_confirm
             acknowledged = bool(dpg.get_value(T.ack)) and pre.needs_ack
@@ -325,7 +408,6 @@ class SessionPanel(Panel):
     def _preview(self, ctx: PanelContext) -> None:
         """Before Start: show what applies (cautions, PPT, refusals) and the boxes it needs."""
         from pointdose.errors import UserError
-        from pointdose.protocols import resolve
         from pointdose.records import selection
 
         sel = selection.current()
@@ -340,8 +422,9 @@ class SessionPanel(Panel):
         self._preview_key, self._preview_at = key, ctx.now_s
         refusals, lines = [], []
         try:
-            proto = resolve(key[0])
-            self.prepared = self._precheck(proto, key[1], key[5], rebuild=lambda offers: resolve(key[0], **offers))
+            proto = self.settings.protocol(key[0])  # as edited in the protocol settings
+            self.prepared = self._precheck(proto, key[1], key[5],
+                                           rebuild=lambda offers: self.settings.protocol(key[0], **offers))
             self.precheck_error = ""
             d = self.prepared.decision
             refusals = [f"REFUSED — {f.text}" for f in d.refusals]
@@ -375,6 +458,8 @@ class SessionPanel(Panel):
 
     def update(self, ctx: PanelContext) -> None:
         self.ctx = ctx
+        if dpg.get_value(T.protocol) != self._settings_for:
+            self.show_settings(dpg.get_value(T.protocol))
         if self._pending_autostart and ctx.controller.link is not None and ctx.frame is not None \
                 and getattr(ctx.frame, "streaming", True):
             spec, self._pending_autostart = self._pending_autostart, None
@@ -520,6 +605,10 @@ class SessionPanel(Panel):
 
     def close(self) -> None:
         self._close_session()
+
+
+def _setting_tag(protocol: str, key: str, part: str = "entry") -> str:
+    return f"pd.ses.set.{protocol}.{key}.{part}"
 
 
 def _text(tag: str, value: str) -> None:
