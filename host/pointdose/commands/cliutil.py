@@ -8,8 +8,8 @@ from pointdose.errors import UserError
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="FILE",
-                        help="records database (default: $POINTDOSE_DB, else records.sqlite in the user data folder)")
+    parser.add_argument("--db", metavar="FILE|URL",
+                        help="records database, a file or postgresql://user@host/db (default: $POINTDOSE_DB, else records.sqlite in the user data folder)")
 
 
 def open_store(args, *, readonly: bool = False):

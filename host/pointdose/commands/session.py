@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--volume", type=float, default=0.8, metavar="V", help="sound volume 0 … 1")
     parser.add_argument("--wav", metavar="FILE", help="also write the session's sound cues to a WAV file")
     parser.add_argument("--client", metavar="CODE", help="record the application for this client (created if new)")
-    parser.add_argument("--db", metavar="FILE", help="records database (default: $POINTDOSE_DB, else the user data folder)")
+    parser.add_argument("--db", metavar="FILE|URL", help="records database, a file or postgresql://user@host/db (default: $POINTDOSE_DB, else the user data folder)")
     parser.add_argument("--visit", metavar="ID|new", help="the client's visit (session) this application belongs to: "
                         "a session id, or 'new'; default: the visit whose last application ended under "
                         "--visit-window minutes ago, else a new one (PPT and pain before/after pair within a visit)")
@@ -91,15 +91,13 @@ def safety_precheck(args: argparse.Namespace, protocol, params: dict, out) -> tu
 
     Returns (protocol with lowered limits, PointContext, info for the records); raises a UserError
     (one line) when the application may not start or needs --accept-caution / --confirm-above-ppt."""
-    from pathlib import Path
-
     from pointdose.errors import UserError
     from pointdose.protocols import resolve
-    from pointdose.records.store import Store, default_db_path
+    from pointdose.records.store import Store, db_exists, db_location
     from pointdose.session.precheck import prepare
 
-    db = Path(args.db) if args.db else default_db_path()
-    store = Store(db) if db.is_file() else None  # writable: an older file is migrated (and kept aside) first
+    db = db_location(args.db)
+    store = Store(db) if db_exists(db) else None  # writable: an older file is migrated (and kept aside) first
     try:
         client_id = session_id = None
         if store is not None and args.client:

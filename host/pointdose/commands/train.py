@@ -23,7 +23,7 @@ import threading
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from pointdose.lsl import add_argument as lsl_flag
-    parser.add_argument("--db", metavar="FILE", help="records database (default: $POINTDOSE_DB or the user data folder)")
+    parser.add_argument("--db", metavar="FILE|URL", help="records database, a file or postgresql://user@host/db (default: $POINTDOSE_DB or the user data folder)")
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     r = sub.add_parser("run", help="run a drill on a board or the simulated device, with text cues")
     r.add_argument("--student", required=True, help="the student's code")
@@ -82,7 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_class_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="FILE", help="records database (default: $POINTDOSE_DB or the user data folder)")
+    parser.add_argument("--db", metavar="FILE|URL", help="records database, a file or postgresql://user@host/db (default: $POINTDOSE_DB or the user data folder)")
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     s = sub.add_parser("student", help="add students by code")
     s.add_argument("codes", nargs="+")

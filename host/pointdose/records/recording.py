@@ -124,6 +124,8 @@ def open_recording(*, db_path: str | Path | None = None, client_code: str | None
 def _same(a, b) -> bool:
     if b is None:
         return False
+    if "://" in str(a) or "://" in str(b):  # server URLs
+        return str(a) == str(b)
     try:
         return Path(a).resolve() == Path(b).resolve()
     except OSError:

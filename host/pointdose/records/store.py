@@ -1,4 +1,6 @@
-"""The records database: one SQLite file in the user data directory (or wherever ``--db`` says).
+"""The records database: one SQLite file in the user data directory (or wherever ``--db`` says),
+or a PostgreSQL server shared by many stations (``--db postgresql://user@host/db``: the dialect
+layer and the station's journal are in :mod:`pointdose.records.pg`).
 
     >>> store = Store(tmp / "records.sqlite")                    # doctest: +SKIP
     >>> cid = store.add_client("C-0042", name=None)              # doctest: +SKIP
@@ -29,13 +31,14 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+from zlib import error as zlib_error
 
 from pointdose import metrics as metrics_mod
 from pointdose import units
 from pointdose.errors import UserError
 from pointdose.files import private_dir
 from pointdose.listeners import SAMPLE_DTYPE
-from pointdose.records import calib, chunks, schema
+from pointdose.records import calib, chunks, pg, schema
 
 DB_FILENAME = "records.sqlite"
 ENV_DB = "POINTDOSE_DB"
@@ -82,14 +85,29 @@ def check_code(code) -> str:
     return code
 
 
-def default_db_path() -> Path:
-    """``$POINTDOSE_DB``, else ``records.sqlite`` in the user data directory."""
+def default_db_path() -> Path | str:
+    """``$POINTDOSE_DB`` (a file, or a ``postgresql://`` URL kept as text), else ``records.sqlite``
+    in the user data directory."""
     env = os.environ.get(ENV_DB)
     if env:
-        return Path(env).expanduser()
+        return env if pg.is_url(env) else Path(env).expanduser()
     import platformdirs
 
     return Path(platformdirs.user_data_dir("pointdose", appauthor=False)) / DB_FILENAME
+
+
+def db_location(db=None) -> Path | str:
+    """Where ``--db`` (or, without it, ``$POINTDOSE_DB`` / the default) points: a Path, or a URL."""
+    if db is None or db == "":
+        return default_db_path()
+    if pg.is_url(str(db)):
+        return str(db)
+    return Path(db).expanduser()
+
+
+def db_exists(location) -> bool:
+    """A records file that exists, or a server (which may hold records: opening it tells)."""
+    return pg.is_url(str(location)) or Path(location).is_file()
 
 
 def now_iso() -> str:
@@ -108,7 +126,10 @@ def explain(exc: BaseException, path: Path | str, doing: str) -> StoreError:
     """A user-facing error for an SQLite/OS failure while ``doing`` something with ``path``."""
     text = str(exc)
     low = text.lower()
-    if "locked" in low or "busy" in low:
+    if pg.is_url(str(path)) and ("server" in low or "connect" in low):
+        msg = (f"cannot reach the records server {path} while {doing} ({text}): check that it runs and that this "
+               "station may connect (docs/records.md, \"Many stations\"), or use a local file with --db FILE")
+    elif "locked" in low or "busy" in low:
         msg = (f"the records database {path} is locked by another program (another pointdose?) while {doing}: "
                "close the other program and try again")
     elif "full" in low or getattr(exc, "errno", None) == 28 or ("disk i/o error" in low and _disk_full(path)):
@@ -149,7 +170,7 @@ def _loads(text):
 
 def load_samples(conn: sqlite3.Connection, app_id: int, probe_area_cm2: float) -> np.ndarray:
     rows = conn.execute("SELECT data, n, first_seq, t0_s, segment FROM sample_chunks WHERE application_id=? "
-                        "ORDER BY id", (app_id,)).fetchall()
+                        "ORDER BY t0_s, id", (app_id,)).fetchall()  # ids written offline sort apart
     parts = [chunks.decode(r[0], r[1], r[2], r[3], r[4], probe_area_cm2) for r in rows]
     return np.concatenate(parts) if parts else np.zeros(0, SAMPLE_DTYPE)
 
@@ -243,12 +264,22 @@ class Store:
     """One open records database. Thread-safe: calls are serialised on one connection."""
 
     def __init__(self, path: str | Path | None = None, *, readonly: bool = False, create: bool = True,
-                 timeout_s: float = BUSY_TIMEOUT_S) -> None:
-        self.path = Path(path).expanduser() if path is not None else default_db_path()
+                 timeout_s: float = BUSY_TIMEOUT_S, journal: str | Path | None = None) -> None:
+        """``path``: a file, a ``postgresql://`` URL, or None (``$POINTDOSE_DB``, else the default
+        file). ``journal``: where a writable store on a server keeps its journal (default
+        ``$POINTDOSE_JOURNAL``, else one per server in the user data folder)."""
+        location = db_location(path)
         self.readonly = readonly
         self._lock = threading.RLock()
         self.migrated: list[str] = []
         self.backup_before_migration: Path | None = None
+        self.backend = "postgresql" if isinstance(location, str) else "sqlite"
+        if self.backend == "postgresql":
+            self.url = location
+            self.path = pg.redact(location)  # what messages show: never the password
+            self._open_server(location, journal, readonly, timeout_s)
+            return
+        self.path = location
         existed = self.path.exists()
         if existed and not self.path.is_file():
             raise StoreError(f"{self.path} is not a file: give the path of a records database with --db")
@@ -279,6 +310,70 @@ class Store:
             raise explain(exc, self.path, "opening it") from exc
 
     # ------------------------------------------------------------------ opening
+
+    def _open_server(self, url: str, journal, readonly: bool, timeout_s: float) -> None:
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None:
+            raise StoreError(f"{self.path} is a PostgreSQL server, and psycopg (its driver) is not installed: "
+                             "pip install 'pointdose[postgresql]', or use a local file with --db FILE")
+        if readonly:
+            journal = None
+        elif journal is None:
+            journal = pg.default_journal(url)
+        try:
+            self.conn = pg.PgConnection(url, journal=journal, timeout_s=min(timeout_s, pg.CONNECT_TIMEOUT_S))
+        except sqlite3.Error as exc:
+            raise explain(exc, self.path, "opening it") from exc
+        if self.conn.offline:
+            return  # the journal is as new as this pointdose (it was migrated when opened)
+        try:
+            found = schema.version(self.conn) if self._server_has_schema() else 0
+            if found > schema.LATEST:
+                raise NewerDatabaseError(
+                    f"the records server {self.path} was set up by a newer pointdose (records schema {found}; this "
+                    f"version knows up to {schema.LATEST}): update pointdose on this station. Nothing was changed.")
+            if readonly:
+                if found < schema.LATEST:
+                    raise StoreError(f"the records server {self.path} has {'no' if not found else 'older'} records "
+                                     "tables: open it once from a station that records (not read-only)")
+            else:
+                self.migrated = schema.migrate(self.conn)
+            self.conn.after_migrate()
+        except sqlite3.Error as exc:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            raise explain(exc, self.path, "opening it") from exc
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            raise
+
+    def _server_has_schema(self) -> bool:
+        rows = self.conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
+                                 "AND table_name = ?", (schema.VERSION_TABLE,)).fetchall()
+        return bool(rows)
+
+    @property
+    def online(self) -> bool:
+        """False while a server store records to its journal (the server is away)."""
+        return self.backend == "sqlite" or not self.conn.offline
+
+    def pending(self) -> int:
+        """Rows recorded to the journal that the server has not had yet (0 for a file)."""
+        if self.backend == "sqlite":
+            return 0
+        with self._lock:
+            return self.conn.pending()
+
+    def sync(self) -> int:
+        """Send the journal's pending rows to the server now; returns how many are still pending
+        (0: everything is on the server). A file has nothing to send."""
+        if self.backend == "sqlite":
+            return 0
+        with self.guard("sending the journal to the server"):
+            self.conn.try_sync()
+            return self.conn.pending()
 
     def _connect_readonly(self, timeout_s: float) -> sqlite3.Connection:
         """A read-only connection; on a read-only disk (or folder) too.
@@ -412,7 +507,7 @@ class Store:
     def close(self) -> None:
         with self._lock:
             with contextlib.suppress(sqlite3.Error):
-                if not self.readonly:
+                if not self.readonly and self.backend == "sqlite":
                     self.conn.execute("PRAGMA optimize")
             self.conn.close()
 
@@ -429,6 +524,8 @@ class Store:
             raise StoreError(f"the records database {self.path} was opened read-only: it cannot record")
         with self.transaction(doing) as conn:
             conn.execute("UPDATE clients SET code=code WHERE 0")  # a write statement that changes no row
+        if self.backend != "sqlite":
+            return  # the server's disk is the server's; the journal's folder was written when it opened
         try:
             free = shutil.disk_usage(self.path.parent).free
         except OSError:
@@ -439,11 +536,33 @@ class Store:
 
     def schema_version(self) -> int:
         with self.guard("reading its version") as conn:
-            return conn.execute("PRAGMA user_version").fetchone()[0]
+            return schema.version(conn)
 
     def integrity_check(self) -> str:
+        """"ok", or what is wrong. SQLite: its own check. A server: every foreign key has its row
+        and every sample chunk decodes to its stated length (PostgreSQL checks its pages itself)."""
         with self.guard("checking it") as conn:
-            return "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check"))
+            if self.backend == "sqlite":
+                return "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check"))
+            problems = []
+            fks = conn.execute(
+                "SELECT tc.table_name, kcu.column_name, ccu.table_name, ccu.column_name "
+                "FROM information_schema.table_constraints tc JOIN information_schema.key_column_usage kcu "
+                "ON kcu.constraint_name = tc.constraint_name AND kcu.table_schema = tc.table_schema "
+                "JOIN information_schema.constraint_column_usage ccu ON ccu.constraint_name = tc.constraint_name "
+                "AND ccu.table_schema = tc.table_schema WHERE tc.constraint_type = 'FOREIGN KEY' "
+                "AND tc.table_schema = current_schema()").fetchall()
+            for table, col, ref, ref_col in fks:
+                n = conn.execute(f"SELECT COUNT(*) FROM {table} t WHERE t.{col} IS NOT NULL AND NOT EXISTS "
+                                 f"(SELECT 1 FROM {ref} r WHERE r.{ref_col} = t.{col})").fetchone()[0]
+                if n:
+                    problems.append(f"{n} rows of {table}.{col} without their {ref}")
+            for chunk_id, blob, n in conn.execute("SELECT id, data, n FROM sample_chunks").fetchall():
+                try:
+                    chunks.decode(bytes(blob), n, 0, 0.0, 0, 1.0)
+                except (ValueError, zlib_error) as exc:
+                    problems.append(f"sample chunk {chunk_id}: {exc}")
+            return "; ".join(problems) or "ok"
 
     def query(self, sql: str, params=()) -> list[dict]:
         with self.guard("reading it") as conn:
@@ -487,11 +606,19 @@ class Store:
         client = self.client(code_or_id)
         counts = {}
         with self.guard("erasing a client") as conn:
+            if self.backend != "sqlite" and not self.online:
+                raise StoreError("the records server is away: a client can be erased only on the server; "
+                                 "try again when it is back")
             for table, where in (("sessions", "client_id=?"), ("points", "client_id=?"),
                                  ("applications", "session_id IN (SELECT id FROM sessions WHERE client_id=?)"),
                                  ("sample_chunks", "application_id IN (SELECT a.id FROM applications a JOIN sessions s "
                                                    "ON a.session_id=s.id WHERE s.client_id=?)")):
                 counts[table] = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", (client["id"],)).fetchone()[0]
+            if self.backend != "sqlite":
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("DELETE FROM clients WHERE id=?", (client["id"],))  # cascades
+                conn.execute("COMMIT")
+                return counts
             conn.execute("PRAGMA secure_delete = ON")
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -917,7 +1044,7 @@ class Store:
                 return application_metrics(conn, app_id, rows)
         with self.transaction("saving a recomputed application") as conn:
             cal_id = self.save_calibration(calibration, conn)
-            chunk_rows = conn.execute("SELECT id, n FROM sample_chunks WHERE application_id=? ORDER BY id",
+            chunk_rows = conn.execute("SELECT id, n FROM sample_chunks WHERE application_id=? ORDER BY t0_s, id",
                                       (app_id,)).fetchall()
             start = 0
             for chunk_id, n in chunk_rows:
@@ -934,6 +1061,9 @@ class Store:
 
     def backup(self, dest: str | Path, progress=None) -> Path:
         """A consistent copy of the database at ``dest`` (owner-only), made while it stays in use."""
+        if self.backend != "sqlite":
+            raise StoreError(f"the records are on the server {self.path}: back them up there, with "
+                             "`pg_dump -Fc DBNAME > records.dump` (docs/records.md, \"Many stations\")")
         dest = Path(dest).expanduser()
         if dest.resolve() == self.path.resolve():
             raise StoreError("the backup must go to another file than the database itself")

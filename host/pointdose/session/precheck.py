@@ -191,13 +191,11 @@ def prepare_for_selection(protocol: Protocol, selection, *, point_name: str = ""
     """:func:`prepare` for the app: the client and point picked on the body map
     (:mod:`pointdose.records.selection`) when one is ready — the recording goes there too — else
     the typed point name and no client (nothing of anyone's is borrowed)."""
-    from pathlib import Path
+    from pointdose.records.store import Store, db_exists, db_location
 
-    from pointdose.records.store import Store, default_db_path
-
-    path = Path(selection.db_path or db_path or default_db_path())
+    path = db_location(selection.db_path or db_path)
     ready = bool(getattr(selection, "ready", False))
-    store = Store(path) if ready and path.is_file() else None
+    store = Store(path) if ready and db_exists(path) else None
     try:
         session_id = None
         if store is not None:  # the visit the recording will join (the terminal's rule), not made yet

@@ -24,7 +24,7 @@ from pointdose import bodymap
 from pointdose.app import view
 from pointdose.app.panels.base import Panel, PanelContext
 from pointdose.records import history, selection
-from pointdose.records.store import Store, StoreError, default_db_path
+from pointdose.records.store import Store, StoreError, db_exists, default_db_path
 
 FIG_H = 560
 FIG_W = int(FIG_H / bodymap.ASPECT)
@@ -116,7 +116,7 @@ class _StoreUser:
         no file: the database appears with the first client (or the first recording)."""
         if self.store is None:
             path = default_db_path()
-            if not create and not path.exists():
+            if not create and not db_exists(path):
                 self.store_error = (f"No records yet. Add a client to start; the records will be kept in {path}.")
                 return None
             try:
@@ -311,7 +311,7 @@ class BodyMapPanel(_StoreUser, Panel):
         screening = self._show_screening(client)
         if screening and self.picked:
             caution = " ".join(x for x in (caution, f"This client: {screening}.") if x)
-        selection.update(db_path=str(self.store.path), client_id=self.client_id,
+        selection.update(db_path=str(getattr(self.store, "url", self.store.path)), client_id=self.client_id,
                          client_code=client["code"] if client else None, session_id=self.session_id,
                          visit=self.visit, point_id=point_id, point_label=label, caution=caution)
         dpg.set_value(TAGS.picked, _t(label or "— click a point on the figure"))
