@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-fps", type=float, default=120.0, metavar="FPS",
                         help="cap the frame rate to spare the CPU (0: no cap; default 120)")
     lsl_flag(parser)
+    from pointdose.commands.cliutil import add_db_argument
+    add_db_argument(parser)
     parser.add_argument("--report", metavar="FILE", help=argparse.SUPPRESS)  # JSON frame statistics, for tests/bench
 
 
@@ -48,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
     from pointdose.cliopts import display_unit, probe_area_cm2
     from pointdose.device import check_choice
 
+    if getattr(args, "db", None):  # the app's panels open $POINTDOSE_DB: a file or a server URL
+        import os
+
+        os.environ["POINTDOSE_DB"] = str(args.db)
     sim_board = getattr(args, "sim_board", None)
     check_choice(args.port, args.sim, sim_board)
     settings = DisplaySettings(unit=display_unit(args.unit), probe_area_cm2=probe_area_cm2(args.probe_area))
