@@ -209,7 +209,7 @@ def reference(store: Store, point_id: int) -> dict | None:
 # --------------------------------------------------------------------------- renaming and moving
 
 
-def _check_free_text(point: dict, doing: str) -> None:
+def check_free_text(point: dict, doing: str) -> None:
     if point["location"] not in FREE_TEXT:
         raise StoreError(f"{shown(point['label'])} is a body-map location (its name and place come from the manual): "
                          f"only points named by hand can be {doing}; place a new point instead")
@@ -234,7 +234,7 @@ def rename_point(store: Store, point_id: int, name: str) -> dict:
     """Give a free-text point a new name; a side word in it (L/R, left/right, lt/rt) sets the side,
     else the side stays. Returns the updated row."""
     point = _point(store, point_id)
-    _check_free_text(point, "renamed")
+    check_free_text(point, "renamed")
     label, side = bodymap.split_side(name or "")
     if not label:
         raise StoreError("a point needs a name: type one")
@@ -258,7 +258,7 @@ def move_point(store: Store, point_id: int, view: str, x: float, y: float) -> di
     """Place (or move) a free-text point on the figure at (x, y) of ``view``. The side follows the
     place; a point whose name gave it a side is refused on the other half (say which). Returns the row."""
     point = _point(store, point_id)
-    _check_free_text(point, "moved")
+    check_free_text(point, "moved")
     if view not in ("front", "back"):
         raise StoreError(f"a point is placed on the 'front' or 'back' view, not {shown(view)}")
     try:

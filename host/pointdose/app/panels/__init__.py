@@ -19,6 +19,7 @@ PANELS: list[str] = [
     "pointdose.app.panels.session:SessionPanel",
     "pointdose.app.panels.records:BodyMapPanel",
     "pointdose.app.panels.records:HistoryPanel",
+    "pointdose.app.panels.clinical:ClinicalPanel",
     "pointdose.app.panels.calibrate:CalibratePanel",
     "pointdose.app.panels.training:TrainingPanel",
 ]

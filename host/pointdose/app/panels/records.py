@@ -462,7 +462,17 @@ class BodyMapPanel(_StoreUser, Panel):
         self._guarded(self.pick_at, view_name, x, y)
 
     def pick_at(self, view_name: str, x: float, y: float) -> None:
-        """Pick the location near (x, y) of ``view_name``, or place a new point there."""
+        """Pick the location near (x, y) of ``view_name``, or place a new point there, or move the
+        free-text point the Clinical tab asked to place (app/pointedit.py)."""
+        from pointdose.app.pointedit import EDITOR
+
+        if EDITOR.pending(self.client_id) is not None:
+            row = EDITOR.place(self.store, view_name, x, y)  # StoreError: shown, the request waits
+            self.picked = ("custom", row["side"], row["id"])
+            dpg.set_value(TAGS.message, _t(EDITOR.message))
+            self._publish()
+            self._draw_points()
+            return
         if dpg.get_value(TAGS.place):
             name = dpg.get_value(TAGS.place_name).strip()
             if not name:
