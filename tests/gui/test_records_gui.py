@@ -89,6 +89,31 @@ def test_history_view_screenshot(tmp_path):
 
 
 @needs_display
+def test_history_report_and_export_buttons_write_the_files_off_the_render_thread(tmp_path):
+    import json
+
+    from pointdose.app.view import GREEN
+
+    img = shoot(tmp_path, "HistoryReport", seconds=60.0)  # it quits once both files are written
+    rep = json.loads((tmp_path / "HistoryReport.json").read_text())
+    assert rep["running_seen"] is True  # the button returned at once: the PDF was still being written
+    assert rep["session"].startswith("#4 ")  # the newest session is chosen
+    report, export = rep["Report"], rep["Export"]
+    assert report["ok"] and report["fraction"] == 1.0, report
+    pdf = Path(report["line"].removeprefix("report written to "))
+    assert pdf.parent == tmp_path / "out" and pdf.name.startswith("pointdose-DEMO-01-session4-")
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert export["ok"] and export["line"].startswith("exported DEMO-01: ") and export["line"].endswith(
+        str(tmp_path / "out" / "DEMO-01")), export
+    assert (tmp_path / "out" / "DEMO-01" / "points.csv").is_file()
+    # the result line, in green, right under the buttons (top of the tab), and the full progress bar
+    top = img[60:200, 450:, :3]
+    assert colour_mask(top, GREEN, tol=25).sum() > 200
+    bar = colour_mask(top, (20, 91, 142), tol=20)  # the progress bar's fill, full width (160 px)
+    assert bar.sum() > 150 * 15, bar.sum()
+
+
+@needs_display
 def test_body_map_screenshot_colours_treated_points(tmp_path):
     from pointdose import bodymap
     from pointdose.app.panels.records import FIG_GAP, FIG_H, FIG_W, UNTREATED, dose_colour
@@ -175,6 +200,48 @@ def _picking(base, report: Path):
     return Picking
 
 
+def _reporting(base, report: Path):
+    """The History panel, made to press Report PDF and then Export CSV as a user would."""
+    import json
+
+    import dearpygui.dearpygui as dpg
+
+    from pointdose.app import view
+
+    png = report.with_suffix(".png")
+
+    class Reporting(base):
+        frames = 0
+        statuses: dict = {}
+        shot_at = None
+
+        def update(self, ctx):
+            super().update(ctx)
+            Reporting.frames += 1
+            if Reporting.shot_at is not None:  # both done and on screen: a screenshot, then quit
+                if Reporting.frames == Reporting.shot_at:
+                    view.request_screenshot(str(png))
+                elif Reporting.frames > Reporting.shot_at and png.is_file() and png.stat().st_size > 10_000:
+                    Reporting.shot_at = 10**9
+                    view.stop()
+                return
+            if Reporting.frames == 3:
+                dpg.set_value(records_tags().h_folder, str(report.parent / "out"))
+                self.report()
+                Reporting.statuses["running_seen"] = self.job.status().running
+                Reporting.statuses["session"] = dpg.get_value(records_tags().h_session)
+            job = self.job
+            if job is not None and job.done.is_set() and job.what not in Reporting.statuses:
+                Reporting.statuses[job.what] = job.status().__dict__
+                if job.what == "Report":
+                    self.export()
+                else:
+                    Reporting.shot_at = Reporting.frames + 5
+                report.write_text(json.dumps(Reporting.statuses))
+
+    return Reporting
+
+
 def records_tags():
     from pointdose.app.panels.records import TAGS
 
@@ -189,7 +256,10 @@ def _main(argv: list[str]) -> int:
     from pointdose.app.main import run_app
     from pointdose.app.panels import records
 
-    {"History": records.HistoryPanel, "Points": records.BodyMapPanel}[tab].open_on_start = True
+    {"History": records.HistoryPanel, "Points": records.BodyMapPanel,
+     "HistoryReport": records.HistoryPanel}[tab].open_on_start = True
+    if tab == "HistoryReport":
+        records.HistoryPanel = _reporting(records.HistoryPanel, Path(png).with_suffix(".json"))
     if tab == "Points":
         records.BodyMapPanel = _picking(records.BodyMapPanel, Path(png).with_suffix(".json"))
     controller = Controller(

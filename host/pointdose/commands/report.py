@@ -24,9 +24,9 @@ def run(args: argparse.Namespace) -> int:
 
     from pointdose import units
     from pointdose.errors import UserError
-    from pointdose.files import inside, safe_name
+    from pointdose.files import inside
     from pointdose.commands.cliutil import open_store
-    from pointdose.records.report import session_report
+    from pointdose.records.report import report_name, session_report
 
     try:
         units.unit(args.unit)
@@ -48,8 +48,7 @@ def run(args: argparse.Namespace) -> int:
                 sessions = sessions[-1:]
         written = []
         for s in sessions:
-            # a name from the records (a code may predate the code rules): a plain file in the folder
-            name = safe_name(f"pointdose-{code}-session{s['id']}-{str(s['started_at'])[:10]}", max_len=80) + ".pdf"
+            name = report_name(code, s)  # a plain file in the folder
             if args.out and args.out.lower().endswith(".pdf"):
                 if len(sessions) > 1:
                     raise UserError("--out FILE.pdf takes one session: give --session ID or --latest, or a folder")

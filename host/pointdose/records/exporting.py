@@ -147,8 +147,11 @@ def client_document(store: Store, code: str, *, include_name: bool = False, with
 
 
 def export_client(store: Store, code: str, out_dir: str | Path, *, formats: Iterable[str] = ("json", "csv"),
-                  include_name: bool = False, progress: bool = False) -> list[Path]:
-    """Write the client's export folder; returns the files written."""
+                  include_name: bool = False, progress: bool = False, on_progress=None) -> list[Path]:
+    """Write the client's export folder; returns the files written.
+
+    ``on_progress(done, total)``, if given, counts the CSV's samples written (the app's Export button
+    shows it)."""
     formats = set(formats)
     unknown = formats - {"json", "csv"}
     if unknown:
@@ -176,7 +179,9 @@ def export_client(store: Store, code: str, out_dir: str | Path, *, formats: Iter
                     w.writerow({k: _cell(v) for k, v in summary_row(store, app).items()})
             written.append(path)
             private_dir(folder / "samples")
-            bar = _progress(int(sum(a["n_samples"] for a in apps)), f"samples {code}", progress)
+            total = int(sum(a["n_samples"] for a in apps))
+            bar = _progress(total, f"samples {code}", progress)
+            done = 0
             try:
                 for app in apps:
                     rows = store.samples(app["id"])
@@ -184,6 +189,9 @@ def export_client(store: Store, code: str, out_dir: str | Path, *, formats: Iter
                     write_samples_csv(path, rows)
                     written.append(path)
                     bar.update(len(rows))
+                    done += len(rows)
+                    if on_progress is not None:
+                        on_progress(min(done, total), total)
             finally:
                 bar.close()
     except OSError as exc:

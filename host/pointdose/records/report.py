@@ -177,9 +177,20 @@ def _point_xy(location: str, side: str, view: str):
     return loc.xy(side)
 
 
+def report_name(code: str, session: dict) -> str:
+    """The report's file name (``pointdose report`` and the app's Report button): a plain name from the
+    records (a code may predate the code rules)."""
+    from pointdose.files import safe_name
+
+    return safe_name(f"pointdose-{code}-session{session['id']}-{str(session['started_at'])[:10]}", max_len=80) + ".pdf"
+
+
 def session_report(store: Store, session_id: int, out: str | Path, *, include_name: bool = False,
-                   unit: str = "kPa", progress: bool = False) -> Path:
-    """Write the PDF for ``session_id`` to ``out``; returns the path."""
+                   unit: str = "kPa", progress: bool = False, on_progress=None) -> Path:
+    """Write the PDF for ``session_id`` to ``out``; returns the path.
+
+    ``on_progress(done, total)``, if given, is called after each application's page block (the app's
+    Report button shows it)."""
     from tqdm import tqdm
 
     session = store.session(session_id)
@@ -237,9 +248,11 @@ def session_report(store: Store, session_id: int, out: str | Path, *, include_na
 
     bar = tqdm(total=len(apps), desc="report", unit="point", disable=not progress, leave=False)
     try:
-        for a in apps:
+        for i, a in enumerate(apps):
             _application_block(pdf, store, a, second)
             bar.update(1)
+            if on_progress is not None:
+                on_progress(i + 1, len(apps))
     finally:
         bar.close()
     _clinical_section(pdf, store, client, session_id, apps)

@@ -95,6 +95,12 @@ class RecTags:
     h_contact: str = "pd.hist.contact.series"
     h_table: str = "pd.hist.table"
     h_message: str = "pd.hist.message"
+    h_report: str = "pd.hist.report"
+    h_session: str = "pd.hist.session"
+    h_export: str = "pd.hist.export"
+    h_folder: str = "pd.hist.folder"
+    h_progress: str = "pd.hist.progress"
+    h_result: str = "pd.hist.result"
     theme_before: str = "pd.hist.theme.before"
     theme_after: str = "pd.hist.theme.after"
     theme_dose: str = "pd.hist.theme.dose"
@@ -518,8 +524,12 @@ class HistoryPanel(_StoreUser, Panel):
         self._labels: list[str] = []
         self.point_id: int | None = None
         self._next_refresh = 0.0
+        self.job = None  # the running or last Report/Export (pointdose.app.jobs.Job)
+        self._sessions: list[dict] = []
 
     def build(self, ctx: PanelContext) -> None:
+        from pointdose.app.jobs import default_folder
+
         self.tab = view.current_tab()
         self._themes()
         with dpg.group(horizontal=True):
@@ -527,6 +537,26 @@ class HistoryPanel(_StoreUser, Panel):
             dpg.add_combo([], tag=TAGS.h_client, width=170, callback=self._on_client)
             dpg.add_text("Point")
             dpg.add_combo([], tag=TAGS.h_point, width=-1, callback=self._on_point)
+        # a PDF of one session, a CSV export of the client: written off the render thread (pointdose.app.jobs)
+        with dpg.group(horizontal=True) as row:
+            dpg.add_button(label="Report PDF", tag=TAGS.h_report, callback=lambda: self.report())
+            dpg.add_combo([], tag=TAGS.h_session, width=215)
+            dpg.add_button(label="Export CSV", tag=TAGS.h_export, callback=lambda: self.export())
+        if view.is_narrow():
+            row = dpg.add_group(horizontal=True)
+        dpg.add_text("into", parent=row)
+        dpg.add_input_text(tag=TAGS.h_folder, default_value=str(default_folder()), width=-1, parent=row)
+        for tag, tip in ((TAGS.h_report, "a PDF of the session chosen beside it (as 'pointdose report --session ID')"),
+                         (TAGS.h_export, "the client's points.csv and samples/*.csv (as 'pointdose export "
+                                         "--format csv'), in a folder named after the client"),
+                         (TAGS.h_folder, "the folder the report and the export are written into")):
+            with dpg.tooltip(tag):
+                dpg.add_text(tip, wrap=420)
+        for tag in (TAGS.h_report, TAGS.h_export):
+            dpg.bind_item_theme(tag, view.TAGS.theme_disabled)
+        with dpg.group(horizontal=True):
+            dpg.add_progress_bar(tag=TAGS.h_progress, default_value=0.0, width=160, show=False)
+            dpg.add_text("", tag=TAGS.h_result, color=view.GREY, wrap=0, show=False)
         dpg.add_text("", tag=TAGS.h_message, color=view.AMBER, wrap=800)
         dpg.add_text("", tag=TAGS.h_title, color=view.WHITE)
         with dpg.plot(height=200, width=-1, no_menus=True, no_box_select=True, no_mouse_pos=True):
@@ -587,6 +617,7 @@ class HistoryPanel(_StoreUser, Panel):
             self._first = False
             if self.open_on_start and self.tab is not None:
                 dpg.set_value(view.TAGS.tabs, self.tab)
+        self._show_job()
         if ctx.now_s >= self._next_refresh:  # new clients, new recordings: a few small queries
             self._next_refresh = ctx.now_s + REFRESH_S
             self._refresh()
@@ -625,6 +656,7 @@ class HistoryPanel(_StoreUser, Panel):
         except StoreError as exc:
             dpg.set_value(TAGS.h_message, _t(str(exc)))
             return
+        self._fill_sessions(client["id"])
         self._points = self.store.points(client["id"])
         labels = [f"{p['label']} ({p['side']})" for p in self._points]
         dpg.configure_item(TAGS.h_point, items=labels)
@@ -704,10 +736,94 @@ class HistoryPanel(_StoreUser, Panel):
         if self.store and app_data:
             self._select_client(str(app_data))
 
+    # ------------------------------------------------------------------ Report PDF / Export CSV
+
+    def _fill_sessions(self, client_id: int) -> None:
+        """The client's sessions for the Report combo, newest first; the one picked on the Points tab
+        (or the newest) chosen, unless the user chose another of this client's."""
+        sessions = self.store.sessions(client_id)
+        labels = [_session_label(s) for s in reversed(sessions)]
+        chosen = dpg.get_value(TAGS.h_session)
+        same_client = bool(self._sessions) and self._sessions[0]["client_id"] == client_id
+        self._sessions = sessions
+        dpg.configure_item(TAGS.h_session, items=labels)
+        if same_client and chosen in labels:
+            return
+        sel = selection.current()
+        picked = next((_session_label(s) for s in sessions if s["id"] == sel.session_id), None)
+        dpg.set_value(TAGS.h_session, picked or (labels[0] if labels else ""))
+
+    def _chosen_session(self) -> int | None:
+        label = dpg.get_value(TAGS.h_session)
+        return next((s["id"] for s in self._sessions if _session_label(s) == label), None)
+
+    def _start_job(self, what: str, work) -> None:
+        from pointdose.app.jobs import Job
+
+        if self.job is not None and self.job.status().running:
+            return  # the buttons are off meanwhile; a key or a script may still ask
+        self.job = Job(what, work).start()
+        self._show_job()
+
+    def _refuse(self, text: str) -> None:
+        self.job = None
+        dpg.configure_item(TAGS.h_progress, show=False)
+        dpg.set_value(TAGS.h_result, _t(text))
+        dpg.configure_item(TAGS.h_result, color=view.RED, show=True)
+
+    def report(self) -> None:
+        """Write the chosen session's PDF into the folder, off the render thread."""
+        from pointdose.app.jobs import write_report
+
+        if self.store is None:
+            return self._refuse(self.store_error or "No records yet.")
+        session_id = self._chosen_session()
+        if session_id is None:
+            return self._refuse("Choose a client with a session first.")
+        db, folder = self.store.path, dpg.get_value(TAGS.h_folder).strip()
+        if not folder:
+            return self._refuse("Type the folder to write into.")
+        self._start_job("Report", lambda progress: write_report(db, session_id, folder, progress))
+
+    def export(self) -> None:
+        """Write the client's CSV export into the folder, off the render thread."""
+        from pointdose.app.jobs import write_export
+
+        code = dpg.get_value(TAGS.h_client)
+        if self.store is None or not code:
+            return self._refuse(self.store_error or "Choose a client first.")
+        db, folder = self.store.path, dpg.get_value(TAGS.h_folder).strip()
+        if not folder:
+            return self._refuse("Type the folder to write into.")
+        self._start_job("Export", lambda progress: write_export(db, code, folder, progress))
+
+    def _show_job(self) -> None:
+        job = self.job
+        running = job is not None and job.status().running
+        for tag in (TAGS.h_report, TAGS.h_export):
+            _enable(tag, not running)
+        if job is None:
+            return
+        st = job.status()
+        dpg.configure_item(TAGS.h_progress, show=True, overlay=f"{st.fraction * 100:.0f} %")
+        dpg.set_value(TAGS.h_progress, st.fraction)
+        dpg.set_value(TAGS.h_result, _t(st.line))
+        colour = view.GREY if st.running else (view.GREEN if st.ok else view.RED)
+        dpg.configure_item(TAGS.h_result, color=colour, show=True)
+
     def _on_point(self, sender=None, app_data=None, user_data=None) -> None:
         for p in self._points:
             if f"{p['label']} ({p['side']})" == app_data:
                 self.show_point(p["id"])
+
+
+_enabled: dict[str, bool] = {}
+
+
+def _enable(tag: str, on: bool) -> None:
+    if _enabled.get(tag) != on:
+        _enabled[tag] = on
+        (dpg.enable_item if on else dpg.disable_item)(tag)
 
 
 def _day(date: str) -> float:
