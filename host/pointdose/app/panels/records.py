@@ -780,7 +780,7 @@ class HistoryPanel(_StoreUser, Panel):
         session_id = self._chosen_session()
         if session_id is None:
             return self._refuse("Choose a client with a session first.")
-        db, folder = self.store.path, dpg.get_value(TAGS.h_folder).strip()
+        db, folder = _location(self.store), dpg.get_value(TAGS.h_folder).strip()
         if not folder:
             return self._refuse("Type the folder to write into.")
         self._start_job("Report", lambda progress: write_report(db, session_id, folder, progress))
@@ -792,7 +792,7 @@ class HistoryPanel(_StoreUser, Panel):
         code = dpg.get_value(TAGS.h_client)
         if self.store is None or not code:
             return self._refuse(self.store_error or "Choose a client first.")
-        db, folder = self.store.path, dpg.get_value(TAGS.h_folder).strip()
+        db, folder = _location(self.store), dpg.get_value(TAGS.h_folder).strip()
         if not folder:
             return self._refuse("Type the folder to write into.")
         self._start_job("Export", lambda progress: write_export(db, code, folder, progress))
@@ -815,6 +815,11 @@ class HistoryPanel(_StoreUser, Panel):
         for p in self._points:
             if f"{p['label']} ({p['side']})" == app_data:
                 self.show_point(p["id"])
+
+
+def _location(store: Store):
+    """What a job opens its own connection to: the file, or the server's URL (``path`` is redacted)."""
+    return getattr(store, "url", None) or store.path
 
 
 _enabled: dict[str, bool] = {}
