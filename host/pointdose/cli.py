@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("pointdose.commands.export", "export a client's records as JSON and CSV"),
     "report": ("pointdose.commands.report", "a PDF report per session"),
     "backup": ("pointdose.commands.backup", "a checked copy of the records database"),
+    "records": ("pointdose.commands.records", "a records server for many stations: sync the journal, merge a "
+                                              "station's file, check"),
     "clients": ("pointdose.commands.clients", "add, list, erase, export or import clients"),
     "train": ("pointdose.commands.train", "training drills with feedback schedules; student progress; CSV export/merge"),
     "class": ("pointdose.commands.classes", "students and classes for training; compare a class"),

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from pointdose.commands.cliutil import open_store
 
     with open_store(args, readonly=False) as store:
-        dest = Path(args.dest) if args.dest else store.path.with_name(
+        dest = Path(args.dest) if args.dest else None if store.backend != "sqlite" else store.path.with_name(
             f"records-{datetime.now().strftime('%Y%m%d-%H%M%S')}.sqlite")
         with tqdm(desc="backup", unit="page", leave=False, disable=not sys.stderr.isatty()) as bar:
             def progress(done, total):

@@ -236,12 +236,14 @@ class Journal:
         self.keys: dict[str, list[str]] = {}
         self.int_id: set[str] = set()
         self.columns: dict[str, list[str]] = {}
+        self.fks: dict[str, dict[str, str]] = {}
         for (table,) in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE "
                                           "'sqlite_%' AND name NOT LIKE 'journal_%'").fetchall():
             info = self.conn.execute(f"PRAGMA table_info({table})").fetchall()
             self.columns[table] = [r[1] for r in info]
             pk = [r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5])]
             self.keys[table] = pk
+            self.fks[table] = {r[3]: r[2] for r in self.conn.execute(f"PRAGMA foreign_key_list({table})")}
             if pk == ["id"] and str(next(r[2] for r in info if r[1] == "id")).upper() == "INTEGER":
                 self.int_id.add(table)
             key = "json_array(" + ", ".join(f"NEW.{c}" for c in pk) + ")"
@@ -307,6 +309,7 @@ class PgConnection:
         self._next_try = 0.0
         self.synced_rows = 0  # rows sent by sync_pending, for the caller's report
         self.mirror_error: str | None = None
+        self.sync_error: str | None = None
         self._lock = threading.RLock()
         try:
             self.server = _server_connect(url, timeout_s)
@@ -336,7 +339,10 @@ class PgConnection:
         self.station = int(row[0])
         self.journal.set_meta("station_no", str(self.station))
         if self.journal.pending():
-            self.sync_pending()
+            try:
+                self.sync_pending()
+            except Exception as exc:  # noqa: BLE001 — kept for the next try; opening goes on
+                self.sync_error = _first_line(exc)
 
     def _open_journal(self) -> None:
         if self.journal is None:
@@ -556,15 +562,19 @@ class PgConnection:
 
     def sync_pending(self) -> int:
         """Send the journal's pending rows to the server (upsert by key), in one server transaction;
-        forget them only after it committed. Returns the rows sent."""
+        forget them only after it committed. Returns the rows sent.
+
+        A row another station already put on the server under the same unique key (a client's
+        code, a client's point) is that row: what refers to it here is pointed at the server's."""
         jconn = self.journal.conn
         jconn.execute("BEGIN IMMEDIATE")  # nobody on this station adds pending rows meanwhile
         try:
             pending = jconn.execute("SELECT seq, tbl, key FROM journal_pending ORDER BY seq").fetchall()
             if pending:
+                alias: dict[tuple[str, int], int] = {}
                 with self.server.transaction():
                     for _seq, table, key in pending:
-                        self._upsert(table, json.loads(key))
+                        self._upsert(table, json.loads(key), alias)
                 jconn.execute("DELETE FROM journal_pending WHERE seq <= ?", (pending[-1][0],))
             jconn.execute("COMMIT")
         except BaseException:
@@ -573,18 +583,34 @@ class PgConnection:
         self.synced_rows += len(pending)
         return len(pending)
 
-    def _upsert(self, table: str, key: list) -> None:
+    def _upsert(self, table: str, key: list, alias: dict) -> None:
+        import psycopg
+
         keys = self.journal.keys[table]
         cols = self.journal.columns[table]
         row = self.journal.conn.execute(f"SELECT {', '.join(cols)} FROM {table} WHERE "
                                         + " AND ".join(f"{k}=?" for k in keys), key).fetchone()
         if row is None:
             return
+        values = dict(zip(cols, row))
+        for col, ref in self.journal.fks[table].items():
+            values[col] = alias.get((ref, values[col]), values[col])
         others = [c for c in cols if c not in keys]
         sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
                f"ON CONFLICT ({', '.join(keys)}) DO "
                + ("UPDATE SET " + ", ".join(f"{c}=EXCLUDED.{c}" for c in others) if others else "NOTHING"))
-        self.server.execute(sql, row)
+        try:
+            with self.server.transaction():  # a savepoint: a clash on another unique key is undone alone
+                self.server.execute(sql, [values[c] for c in cols])
+        except psycopg.errors.UniqueViolation:
+            existing = existing_row(self.server, table, values, unique_keys(self.server).get(table, []))
+            if existing is None or table not in self.journal.int_id:
+                raise
+            alias[(table, values["id"])] = existing
+            for child, fks in self.journal.fks.items():  # the journal's own rows follow
+                for col, ref in fks.items():
+                    if ref == table:
+                        self.journal.conn.execute(f"UPDATE {child} SET {col}=? WHERE {col}=?", (existing, values["id"]))
 
     def try_sync(self) -> bool:
         """Now (not at the next retry): reach the server and send the journal. True when online."""
@@ -593,7 +619,13 @@ class PgConnection:
                 return not self.offline
             if not self.offline:
                 if self.journal is not None and self.journal.pending():
-                    self.sync_pending()
+                    try:
+                        self.sync_pending()
+                    except Exception as exc:  # noqa: BLE001
+                        if self._lost(exc):
+                            self._go_offline()
+                            return False
+                        raise _to_sqlite(exc) from exc
                 return True
             return self._try_server(force=True)
 
@@ -612,6 +644,30 @@ class PgConnection:
                     pass
             if self.journal is not None:
                 self.journal.close()
+
+
+def unique_keys(server) -> dict[str, list[list[str]]]:
+    """Each table's UNIQUE constraints (their columns), from the server's catalog."""
+    out: dict[str, list[list[str]]] = {}
+    rows = server.execute(
+        "SELECT c.conrelid::regclass::text, array_agg(a.attname ORDER BY k.n) FROM pg_constraint c "
+        "CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, n) "
+        "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum "
+        "WHERE c.contype = 'u' AND c.connamespace = current_schema()::regnamespace GROUP BY c.oid, c.conrelid").fetchall()
+    for table, cols in rows:
+        out.setdefault(table, []).append(list(cols))
+    return out
+
+
+def existing_row(server, table: str, values: dict, keys: list[list[str]]):
+    """The id of the server's row equal to this one by a unique key (None: there is none)."""
+    for cols in keys:
+        if all(values.get(c) is not None for c in cols):
+            row = server.execute(f"SELECT id FROM {table} WHERE " + " AND ".join(f"{c}=%s" for c in cols),
+                                 [values[c] for c in cols]).fetchone()
+            if row:
+                return row[0]
+    return None
 
 
 class _Lost(Exception):
