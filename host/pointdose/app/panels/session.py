@@ -328,7 +328,6 @@ class SessionPanel(Panel):
         from pointdose.cues import CueMixer, SoundPlayer
         from pointdose.errors import UserError
         from pointdose.protocols import BUILTINS, resolve
-        from pointdose.session import SessionRunner
 
         ctx = self.ctx
         link = ctx.controller.link if ctx else None
@@ -354,20 +353,14 @@ class SessionPanel(Panel):
                 proto = resolve(name, **params)
                 rebuild = lambda offers: resolve(name, **{**params, **offers})  # noqa: E731
             pre = self._precheck(proto, point_name, area, rebuild=rebuild)
-            pre.decision.check(acknowledged=True, confirmed=True)  # refusals: nothing unlocks them
-            confirmed = bool(dpg.get_value(T.confirm)) and pre.needs_confirm
-            acknowledged = bool(dpg.get_value(T.ack)) and pre.needs_ack
-            pre.check(acknowledged=acknowledged or not pre.needs_ack, confirmed=confirmed or not pre.needs_confirm,
-                      ack_hint="the box 'I have read these cautions'",
-                      confirm_hint="the box 'start above the PPT ceiling'")
-            self.mixer = CueMixer(volume=dpg.get_value(T.volume), muted=dpg.get_value(T.mute))
-            from pointdose.records.recording import open_recording
+            from pointdose.app.workflow import check_start, open_application  # the workflow, no dpg
 
-            self.recording = open_recording()
-            self.recording.info_extra.update(pre.info_extra(acknowledged, confirmed))
-            self.runner = SessionRunner(link, pre.protocol, pre.point, mixer=self.mixer, accept_caution=True,
-                                        calibration_record=getattr(ctx.model, "calibration_record", None),
-                                        listeners=[self.recording.listener], info_extra=self.recording.info_extra)
+            acknowledged, confirmed = check_start(pre, acknowledged=dpg.get_value(T.ack),
+                                                  confirmed=dpg.get_value(T.confirm))
+            self.mixer = CueMixer(volume=dpg.get_value(T.volume), muted=dpg.get_value(T.mute))
+            app = open_application(ctx.controller, ctx.model, pre, acknowledged=acknowledged, confirmed=confirmed,
+                                   mixer=self.mixer)
+            self.recording, self.runner = app.recording, app.runner
         except UserError as exc:
             self._close_recording()
             self.message = str(exc)
@@ -388,10 +381,7 @@ class SessionPanel(Panel):
             dpg.set_value(T.protocol, proto.name)
         self.runner.start()
         if hand:
-            from pointdose.sim.virtual_hand import VirtualHand
-
-            self.hand = VirtualHand(link, cue=lambda: self.runner.cue, signal=self.runner.signal, skill=hand,
-                                    probe_area_cm2=area, release_after_s=(8.0, 14.0)).start()
+            self.hand = app.start_hand(hand, probe_area_cm2=area)
 
     # ------------------------------------------------------------------ start checks (pointdose.session.precheck)
 
