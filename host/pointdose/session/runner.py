@@ -11,9 +11,11 @@
     runner.wait(timeout)              # until the application has ended
     runner.close()
 
-One thread (the runner's, or whoever calls :meth:`step`) does everything: it reads the new rows
-of ``link.ring``, converts raw counts to N and kPa (:mod:`pointdose.session.convert`), feeds the
-engine, hands the rows and events to every listener **in order** (``on_application_start``,
+The runner is the protocol engine as a program of the one live loop
+(:class:`pointdose.session.loop.LiveLoop`, which runs training drills too). One thread (the
+runner's, or whoever calls :meth:`step`) does everything: it reads the new rows of ``link.ring``,
+converts raw counts to N and kPa (:mod:`pointdose.session.convert`), checks the host's limits,
+feeds the engine, hands the rows and events to every listener **in order** (``on_application_start``,
 ``on_samples``, ``on_event``, ``on_application_end`` of :mod:`pointdose.listeners`), drives the
 sound mixer and the device's LED/buzzer, and applies the inputs queued by other threads. A
 listener that raises is noted in ``listener_errors`` and the session goes on. A listener that
@@ -37,70 +39,59 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from pointdose import metrics, units
+from pointdose import metrics
 from pointdose.cues.device import DeviceCues
-from pointdose.listeners import SAMPLE_DTYPE
 from pointdose.link.info import device_info
 from pointdose.protocols import Engine, Event, PointContext, Protocol
 from pointdose.protocols.model import PPTRecord
 from pointdose.protocols.safety import check_caution_acknowledged
 from pointdose.session import convert
 from pointdose.session import limit as device_limit
+from pointdose.session.loop import POLL_S, LiveLoop
 
-POLL_S = 0.02
 ALARM_HOLD_S = 10.0  # after an alarm, keep the alarm cue until released (or this long)
 
 
-class SessionRunner:
+class SessionRunner(LiveLoop):
+    thread_name = "pointdose-session"
+
     def __init__(self, link: Any, protocol: Protocol, point: PointContext | None = None, *,
                  listeners: Sequence[Any] = (), mixer=None, device_cues: bool = True, accept_caution: bool = False,
                  calibration_record=None, point_book=None, on_cue: Callable | None = None,
                  on_event: Callable | None = None, info_extra: dict | None = None,
                  clock: Callable[[], float] = time.monotonic, max_seconds: float | None = None,
                  require_device_limit: bool = True) -> None:
-        self.link = link
         self.protocol = protocol
         self.point = point or PointContext()
         check_caution_acknowledged(self.point.region, accept_caution, protocol)  # hard refusals too
         self.calibration_record = calibration_record
-        self.conv = convert.converter_for_link(link, calibration_record)
-        top_kpa = device_limit.sensor_top_kpa(self.conv, self.point.probe_area_cm2)  # calibrated or raw range
+        conv = convert.converter_for_link(link, calibration_record)
+        top_kpa = device_limit.sensor_top_kpa(conv, self.point.probe_area_cm2)  # calibrated or raw range
         limits = protocol.limits
         if top_kpa is not None:
             limits = replace(limits, calibrated_max_kpa=top_kpa)
         self.engine = Engine(protocol, self.point, limits=limits)  # refuses unreachable / unsafe targets
-        self.listeners = list(listeners)
-        self.mixer = mixer
-        self.device = DeviceCues(link) if device_cues else None
+        super().__init__(link, conv, self.point.probe_area_cm2,
+                         guard=device_limit.LimitGuard.for_limits(self.engine.limits), listeners=listeners,
+                         mixer=mixer, device=DeviceCues(link) if device_cues else None, on_cue=on_cue,
+                         on_event=on_event, clock=clock)
         # the firmware's own limit, set and confirmed before anything starts (UserError if it cannot be);
         # only a test harness without a device opts out (require_device_limit=False)
-        self.device_limit: device_limit.DeviceLimit | None = None
-        self._limiter = self.device or DeviceCues(link)
         if require_device_limit:
-            self.device_limit = device_limit.plan(self.conv, self.engine.limits.max_kpa, self.point.probe_area_cm2)
-            self._limiter.arm_limit(self.device_limit)
+            self.arm_device_limit(self.engine.limits.max_kpa)
         self.point_book = point_book
-        self.on_cue = on_cue
-        self.on_event_cb = on_event
         self.info_extra = dict(info_extra or {})
-        self.clock = clock
         self.max_seconds = max_seconds
-        self.listener_errors: list[str] = []
         self.fault: str | None = None  # a listener's fault that ended the application (recording failed)
-        self.events: list[tuple[float, str, dict]] = []
         self.ppt_saved: PPTRecord | None = None
         self.ended = threading.Event()  # the application has ended (listeners told)
         self.done = threading.Event()  # … and the after-alarm hold is over: the runner can be closed
         self.end_reason = ""
         self.summary: dict[str, Any] = {}
         self._inputs: queue.Queue = queue.Queue()
-        self._seen = None  # ring.total_appended already handed on
-        self._started = False
         self._t0 = None
         self._end_t = None
         self._hold_end = 0  # steps to wait before telling listeners of an end by STOP (rows in transit)
-        self._thread: threading.Thread | None = None
-        self._halt = threading.Event()
         self._cue_lock = threading.Lock()
         self._cue = self.engine.cue
         self._button_prev = None
@@ -140,18 +131,13 @@ class SessionRunner:
     # ------------------------------------------------------------------ running
 
     def start(self) -> "SessionRunner":
-        self._thread = threading.Thread(target=self._loop, name="pointdose-session", daemon=True)
-        self._thread.start()
-        return self
+        return self.start_thread()
 
-    def _loop(self) -> None:
-        try:
-            while not self._halt.is_set() and not self.done.is_set():
-                self.step()
-                self._halt.wait(POLL_S)
-        except Exception as exc:  # never leave listeners with an open application
-            self._fail(f"runner error: {exc}")
-            raise
+    def loop_done(self) -> bool:
+        return self.done.is_set()
+
+    def on_loop_error(self, exc: Exception) -> None:
+        self._fail(f"runner error: {exc}")
 
     def run(self, timeout: float | None = None) -> str:
         """Run on this thread until done (or ``timeout``); returns the end reason."""
@@ -177,49 +163,15 @@ class SessionRunner:
                     self.step()
             else:  # let the runner's own thread apply the STOP, so the application ends and is recorded
                 self.ended.wait(timeout=2.0)
-        self._halt.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=3.0)
-        if self.device is not None:
-            self.device.off()
-        if self.device_limit is not None:
-            self._limiter.set_limit(None)
+        self.stop_thread()
+        self.release_device()
         if hasattr(self.link, "on_button") and getattr(self.link, "on_button") == self._on_button:
             self.link.on_button = self._button_prev
 
-    # ------------------------------------------------------------------ one step
+    # ------------------------------------------------------------------ the program: the protocol engine
 
-    def step(self, now: float | None = None) -> None:
-        now = self.clock() if now is None else now
-        ring = self.link.ring
-        if not self._started:
-            self._begin(ring, now)
-        rows = self._new_rows(ring)
-        if len(rows):
-            self._feed(rows)  # after the end too: the engine keeps the pressure for the after-alarm cue
-        self._apply_inputs()
-        if not self.engine.finished:
-            self._check_faults(now)
-        if self.max_seconds is not None and not self.engine.finished and now - self._t0 > self.max_seconds:
-            self.engine.stop(now, "time limit")
-        self.engine.tick(now)
-        self._dispatch_events()
-        cue = self.engine.cue
-        if self.engine.finished:
-            cue = self._after_end(cue, now)
-        with self._cue_lock:
-            self._cue = cue
-        if self.mixer is not None:
-            self.mixer.update(cue)
-        if self.device is not None:
-            self.device.update(cue)
-        if self.on_cue is not None:
-            self.on_cue(cue)
-
-    def _begin(self, ring, now: float) -> None:
-        self._started = True
-        self._seen = ring.total_appended
-        last = ring.last(1)
+    def program_begin(self, now: float) -> None:
+        last = self.link.ring.last(1)
         self._t0 = float(last["t_dev_s"][0]) if len(last) else now
         self.engine.start(self._t0)
         info = {
@@ -235,37 +187,45 @@ class SessionRunner:
                                         "device_limit": self.device_limit.as_dict() if self.device_limit else None},
         }
         info.update(self.info_extra)
-        self._call("on_application_start", info)
+        self.call("on_application_start", info)
         if self.device_limit is not None and self.device_limit.clamped:  # say so, and keep it with the record
             self._runner_event(self._t0, "device_limit", self.device_limit.as_dict())
 
     def _runner_event(self, t_s: float, kind: str, data: dict) -> None:
-        """An event of the runner's own (not the engine's), told like the engine's."""
-        self.events.append((t_s, kind, data))
-        if self.on_event_cb is not None:
-            self.on_event_cb(Event(t_s, kind, data))
-        self._call("on_event", t_s, kind, data)
+        """An event of the runner's own (not the engine's), told like the engine's (but not sounded)."""
+        self.emit(t_s, kind, data, event=Event(t_s, kind, data), sound=False)
 
-    def _new_rows(self, ring) -> np.ndarray:
-        self._seen, raw_rows = ring.since(self._seen)  # one lock: no row skipped or given twice
-        if len(raw_rows) == 0:
-            return np.zeros(0, dtype=SAMPLE_DTYPE)
-        rows = np.zeros(len(raw_rows), dtype=SAMPLE_DTYPE)
-        rows["seq"] = raw_rows["seq"]
-        rows["segment"] = raw_rows["segment"]
-        rows["t_s"] = raw_rows["t_dev_s"]
-        rows["raw"] = raw_rows["raw"]
-        rows["force_n"] = self.conv.force_n(raw_rows["raw"])
-        rows["pressure_kpa"] = units.pressure_kpa(rows["force_n"], self.point.probe_area_cm2)
-        return rows
+    def program_feed(self, rows: np.ndarray, saturated: np.ndarray) -> None:
+        # after the end too: the engine keeps the pressure for the after-alarm cue
+        self.engine.feed(rows["t_s"], rows["pressure_kpa"], saturated, seq=rows["seq"], segment=rows["segment"])
 
-    def _feed(self, rows: np.ndarray) -> None:
-        sat = convert.saturated(self.conv, rows["raw"])
-        self.engine.feed(rows["t_s"], rows["pressure_kpa"], sat, seq=rows["seq"], segment=rows["segment"])
-        if self._end_t is None:
-            keep = rows if not self.engine.finished else rows[rows["t_s"] <= self.engine.t_end_s]
-            if len(keep):
-                self._call("on_samples", keep)
+    def program_alarm(self, t_s: float, kind: str, text: str) -> None:
+        self.engine.alarm(t_s, kind, text)
+
+    def program_keep(self, rows: np.ndarray) -> np.ndarray | None:
+        if self._end_t is not None:
+            return None
+        return rows if not self.engine.finished else rows[rows["t_s"] <= self.engine.t_end_s]
+
+    def program_finished(self) -> bool:
+        return self.engine.finished
+
+    def program_step(self, now: float) -> None:
+        self._apply_inputs()
+        if not self.engine.finished:
+            self._check_faults(now)
+        if self.max_seconds is not None and not self.engine.finished and now - self._t0 > self.max_seconds:
+            self.engine.stop(now, "time limit")
+        self.engine.tick(now)
+        self._dispatch_events()
+
+    def program_cue(self, now: float):
+        cue = self.engine.cue
+        if self.engine.finished:
+            cue = self._after_end(cue, now)
+        with self._cue_lock:
+            self._cue = cue
+        return cue, cue, cue
 
     def _apply_inputs(self) -> None:
         while True:
@@ -287,14 +247,7 @@ class SessionRunner:
 
     def _dispatch_events(self, final: bool = False) -> None:
         for ev in self.engine.drain_events():
-            self.events.append((ev.t_s, ev.kind, ev.data))
-            if self.mixer is not None:
-                self.mixer.on_event(ev.kind, ev.data)
-            if self.on_event_cb is not None:
-                self.on_event_cb(ev)
-            if ev.kind == "end":
-                continue
-            self._call("on_event", ev.t_s, ev.kind, ev.data)
+            self.emit(ev.t_s, ev.kind, ev.data, event=ev, listeners=ev.kind != "end")
         if self.engine.finished and not self.ended.is_set():
             if self._hold_end > 0 and not final:
                 self._hold_end -= 1
@@ -305,7 +258,7 @@ class SessionRunner:
             self._save_ppt()
             if self.listener_errors:
                 self.summary["listener_errors"] = list(self.listener_errors)
-            self._call("on_application_end", self._end_t, _listener_reason(self.end_reason), self.summary)
+            self.call("on_application_end", self._end_t, _listener_reason(self.end_reason), self.summary)
             self.ended.set()
 
     def _after_end(self, cue, now: float):
@@ -351,13 +304,6 @@ class SessionRunner:
                 self._dispatch_events(final=True)
             finally:
                 self.done.set()
-
-    def _call(self, method: str, *args) -> None:
-        for listener in self.listeners:
-            try:
-                getattr(listener, method)(*args)
-            except Exception as exc:
-                self.listener_errors.append(f"{type(listener).__name__}.{method}: {exc}")
 
 
 def _listener_reason(reason: str) -> str:

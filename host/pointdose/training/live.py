@@ -5,6 +5,11 @@
     trainer = LiveTrainer(link, standard_plan(drill, Schedule.intermittent(2)), store=ts, student="S-01")
     trainer.run()                    # or trainer.step(now) from a render loop / thread
 
+The trainer is a program of the one live loop (:class:`pointdose.session.loop.LiveLoop`, which
+runs protocol sessions too): it reads the ring's new rows with ``since()`` through the one scale,
+the host's limits check every sample (an alarm stops the drill at once, as it ends a session), and
+the device's own limit is set when the device can hold one.
+
 Every output goes through the block's feedback gate (``cue.feedback_on``): the device gets
 ``cue.device_cue()`` (phase "off" while hidden), the sound mixer ``cue.sound_cue()`` (no band
 beeps while hidden; the phase tones — press, hold, release, rest — say only *when*, never *how
@@ -13,17 +18,19 @@ hard*), and ``on_cue`` callbacks get the cue itself (the terminal prints ``cue.t
 
 from __future__ import annotations
 
-import threading
 import time
+from dataclasses import replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from pointdose import units
-from pointdose.listeners import SAMPLE_DTYPE
+from pointdose import metrics, units
+from pointdose.session import limit as device_limit
+from pointdose.session.loop import POLL_S, LiveLoop, RowReader
+from pointdose.training.drill import PERSON_SURFACES
 from pointdose.training.runner import Block, BlockRun, TrainingCue
 
-STEP_S = 0.02
+STEP_S = POLL_S
 
 
 def converter(link, probe_area_cm2: float | None = units.DEFAULT_PROBE_AREA_CM2) -> Any:
@@ -35,68 +42,77 @@ def converter(link, probe_area_cm2: float | None = units.DEFAULT_PROBE_AREA_CM2)
     return load_scale(link, probe_area_cm2=probe_area_cm2).require()
 
 
-class RingRows:
-    """New rows of a link's ring as SAMPLE_DTYPE (force and pressure through ``conv``)."""
+class RingRows(RowReader):
+    """New rows of a link's ring as SAMPLE_DTYPE (force and pressure through ``conv``): the live
+    loop's reader, for code that takes rows itself (``train follow``)."""
 
-    def __init__(self, ring, conv, probe_area_cm2: float | None) -> None:
-        self.ring = ring
-        self.conv = conv
-        self.area = probe_area_cm2 or units.DEFAULT_PROBE_AREA_CM2
-        self._last_t: float | None = None
-
-    def take(self, window_s: float = 2.0) -> np.ndarray:
-        w = self.ring.window(window_s)
-        if self._last_t is not None:
-            w = w[w["t_dev_s"] > self._last_t]
-        if len(w) == 0:
-            return np.zeros(0, SAMPLE_DTYPE)
-        out = np.zeros(len(w), SAMPLE_DTYPE)
-        out["seq"], out["segment"], out["t_s"], out["raw"] = w["seq"], w["segment"], w["t_dev_s"], w["raw"]
-        out["force_n"] = self.conv.force_n(w["raw"])
-        out["pressure_kpa"] = units.pressure_kpa(out["force_n"], self.area)
-        self._last_t = float(w["t_dev_s"][-1])
-        return out
+    def take(self, window_s: float | None = None) -> np.ndarray:  # window_s: kept for old callers
+        return super().take()
 
 
-class LiveTrainer:
+def drill_guard(blocks: Sequence[Block], conv) -> device_limit.LimitGuard:
+    """The host's limits for a run of drills. On a person (partner, self) the protocols' limits
+    (docs/protocols.md, "Limits": 700 kPa, 120 s of continuous contact); on a pad or force plate no
+    body is pressed: only the sensor's range (saturation, the calibrated top). A force drill on the
+    thumb sensor has no pressure to limit."""
+    from pointdose.protocols.model import Limits
+
+    drill = blocks[0].drill
+    base = Limits()
+    area = drill.probe_area_cm2
+    top = device_limit.sensor_top_kpa(conv, area or units.DEFAULT_PROBE_AREA_CM2)
+    person = any(b.drill.surface in PERSON_SURFACES for b in blocks)
+    return device_limit.LimitGuard(max_kpa=base.max_kpa if person and area is not None else None,
+                                   max_hold_s=base.max_hold_s if person else None,
+                                   calibrated_max_kpa=top, contact_kpa=metrics.DEFAULT_CONTACT_KPA)
+
+
+class LiveTrainer(LiveLoop):
+    thread_name = "pointdose-training"
+
     def __init__(self, link, blocks: Sequence[Block], *, store=None, session_uid: str | None = None,
                  conv=None, get_ready_s: float = 3.0, device_cues: bool = True, mixer=None,
                  on_cue: Callable[[TrainingCue], None] | None = None,
                  on_trial: Callable[[BlockRun, Any], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, listeners: Sequence[Any] = ()) -> None:
         if not blocks:
             raise ValueError("a training session needs at least one block")
-        self.link = link
-        self.blocks = list(blocks)
-        self.store = store
-        self.session_uid = session_uid
-        self.clock = clock
-        self.get_ready_s = get_ready_s
         area = blocks[0].drill.probe_area_cm2
-        self.rows = RingRows(link.ring, conv if conv is not None else converter(link, area), area)
-        self.runs: list[BlockRun] = []
-        self.current: BlockRun | None = None
-        self.finished = False
-        self.mixer = mixer
-        self.on_cue = on_cue
-        self.on_trial = on_trial
-        self.device = None
+        conv = conv if conv is not None else converter(link, area)
+        device = None
         if device_cues:
             from pointdose.cues import DeviceCues
 
-            self.device = DeviceCues(link, clock=clock)
+            device = DeviceCues(link, clock=clock)
+        blocks = list(blocks)
+        guard = drill_guard(blocks, conv)
+        super().__init__(link, conv, area, guard=guard, listeners=listeners, mixer=mixer, device=device,
+                         on_cue=on_cue, clock=clock)
+        self.blocks = blocks
+        self.store = store
+        self.session_uid = session_uid
+        self.get_ready_s = get_ready_s
+        self.runs: list[BlockRun] = []
+        self.current: BlockRun | None = None
+        self.finished = False
+        self.alarm = ""  # the limit alarm that stopped the drill, in words
+        self.on_trial = on_trial
         self.hand_cue = None  # what a (virtual) student perceives; read by the hand's thread
         self._saved = 0
         self._events_seen = 0
-        self._lock = threading.RLock()
-        self._thread: threading.Thread | None = None
-        self._halt = threading.Event()
+        # the device's own limit when it can hold one: at the host's limit, or the sensor's end
+        top = guard.max_kpa if guard.max_kpa is not None else guard.calibrated_max_kpa
+        if top is not None:
+            self.arm_device_limit(top, required=False)
 
     # ------------------------------------------------------------------ control
     @property
     def cue(self) -> TrainingCue:
         with self._lock:
-            return self.current.cue if self.current is not None else TrainingCue(phase="done" if self.finished else "idle")
+            if self.current is None:
+                return TrainingCue(phase="done" if self.finished else "idle", alarm=self.alarm)
+            cue = self.current.cue
+            return replace(cue, alarm=self.alarm, message=self.alarm) if self.alarm else cue
 
     def request(self, moment: str) -> bool:
         with self._lock:
@@ -115,17 +131,9 @@ class LiveTrainer:
             self.finished = True
         self._halt.set()
 
-    def start_thread(self) -> "LiveTrainer":
-        self._thread = threading.Thread(target=self._loop, name="pointdose-training", daemon=True)
-        self._thread.start()
-        return self
-
     def close(self) -> None:
-        self._halt.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(2.0)
-        if self.device is not None:
-            self.device.off()
+        self.stop_thread()
+        self.release_device()
 
     def run(self, timeout: float | None = None) -> bool:
         """Step until every block is done (True) or ``timeout`` passes (False)."""
@@ -137,29 +145,47 @@ class LiveTrainer:
             time.sleep(STEP_S)
         return True
 
-    def _loop(self) -> None:
-        while not self._halt.is_set() and not self.finished:
-            try:
-                self.step()
-            except Exception:  # keep the stream and the app alive; the run stops cleanly
-                self.stop("error in the training loop")
-                raise
-            self._halt.wait(STEP_S)
+    def loop_done(self) -> bool:
+        return self.finished
 
-    # ------------------------------------------------------------------ one step
-    def step(self, now: float | None = None) -> None:
-        with self._lock:
-            if self.finished:
-                return
-            now = self.clock() if now is None else now
-            if self.current is None:
-                self._next_block(now)
-            rows = self.rows.take()
+    def step_over(self) -> bool:
+        return self.finished
+
+    def on_loop_error(self, exc: Exception) -> None:  # keep the stream and the app alive; the run stops cleanly
+        self.stop("error in the training loop")
+
+    # ------------------------------------------------------------------ the program: drill blocks
+    def program_begin(self, now: float) -> None:
+        self._next_block(now)
+
+    def program_feed(self, rows: np.ndarray, saturated: np.ndarray) -> None:
+        if self.current is not None:
             self.current.feed(rows)
-            self.current.tick(now)
+
+    def program_alarm(self, t_s: float, kind: str, text: str) -> None:
+        """A limit passed: the drill stops at once, as a session ends (docs/training.md)."""
+        run = self.current
+        self.alarm = text
+        if run is not None and not run.finished:
+            run.events.append((t_s, "alarm", {"kind": kind, "text": text, "ends": True}))
+            run.stop(t_s, reason=f"alarm: {kind}")
             self._after_step()
-            if self.current.finished and not self.finished:
-                self._next_block(now)
+        self.finished = True
+        self._halt.set()
+
+    def program_finished(self) -> bool:
+        return self.finished
+
+    def program_step(self, now: float) -> None:
+        if self.finished or self.current is None:
+            return
+        self.current.tick(now)
+        self._after_step()
+        if self.current.finished and not self.finished:
+            self._next_block(now)
+
+    def program_cue(self, now: float):
+        return None  # sent by _after_step, as each change happens
 
     def _next_block(self, now: float) -> None:
         if self.current is not None and self.store is not None:
@@ -193,21 +219,14 @@ class LiveTrainer:
             if self.on_trial is not None:
                 self.on_trial(run, rec)
             self._saved += 1
-        if self.mixer is not None:
-            for t, kind, data in run.events[self._events_seen:]:
-                self.mixer.on_event(kind, data)
+        for t, kind, data in run.events[self._events_seen:]:
+            self.emit(t, kind, data)
         self._events_seen = len(run.events)
-        cue = run.cue
-        self._emit(cue)
+        self._emit(self.cue)
 
     def _emit(self, cue: TrainingCue) -> None:
-        if self.device is not None:
-            self.device.update(cue.device_cue())
-        if self.mixer is not None:
-            self.mixer.update(cue.sound_cue())
         self.hand_cue = hand_view(cue)
-        if self.on_cue is not None:
-            self.on_cue(cue)
+        self.send_cue(cue.sound_cue(), cue.device_cue(), cue)
 
 
 def hand_view(cue: TrainingCue):

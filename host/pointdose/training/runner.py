@@ -139,12 +139,14 @@ class TrainingCue:
         inside the band too (``in_band_tone``: a soft tick), so under constant feedback silence never
         stands for "in the band" — only bandwidth feedback is silent there (docs/training.md)."""
         return SoundCue(phase=CUE_PHASE.get(self.phase, "off"), band=self.band if self.feedback_on else "none",
-                        level=self.level if self.feedback_on else 0)
+                        level=self.level if self.feedback_on else 0, alarm=self.alarm)
 
     def device_cue(self):
-        """… and for the device: phase "off" whenever the pressure is hidden."""
+        """… and for the device: phase "off" whenever the pressure is hidden (an alarm always shows)."""
         from pointdose.protocols import CueState
 
+        if self.alarm:
+            return CueState(phase="stopped", band="none", level=0, alarm=self.alarm)
         if not self.feedback_on:
             return CueState(phase="off", band="none", level=0)
         return CueState(phase=CUE_PHASE.get(self.phase, "off"), band=self.band, level=self.level)
