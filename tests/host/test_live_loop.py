@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from pointdose.calibration.scale import scale_for
+from pointdose.link.info import DeviceInfo
 from pointdose.link.ring import RING_DTYPE, SampleRing
 from pointdose.protocols import PointContext, builtin
 from pointdose.session import SessionRunner
@@ -25,8 +26,8 @@ RATE = 200
 class FakeLink:
     def __init__(self, raw_max=8_388_607):
         self.ring = SampleRing(100_000)
-        self.info = {"cal": f"linear:{CPN:g}:{ZERO:g}", "tare": "0", "raw_min": "-8388608",
-                     "raw_max": str(raw_max), "uid": "fake01"}
+        self.device = DeviceInfo.from_fields({"cal": f"linear:{CPN:g}:{ZERO:g}", "tare": "0", "raw_min": "-8388608",
+                                              "raw_max": str(raw_max), "uid": "fake01"})
         self.cues, self.limits = [], []
         self.seq = 0
         self.send_cue = lambda phase, band, level: self.cues.append((phase, band, level))

@@ -68,3 +68,12 @@ def split_segments(rows: np.ndarray) -> list[np.ndarray]:
         return []
     cuts = np.flatnonzero(np.diff(rows["segment"]) != 0) + 1
     return np.split(rows, cuts)
+
+
+def read(chunk_rows, probe_area_cm2: float) -> np.ndarray:
+    """Rows (SAMPLE_DTYPE) of stored chunks, in the order given: each ``(data, n, first_seq, t0_s,
+    segment)`` as the chunk tables keep them (an application's ``sample_chunks``, a training trial's
+    ``training_sample_chunks``)."""
+    parts = [decode(r[0], r[1], r[2], r[3], r[4], probe_area_cm2) for r in chunk_rows]
+    return np.concatenate(parts) if parts else np.zeros(0, SAMPLE_DTYPE)
+

@@ -287,6 +287,47 @@ ALTER TABLE points ADD COLUMN reference_point_id INTEGER REFERENCES points(id) O
 """
 
 
+V7_TRAINING_CHUNKS = """
+CREATE TABLE training_sample_chunks (  -- a trial's samples in the records' chunk format (records/chunks.py)
+    id INTEGER PRIMARY KEY,
+    trial_uid TEXT NOT NULL REFERENCES training_trials(uid) ON DELETE CASCADE,
+    segment INTEGER NOT NULL,
+    first_seq INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    t0_s REAL NOT NULL,
+    t1_s REAL NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX training_sample_chunks_trial ON training_sample_chunks(trial_uid, id);
+"""
+
+
+def _training_samples_to_chunks(conn: sqlite3.Connection) -> None:
+    """Step 3 kept a trial's samples as one blob (``0x01`` + zlib of a NumPy .npy file with the
+    columns seq, segment, t_s, raw, force_n, pressure_kpa); step 7 keeps them as the records do, in
+    chunks of one segment (format 1 of records/chunks.py: seq − first, t − t0 as float32, raw,
+    pressure as float32; zlib). Frozen code: it reads and writes only these columns and formats."""
+    import io
+    import zlib
+
+    import numpy as np
+
+    for uid, blob in conn.execute("SELECT uid, samples FROM training_trials WHERE samples IS NOT NULL").fetchall():
+        if not blob or blob[:1] != b"\x01":
+            continue  # nothing readable to move: the trial keeps its scores
+        rows = np.load(io.BytesIO(zlib.decompress(blob[1:])), allow_pickle=False)
+        if len(rows):
+            cuts = np.flatnonzero(np.diff(rows["segment"]) != 0) + 1
+            for part in np.split(rows, cuts):
+                first, t0 = int(part["seq"][0]), float(part["t_s"][0])
+                data = b"".join(((part["seq"] - first).astype("<i4").tobytes(), (part["t_s"] - t0).astype("<f4").tobytes(),
+                                 part["raw"].astype("<i4").tobytes(), part["pressure_kpa"].astype("<f4").tobytes()))
+                conn.execute("INSERT INTO training_sample_chunks (trial_uid, segment, first_seq, n, t0_s, t1_s, data) "
+                             "VALUES (?,?,?,?,?,?,?)", (uid, int(part["segment"][0]), first, len(part), t0,
+                                                         float(part["t_s"][-1]), bytes([1]) + zlib.compress(data, 1)))
+        conn.execute("UPDATE training_trials SET samples=NULL WHERE uid=?", (uid,))
+
+
 def _backfill_ppt_trials(conn: sqlite3.Connection) -> None:
     """Older PPT rows kept their single trials as JSON: their count is n."""
     import json
@@ -308,6 +349,8 @@ MIGRATIONS: list[Migration] = [
               sql=V5_PPT_SCREENING, fn=_backfill_ppt_trials),
     Migration("6: trigger-point findings per point and session, point renames/moves, a reference site per point",
               sql=V6_CLINICAL),
+    Migration("7: training trials' samples in the records' chunk format", sql=V7_TRAINING_CHUNKS,
+              fn=_training_samples_to_chunks),
 ]
 
 LATEST = len(MIGRATIONS)

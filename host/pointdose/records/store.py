@@ -171,8 +171,7 @@ def _loads(text):
 def load_samples(conn: sqlite3.Connection, app_id: int, probe_area_cm2: float) -> np.ndarray:
     rows = conn.execute("SELECT data, n, first_seq, t0_s, segment FROM sample_chunks WHERE application_id=? "
                         "ORDER BY t0_s, id", (app_id,)).fetchall()  # ids written offline sort apart
-    parts = [chunks.decode(r[0], r[1], r[2], r[3], r[4], probe_area_cm2) for r in rows]
-    return np.concatenate(parts) if parts else np.zeros(0, SAMPLE_DTYPE)
+    return chunks.read(rows, probe_area_cm2)
 
 
 def holds_and_cycles(events: list[dict], t_end: float | None) -> tuple[list[tuple[float, float]], int | None]:

@@ -19,17 +19,18 @@ import json
 import math
 import sqlite3
 import uuid
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
+from pointdose import units
 from pointdose.errors import UserError
 from pointdose.listeners import SAMPLE_DTYPE
 from pointdose.files import open_private
 from pointdose.textout import csv_cell, csv_text
+from pointdose.records import chunks
 from pointdose.records.store import Store, StoreError, check_code, now_iso
 from pointdose.training.drill import Drill, DrillError
 from pointdose.training.runner import BLOCK_KINDS, Block, TrialRecord
@@ -56,18 +57,16 @@ class TrainingImportError(UserError):
     pass
 
 
-def encode_samples(rows: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(rows, dtype=SAMPLE_DTYPE), allow_pickle=False)
-    return b"\x01" + zlib.compress(buf.getvalue(), 1)
-
-
-def decode_samples(blob: bytes | None) -> np.ndarray:
-    if not blob:
-        return np.zeros(0, SAMPLE_DTYPE)
-    if blob[:1] != b"\x01":
-        raise ValueError("trial samples are in a format this pointdose does not read")
-    return np.load(io.BytesIO(zlib.decompress(blob[1:])), allow_pickle=False)
+def write_trial_samples(conn, trial_uid: str, rows: np.ndarray) -> int:
+    """A trial's samples as the records keep an application's: chunks of one segment each, in the
+    records' chunk format (:mod:`pointdose.records.chunks`); returns the chunks written."""
+    written = 0
+    for part in chunks.split_segments(np.asarray(rows, dtype=SAMPLE_DTYPE)):
+        first_seq, t0, t1, blob = chunks.encode(part)
+        conn.execute("INSERT INTO training_sample_chunks (trial_uid, segment, first_seq, n, t0_s, t1_s, data) "
+                     "VALUES (?,?,?,?,?,?,?)", (trial_uid, int(part["segment"][0]), first_seq, len(part), t0, t1, blob))
+        written += 1
+    return written
 
 
 @dataclass
@@ -207,18 +206,23 @@ class TrainingStore:
         return block.uid
 
     def save_trial(self, rec: TrialRecord) -> None:
+        """The trial, its scores and its samples; saved again (after a request for its result), only
+        the request flags change."""
         s = rec.score
         with self.store.transaction("saving a trial") as conn:
+            new = conn.execute("SELECT 1 FROM training_trials WHERE uid=?", (rec.uid,)).fetchone() is None
             conn.execute(
                 "INSERT INTO training_trials (uid, block_uid, number, t_start_s, planned_feedback, requested_before, "
                 "requested_after, feedback_s, kr_shown, outcome, peak, error, in_band_pct, time_to_band_s, overshoot, "
-                "hold_coverage, notes, samples, n_samples) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "hold_coverage, notes, n_samples) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(uid) DO UPDATE SET requested_after=excluded.requested_after, kr_shown=excluded.kr_shown",
                 (rec.uid, rec.block_uid, rec.number, rec.t_start, _b(rec.planned_feedback), int(rec.requested_before),
                  int(rec.requested_after), float(rec.feedback_s), int(rec.kr_shown),
                  *(_f(getattr(s, k)) if s else None for k in ("outcome", "peak", "error", "in_band_pct",
                                                                 "time_to_band_s", "overshoot", "hold_coverage")),
-                 json.dumps(list(s.notes)) if s else None, encode_samples(rec.rows), len(rec.rows)))
+                 json.dumps(list(s.notes)) if s else None, len(rec.rows)))
+            if new:
+                write_trial_samples(conn, rec.uid, rec.rows)
 
     def end_block(self, block_uid: str, reason: str = "completed") -> None:
         with self.store.transaction("ending a training block") as conn:
@@ -249,10 +253,16 @@ class TrainingStore:
         return self.store.query(sql + " ORDER BY c.code, s.started_at, s.uid, b.position, t.number", params)
 
     def trial_samples(self, trial_uid: str) -> np.ndarray:
-        rows = self.store.query("SELECT samples FROM training_trials WHERE uid=?", (trial_uid,))
+        """The trial's samples (SAMPLE_DTYPE), read by the records' chunk reader; force from the
+        stored pressure on the drill's probe area (the default probe's for the thumb sensor, as live)."""
+        rows = self.store.query("SELECT b.drill FROM training_trials t JOIN training_blocks b ON t.block_uid=b.uid "
+                                "WHERE t.uid=?", (trial_uid,))
         if not rows:
             raise StoreError(f"there is no trial {trial_uid}")
-        return decode_samples(rows[0]["samples"])
+        area = json.loads(rows[0]["drill"]).get("probe_area_cm2") or units.DEFAULT_PROBE_AREA_CM2
+        found = self.store.query("SELECT data, n, first_seq, t0_s, segment FROM training_sample_chunks "
+                                 "WHERE trial_uid=? ORDER BY id", (trial_uid,))
+        return chunks.read([(r["data"], r["n"], r["first_seq"], r["t0_s"], r["segment"]) for r in found], area)
 
     @staticmethod
     def _score(rows: list[dict]) -> BlockScore:
