@@ -153,14 +153,16 @@ def _stream(pico, rate: int) -> tuple[int, int]:
         ser.write(b"start\n")
         t0 = pico.ctl.emulated_us()
         deadline = time.monotonic() + 600
-        last_ping = 0.0
-        while pico.ctl.emulated_us() - t0 < STREAM_EMULATED_S * 1e6 and time.monotonic() < deadline:
+        last_ping = t0
+        while (now := pico.ctl.emulated_us()) - t0 < STREAM_EMULATED_S * 1e6 and time.monotonic() < deadline:
             got = dec.feed(ser.read(65536))
             seq.append(got.samples["seq30"])
             t_us.append(got.samples["t30_us"])
-            if time.monotonic() - last_ping > 0.5:  # the liveness watchdog
-                ser.write(b"ping\n")
-                last_ping = time.monotonic()
+            # the liveness watchdog, fed every 0.5 s of *device* time as DeviceLink does in real time
+            # (paced by the host's clock, a lagging emulator would see many more commands a second)
+            if now - last_ping > 500_000:
+                ser.write(b"7 ping\n")
+                last_ping = now
         ser.write(b"stop\n")
         end = time.monotonic() + 2
         while time.monotonic() < end:

@@ -11,6 +11,7 @@ Usage::
     sen = ADCSensor(ADC(26), oversample=8, rate=200)
     raw = sen.read(now)
 """
+import micropython
 from micropython import const
 
 _MAX_OVERSAMPLE = const(64)     # 64 * 65535 < 2^22: the sum stays a small int
@@ -53,6 +54,7 @@ class ADCSensor:
     def ready(self, now):
         return True
 
+    @micropython.native
     def read(self, now):
         r = self._read
         n = self.oversample

@@ -14,12 +14,14 @@ Usage::
     elapsed = diff(clk.now(), t0)   # correct across the wrap
 """
 import time
+import micropython
 from micropython import const
 
 MASK = const(0x3FFFFFFF)    # 2^30 - 1: ticks, sequence numbers, counters
 _HALF = const(0x20000000)   # 2^29
 
 
+@micropython.native
 def diff(a, b):
     """Signed a - b in ticks, wrap-safe, result in [-2^29, 2^29)."""
     d = (a - b) & MASK
@@ -28,6 +30,7 @@ def diff(a, b):
     return d
 
 
+@micropython.native
 def add(a, d):
     """(a + d) mod 2^30 for 0 <= a < 2^30 and -2^30 < d < 2^30, no big ints."""
     if d >= 0:
@@ -57,12 +60,14 @@ class Clock:
             raw = time.ticks_us() & MASK
             self._off = (int(start) - raw) & MASK
 
+    @micropython.native
     def now(self):
         t = time.ticks_us() & MASK
         if self._off:
             t = add(t, self._off)
         return t
 
+    @micropython.native
     def sleep_us(self, us):
         if us > 0:
             time.sleep_us(us)
@@ -79,6 +84,7 @@ class FakeClock:
         self.t = start & MASK
         self.auto = auto
 
+    @micropython.native
     def now(self):
         if self.auto:
             self.t = add(self.t, self.auto)
@@ -90,6 +96,7 @@ class FakeClock:
     def set(self, t):
         self.t = t & MASK
 
+    @micropython.native
     def sleep_us(self, us):
         if us > 0:
             self.advance(us)
@@ -123,6 +130,7 @@ class Schedule:
         self.period = period_us
         self.reset(now)
 
+    @micropython.native
     def due(self, now):
         """True when a sample is due at ``now``; advances the schedule."""
         p = self.period

@@ -12,6 +12,7 @@ Usage::
     ev = r.feed(byte)           # NONE, LINE, BAD, LONG or LONG_END
     if ev == LINE: cid, verb, args = parse(r.buf, r.n)
 """
+import micropython
 from micropython import const
 
 LIMIT = const(80)       # bytes per line including the newline
@@ -63,6 +64,7 @@ class LineReader:
         self._bad = False
         self._long = False
 
+    @micropython.native
     def feed(self, b):
         if b == 0x0A:
             if self._long:

@@ -26,6 +26,7 @@ Usage::
     if (now - cues.due) & MASK < 2**29: cues.update(now)
 """
 from array import array
+import micropython
 from micropython import const
 
 from pd_clock import MASK, add
@@ -112,6 +113,7 @@ class Output:
         self.level = 0
         self.update(now)
 
+    @micropython.native
     def update(self, now):
         if self.b_left:
             b = self.b_left - 1
@@ -271,6 +273,7 @@ class Cues:
             self.due = bz.due
         self.active = led.active or bz.active
 
+    @micropython.native
     def update(self, now):
         """Advance whichever output is due; call when ``due`` has passed and ``active``."""
         led = self.led
@@ -322,6 +325,7 @@ class Buttons:
         self.sim_i = i
         self.sim_until = add(now, us)
 
+    @micropython.native
     def poll(self, now, dev):
         if self.sim_i >= 0 and (now - self.sim_until) & MASK < _HALF:
             i = self.sim_i

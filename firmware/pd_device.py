@@ -26,6 +26,7 @@ Usage::
 import select
 import sys
 from array import array
+import micropython
 from micropython import const
 
 try:
@@ -36,7 +37,7 @@ except ImportError:     # pragma: no cover
 import pd_commands as pc
 import pd_cue as cue
 from pd_clock import MASK, Schedule, add, diff
-from pd_frame import CAL_CHUNK, MAX_SAMPLES, Framer, crc16
+from pd_frame import CAL_CHUNK, MAX_SAMPLES, Framer, copy, crc16
 from pd_ring import Ring
 
 FW_VERSION = "0.2.0"
@@ -110,6 +111,7 @@ class StreamPoller:
         self._pi = mk()
         self._pi.register(inp, _POLLIN)
 
+    @micropython.native
     def poll(self):
         f = 0
         i = self._in
@@ -260,6 +262,7 @@ class Device:
         self._ob_n = 1
 
     # ------------------------------------------------------------------ loop
+    @micropython.native
     def run(self):
         """Loop until `repl`, Ctrl-C while not streaming, or end of input."""
         clk = self.clock
@@ -278,6 +281,7 @@ class Device:
             self._set_kbd(False)
             self.flush(200000)
 
+    @micropython.native
     def idle(self, w, psleep=True):
         """Wait ``w`` µs: in ``poll()`` (wakes early on input) when that is exact enough, else
         ``sleep_us``.  On esp32 ``poll(ms)`` rounds up to the 10 ms tick, so while sampling only
@@ -306,6 +310,7 @@ class Device:
                 return
         self.clock.sleep_us(w)
 
+    @micropython.native
     def step(self):
         """One pass of the loop; returns µs the caller may sleep.  While streaming the pass is
         timed: ``seen_cost`` (what `rate` refuses from) is the real work per sample."""
@@ -315,6 +320,7 @@ class Device:
             self._busy += (self.clock.now() - now) & MASK
         return w
 
+    @micropython.native
     def _pass(self, now):
         s = self.sensor
         if self._sampling:
@@ -367,6 +373,7 @@ class Device:
         return 5000
 
     # -------------------------------------------------------------- sampling
+    @micropython.native
     def _sample(self, v, now):
         self._last_conv = now
         if self.fault:
@@ -453,6 +460,7 @@ class Device:
         return 1 if n < 1 else (MAX_SAMPLES if n > MAX_SAMPLES else n)
 
     # ------------------------------------------------- cues, alarm, buttons
+    @micropython.native
     def _io(self, now):
         """Advance the LED/buzzer patterns and poll the buttons when due (no allocation)."""
         c = self.cues
@@ -511,6 +519,7 @@ class Device:
         self._cue_changed(now)
 
     # ---------------------------------------------------------------- output
+    @micropython.native
     def _write(self, now):
         """Write one chunk when writable; True when more is waiting to go."""
         if self._ob_n:
@@ -542,6 +551,7 @@ class Device:
             self._append(f.enc, w, m)
         return r.count >= self._spf
 
+    @micropython.native
     def _write_raw(self, buf, off, n):
         """Write what the link takes without holding the loop; returns bytes written.
 
@@ -590,6 +600,7 @@ class Device:
         if self.stalls < MASK:
             self.stalls += 1
 
+    @micropython.native
     def _put(self, buf, off, n):
         try:
             w = self._out.write(buf, off, n)
@@ -600,6 +611,7 @@ class Device:
             return n
         return n if w is None else w
 
+    @micropython.native
     def _append(self, buf, a, b):
         """Queue buf[a:b] (an encoded frame) in the outbox."""
         n = b - a
@@ -613,21 +625,17 @@ class Device:
             if self.lost_frames < MASK:
                 self.lost_frames += 1
             return
-        o = self._ob_n - a
-        for i in range(a, b):       # byte loop: a slice would allocate
-            ob[o + i] = buf[i]
-        self._ob_n = o + b
+        copy(ob, self._ob_n, buf, a, n)     # a slice would allocate
+        self._ob_n += n
 
+    @micropython.native
     def _queue_reply(self, cid, status, text):
         if status and self.cmd_errors < _MAX16:
             self.cmd_errors += 1
         f = self.framer
         n = f.reply(cid, status, text)
         if cid:
-            kept = self._last_reply
-            enc = f.enc
-            for i in range(n):      # byte loop: a slice would allocate
-                kept[i] = enc[i]
+            copy(self._last_reply, 0, f.enc, 0, n)
             self._last_cid = cid
             self._last_len = n
         self._append(f.enc, 0, n)
@@ -689,6 +697,7 @@ class Device:
             self._queue_error(E_CONFIG, "config: " + p)
 
     # ----------------------------------------------------------------- input
+    @micropython.native
     def _read_input(self, now):
         inp = self._in
         b1 = self._b1
@@ -716,6 +725,7 @@ class Device:
             if self.quit or not self._poller.readable():
                 return
 
+    @micropython.native
     def _line_event(self, ev, now):
         lines = self.lines
         self._wd_at = add(now, self.watchdog_us)
