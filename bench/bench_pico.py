@@ -12,9 +12,10 @@ rp2040js; without them it prints why and returns no figures.
    takes one sample (as in bench_firmware.py); HX711: only the passes that take a sample are timed.
    **Bytes allocated per sample**: ``gc.mem_alloc()`` with the GC off over the same loop.
 2. **Highest rate with 0 missed slots**: the device streams at each rate for a few emulated
-   seconds, decoded by the host's ``StreamDecoder`` (raw device times); a *missed slot* is a scheduled sample that was not taken (a
-   device-time gap of more than 1.5 periods counts ``round(gap / period) - 1``), plus any sequence
-   gap. The emulator is paced to wall time and may fall behind on a loaded machine: then the rate
+   seconds (a ``ping`` every 0.5 emulated s, as DeviceLink feeds the watchdog), decoded by the
+   host's ``StreamDecoder`` (raw device times); *missed slots* are the schedule's slots in the
+   stream's device-time span less the samples received (a late sample fills its slot; its lateness
+   shows in the longest interval between samples). The emulator is paced to wall time and may fall behind on a loaded machine: then the rate
    the *emulated* chip sustains is still what is measured (device time), not the host's.
 
 rp2040js' instruction timing is approximate (no flash wait states, no bus contention): treat the
@@ -118,12 +119,18 @@ MASK = (1 << 30) - 1
 
 
 def _missed(seq: np.ndarray, t_us: np.ndarray, period_us: float) -> int:
-    """Scheduled slots without a sample, from device times (mod 2^30), plus sequence gaps."""
+    """Scheduled slots without a sample: the slots in the stream's device-time span less the samples
+    received (a sample taken late still fills its slot, as the firmware's ``Schedule`` counts; a
+    sample lost on the way, a sequence gap, leaves its slot empty)."""
     if len(seq) < 2:
         return 0
-    gaps = (np.diff(t_us) & MASK) / period_us
-    slots = int(np.sum(np.where(gaps > 1.5, np.rint(gaps) - 1, 0)))
-    return slots + int(np.sum((np.diff(seq) & MASK) - 1))
+    slots = int(round(int(np.sum(np.diff(t_us) & MASK)) / period_us)) + 1
+    return max(0, slots - len(seq))
+
+
+def _max_gap(t_us: np.ndarray) -> int:
+    """The longest device-time interval between two samples received, µs (lateness, jitter)."""
+    return int(np.max(np.diff(t_us) & MASK)) if len(t_us) > 1 else 0
 
 
 def _set_rate(pico, rate: int) -> tuple[bool, str]:
@@ -139,8 +146,8 @@ def _set_rate(pico, rate: int) -> tuple[bool, str]:
         return True, reply.fields.get("cost_us", "")
 
 
-def _stream(pico, rate: int) -> tuple[int, int]:
-    """(samples, missed slots) of STREAM_EMULATED_S emulated seconds at ``rate``, from the raw frames
+def _stream(pico, rate: int) -> tuple[int, int, int]:
+    """(samples, missed slots, longest interval in µs) of STREAM_EMULATED_S emulated seconds at ``rate``, from the raw frames
     (device times as sent: the host's clock mapping would blur them when the emulator lags)."""
     import serial
 
@@ -172,7 +179,7 @@ def _stream(pico, rate: int) -> tuple[int, int]:
     s = np.concatenate(seq).astype(np.int64)
     t = np.concatenate(t_us).astype(np.int64)
     # the first samples after `start` and the last before `stop` are at the stream's edges: skip them
-    return len(s), _missed(s[2:-2], t[2:-2], 1e6 / rate)
+    return len(s), _missed(s[2:-2], t[2:-2], 1e6 / rate), _max_gap(t[2:-2])
 
 
 def run() -> list[tuple[str, float, str]]:
@@ -199,9 +206,10 @@ def run() -> list[tuple[str, float, str]]:
                     continue
                 if cost:
                     out.append((f"pico_{sensor}_{rate}hz_firmware_cost", float(cost), "emulated us"))
-                n, missed = _stream(pico, rate)
+                n, missed, gap = _stream(pico, rate)
                 out.append((f"pico_{sensor}_{rate}hz_samples", float(n), "samples"))
                 out.append((f"pico_{sensor}_{rate}hz_missed_slots", float(missed), "slots"))
+                out.append((f"pico_{sensor}_{rate}hz_longest_interval", float(gap), "emulated us"))
                 if missed == 0 and n > 0:
                     best = rate
             out.append((f"pico_{sensor}_max_rate_0_missed", float(best), "Hz"))
