@@ -37,6 +37,12 @@ def main(argv: list[str]) -> int:
     from pointdose.app.panels import training as training_panel
     from pointdose.app.panels import session as session_panel
 
+    if "--demo" in argv:  # a demo client's four weekly sessions in $POINTDOSE_DB, for Points and History
+        from pointdose.records import Store
+        from pointdose.records.demo import make_demo
+
+        with Store() as store:
+            make_demo(store, "DEMO-01", sessions=4)
     rects: dict[str, list] = {}
     done: set[str] = set()
 
@@ -46,6 +52,12 @@ def main(argv: list[str]) -> int:
                 item = getattr(panel, "tab", None) or getattr(panel, "_tab", None)
                 if item is not None and dpg.get_value(view.TAGS.tabs) != item:
                     dpg.set_value(view.TAGS.tabs, item)
+            if isinstance(panel, records_panel.BodyMapPanel) and "--demo" in argv and "demo" not in done \
+                    and panel._sessions:  # the demo's last visit (a week ago): its treated points on the map
+                done.add("demo")
+                label = records_panel._session_label(panel._sessions[-1])
+                panel._on_session(None, label)
+                dpg.set_value(records_panel.TAGS.session, label)
             if isinstance(panel, session_panel.SessionPanel):
                 panel.message = THREE_LINES
                 if "--settings" in argv and "settings" not in done:  # open the editor, one entry refused
@@ -65,7 +77,9 @@ def main(argv: list[str]) -> int:
                           ("cal_tolerance", calibrate_panel.TAGS.tolerance),
                           ("notice_ok", calibrate_panel.TAGS.notice_ok),
                           ("ses_settings", session_panel.T.settings),
-                          ("set_error", session_panel._setting_tag("tppr", "hold_max_s", "error"))):
+                          ("set_error", session_panel._setting_tag("tppr", "hold_max_s", "error")),
+                          ("h_report", records_panel.TAGS.h_report), ("h_export", records_panel.TAGS.h_export),
+                          ("h_folder", records_panel.TAGS.h_folder), ("h_point", records_panel.TAGS.h_point)):
             if dpg.does_item_exist(tag) and dpg.is_item_visible(tag):
                 rects[name] = [*dpg.get_item_rect_min(tag), *dpg.get_item_rect_max(tag)]
             else:

@@ -166,6 +166,11 @@ def test_body_map_screenshot_colours_treated_points(tmp_path):
         patch = img[int(oy + py) - 3:int(oy + py) + 4, int(ox + px) - 3:int(ox + px) + 4, :3].reshape(-1, 3).astype(int)
         near = min(np.abs(patch - np.array(c)).max(axis=1).min() for c in ramp)
         assert near <= 25, (px, py)  # a dose colour, not grey
+        # beside it, its time under pressure: white digits on a dark label
+        x, y = int(round(ox + px)), int(round(oy + py))
+        label = img[y - 7:y + 6, x + 9:x + 40, :3].astype(int)
+        assert colour_mask(label, (20, 20, 22), tol=8).sum() > 60, (px, py)
+        assert colour_mask(label, (240, 240, 240), tol=60).sum() > 15, (px, py)
 
 
 def _picking(base, report: Path):

@@ -535,3 +535,39 @@ def run_summary_lines(summary: dict, end_reason: str | None = None) -> list[str]
     return [f"Ended: {reason} · duration {num('duration_s', '.1f')} s · cycles {cycles}",
             f"dose {num('dose_kpa_s', '.0f')} kPa·s · contact {num('contact_s', '.1f')} s · "
             f"time in band {num('time_in_band_s', '.1f')} s"]
+
+
+# ----------------------------------------------------------------------------- Points tab (no dpg)
+
+
+def under_pressure(seconds: float) -> str:
+    """Time under pressure (contact time, docs/metrics.md) as the body map shows it: "45 s", "2 min 05 s"."""
+    s = max(0, int(round(seconds)))
+    return f"{s} s" if s < 60 else f"{s // 60} min {s % 60:02d} s"
+
+
+def treated_lines(treated, limit: int = 8) -> list[str]:
+    """The Points tab's list of treated points, the largest dose first: name, dose and time under pressure.
+
+    ``treated``: (name, dose kPa·s, contact s) per point, summed over the session's applications."""
+    rows = sorted(treated, key=lambda t: -t[1])
+    return [f"{name}:\n  {dose:,.0f} kPa·s · {under_pressure(contact)} under pressure" for name, dose, contact
+            in rows[:limit]]
+
+
+# ----------------------------------------------------------------------------- History tab (no dpg)
+
+# (header, fixed width px or None = takes the rest). Two values share a cell, one above the other, so
+# the table fits 1024 px with room left for the PPT change notes; units are in the cells.
+HISTORY_COLUMNS = (("date · protocol", 120), ("duration · contact", 150), ("dose · PPT", 130),
+                   ("PPT change (vs MDC95)", None))
+
+
+def history_cells(entry) -> tuple[str, str, str]:
+    """The first three cells of a History row for a :class:`pointdose.records.history.Entry`."""
+    ppt = (f"{entry.ppt_before_kpa:.0f} → {entry.ppt_after_kpa:.0f} kPa" if entry.ppt_before_kpa is not None
+           and entry.ppt_after_kpa is not None else "PPT —")
+    return (f"{entry.date}\n{entry.protocol or '—'}",
+            f"{entry.duration_s:.0f} s\n{entry.contact_s:.1f} s",
+            f"{entry.dose_kpa_s:,.0f} kPa·s\n{ppt}")
+

@@ -22,6 +22,7 @@ import dearpygui.dearpygui as dpg
 
 from pointdose import bodymap
 from pointdose.app import view
+from pointdose.app.model import HISTORY_COLUMNS, history_cells, treated_lines
 from pointdose.app.panels.base import Panel, PanelContext
 from pointdose.records import history, selection
 from pointdose.records.store import Store, StoreError, db_exists, default_db_path
@@ -165,6 +166,7 @@ class BodyMapPanel(_StoreUser, Panel):
         self._first = True
         self._clicks: list[tuple[float, float]] = []
         self.area = 1.0  # the probe in use (cm²): a PPT is shown for this probe
+        self._contact: dict[int, float] = {}  # point id -> seconds under pressure this session
 
     # ------------------------------------------------------------------ build
 
@@ -194,7 +196,8 @@ class BodyMapPanel(_StoreUser, Panel):
                 dpg.add_checkbox(label="place a new point", tag=TAGS.place)
                 dpg.add_input_text(tag=TAGS.place_name, hint="its name", width=-1)
                 dpg.add_spacer(height=6)
-                dpg.add_text(_t("Treated this session (dose, descriptive)"), color=view.GREY, wrap=190)
+                dpg.add_text(_t("Treated this session (dose, descriptive; time under pressure)"), color=view.GREY,
+                             wrap=190)
                 dpg.add_text("", tag=TAGS.treated, color=view.WHITE, wrap=190)
                 dpg.add_spacer(height=6)
                 dpg.add_text(_t("Client screening (dated; ticked = present)"), color=view.GREY, wrap=190)
@@ -356,13 +359,17 @@ class BodyMapPanel(_StoreUser, Panel):
         self._guarded(save)
 
     def _doses(self) -> dict[int, float]:
+        """Dose per point this session (kPa·s); the time under pressure (contact s) goes to ``self._contact``."""
+        self._contact = {}
         if self.session_id is None:
             return {}
         doses: dict[int, float] = {}
-        for row in self.store.query("SELECT a.point_id, COALESCE(m.dose_kpa_s, 0) AS dose FROM applications a "
+        for row in self.store.query("SELECT a.point_id, COALESCE(m.dose_kpa_s, 0) AS dose, "
+                                    "COALESCE(m.contact_s, 0) AS contact FROM applications a "
                                     "LEFT JOIN application_metrics m ON m.application_id=a.id WHERE a.session_id=?",
                                     (self.session_id,)):
             doses[row["point_id"]] = doses.get(row["point_id"], 0.0) + row["dose"]
+            self._contact[row["point_id"]] = self._contact.get(row["point_id"], 0.0) + row["contact"]
         return doses
 
     def _draw_points(self) -> None:
@@ -380,9 +387,8 @@ class BodyMapPanel(_StoreUser, Panel):
                 if p["location"] == "custom" and p["view"] == name:
                     self._dot(ox + p["x"] * FIG_W, p["y"] * FIG_H, p, doses, top, ("custom", p["side"]))
         self._draw_legend(top)
-        treated = [(p, doses[p["id"]]) for p in points if p["id"] in doses]
-        treated.sort(key=lambda pd: -pd[1])
-        lines = [f"{p['label']} ({p['side']}): {d:,.0f} kPa·s" for p, d in treated[:8]]
+        lines = treated_lines([(f"{p['label']} ({p['side']})", doses[p["id"]], self._contact.get(p["id"], 0.0))
+                               for p in points if p["id"] in doses])
         dpg.set_value(TAGS.treated, _t("\n".join(lines) if lines else "nothing recorded in this session yet"))
 
     def _dot(self, x, y, point, doses, top, key) -> None:
@@ -391,6 +397,12 @@ class BodyMapPanel(_StoreUser, Panel):
         if point is not None and point["id"] in doses:
             colour = dose_colour(doses[point["id"]] / top if top > 0 else 0.0)
             dpg.draw_circle((x, y), 7, color=(*colour, 255), fill=(*colour, 255), parent=TAGS.layer)
+            # its time under pressure this session, beside the dot (the dose is its colour), on a dark label
+            label = f"{self._contact.get(point['id'], 0.0):.0f} s"
+            w = 7 * len(label) + 4
+            dpg.draw_rectangle((x + 8, y - 8), (x + 8 + w, y + 7), color=(20, 20, 22, 220), fill=(20, 20, 22, 220),
+                               parent=TAGS.layer)
+            dpg.draw_text((x + 10, y - 8), label, size=13, color=(*view.WHITE, 255), parent=TAGS.layer)
         else:
             dpg.draw_circle((x, y), 3.5, color=(*UNTREATED, 255), fill=(*UNTREATED, 160), parent=TAGS.layer)
         if picked:
@@ -580,13 +592,16 @@ class HistoryPanel(_StoreUser, Panel):
                 dpg.add_line_series([], [], label="contact (s)", tag=TAGS.h_contact)
         with dpg.table(tag=TAGS.h_table, header_row=True, borders_innerH=False, borders_outerH=True,
                        policy=dpg.mvTable_SizingFixedFit, scrollY=True, height=-1):
-            # headers short enough to show whole at 1280 px, each with its unit
-            for label, width in (("date", 96), ("duration (s)", 100), ("contact (s)", 92),
-                                 (_t("dose (kPa·s)"), 106), (_t("PPT (kPa)"), 104)):
-                dpg.add_table_column(label=label, width_fixed=True, init_width_or_weight=width)
-            dpg.add_table_column(label="PPT change (vs MDC95)", width_stretch=True)
+            # headers short enough to show whole at 1024 px: two values per cell, units in the cells
+            for label, width in HISTORY_COLUMNS:
+                if width is None:
+                    dpg.add_table_column(label=_t(label), width_stretch=True)
+                else:
+                    dpg.add_table_column(label=_t(label), width_fixed=True, init_width_or_weight=width)
         with dpg.tooltip(TAGS.h_table):
-            dpg.add_text(_t("PPT (kPa): pressure-pain threshold before → after the application"))
+            dpg.add_text(_t("protocol: the one applied · duration: the whole application · contact: time under "
+                            "pressure · dose (descriptive) · PPT: pressure-pain threshold before → after the "
+                            "application"), wrap=420)
         for tag, theme in ((TAGS.h_before, TAGS.theme_before), (TAGS.h_before_pts, TAGS.theme_before),
                            (TAGS.h_after, TAGS.theme_after), (TAGS.h_after_pts, TAGS.theme_after),
                            (TAGS.h_dose, TAGS.theme_dose), (TAGS.h_dur, TAGS.theme_dur),
@@ -722,14 +737,9 @@ class HistoryPanel(_StoreUser, Panel):
     def _fill_table(self, entries: list[history.Entry]) -> None:
         dpg.delete_item(TAGS.h_table, children_only=True, slot=1)  # rows only, keep the columns
         for e in entries:
-            ppt = (f"{e.ppt_before_kpa:.0f} → {e.ppt_after_kpa:.0f}" if e.ppt_before_kpa is not None
-                   and e.ppt_after_kpa is not None else "—")
             with dpg.table_row(parent=TAGS.h_table):
-                dpg.add_text(e.date)
-                dpg.add_text(f"{e.duration_s:.0f}")
-                dpg.add_text(f"{e.contact_s:.1f}")
-                dpg.add_text(f"{e.dose_kpa_s:,.0f}")
-                dpg.add_text(_t(ppt))
+                for cell in history_cells(e):
+                    dpg.add_text(_t(cell))
                 dpg.add_text(_t(e.change_notes()), wrap=0, color=view.GREY)  # wraps at the window edge
 
     def _on_client(self, sender=None, app_data=None, user_data=None) -> None:
