@@ -106,6 +106,9 @@ class SessionPanel(Panel):
         self.message = ""
         self.shown: list[tuple[float, str, str]] = []  # (host time, phase, band) per frame, for tests
         self._pending_autostart = dict(self.autostart) if self.autostart else None
+        from pointdose.app.panels.painprompt import PainPromptView
+
+        self.pain = PainPromptView()  # "pain 0–10" before Start and after the end (records/pain.py)
         self._blinding = False  # this panel hid the readout for a blinded PPT
         self._tab = None
         self.prepared = None  # pointdose.session.precheck.Prepared for the protocol/point/client shown
@@ -132,11 +135,12 @@ class SessionPanel(Panel):
             dpg.add_checkbox(label="self-massage", tag=T.self_massage)
         if view.is_narrow():  # below 1200 px the row would run off the window: Start/Demo on a row of their own
             row = dpg.add_group(horizontal=True)
-        dpg.add_button(label="Start", tag=T.start, width=68, callback=lambda: self.start(), parent=row)
+        dpg.add_button(label="Start", tag=T.start, width=68, callback=lambda: self.start(ask_pain=True), parent=row)
         dpg.add_button(label="Demo", tag=T.demo, width=64, parent=row,
                        callback=lambda: self.start(hand=dpg.get_value(T.skill)))
         dpg.add_combo(SKILLS, default_value="intermediate", tag=T.skill, width=-1 if not view.is_narrow() else 160,
                       parent=row)
+        self.pain.build()
         for tag, tip in ((T.protocol, "protocol"),
                          (T.point, "the point picked on the Points tab (with its client) is used; a name typed "
                                    "here is nobody's: no PPT, no screening"),
@@ -187,6 +191,7 @@ class SessionPanel(Panel):
             with dpg.group(horizontal=True):
                 dpg.add_text("R release · P pain · 0–9 rating (T = 10) · Space/Esc STOP", color=view.GREY)
                 dpg.add_checkbox(label="Mute", tag=T.mute, callback=lambda s, a: self.mixer and self.mixer.set_muted(a))
+                self.pain.build_checkbox()  # "ask pain" before Start / after the end
                 dpg.add_slider_float(tag=T.volume, default_value=0.8, min_value=0.0, max_value=1.0, width=150,
                                      format="volume %.1f", callback=lambda s, a: self.mixer and self.mixer.set_volume(a))
             dpg.add_text("", tag=T.audio, color=view.GREY, wrap=0)
@@ -324,7 +329,9 @@ class SessionPanel(Panel):
 
     # ------------------------------------------------------------------ inputs
 
-    def start(self, hand: str | None = None, protocol: str | None = None, params: dict | None = None) -> None:
+    def start(self, hand: str | None = None, protocol: str | None = None, params: dict | None = None,
+              ask_pain: bool = False) -> None:
+        """``ask_pain`` (the Start button): ask "pain 0–10" first when the box is ticked; the start waits."""
         from pointdose.cues import CueMixer, SoundPlayer
         from pointdose.errors import UserError
         from pointdose.protocols import BUILTINS, resolve
@@ -341,6 +348,9 @@ class SessionPanel(Panel):
         status = ctx.controller.status()
         if hand and not getattr(status, "simulated", False):
             self.message = "The demo's virtual hand drives the simulated device only"
+            return
+        if ask_pain and self.pain.wanted():
+            self.pain.ask_before(lambda: self.start(hand, protocol, params))
             return
         name = protocol or dpg.get_value(T.protocol)
         area = ctx.model.settings.probe_area_cm2
@@ -359,7 +369,7 @@ class SessionPanel(Panel):
                                                   confirmed=dpg.get_value(T.confirm))
             self.mixer = CueMixer(volume=dpg.get_value(T.volume), muted=dpg.get_value(T.mute))
             app = open_application(ctx.controller, ctx.model, pre, acknowledged=acknowledged, confirmed=confirmed,
-                                   mixer=self.mixer)
+                                   mixer=self.mixer, pain_before=self.pain.take_before().get("pain_before"))
             self.recording, self.runner = app.recording, app.runner
         except UserError as exc:
             self._close_recording()
@@ -380,6 +390,7 @@ class SessionPanel(Panel):
         if dpg.get_value(T.protocol) != proto.name and proto.name in BUILTINS:
             dpg.set_value(T.protocol, proto.name)
         self.runner.start()
+        self.pain.arm(self.runner, self.recording)  # asks after the end only when it asked before the start
         if hand:
             self.hand = app.start_hand(hand, probe_area_cm2=area)
 
@@ -448,6 +459,7 @@ class SessionPanel(Panel):
 
     def update(self, ctx: PanelContext) -> None:
         self.ctx = ctx
+        self.pain.update()
         if dpg.get_value(T.protocol) != self._settings_for:
             self.show_settings(dpg.get_value(T.protocol))
         if self._pending_autostart and ctx.controller.link is not None and ctx.frame is not None \
