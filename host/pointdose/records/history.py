@@ -314,3 +314,22 @@ def client_history(store: Store, code: str, point_id: int | None = None,
         if not points:
             raise ValueError(f"client {code} has no point {point_id}")
     return [point_history(store, p["id"], site) for p in points]
+
+
+@dataclass(frozen=True)
+class PointsView:
+    """What the body map shows for a client and a session: their points, each one's dose (kPa·s)
+    and time under pressure (s)."""
+
+    client_id: int | None
+    session_id: int | None
+    points: list
+    doses: dict
+    contact: dict
+
+
+def points_view(store: Store, client_id: int | None, session_id: int | None) -> PointsView:
+    """The body map's data (reads the records: call it off the render thread)."""
+    points = store.points(client_id) if client_id is not None else []
+    doses, contact = store.session_point_totals(session_id) if session_id is not None else ({}, {})
+    return PointsView(client_id, session_id, points, doses, contact)

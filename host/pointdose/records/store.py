@@ -918,6 +918,18 @@ class Store:
                                 "VALUES (?,?,?,?,?,?)",
                                 (client_id, session_id, point_id, application_id, text, now_iso())).lastrowid
 
+    def session_point_totals(self, session_id: int) -> tuple[dict[int, float], dict[int, float]]:
+        """Per point id treated in the session, from the cached metrics: its dose (kPa·s) and its
+        time under pressure (contact, s)."""
+        doses: dict[int, float] = {}
+        contact: dict[int, float] = {}
+        for row in self.query("SELECT a.point_id, COALESCE(m.dose_kpa_s, 0) AS dose, COALESCE(m.contact_s, 0) "
+                              "AS contact FROM applications a LEFT JOIN application_metrics m "
+                              "ON m.application_id=a.id WHERE a.session_id=?", (session_id,)):
+            doses[row["point_id"]] = doses.get(row["point_id"], 0.0) + row["dose"]
+            contact[row["point_id"]] = contact.get(row["point_id"], 0.0) + row["contact"]
+        return doses, contact
+
     def session_ppt(self, point_id: int, session_id: int) -> dict[str, list[dict]]:
         with self.guard("reading PPTs") as conn:
             return session_ppt(conn, point_id, session_id)

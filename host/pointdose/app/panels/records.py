@@ -9,8 +9,10 @@ mode, places a named point there. Points treated in the session are coloured by 
 History: per client and point, PPT before/after per session (with the noise labels and the
 like-with-like rule of :mod:`pointdose.records.history`), dose and duration, as plots and a table.
 
-The store is opened on the render thread; every query here reads a few rows (metrics are cached),
-so nothing heavy runs per frame: the panels re-read only when a choice changes or every few seconds.
+The store is opened on the render thread. The body map's data (points and doses,
+:func:`pointdose.records.history.points_view`, and the automatic visit) is read on a worker
+(:class:`pointdose.app.background.Latest`), every few seconds and when a choice changes; the panel
+draws the newest result. Choices (a client, a session, a click) still read a few rows at once.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import dearpygui.dearpygui as dpg
 
 from pointdose import bodymap
 from pointdose.app import view
+from pointdose.app.background import Latest
 from pointdose.app.model import HISTORY_COLUMNS, history_cells, treated_lines
 from pointdose.app.panels.base import Panel, PanelContext
 from pointdose.records import history, selection
@@ -166,7 +169,8 @@ class BodyMapPanel(_StoreUser, Panel):
         self._first = True
         self._clicks: list[tuple[float, float]] = []
         self.area = 1.0  # the probe in use (cm²): a PPT is shown for this probe
-        self._contact: dict[int, float] = {}  # point id -> seconds under pressure this session
+        self._map_data = Latest("points")  # the body map's points and doses, read off the render thread
+        self._contact: dict[int, float] = {}  # point id -> seconds under pressure this session (as drawn)
 
     # ------------------------------------------------------------------ build
 
@@ -237,6 +241,9 @@ class BodyMapPanel(_StoreUser, Panel):
                 self._load_clients(select_latest=True)
         while self._clicks:
             self._handle_click(*self._clicks.pop(0))
+        got = self._map_data.take()
+        if got is not None:
+            self._show_map(got)
         if ctx.now_s >= self._next_refresh:
             self._next_refresh = ctx.now_s + REFRESH_S
             if self.store is None:  # a recording may have created the file meanwhile
@@ -244,8 +251,7 @@ class BodyMapPanel(_StoreUser, Panel):
                     dpg.set_value(TAGS.message, "")
                     self._load_clients(select_latest=True)
             else:
-                self._guarded(self._follow_visit)
-                self._draw_points()
+                self._request_map(follow=True)
 
     # ------------------------------------------------------------------ data
 
@@ -288,17 +294,6 @@ class BodyMapPanel(_StoreUser, Panel):
         dpg.configure_item(TAGS.session, items=items)
         chosen = next((_session_label(s) for s in self._sessions if s["id"] == self.visit), None)
         dpg.set_value(TAGS.session, chosen or items[0])
-
-    def _follow_visit(self) -> None:
-        """Automatic: a recording may have started a new visit, or the open one may have lapsed."""
-        from pointdose.records.recording import selection_visit
-
-        if self.client_id is None or self.visit is not None:
-            return
-        now = selection_visit(self.store, selection.current())[0]
-        if now != self.session_id:
-            self._show_sessions()
-            self._publish()
 
     def _publish(self) -> None:
         client = self.store.client(self.client_id) if self.client_id else None
@@ -358,25 +353,49 @@ class BodyMapPanel(_StoreUser, Panel):
             self._publish()
         self._guarded(save)
 
-    def _doses(self) -> dict[int, float]:
-        """Dose per point this session (kPa·s); the time under pressure (contact s) goes to ``self._contact``."""
-        self._contact = {}
-        if self.session_id is None:
-            return {}
-        doses: dict[int, float] = {}
-        for row in self.store.query("SELECT a.point_id, COALESCE(m.dose_kpa_s, 0) AS dose, "
-                                    "COALESCE(m.contact_s, 0) AS contact FROM applications a "
-                                    "LEFT JOIN application_metrics m ON m.application_id=a.id WHERE a.session_id=?",
-                                    (self.session_id,)):
-            doses[row["point_id"]] = doses.get(row["point_id"], 0.0) + row["dose"]
-            self._contact[row["point_id"]] = self._contact.get(row["point_id"], 0.0) + row["contact"]
-        return doses
-
     def _draw_points(self) -> None:
+        """Ask for the map's data (read off the render thread); it is drawn when it arrives."""
+        self._request_map(follow=False)
+
+    def _request_map(self, follow: bool) -> None:
+        """``follow``: in automatic mode, find the visit a recording would use now (a recording may
+        have started a new one, or the open one may have lapsed)."""
+        store, client_id, session_id = self.store, self.client_id, self.session_id
+        if store is None:
+            return
+        follow_sel = selection.current() if follow and client_id is not None and self.visit is None else None
+
+        def load() -> history.PointsView:  # on the worker
+            sid = session_id
+            if follow_sel is not None:
+                from pointdose.records.recording import selection_visit
+
+                sid = selection_visit(store, follow_sel)[0]
+            return history.points_view(store, client_id, sid)
+
+        self._map_data.request(load)
+
+    def _show_map(self, got) -> None:
+        if got.error:
+            dpg.set_value(TAGS.message, _t(got.error))
+            return
+        data = got.value
+        if data.client_id != self.client_id:
+            return  # asked for another client: the newer request is on its way
+        if data.session_id != self.session_id:
+            if self.visit is not None:
+                return  # a session was chosen since
+            self._guarded(self._show_sessions)  # automatic: the visit moved on
+            self._guarded(self._publish)
+            if data.session_id != self.session_id:
+                self._draw_points()
+                return
+        self._render_map(data)
+
+    def _render_map(self, data: history.PointsView) -> None:
         dpg.delete_item(TAGS.layer, children_only=True)
-        points = self.store.points(self.client_id) if self.client_id else []
+        points, doses, self._contact = data.points, data.doses, data.contact
         by_key = {(p["location"], p["side"], p["label"] if p["location"] == "custom" else None): p for p in points}
-        doses = self._doses()
         top = max(doses.values()) if doses else 0.0
         for k, name in enumerate(("front", "back")):
             ox = k * (FIG_W + FIG_GAP)
@@ -523,6 +542,10 @@ class BodyMapPanel(_StoreUser, Panel):
             fn(*args)
         except (StoreError, ValueError) as exc:
             dpg.set_value(TAGS.message, _t(str(exc)))
+
+    def close(self) -> None:
+        self._map_data.close()  # the worker's read ends before its store closes
+        super().close()
 
 
 class HistoryPanel(_StoreUser, Panel):
