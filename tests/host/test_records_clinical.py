@@ -260,3 +260,26 @@ def test_session_reliability_between_two_sessions(store):
     assert view.ok and view.stats.icc == pytest.approx(rel.icc([[300, 330], [450, 430], [520, 560]], "2,1"))
     assert view.ba.diffs == (30, -20, 40)
     assert view.ba_label.startswith(f"session {s2} (2025-06-08) − session {s1} (2025-06-01)")
+
+
+def test_history_command_prints_the_clinical_record(store, capsys):
+    from pointdose.cli import main
+
+    cid = store.add_client("H-9")
+    sids = [store.start_session(cid, started_at=f"2025-07-0{1 + 3 * n}T10:00:00+00:00") for n in range(2)]
+    left, right = store.point(cid, "upper_trapezius.1", "L"), store.point(cid, "upper_trapezius.1", "R")
+    for sid, (tl, tr) in zip(sids, (([200, 210, 205], [250, 260, 255]), ([220, 215, 230], [262, 270, 266]))):
+        _ppt(store, left, sid, tl)
+        _ppt(store, right, sid, tr)
+        for pid in (left, right):
+            app = store.begin_application(sid, pid, t_start_s=0.0, probe_area_cm2=1.0)
+            store.end_application(app, 10.0, "completed")
+    clinical.add_finding(store, left, sids[-1], "latent", taut_band=True)
+    path = str(store.path)
+    store.close()
+    assert main(["history", "--client", "H-9", "--db", path]) == 0
+    out = capsys.readouterr().out
+    assert "  PPT 222 kPa · norm 423 ± 205 kPa" in out and "findings: latent TrP · taut band yes" in out
+    assert "reliability, trial to trial: ICC(2,1)" in out
+    assert "Upper trapezius TrP1: L 222 kPa, R 266 kPa; L − R −44 kPa, L/R 0.83" in out
+    assert "Reliability, session to session:\n  ICC(2,1)" in out and "session 2 (2025-07-04) − session 1" in out

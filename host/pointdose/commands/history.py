@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
             points = history.client_history(store, args.client, args.point, site)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+        clinical_text = None if args.json else _clinical_text(store, args.client, points)
     if args.json:
         from pointdose.textout import json_text
 
@@ -73,8 +74,37 @@ def run(args: argparse.Namespace) -> int:
             ppt = f"{p(e.ppt_before_kpa)} → {p(e.ppt_after_kpa)}" if e.ppt_before_kpa is not None else ""
             print(f"{e.date:<10}  {(e.protocol or '—')[:16]:<16} {e.duration_s:>6.0f} {e.contact_s:>9.1f} "
                   f"{e.dose_kpa_s:>10.0f} {p(e.peak_kpa):>10} {ppt:>22}  {e.change_notes()}")
+        for line in clinical_text["points"].get(ph.point_id, []):
+            print(f"  {line}")
+    for line in clinical_text["client"]:
+        print(line)
     print("\ndose: descriptive (∫ pressure dt over contact, docs/metrics.md). PPT changes are labelled against "
           "the MDC95 from this client's own repeated trials at the point (trial-to-trial error; 'no error estimate' "
           "until there are enough); PPTs are compared only with the same probe and ramp rate, and one taken under an "
           "older calibration is recomputed under the current one from raw counts first (the note says so).")
     return 0
+
+
+def _clinical_text(store, code: str, points) -> dict:
+    """The clinical record (docs/clinical.md) as lines: per point its norm, findings, reference site and
+    trial-to-trial reliability; for the client the L/R asymmetry and session-to-session reliability."""
+    from pointdose.records import clinical
+
+    per_point = {}
+    for ph in points:
+        lines = [clinical.norm_line(store, ph.point_id)]
+        f = clinical.latest_finding(store, ph.point_id)
+        lines.append("findings: " + (f"{f.short()} ({f.recorded_at[:10]})" if f else "none recorded"))
+        ref = clinical.reference_line(store, ph.point_id)
+        if ref:
+            lines.append(f"reference site: {ref}")
+        rel = clinical.trial_reliability(store, ph.point_id)
+        lines.append(f"reliability, trial to trial: {rel.message}")
+        per_point[ph.point_id] = lines
+    client_id = store.client(code)["id"]
+    out = ["", "Left/right asymmetry (newest PPT per side):"]
+    out += [f"  {a.line()}" for a in clinical.asymmetry(store, client_id)] or ["  no bilateral site with a PPT on "
+                                                                              "both sides yet"]
+    between = clinical.session_reliability(store, client_id)
+    out += ["Reliability, session to session:", f"  {between.message}"]
+    return {"points": per_point, "client": out}
