@@ -283,3 +283,34 @@ def test_history_command_prints_the_clinical_record(store, capsys):
     assert "reliability, trial to trial: ICC(2,1)" in out
     assert "Upper trapezius TrP1: L 222 kPa, R 266 kPa; L − R −44 kPa, L/R 0.83" in out
     assert "Reliability, session to session:\n  ICC(2,1)" in out and "session 2 (2025-07-04) − session 1" in out
+
+
+def test_clients_commands_record_findings_reference_and_rename(tmp_path, capsys):
+    from pointdose.cli import main
+
+    db = str(tmp_path / "c.sqlite")
+    assert main(["clients", "add", "K-1", "--db", db]) == 0
+    with Store(db) as s:
+        cid = s.client("K-1")["id"]
+        s.point(cid, "upper_trapezius.1", "L")
+        s.point(cid, "upper_trapezius.1", "R")
+        s.point(cid, "unplaced", "L", label="rhomboid")
+    assert main(["clients", "finding", "K-1", "--point", "upper_trapezius.1:L", "--kind", "active", "--taut-band",
+                 "yes", "--referred", "temple", "--region", "head", "--db", db]) == 0
+    assert "active TrP · taut band yes · local twitch not examined · refers: temple, head — saved in visit 1 (new)" \
+        in capsys.readouterr().out
+    assert main(["clients", "reference", "K-1", "--point", "upper_trapezius.1:L", "--ref", "upper_trapezius.1:R",
+                 "--db", db]) == 0
+    assert "reference site: Upper trapezius TrP1 (R): no PPT there yet" in capsys.readouterr().out
+    assert main(["clients", "rename-point", "K-1", "--point", "rhomboid L", "rhomboid major", "--db", db]) == 0
+    assert "is now rhomboid major (L)" in capsys.readouterr().out
+    # bad entries: one line each, nothing written
+    for argv, needle in ((["finding", "K-1", "--point", "nowhere", "--kind", "active"], "has no point 'nowhere'"),
+                         (["finding", "K-1", "--point", "1", "--kind", "sore"], "active, latent, none"),
+                         (["reference", "K-1", "--point", "1"], "--ref POINT"),
+                         (["rename-point", "K-1", "--point", "1", "x"], "body-map location")):
+        assert main(["clients", *argv, "--db", db]) != 0
+        err = capsys.readouterr().err
+        assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    with Store(db) as s:
+        assert len(clinical.findings(s, point_id=1)) == 1

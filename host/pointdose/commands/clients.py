@@ -1,4 +1,5 @@
-"""``pointdose clients add|list|points|screen|ppt|import-points|note|erase|export|import|demo``: the people in the records."""
+"""``pointdose clients add|list|points|screen|ppt|finding|reference|rename-point|import-points|note|erase|export|import|demo``:
+the people in the records."""
 
 from __future__ import annotations
 
@@ -30,6 +31,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_db_argument(p)
     p = sub.add_parser("ppt", help="a client's PPTs per point, with where each came from")
     p.add_argument("code")
+    add_db_argument(p)
+    p = sub.add_parser("finding", help="record trigger-point findings at a point in the client's visit "
+                       "(docs/clinical.md)")
+    p.add_argument("code")
+    p.add_argument("--point", required=True, metavar="P", help="a point id, location:side, or a point's name")
+    p.add_argument("--kind", required=True, help="active, latent or none")
+    p.add_argument("--taut-band", metavar="yes|no", help="taut band found (default: not examined)")
+    p.add_argument("--twitch", metavar="yes|no", help="local twitch response (default: not examined)")
+    p.add_argument("--referred", metavar="TEXT", help="the referred pain pattern, in words")
+    p.add_argument("--region", metavar="R", help="where it refers: a body part (head, neck, …) or location:side")
+    p.add_argument("--note")
+    p.add_argument("--visit", metavar="ID|new", help="the visit (session); default: the open visit, else a new one")
+    add_db_argument(p)
+    p = sub.add_parser("reference", help="set (or --clear) a point's reference site: another point to compare with")
+    p.add_argument("code")
+    p.add_argument("--point", required=True, metavar="P")
+    p.add_argument("--ref", metavar="Q", help="the reference point (id, location:side or name)")
+    p.add_argument("--clear", action="store_true", help="no reference site")
+    add_db_argument(p)
+    p = sub.add_parser("rename-point", help="rename a point named by hand (its history stays with it)")
+    p.add_argument("code")
+    p.add_argument("--point", required=True, metavar="P")
+    p.add_argument("name", help="the new name; a side word (L/R, left/right) sets the side")
     add_db_argument(p)
     p = sub.add_parser("import-points", help="import the old points file (PPTs by name, for nobody in particular) "
                        "into a client you name, else into 'unassigned'")
@@ -104,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
                 flags = "" if r["censored"] == 0 and (r["planned"] is None or (r["n"] or 0) >= r["planned"]) else \
                     "  [not used: incomplete or censored]"
                 print(f"{r['label']} ({r['side']}): PPT {r['kpa']:.0f} kPa, {provenance(r)}{flags}")
+        elif args.action in ("finding", "reference", "rename-point"):
+            _clinical(store, args)
         elif args.action == "import-points":
             from pointdose.records.ppt import import_points_file
 
@@ -174,3 +200,45 @@ def _screen(store, args) -> None:
         state = "—  not asked" if row is None else ("YES" if row["present"] else "no")
         when = f"  ({row['recorded_at'][:10]}{'; ' + row['note'] if row and row['note'] else ''})" if row else ""
         print(f"  {key:<20} {state:<12} {item.label}{when}")
+
+
+def _point_of(store, client_id: int, text: str) -> int:
+    """A client's point from an id, ``location:side`` or a name; UserError saying how to list them."""
+    from pointdose.errors import UserError
+    from pointdose.records.clinical import find_free_point
+
+    text = (text or "").strip()
+    if text.isdigit():
+        rows = store.query("SELECT id FROM points WHERE id=? AND client_id=?", (int(text), client_id))
+        found = rows[0]["id"] if rows else None
+    else:
+        found = store.find_point(client_id, text) or find_free_point(store, client_id, text)
+    if found is None:
+        code = store.client(client_id)["code"]
+        raise UserError(f"client {code} has no point {text!r}: `pointdose clients points {code}` lists their points")
+    return found
+
+
+def _clinical(store, args) -> None:
+    """clients finding / reference / rename-point (records.clinical)."""
+    from pointdose.records import clinical
+
+    client = store.client(args.code)
+    pid = _point_of(store, client["id"], args.point)
+    if args.action == "finding":
+        from pointdose.records.recording import visit_session
+
+        session_id, how = visit_session(store, client["id"], args.visit)
+        clinical.add_finding(store, pid, session_id, args.kind, taut_band=args.taut_band, local_twitch=args.twitch,
+                             referred_text=args.referred, referred_region=args.region, note=args.note)
+        print(f"{clinical.latest_finding(store, pid, session_id).short()} — saved in {how}")
+    elif args.action == "reference":
+        from pointdose.errors import UserError
+
+        if args.clear == bool(args.ref):
+            raise UserError("give --ref POINT (the comparison site) or --clear")
+        clinical.set_reference(store, pid, None if args.clear else _point_of(store, client["id"], args.ref))
+        print(f"reference site: {clinical.reference_line(store, pid) or 'none'}")
+    else:
+        row = clinical.rename_point(store, pid, args.name)
+        print(f"point {pid} is now {row['label']} ({row['side']}); its history stays with it")
