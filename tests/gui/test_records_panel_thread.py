@@ -1,9 +1,9 @@
-"""The Points tab reads its body-map data off the render thread, and draws what it read.
+"""The Points and History tabs read their data off the render thread, and draw what they read.
 
 Run as a script (its own process: DearPyGui keeps one context per process), this file opens the
 app on the synthetic FakeLink with a demo records database, the Points tab first, and notes on
-which thread every call of the map's data function (records.history.points_view) ran and what the
-tab showed.
+which thread every call of the data functions (records.history.points_view for the body map,
+records.history.point_history for the History tab) ran and what the tabs showed.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ needs_display = pytest.mark.skipif(
 
 
 @needs_display
-def test_the_body_maps_data_is_read_off_the_render_thread_and_shown(tmp_path):
+def test_the_records_panels_data_is_read_off_the_render_thread_and_shown(tmp_path):
     from pointdose.records import Store
     from pointdose.records.demo import make_demo
 
@@ -48,6 +48,10 @@ def test_the_body_maps_data_is_read_off_the_render_thread_and_shown(tmp_path):
     assert all(c["thread"].startswith("pointdose-data-points") for c in got["calls"]), got["calls"]
     # … and what was read reached the screen: the demo client's points on the map, the treated list
     assert got["dots"] > 20 and got["treated"], got
+    # the History tab: the point's history (PPT recomputation included) on its worker, then drawn
+    assert got["history_calls"] and not any(c["render_thread"] for c in got["history_calls"]), got
+    assert all(c["thread"].startswith("pointdose-data-history") for c in got["history_calls"]), got
+    assert got["history_title"] and "nothing recorded" not in got["history_title"], got
 
 
 def _main(argv: list[str]) -> int:
@@ -63,15 +67,17 @@ def _main(argv: list[str]) -> int:
     from pointdose.app.panels import records
     from pointdose.records import history
 
-    calls, seen = [], {"dots": 0, "treated": ""}
-    real = history.points_view
+    calls, history_calls, seen = [], [], {"dots": 0, "treated": "", "history_title": ""}
 
-    def watched(*a, **kw):
-        t = threading.current_thread()
-        calls.append({"thread": t.name, "render_thread": t is render_thread})
-        return real(*a, **kw)
+    def watch(real, into):
+        def watched(*a, **kw):
+            t = threading.current_thread()
+            into.append({"thread": t.name, "render_thread": t is render_thread})
+            return real(*a, **kw)
+        return watched
 
-    history.points_view = watched
+    history.points_view = watch(history.points_view, calls)
+    history.point_history = watch(history.point_history, history_calls)
     render_thread = threading.current_thread()
 
     class Watching(records.BodyMapPanel):
@@ -79,6 +85,7 @@ def _main(argv: list[str]) -> int:
             super().update(ctx)
             seen["dots"] = max(seen["dots"], len(dpg.get_item_children(records.TAGS.layer, 2) or []))
             seen["treated"] = dpg.get_value(records.TAGS.treated) or seen["treated"]
+            seen["history_title"] = dpg.get_value(records.TAGS.h_title) or seen["history_title"]
 
     records.BodyMapPanel = Watching
     Watching.open_on_start = True
@@ -88,7 +95,7 @@ def _main(argv: list[str]) -> int:
         open_link=lambda choice: FakeLink(rate_hz=200.0, calibrated=True, history_s=25.0),
     )
     run_app(controller, seconds=seconds, screenshot=None, max_fps=60.0)
-    out.write_text(json.dumps({"calls": calls, **seen}))
+    out.write_text(json.dumps({"calls": calls, "history_calls": history_calls, **seen}))
     return 0
 
 

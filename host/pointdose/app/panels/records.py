@@ -10,9 +10,11 @@ History: per client and point, PPT before/after per session (with the noise labe
 like-with-like rule of :mod:`pointdose.records.history`), dose and duration, as plots and a table.
 
 The store is opened on the render thread. The body map's data (points and doses,
-:func:`pointdose.records.history.points_view`, and the automatic visit) is read on a worker
-(:class:`pointdose.app.background.Latest`), every few seconds and when a choice changes; the panel
-draws the newest result. Choices (a client, a session, a click) still read a few rows at once.
+:func:`pointdose.records.history.points_view`, and the automatic visit) and a point's history
+(:func:`pointdose.records.history.point_history`, which may recompute PPTs under a later
+calibration) are read on workers (:class:`pointdose.app.background.Latest`), every few seconds and
+when a choice changes; the panels draw the newest result. Choices (a client, a session, a click)
+still read a few rows at once.
 """
 
 from __future__ import annotations
@@ -561,6 +563,7 @@ class HistoryPanel(_StoreUser, Panel):
         self._next_refresh = 0.0
         self.job = None  # the running or last Report/Export (pointdose.app.jobs.Job)
         self._sessions: list[dict] = []
+        self._history_data = Latest("history")  # the point's history, computed off the render thread
 
     def build(self, ctx: PanelContext) -> None:
         from pointdose.app.jobs import default_folder
@@ -656,6 +659,12 @@ class HistoryPanel(_StoreUser, Panel):
             if self.open_on_start and self.tab is not None:
                 dpg.set_value(view.TAGS.tabs, self.tab)
         self._show_job()
+        got = self._history_data.take()
+        if got is not None:
+            if got.error:
+                dpg.set_value(TAGS.h_message, _t(got.error))
+            elif got.value.point_id == self.point_id:  # else: another point was chosen since
+                self._render_history(got.value)
         if ctx.now_s >= self._next_refresh:  # new clients, new recordings: a few small queries
             self._next_refresh = ctx.now_s + REFRESH_S
             self._refresh()
@@ -714,7 +723,14 @@ class HistoryPanel(_StoreUser, Panel):
         if p is None:
             return
         dpg.set_value(TAGS.h_point, f"{p['label']} ({p['side']})")
-        ph = history.point_history(self.store, point_id)
+        store = self.store
+        self._history_data.request(lambda: history.point_history(store, point_id))  # drawn when it arrives
+
+    def close(self) -> None:
+        self._history_data.close()  # the worker's read ends before its store closes
+        super().close()
+
+    def _render_history(self, ph: history.PointHistory) -> None:
         entries = ph.entries
         dpg.set_value(TAGS.h_message, "")
         if not entries:
