@@ -107,6 +107,63 @@ def score_follow(t_s, kpa, curve: Curve) -> FollowScore:
                        total_error=float(math.sqrt(float(np.mean(e * e)))), notes=tuple(notes))
 
 
+FOLLOW_BAND_PCT = 10.0  # a setting: "in band" = within ±10 % of the expert's pressure then (the drills' default band)
+
+
+def in_band_pct(t_s, kpa, curve: Curve, band_pct: float = FOLLOW_BAND_PCT) -> float | None:
+    """Share (%) of the attempt's samples within ±``band_pct`` % of the expert's pressure at their time."""
+    t = np.asarray(t_s, dtype=np.float64)
+    y = np.asarray(kpa, dtype=np.float64)
+    inside = (t >= 0) & (t <= curve.duration_s)
+    if not inside.any():
+        return None
+    want = curve.at(t[inside])
+    return float(100.0 * np.mean(np.abs(y[inside] - want) <= band_pct / 100.0 * want))
+
+
+class FollowAttempt:
+    """The student's attempt as samples arrive: nothing until the first contact, then the expert's
+    duration from it (device time decides). ``feed`` returns True once the attempt is complete."""
+
+    def __init__(self, curve: Curve, contact_kpa: float = metrics.DEFAULT_CONTACT_KPA) -> None:
+        self.curve = curve
+        self.contact_kpa = contact_kpa
+        self.t0: float | None = None
+        self._rows: list[np.ndarray] = []
+        self.complete = False
+
+    def feed(self, rows) -> bool:
+        """New SAMPLE_DTYPE rows (``t_s``, ``pressure_kpa`` …), oldest first."""
+        if self.complete or rows is None or len(rows) == 0:
+            return self.complete
+        if self.t0 is None:
+            hit = np.flatnonzero(rows["pressure_kpa"] >= self.contact_kpa)
+            if not len(hit):
+                return False
+            self.t0 = float(rows["t_s"][hit[0]])
+            rows = rows[hit[0]:]
+        self._rows.append(rows)
+        if float(rows["t_s"][-1]) - self.t0 >= self.curve.duration_s:
+            self.complete = True
+        return self.complete
+
+    def rows(self) -> np.ndarray:
+        """The attempt's samples so far (SAMPLE_DTYPE), from the first contact."""
+        if not self._rows:
+            from pointdose.listeners import SAMPLE_DTYPE
+
+            return np.zeros(0, SAMPLE_DTYPE)
+        return self._rows[0] if len(self._rows) == 1 else np.concatenate(self._rows)
+
+    def trace(self) -> tuple[np.ndarray, np.ndarray]:
+        """(time from the first contact, kPa) so far."""
+        r = self.rows()
+        return (r["t_s"] - (self.t0 or 0.0)).astype(np.float64), r["pressure_kpa"].astype(np.float64)
+
+    def score(self) -> FollowScore:
+        return score_follow(*self.trace(), self.curve)
+
+
 def follow_live(rows, curve: Curve, *, contact_kpa: float = metrics.DEFAULT_CONTACT_KPA,
                 on_line: Callable[[str], None] = print, wait_s: float = 120.0, line_every_s: float = 1.0,
                 should_stop: Callable[[], bool] = lambda: False) -> tuple[FollowScore, np.ndarray, np.ndarray]:
@@ -116,39 +173,92 @@ def follow_live(rows, curve: Curve, *, contact_kpa: float = metrics.DEFAULT_CONT
     Prints a line each ``line_every_s`` of device time: the expert's pressure now and the student's.
     Returns the score and the attempt's (t from first contact, kPa).
     """
-    t_parts: list[np.ndarray] = []
-    y_parts: list[np.ndarray] = []
-    t0: float | None = None
+    attempt = FollowAttempt(curve, contact_kpa)
     next_line = 0.0
     end = time.monotonic() + wait_s
     on_line(f"press when ready: follow {curve.source}, {curve.duration_s:.1f} s, peak {curve.kpa.max():.0f} kPa")
     while not should_stop():
-        new = rows.take()
-        if len(new):
-            t, y = new["t_s"], new["pressure_kpa"]
-            if t0 is None:
-                hit = np.flatnonzero(y >= contact_kpa)
-                if len(hit):
-                    t0 = float(t[hit[0]])
-                    t, y = t[hit[0]:], y[hit[0]:]
-                    end = time.monotonic() + curve.duration_s + wait_s  # device time decides the end; this is a guard
-            if t0 is not None and len(t):
-                rel = t - t0
-                t_parts.append(rel)
-                y_parts.append(y)
-                while next_line <= rel[-1] and next_line <= curve.duration_s:
-                    k = int(np.searchsorted(rel, next_line))
-                    k = min(k, len(rel) - 1)
-                    want = float(curve.at(next_line))
-                    on_line(f"  {next_line:5.1f} s  expert {want:6.1f} kPa  you {y[k]:6.1f} kPa  ({y[k] - want:+.1f})")
-                    next_line += line_every_s
-                if rel[-1] >= curve.duration_s:
-                    break
+        started = attempt.t0 is not None
+        done = attempt.feed(rows.take())
+        if attempt.t0 is not None:
+            if not started:
+                end = time.monotonic() + curve.duration_s + wait_s  # device time decides the end; this is a guard
+            rel, y = attempt.trace()
+            while len(rel) and next_line <= rel[-1] and next_line <= curve.duration_s:
+                k = min(int(np.searchsorted(rel, next_line)), len(rel) - 1)
+                want = float(curve.at(next_line))
+                on_line(f"  {next_line:5.1f} s  expert {want:6.1f} kPa  you {y[k]:6.1f} kPa  ({y[k] - want:+.1f})")
+                next_line += line_every_s
+            if done:
+                break
         if time.monotonic() > end:
             break
         time.sleep(0.02)
-    if t0 is None:
+    if attempt.t0 is None:
         raise UserError(f"no contact (≥ {contact_kpa:g} kPa) within {wait_s:.0f} s: nothing was scored")
-    t_all = np.concatenate(t_parts) if t_parts else np.zeros(0)
-    y_all = np.concatenate(y_parts) if y_parts else np.zeros(0)
+    t_all, y_all = attempt.trace()
     return score_follow(t_all, y_all, curve), t_all, y_all
+
+
+class FollowRunner:
+    """A follow attempt on its own thread, for the app: ``phase`` is "waiting" (for the first
+    contact), "following", then "done", "stopped" or "no contact"; ``attempt`` holds the samples so
+    far and ``score`` the result; ``on_done(runner)`` runs on the thread when it ends with a score."""
+
+    def __init__(self, rows, curve: Curve, *, contact_kpa: float = metrics.DEFAULT_CONTACT_KPA,
+                 wait_s: float = 120.0, on_done: Callable[["FollowRunner"], None] | None = None) -> None:
+        self.rows = rows
+        self.curve = curve
+        self.attempt = FollowAttempt(curve, contact_kpa)
+        self.wait_s = wait_s
+        self.on_done = on_done
+        self.phase = "waiting"
+        self.score: FollowScore | None = None
+        self.error = ""  # what went wrong saving or reading, one line
+        self._halt = False
+        self._thread = None
+        import threading
+
+        self.finished = threading.Event()
+
+    def start_thread(self) -> "FollowRunner":
+        import threading
+
+        self._thread = threading.Thread(target=self._run, name="pointdose-follow", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._halt = True
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        end = time.monotonic() + self.wait_s
+        try:
+            while not self._halt:
+                done = self.attempt.feed(self.rows.take())
+                if self.attempt.t0 is not None and self.phase == "waiting":
+                    self.phase = "following"
+                    end = time.monotonic() + self.curve.duration_s + self.wait_s  # a guard; device time decides
+                if done:
+                    break
+                if time.monotonic() > end:
+                    break
+                time.sleep(0.02)
+            if self.attempt.t0 is None:
+                self.phase = "stopped" if self._halt else "no contact"
+                return
+            self.score = self.attempt.score()
+            self.phase = "stopped" if self._halt and not self.attempt.complete else "done"
+            if self.on_done is not None:
+                self.on_done(self)
+        except Exception as exc:  # a failed save or a device gone: said, the app stays up
+            self.error = str(exc)
+            if self.phase in ("waiting", "following"):
+                self.phase = "stopped"
+        finally:
+            self.finished.set()

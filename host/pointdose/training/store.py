@@ -51,6 +51,7 @@ REQUIRED_COLUMNS = ("trial_uid", "block_uid", "session_uid", "student", "session
                     "block", "schedule_json", "trial", "target", "band_lo", "band_hi", "quantity", "surface",
                     "ramp_s", "hold_s", "release_s", "rest_s", "trials", "tolerance_pct", "probe_area_cm2")
 _UNIT = {"pressure": "kPa", "force": "N"}
+FOLLOW_KIND = "follow"  # a follow attempt's block (save_follow); not one of the drills' BLOCK_KINDS
 
 
 class TrainingImportError(UserError):
@@ -228,6 +229,66 @@ class TrainingStore:
         with self.store.transaction("ending a training block") as conn:
             conn.execute("UPDATE training_blocks SET ended_at=?, end_reason=? WHERE uid=?", (now_iso(), reason, block_uid))
 
+    # ------------------------------------------------------------------ follow an expert's curve
+    def save_follow(self, session_uid: str, curve, score, rows: np.ndarray, *, probe_area_cm2: float,
+                    band_pct: float | None = None, uid: str | None = None) -> str:
+        """One follow attempt (pointdose.training.follow) as a block of kind ``follow`` with one trial:
+        the block's drill is the expert's curve summarised (target = its mean pressure, hold = its
+        duration, ``name`` = its source), the trial's ``error`` is the attempt's CE, ``in_band_pct``
+        the share within ±``band_pct`` % of the expert's pressure then, ``hold_coverage`` the curve's
+        coverage, ``notes`` the whole score (CE, AE, VE, E over the trace) as JSON; the samples are
+        the attempt's, from the first contact. Returns the block's uid."""
+        from pointdose.training.follow import FOLLOW_BAND_PCT, in_band_pct
+
+        band_pct = FOLLOW_BAND_PCT if band_pct is None else band_pct
+        t = rows["t_s"] - float(rows["t_s"][0]) if len(rows) else np.zeros(0)
+        y = rows["pressure_kpa"] if len(rows) else np.zeros(0)
+        drill = Drill(target=max(float(np.mean(curve.kpa)), 1e-3), quantity="pressure", tolerance_pct=band_pct,
+                      ramp_s=0.1, hold_s=min(max(curve.duration_s, 0.5), 600.0), release_s=0.0, rest_s=0.0,
+                      trials=1, probe_area_cm2=probe_area_cm2, name=f"follow {curve.source}")
+        block_uid = uid or str(uuid.uuid4())
+        summary = {"follow": curve.source, **score.to_dict()}
+        inside = y[(t >= 0) & (t <= curve.duration_s)] if len(y) else y
+        with self.store.transaction("saving a follow attempt") as conn:
+            position = conn.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM training_blocks WHERE session_uid=?",
+                                    (session_uid,)).fetchone()[0]
+            conn.execute("INSERT INTO training_blocks (uid, session_uid, position, kind, drill, schedule, feedback_trials, "
+                         "quantity, target, band_lo, band_hi, surface, started_at, ended_at, end_reason) "
+                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                         (block_uid, session_uid, int(position), FOLLOW_KIND, json.dumps(drill.to_dict(), sort_keys=True),
+                          json.dumps(Schedule.constant().to_dict(), sort_keys=True), None, "pressure", drill.target,
+                          drill.band[0], drill.band[1], drill.surface, now_iso(), now_iso(),
+                          "completed" if score.coverage >= 0.9 else "incomplete"))
+            conn.execute("INSERT INTO training_trials (uid, block_uid, number, t_start_s, planned_feedback, feedback_s, "
+                         "kr_shown, outcome, peak, error, in_band_pct, hold_coverage, notes, samples, n_samples) "
+                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                         (str(uuid.uuid4()), block_uid, 1, float(rows["t_s"][0]) if len(rows) else None, 1,
+                          float(curve.duration_s), 1, _f(float(np.mean(inside))) if len(inside) else None,
+                          _f(float(np.max(inside))) if len(inside) else None, _f(score.constant_error),
+                          _f(in_band_pct(t, y, curve, band_pct)), _f(score.coverage),
+                          json.dumps([json.dumps(summary, sort_keys=True)]), encode_samples(rows), len(rows)))
+        return block_uid
+
+    def follow_attempts(self, student: str) -> list[dict]:
+        """The student's follow attempts, oldest first: when, whose curve, and the score over the trace
+        (CE, |CE|, AE, VE, E in kPa, coverage), as saved."""
+        out = []
+        for r in self.trials(student=student):
+            if r["block"] != FOLLOW_KIND:
+                continue
+            score = {}
+            for note in json.loads(r["notes"] or "[]"):
+                try:
+                    found = json.loads(note)
+                except (TypeError, ValueError):
+                    continue
+                if isinstance(found, dict) and "follow" in found:
+                    score = found
+            out.append({"session_uid": r["session_uid"], "session_started_at": r["session_started_at"],
+                        "block_uid": r["block_uid"], "source": score.get("follow"), "in_band_pct": r["in_band_pct"],
+                        "score": score})
+        return out
+
     # ------------------------------------------------------------------ reading
     def trials(self, *, student: str | None = None, class_name: str | None = None,
                session_uid: str | None = None) -> list[dict]:
@@ -277,6 +338,8 @@ class TrainingStore:
         """One row per recorded block: student, session, kind, target and its BlockScore."""
         out: dict[str, dict] = {}
         for r in self.trials(student=student, class_name=class_name):
+            if r["block"] == FOLLOW_KIND:  # scored over the trace, not as a block of trials: follow_attempts
+                continue
             entry = out.setdefault(r["block_uid"], {
                 "student": r["student"], "session_uid": r["session_uid"], "session_started_at": r["session_started_at"],
                 "block_uid": r["block_uid"], "block": r["block"], "position": r["block_position"],
@@ -498,8 +561,8 @@ def read_export(path) -> list[dict]:
                 raise bad(k, f"{v!r} is not a whole number") from None
         if not r["student"]:
             raise bad("student", "empty: every trial needs the student's code")
-        if r["block"] not in BLOCK_KINDS:
-            raise bad("block", f"{r['block']!r} is not one of {', '.join(BLOCK_KINDS)}")
+        if r["block"] not in BLOCK_KINDS + (FOLLOW_KIND,):
+            raise bad("block", f"{r['block']!r} is not one of {', '.join(BLOCK_KINDS + (FOLLOW_KIND,))}")
         if r["trial"] is None or r["block_position"] is None:
             raise bad("trial" if r["trial"] is None else "block_position", "empty")
         for k in ("target", "band_lo", "band_hi"):
