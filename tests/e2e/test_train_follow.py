@@ -121,3 +121,68 @@ def test_bad_follow_inputs_get_one_line(tmp_path, args, needle):
     assert p.returncode != 0
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in p.stderr, p.stderr
+
+
+class _Rows:
+    """Fake RingRows: the expert's own trace, 0.5 s of rest first, in 50 ms chunks."""
+
+    def __init__(self, area=1.0):
+        t = np.arange(0, int(PROFILE[-1][0] * RATE) + 1) / RATE
+        self.rows = np.zeros(len(t), SAMPLE_DTYPE)
+        self.rows["t_s"] = t + 1000.0
+        self.rows["pressure_kpa"] = _kpa(t)
+        self.rows["force_n"] = self.rows["pressure_kpa"] * area / 10.0
+        self.i = 0
+
+    def take(self):
+        chunk = self.rows[self.i:self.i + 10]
+        self.i += 10
+        return chunk
+
+
+def test_follow_runner_saves_the_attempt_to_the_training_records(tmp_path):
+    """The app's follow drill (FollowRunner on its thread) ends with the score over the trace and is
+    kept in the training records like other drills: a 'follow' block with its samples and the whole
+    score, listed by follow_attempts and left out of the block-of-trials scores."""
+    from pointdose.training.follow import FollowRunner
+    from pointdose.training.store import TrainingStore
+
+    db = tmp_path / "records.sqlite"
+    app = record_expert(db)
+    ts = TrainingStore.open(db)
+    try:
+        ts.add_student("S-01")
+        curve = curve_from_records(ts.store, app, contact_kpa=10.0)
+        session_uid = ts.start_session("S-01")
+        saved = []
+        runner = FollowRunner(_Rows(), curve, contact_kpa=10.0, wait_s=30.0,
+                              on_done=lambda r: saved.append(ts.save_follow(session_uid, r.curve, r.score,
+                                                                            r.attempt.rows(), probe_area_cm2=1.0)))
+        assert runner.start_thread().finished.wait(30) and runner.phase == "done", runner.error
+        assert runner.score.absolute_error < 0.5 and runner.score.coverage > 0.95 and not runner.error, runner.error
+        (attempt,) = ts.follow_attempts("S-01")
+        assert attempt["block_uid"] == saved[0] and attempt["source"] == f"application {app}"
+        assert attempt["score"]["absolute_error"] == pytest.approx(runner.score.absolute_error)
+        assert attempt["score"]["variable_error"] == pytest.approx(runner.score.variable_error)
+        assert attempt["in_band_pct"] > 95  # its own curve: within ±10 % of the expert nearly everywhere
+        (trial,) = ts.trials(student="S-01")
+        assert trial["block"] == "follow" and trial["error"] == pytest.approx(runner.score.constant_error)
+        samples = ts.trial_samples(trial["uid"])
+        assert len(samples) == len(runner.attempt.rows()) and samples["pressure_kpa"][0] >= 10.0
+        assert ts.block_scores(student="S-01") == []  # not a block of trials: no misleading AE from one trial
+        # exported and merged like other drills
+        out = tmp_path / "export.csv"
+        assert ts.export_csv(out, student="S-01") == 1
+    finally:
+        ts.close()
+    other = TrainingStore.open(tmp_path / "other.sqlite")
+    try:
+        report = other.import_csv(out)
+        assert report.trials_added == 1 and other.trials(student="S-01")[0]["block"] == "follow"
+    finally:
+        other.close()
+    # nobody pressed: no contact, nothing saved
+    quiet = _Rows()
+    quiet.rows["pressure_kpa"] = 0.0
+    runner = FollowRunner(quiet, curve, contact_kpa=10.0, wait_s=0.5, on_done=lambda r: pytest.fail("saved"))
+    assert runner.start_thread().finished.wait(10) and runner.phase == "no contact" and runner.score is None

@@ -259,14 +259,16 @@ class TrainingStore:
                           json.dumps(Schedule.constant().to_dict(), sort_keys=True), None, "pressure", drill.target,
                           drill.band[0], drill.band[1], drill.surface, now_iso(), now_iso(),
                           "completed" if score.coverage >= 0.9 else "incomplete"))
+            trial_uid = str(uuid.uuid4())
             conn.execute("INSERT INTO training_trials (uid, block_uid, number, t_start_s, planned_feedback, feedback_s, "
-                         "kr_shown, outcome, peak, error, in_band_pct, hold_coverage, notes, samples, n_samples) "
-                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                         (str(uuid.uuid4()), block_uid, 1, float(rows["t_s"][0]) if len(rows) else None, 1,
+                         "kr_shown, outcome, peak, error, in_band_pct, hold_coverage, notes, n_samples) "
+                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                         (trial_uid, block_uid, 1, float(rows["t_s"][0]) if len(rows) else None, 1,
                           float(curve.duration_s), 1, _f(float(np.mean(inside))) if len(inside) else None,
                           _f(float(np.max(inside))) if len(inside) else None, _f(score.constant_error),
                           _f(in_band_pct(t, y, curve, band_pct)), _f(score.coverage),
-                          json.dumps([json.dumps(summary, sort_keys=True)]), encode_samples(rows), len(rows)))
+                          json.dumps([json.dumps(summary, sort_keys=True)]), len(rows)))
+            write_trial_samples(conn, trial_uid, rows)
         return block_uid
 
     def follow_attempts(self, student: str) -> list[dict]:
