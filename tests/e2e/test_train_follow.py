@@ -186,3 +186,32 @@ def test_follow_runner_saves_the_attempt_to_the_training_records(tmp_path):
     quiet.rows["pressure_kpa"] = 0.0
     runner = FollowRunner(quiet, curve, contact_kpa=10.0, wait_s=0.5, on_done=lambda r: pytest.fail("saved"))
     assert runner.start_thread().finished.wait(10) and runner.phase == "no contact" and runner.score is None
+
+
+@pytest.mark.needs_unix_port
+def test_terminal_follow_keeps_the_attempt_for_a_student(make_sim, tmp_path):
+    """`train follow APP --student CODE` on a device replaying the expert: scored, and kept in the
+    student's training records as the app does; an unknown student is one line before any device."""
+    from pointdose.sim import replay
+    from pointdose.training.store import TrainingStore
+
+    db = tmp_path / "records.sqlite"
+    app = record_expert(db)
+    ts = TrainingStore.open(db)
+    ts.add_student("S-02")
+    ts.close()
+    sim = make_sim(replay=replay.load(str(app), db=str(db)))
+    p = subprocess.run([sys.executable, "-m", "pointdose.cli", "train", "--db", str(db), "follow", str(app),
+                        "--port", sim.port, "--student", "S-02", "--wait", "60"], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "kept in S-02's training records" in p.stdout
+    ts = TrainingStore.open(db)
+    try:
+        (attempt,) = ts.follow_attempts("S-02")
+        assert attempt["source"] == f"application {app}" and attempt["score"]["absolute_error"] < 3.0
+    finally:
+        ts.close()
+    p = subprocess.run([sys.executable, "-m", "pointdose.cli", "train", "--db", str(db), "follow", str(app),
+                        "--sim", "--student", "NOBODY"], capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "no student 'NOBODY'" in p.stderr and "Traceback" not in p.stderr

@@ -66,3 +66,55 @@ def test_intermittent_screen_follows_the_plan(tmp_path):
     shown = [f for f in frames if f["feedback_on"] and f["phase"] == "hold"]
     if shown:  # the feedback trial ran: the screen showed the pressure then
         assert any(f["main_readout"] != "—" for f in shown) and any(f["panel_trace_points"] > 0 for f in shown)
+
+
+def test_app_replay_and_follow_the_experts_curve_in_the_training_tab(tmp_path):
+    """`pointdose app --replay APP_ID` in one step (the simulated device presses as the recording did),
+    and the Training tab's follow drill on it: the replayed expert follows its own curve (AE small),
+    the plot shows the expert's curve and the attempt, the scores are shown and kept in the records."""
+    why = sim_available()
+    if why:
+        pytest.skip(why)
+    sys.path.insert(0, str(HERE.parent / "e2e"))
+    from test_train_follow import record_expert
+
+    from pointdose.training.store import TrainingStore
+
+    db = tmp_path / "records.sqlite"
+    app = record_expert(db)
+    png, report = tmp_path / "follow.png", tmp_path / "follow.json"
+    proc = subprocess.run([sys.executable, str(HERE / "run_follow_app.py"), str(db), str(app), str(png), str(report)],
+                          capture_output=True, text=True, timeout=200, cwd=str(tmp_path))
+    out = json.loads(report.read_text()) if report.is_file() else {}
+    assert proc.returncode == 0 and out.get("ok"), f"{out}\n{proc.stdout}\n{proc.stderr}"
+    assert out["banner"].startswith(f"replaying application {app} at 1x, looped")
+    assert out["phase"] == "done" and not out["error"] and out["saved"] == "kept in the training records for S-FOLLOW"
+    score = out["score"]
+    assert score["coverage"] > 0.9 and score["absolute_error"] < 3.0 and abs(score["constant_error"]) < 2.0, score
+    assert out["result_text"].startswith("CE ") and " AE " in out["result_text"] and " VE " in out["result_text"]
+    assert out["phase_text"] == "FOLLOW DONE" and out["target_points"] > 100 and out["trace_points"] > 100
+    ts = TrainingStore.open(db)
+    try:
+        (attempt,) = ts.follow_attempts("S-FOLLOW")
+        assert attempt["score"]["absolute_error"] == pytest.approx(score["absolute_error"])
+    finally:
+        ts.close()
+    img = read_png(png)
+    assert colour_mask(img, TRACE, tol=30).sum() > 200  # the attempt's trace is drawn
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--replay", "999"], "no application 999"),
+    (["--replay", "1", "--speed", "nan"], "--speed"),
+    (["--replay", "1", "--port", "/dev/null"], "drop --port"),
+    (["--sim", "--speed", "2"], "--speed goes with --replay"),
+])
+def test_app_replay_bad_inputs_get_one_line(tmp_path, args, needle):
+    sys.path.insert(0, str(HERE.parent / "e2e"))
+    from test_train_follow import record_expert
+
+    db = tmp_path / "records.sqlite"
+    record_expert(db)
+    p = subprocess.run([sys.executable, "-m", "pointdose.cli", "app", "--db", str(db), "--seconds", "1", *args],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and needle in p.stderr and "Traceback" not in p.stderr, p.stderr

@@ -508,6 +508,34 @@ def feedback_note(phase: str, feedback_on: bool, running: bool) -> str:
     return "FEEDBACK ON" if feedback_on else "feedback off — press by feel"
 
 
+def follow_status(phase: str, attempt, curve) -> tuple[str, str]:
+    """The Training tab's title and line for a follow attempt (pointdose.training.follow)."""
+    if phase == "waiting":
+        return "FOLLOW — press when ready", (f"follow {curve.source} (amber; you: blue): {curve.duration_s:.1f} s, "
+                                              f"peak {float(curve.kpa.max()):.0f} kPa; it starts at your first contact")
+    if phase == "following":
+        t, _ = attempt.trace()
+        done = float(t[-1]) if len(t) else 0.0
+        return (f"FOLLOWING · {max(0.0, curve.duration_s - done):.1f} s",
+                f"follow {curve.source} (amber; you: blue): {min(done, curve.duration_s):.1f} of "
+                f"{curve.duration_s:.1f} s")
+    words = {"done": "FOLLOW DONE", "stopped": "FOLLOW STOPPED", "no contact": "FOLLOW — NO CONTACT"}
+    why = {"no contact": "nobody pressed: nothing was scored", "stopped": "stopped before the end of the curve"}
+    return words.get(phase, phase.upper()), (f"{curve.source} (amber; you: blue)"
+                                             + (f" · {why[phase]}" if phase in why else ""))
+
+
+def follow_result_line(score) -> str:
+    """CE, |CE|, AE, VE, E over the trace (kPa) and coverage: the result of a follow attempt."""
+    def f(v):
+        return "—" if v is None else f"{v:.1f}"
+
+    text = (f"CE {f(score.constant_error)} · |CE| {f(score.abs_constant_error)} · AE {f(score.absolute_error)} · "
+            f"VE {f(score.variable_error)} · E {f(score.total_error)} kPa over {score.n} samples "
+            f"({100 * score.coverage:.0f} % of the curve)")
+    return text + "".join(f"; {n}" for n in score.notes)
+
+
 def training_hidden_note(phase: str) -> str:
     """The main readout's note while a drill hides it: "feedback off" only while the student presses."""
     if phase in FEEDBACK_PHASES:

@@ -27,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="probe contact area in cm² (default 1), for pressure units")
     parser.add_argument("--max-fps", type=float, default=120.0, metavar="FPS",
                         help="cap the frame rate to spare the CPU (0: no cap; default 120)")
+    parser.add_argument("--replay", metavar="APPLICATION_ID|SAMPLES.csv",
+                        help="the simulated device presses as a recorded application did, looped (implies --sim; "
+                             "docs/firmware.md, 'Replay'); a CSV without force_n uses --probe-area")
+    parser.add_argument("--speed", metavar="X", help="--replay: play X times as fast (0.05 to 20, default 1)")
     lsl_flag(parser)
     from pointdose.commands.cliutil import add_db_argument
     add_db_argument(parser)
@@ -55,10 +59,14 @@ def run(args: argparse.Namespace) -> int:
 
         os.environ["POINTDOSE_DB"] = str(args.db)
     sim_board = getattr(args, "sim_board", None)
-    check_choice(args.port, args.sim, sim_board)
+    replay = _replay(args, sim_board)  # read (and refused in one line) before any window opens
+    check_choice(args.port, args.sim or replay is not None, sim_board)
     settings = DisplaySettings(unit=display_unit(args.unit), probe_area_cm2=probe_area_cm2(args.probe_area))
-    controller = Controller(port=args.port, force_sim=args.sim, sim_demo=True,
-                            start_sim=lambda: default_start_sim(sim_board))
+    if replay is not None:  # no demo presses: they would take over from the recording
+        controller = Controller(force_sim=True, sim_demo=False, start_sim=lambda: _replay_sim(replay))
+    else:
+        controller = Controller(port=args.port, force_sim=args.sim, sim_demo=True,
+                                start_sim=lambda: default_start_sim(sim_board))
     lsl = None
     if getattr(args, "lsl", False):
         from pointdose.lsl import AppStreamer
@@ -70,3 +78,32 @@ def run(args: argparse.Namespace) -> int:
     if controller.fatal_error is not None:
         raise controller.fatal_error
     return 0
+
+
+def _replay(args: argparse.Namespace, sim_board: str | None):
+    """``--replay``: the recording the simulated device will play (pointdose.sim.replay), or None."""
+    from pointdose.errors import UserError
+
+    source = getattr(args, "replay", None)
+    if source is None:
+        if getattr(args, "speed", None) is not None:
+            raise UserError("--speed goes with --replay APPLICATION_ID|SAMPLES.csv")
+        return None
+    if args.port:
+        raise UserError("--replay plays through the simulated device: drop --port")
+    if sim_board not in (None, "unix"):
+        raise UserError("--replay plays through the unix port's simulated sensor: drop --board pico")
+    from pointdose.sim.replay import check_speed, load
+
+    speed = check_speed(args.speed if args.speed is not None else 1.0)
+    return load(source, db=getattr(args, "db", None), speed=speed, probe_area_cm2=args.probe_area)
+
+
+def _replay_sim(replay):
+    """The simulated device playing ``replay``, for the app's controller (its banner names the recording)."""
+    from pointdose.app.controller import SimHandle
+    from pointdose.sim.device import SimSettings, SimulatedDevice
+
+    sim = SimulatedDevice(SimSettings(replay=replay)).start()
+    return SimHandle(port=sim.port, backend_label=f"replaying {replay.source} at {replay.speed:g}x, looped · "
+                                                  f"{sim.label}", close=sim.close)

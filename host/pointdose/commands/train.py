@@ -71,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     f.add_argument("--port", help="serial port of the board")
     f.add_argument("--sim", action="store_true", help="use the simulated device")
     f.add_argument("--wait", type=float, default=120.0, metavar="S", help="how long to wait for the first contact")
+    f.add_argument("--student", metavar="CODE", help="keep the attempt in this student's training records "
+                                                     "(a 'follow' block, as the app's Training tab does)")
+    f.add_argument("--class", dest="class_name", metavar="NAME", help="with --student: the class of the session")
     p = sub.add_parser("progress", help="a student's block scores across sessions")
     p.add_argument("--student", required=True)
     e = sub.add_parser("export", help="trials to CSV (one student, one class, or all)")
@@ -358,6 +361,19 @@ def _follow(args) -> int:
     wait = number(args.wait, "--wait", 1.0, 3600.0)
     with Store(args.db, readonly=True, create=False) as store:
         curve = curve_from_records(store, int(text))
+    ts = session_uid = None
+    if args.student:  # checked before the device opens: an unknown student is one line, nothing recorded
+        ts = _store(args)
+        try:
+            ts.student(args.student)
+            if args.class_name:
+                ts.class_(args.class_name)
+        except BaseException:
+            ts.close()
+            raise
+    from pointdose.training.follow import FollowAttempt
+
+    attempt = FollowAttempt(curve)
     sim = link = None
     try:
         from pointdose.device import open_device
@@ -367,20 +383,29 @@ def _follow(args) -> int:
         link.start()
         rows = RingRows(link.ring, converter(link, area), area)
         try:
-            score, _, _ = follow_live(rows, curve, wait_s=wait, on_line=lambda s: print(s, flush=True))
+            score, _, _ = follow_live(rows, curve, wait_s=wait, on_line=lambda s: print(s, flush=True),
+                                      attempt=attempt)
         except KeyboardInterrupt:
             print("\nstopped: nothing scored")
             return 130
+        if ts is not None:
+            session_uid = ts.start_session(args.student, class_name=args.class_name)
+            ts.save_follow(session_uid, curve, score, attempt.rows(), probe_area_cm2=area)
+            ts.end_session(session_uid)
     finally:
         if link is not None:
             link.close()
         if sim is not None:
             sim.close()
+        if ts is not None:
+            ts.close()
     print(f"followed {curve.source} ({curve.duration_s:.1f} s): n={score.n}  CE {_fmt(score.constant_error)}  "
           f"|CE| {_fmt(score.abs_constant_error)}  AE {_fmt(score.absolute_error)}  VE {_fmt(score.variable_error)}  "
           f"E {_fmt(score.total_error)}  (kPa)")
     for note in score.notes:
         print(f"  note: {note}")
+    if session_uid is not None:
+        print(f"kept in {args.student}'s training records (pointdose train export lists it as block 'follow')")
     return 0
 
 

@@ -122,13 +122,16 @@ def in_band_pct(t_s, kpa, curve: Curve, band_pct: float = FOLLOW_BAND_PCT) -> fl
 
 
 class FollowAttempt:
-    """The student's attempt as samples arrive: nothing until the first contact, then the expert's
-    duration from it (device time decides). ``feed`` returns True once the attempt is complete."""
+    """The student's attempt as samples arrive: nothing until the sensor has been seen unloaded and
+    then touched (the first contact: a press already under way when the drill starts is not a start,
+    it would put the student's curve out of step with the expert's), then the expert's duration from
+    it (device time decides). ``feed`` returns True once the attempt is complete."""
 
     def __init__(self, curve: Curve, contact_kpa: float = metrics.DEFAULT_CONTACT_KPA) -> None:
         self.curve = curve
         self.contact_kpa = contact_kpa
         self.t0: float | None = None
+        self.armed = False  # a sample under the contact threshold was seen
         self._rows: list[np.ndarray] = []
         self.complete = False
 
@@ -137,7 +140,14 @@ class FollowAttempt:
         if self.complete or rows is None or len(rows) == 0:
             return self.complete
         if self.t0 is None:
-            hit = np.flatnonzero(rows["pressure_kpa"] >= self.contact_kpa)
+            on = rows["pressure_kpa"] >= self.contact_kpa
+            if not self.armed:
+                off = np.flatnonzero(~on)
+                if not len(off):
+                    return False
+                self.armed = True
+                rows, on = rows[off[0]:], on[off[0]:]
+            hit = np.flatnonzero(on)
             if not len(hit):
                 return False
             self.t0 = float(rows["t_s"][hit[0]])
@@ -166,14 +176,16 @@ class FollowAttempt:
 
 def follow_live(rows, curve: Curve, *, contact_kpa: float = metrics.DEFAULT_CONTACT_KPA,
                 on_line: Callable[[str], None] = print, wait_s: float = 120.0, line_every_s: float = 1.0,
-                should_stop: Callable[[], bool] = lambda: False) -> tuple[FollowScore, np.ndarray, np.ndarray]:
+                should_stop: Callable[[], bool] = lambda: False,
+                attempt: FollowAttempt | None = None) -> tuple[FollowScore, np.ndarray, np.ndarray]:
     """Wait for the student's first contact, then take samples for the expert's duration.
 
     ``rows``: a :class:`pointdose.training.live.RingRows` (``take()`` gives new SAMPLE_DTYPE rows).
     Prints a line each ``line_every_s`` of device time: the expert's pressure now and the student's.
-    Returns the score and the attempt's (t from first contact, kPa).
+    Returns the score and the attempt's (t from first contact, kPa); ``attempt`` (a fresh
+    :class:`FollowAttempt`) keeps its samples for the caller (to save them).
     """
-    attempt = FollowAttempt(curve, contact_kpa)
+    attempt = attempt if attempt is not None else FollowAttempt(curve, contact_kpa)
     next_line = 0.0
     end = time.monotonic() + wait_s
     on_line(f"press when ready: follow {curve.source}, {curve.duration_s:.1f} s, peak {curve.kpa.max():.0f} kPa")

@@ -6,6 +6,11 @@ trials saved to the records database as they end). Once a frame the panel reads 
 and sets ``ctx.model.feedback_visible``: with feedback off the main readout and trace (and this
 tab's trace) show nothing of the pressure.
 
+Follow an expert's curve: the target is a recorded application's pressure trace (its id in the
+records); :class:`pointdose.training.follow.FollowRunner` takes the attempt on its own thread, the
+plot shows the expert's curve and the student's trace, the result is CE/AE/VE/E over the trace, and
+the attempt is kept in the training records (a ``follow`` block) like other drills.
+
 For demos and tests, ``POINTDOSE_TRAINING_DEMO=SCHEDULE`` (e.g. ``none``, ``constant``,
 ``intermittent:2``) opens this tab and runs a short moderate drill with a simulated student
 (the virtual hand) once the simulated device streams; ``POINTDOSE_TRAINING_STATE=FILE`` writes
@@ -84,6 +89,9 @@ class TrTags:
     running: str = "pd.tr.running"
     running_text: str = "pd.tr.running.text"
     trial_empty: str = "pd.tr.plot.empty"
+    follow_app: str = "pd.tr.follow.app"
+    follow_start: str = "pd.tr.follow.start"
+    follow_target: str = "pd.tr.follow.target"
     progress_empty: str = "pd.tr.progress.empty"
     class_empty: str = "pd.tr.classplot.empty"
 
@@ -112,6 +120,8 @@ class TrainingPanel(Panel):
         self._shown_running: bool | None = None
         self._trial_shown = False
         self._running_text = ""
+        self.follow = None  # pointdose.training.follow.FollowRunner of the follow drill, while shown
+        self.follow_saved = ""  # where the last follow attempt was kept (or why not)
 
     # ------------------------------------------------------------------ build
     def build(self, ctx: PanelContext) -> None:
@@ -146,6 +156,17 @@ class TrainingPanel(Panel):
                     dpg.add_button(label="Show my result", tag=T.ask_after, callback=lambda: self._request("after"))
                 for tag in (T.start, T.stop, T.ask_before, T.ask_after):
                     dpg.bind_item_theme(tag, view.TAGS.theme_disabled)
+                dpg.add_separator()
+                dpg.add_text("Follow an expert's curve", color=view.GREY)
+                with dpg.group(horizontal=True):
+                    dpg.add_input_text(tag=T.follow_app, hint="application id", width=FORM_W, on_enter=True,
+                                       callback=lambda: self.start_follow(dpg.get_value(T.follow_app)))
+                    dpg.add_button(label="Follow", tag=T.follow_start,
+                                   callback=lambda: self.start_follow(dpg.get_value(T.follow_app)))
+                with dpg.tooltip(T.follow_app):
+                    dpg.add_text("a recorded application (History lists them): its pressure trace is the target, "
+                                 "from its first to its last contact; the attempt starts at your first contact",
+                                 wrap=360)
                 dpg.add_text("", tag=T.warn, color=view.AMBER, wrap=280 if narrow else 330)
                 dpg.add_text("", tag=T.message, color=view.RED, wrap=280 if narrow else 330)
             self._build_views()
@@ -186,10 +207,16 @@ class TrainingPanel(Panel):
                 dpg.add_plot_axis(dpg.mvXAxis, label="time in trial (s)", tag=T.x_axis)
                 dpg.add_plot_axis(dpg.mvYAxis, label="", tag=T.y_axis)
                 dpg.add_shade_series([], [], y2=[], parent=T.y_axis, tag=T.band)
+                dpg.add_line_series([], [], parent=T.y_axis, tag=T.follow_target, label="expert")
                 dpg.add_line_series([], [], parent=T.y_axis, tag=T.series)
                 dpg.add_plot_annotation(tag=T.trial_empty, label="no drill running: the trial's trace shows here",
                                         default_value=(0.5, 0.5), color=EMPTY_BG)
             dpg.bind_item_theme(T.series, view.TAGS.theme_trace)
+            with dpg.theme() as expert_theme:  # the expert's curve: amber and wider, under the student's trace
+                with dpg.theme_component(dpg.mvLineSeries):
+                    dpg.add_theme_color(dpg.mvPlotCol_Line, (*view.AMBER, 255), category=dpg.mvThemeCat_Plots)
+                    dpg.add_theme_style(dpg.mvPlotStyleVar_LineWeight, 5.0, category=dpg.mvThemeCat_Plots)
+            dpg.bind_item_theme(T.follow_target, expert_theme)
             with dpg.theme() as band_theme:
                 with dpg.theme_component(dpg.mvShadeSeries):
                     dpg.add_theme_color(dpg.mvPlotCol_Fill, BAND, category=dpg.mvThemeCat_Plots)
@@ -344,13 +371,96 @@ class TrainingPanel(Panel):
 
             self.hand = SimulatedStudent(self.trainer, seed=2).start()
         self.trainer.start_thread()
+        if self.follow is not None:  # the drill's view from now on (the follow's result is in the records)
+            self.follow = None
+            dpg.set_value(T.follow_target, [[], []])
+            dpg.configure_item(T.x_axis, label="time in trial (s)")
         self._started_frame = ctx.now_s  # this frame was drawn before the drill: not logged as part of it
         self._say("")
         self._mark_dirty()
 
     def _on_stop(self, *_a) -> None:
+        if self.follow is not None:
+            self.follow.stop()
         if self.trainer is not None:
             self.trainer.stop("instructor pressed Stop")
+
+    # ------------------------------------------------------------------ follow an expert's curve
+    def start_follow(self, application_id, ctx: PanelContext | None = None) -> None:
+        """Follow application ``application_id``'s pressure trace (the Follow button; tests call it)."""
+        from pointdose.calibration.scale import scale_for
+        from pointdose.training.follow import FollowRunner, curve_from_records
+        from pointdose.training.live import RingRows
+
+        ctx = ctx or self._ctx
+        link = ctx.controller.link if ctx is not None else None
+        if link is None:
+            return self._say("no device yet: wait for it to connect")
+        if (self.trainer is not None and not self.trainer.finished) or self.following():
+            return self._say("a drill is running: stop it first")
+        text = str(application_id or "").strip()
+        if not text.isdigit():
+            return self._say(f"application id {text!r}: type the number of a recorded application "
+                             "(History lists them)" if text else "type the id of a recorded application first")
+        if self.store is None:
+            return self._say(self.store_error or "no records database: the expert's curve comes from the records")
+        if not self.student:
+            return self._say("choose or add a student first (results are kept per student)")
+        area = ctx.model.settings.probe_area_cm2
+        try:
+            curve = curve_from_records(self.store.store, int(text))
+            conv = scale_for(link, ctx.model.calibration_record, probe_area_cm2=area).require()
+            session_uid = self.store.start_session(self.student, class_name=dpg.get_value(T.klass) or None)
+        except Exception as exc:
+            return self._say(str(exc))
+        store, student = self.store, self.student
+
+        def save(runner) -> None:  # on the runner's thread (the store is shared across threads)
+            store.save_follow(session_uid, runner.curve, runner.score, runner.attempt.rows(), probe_area_cm2=area)
+            self.follow_saved = f"kept in the training records for {student}"
+            self._mark_dirty()
+
+        ctx.controller.stop_sim_demo()  # the controller's demo presses would press for the student
+        ctx.model.feedback_visible = True
+        self.follow_saved = ""
+        self.follow = FollowRunner(RingRows(link.ring, conv, area), curve, on_done=save).start_thread()
+        self._say("")
+
+    def following(self) -> bool:
+        return self.follow is not None and not self.follow.finished.is_set()
+
+    def _show_follow(self, ctx: PanelContext) -> None:
+        from pointdose.app.model import follow_result_line, follow_status
+
+        run = self.follow
+        curve = run.curve
+        running = not run.finished.is_set()
+        self._enable(T.start, not running)
+        self._enable(T.stop, running)
+        self._enable(T.follow_start, not running)
+        title, info = follow_status(run.phase, run.attempt, curve)
+        dpg.set_value(T.phase, title)
+        dpg.configure_item(T.phase, color=view.GREEN if run.phase == "following" else view.WHITE)
+        dpg.set_value(T.info, _plain(info))
+        dpg.set_value(T.fb_text, "")
+        result = follow_result_line(run.score) if run.score is not None else ""
+        saved = run.error or self.follow_saved
+        dpg.set_value(T.kr_text, _plain("  ".join(x for x in (result, saved) if x)))
+        if not self._trial_shown:
+            self._trial_shown = True
+            self._show_empty("trial", False)
+        shown = lambda v: np.asarray(units.convert(np.asarray(v, dtype=float), "kPa", self._unit, self._area),  # noqa: E731
+                                     dtype=float)
+        dpg.set_value(T.follow_target, [curve.t_s.tolist(), shown(curve.kpa).tolist()])
+        t, y = run.attempt.trace()
+        step = max(1, len(t) // 1500)
+        dpg.set_value(T.series, [t[::step].tolist(), shown(y[::step]).tolist()])
+        dpg.set_value(T.band, [[], [], []])
+        dpg.set_axis_limits(T.x_axis, 0.0, max(curve.duration_s, 1.0))
+        top = max(float(np.max(curve.kpa)), float(np.max(y)) if len(y) else 0.0) * 1.2
+        dpg.set_axis_limits(T.y_axis, 0.0, float(shown([top])[0]) or 1.0)
+        dpg.configure_item(T.x_axis, label="time from your first contact (s)")
+        self._series_len = len(t)
 
     def _request(self, moment: str) -> None:
         if self.trainer is not None:
@@ -435,6 +545,10 @@ class TrainingPanel(Panel):
             self._mark_dirty()  # the progress plots are drawn in the display unit
         if self.demo and not self._demo_started:
             self._maybe_demo(ctx)
+        if self.follow is not None and (self.trainer is None or self.trainer.finished):
+            self._show_follow(ctx)
+            self._refresh_progress()
+            return
         tr = self.trainer
         self._show_running(tr)
         if tr is None:  # (the readout's visibility is the Session tab's then: a blinded PPT hides it)
@@ -590,6 +704,8 @@ class TrainingPanel(Panel):
                                "panel_trace_points": self._series_len, "kr": cue.kr})
 
     def close(self) -> None:
+        if self.follow is not None:
+            self.follow.close()
         if getattr(self, "hand", None) is not None:
             self.hand.stop()
         if self.trainer is not None:
