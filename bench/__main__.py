@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 
-ORDER = ["firmware", "pico", "decode", "latency", "gui", "storage", "lsl"]
+ORDER = ["firmware", "pico", "decode", "latency", "gui", "storage", "pg", "lsl"]
 
 
 def main(argv: list[str]) -> int:

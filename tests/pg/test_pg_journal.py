@@ -98,6 +98,8 @@ def test_a_station_opened_while_the_server_is_away_records_and_sends_later(pg_cl
     pg_cluster.start()
     with Store(pg_url, journal=journal) as store:  # opening it sends the journal first
         assert store.online and store.pending() == 0
+        # then keeps no samples of ended applications: the journal does not grow with the records
+        assert store.conn.journal.conn.execute("SELECT COUNT(*) FROM sample_chunks").fetchone()[0] == 0
     with Store(pg_url, readonly=True) as reader:
         assert reader.applications(client_id=cid)[0]["id"] == app
         assert len(reader.samples(app)) == len(_rows(5.0))

@@ -278,6 +278,22 @@ class Journal:
         top = self.conn.execute(f"SELECT MAX(id) FROM {table} WHERE id > ? AND id < ?", (lo, lo + STATION_SPAN)).fetchone()[0]
         return (top or lo) + 1
 
+    def prune(self) -> None:
+        """Forget the samples and events of ended applications (the server has them, nothing is
+        pending): the journal keeps what an application still recording may need to read."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            if self.pending():
+                self.conn.execute("ROLLBACK")
+                return
+            for table in ("sample_chunks", "events"):
+                self.conn.execute(f"DELETE FROM {table} WHERE application_id IN "
+                                  "(SELECT id FROM applications WHERE end_reason IS NOT NULL)")
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
     def close(self) -> None:
         self.conn.close()
 
@@ -343,6 +359,8 @@ class PgConnection:
                 self.sync_pending()
             except Exception as exc:  # noqa: BLE001 — kept for the next try; opening goes on
                 self.sync_error = _first_line(exc)
+        if not self.journal.pending():
+            self.journal.prune()
 
     def _open_journal(self) -> None:
         if self.journal is None:
