@@ -110,14 +110,15 @@ def run() -> list[tuple[str, float, str]]:
                     (folder / "one.sqlite").stat().st_size / lite["samples"] * RATE_HZ * 3600 / 1e6, "MB"))
         lite8 = _many([(str(folder / f"s{i}.sqlite"), None) for i in range(STATIONS)], folder)
         url8 = cluster.new_database()
-        server8 = _many([(url8, str(folder / f"journal{i}.sqlite")) for i in range(STATIONS)], folder)
+        server8 = _many([(url8, str(folder / f"journal8-{i}.sqlite")) for i in range(STATIONS)], folder)
         out.append((f"{STATIONS} stations at once, each its own SQLite file", lite8, "samples/s in all"))
         out.append((f"{STATIONS} stations at once, one PostgreSQL server", server8, "samples/s in all"))
         out.append((f"{STATIONS} stations on the server, per station", server8 / STATIONS, "samples/s"))
         # the load run: 8 stations recording live at 200 Hz for 60 s, the server stopped 10 s mid-run
         url_load = cluster.new_database()
         t0 = time.perf_counter()
-        results = run_stations(cluster, url_load, folder, stations=STATIONS, seconds=60.0, rate=200.0,
+        (folder / "load").mkdir()
+        results = run_stations(cluster, url_load, folder / "load", stations=STATIONS, seconds=60.0, rate=200.0,
                                outage_at=20.0, outage_s=10.0)
         wall = time.perf_counter() - t0
         found = check(url_load, results)

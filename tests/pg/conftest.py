@@ -49,8 +49,10 @@ class Cluster:
         self.as_user: list[str] = []
         if os.geteuid() == 0:
             if subprocess.run(["id", "-u", PG_USER], capture_output=True).returncode != 0:
-                subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER],
-                               check=True, capture_output=True)
+                made = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                                       PG_USER], capture_output=True, text=True)
+                if made.returncode not in (0, 9):  # 9: made meanwhile by another test run
+                    raise RuntimeError(f"useradd {PG_USER} failed: {made.stderr.strip()}")
             shutil.chown(self.root, PG_USER, PG_USER)
             os.chmod(self.root, 0o700)
             self.as_user = ["runuser", "-u", PG_USER, "--"]

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import numpy as np
+import pytest
 
 from pointdose.cli import main
 from pointdose.records import demo, pg
 from pointdose.records.listener import RecordingListener
-from pointdose.records.store import Store
+from pointdose.records.store import Store, StoreError
 
 from test_pg_store import _history_json
 
@@ -182,3 +183,11 @@ def test_sync_needs_a_server_and_says_so(tmp_path, capsys):
     assert main(["records", "sync", "--from", str(path), "--db", str(tmp_path / "other.sqlite")]) != 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "postgresql://" in err
+
+
+def test_a_journal_belongs_to_one_server(pg_cluster, pg_url, tmp_path):
+    journal = tmp_path / "station.sqlite"
+    Store(pg_url, journal=journal).close()
+    other = pg_cluster.new_database()
+    with pytest.raises(StoreError, match="belongs to another records server"):
+        Store(other, journal=journal)

@@ -58,6 +58,12 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def _server_key(url: str) -> str:
+    """Which server database a journal belongs to: user@host:port/db, without the password."""
+    parts = urlsplit(url)
+    return f"{parts.username or ''}@{parts.hostname or ''}:{parts.port or 5432}{parts.path}"
+
+
 def default_journal(url: str) -> Path:
     """``$POINTDOSE_JOURNAL``, else one file per server database in the user data folder."""
     env = os.environ.get("POINTDOSE_JOURNAL")
@@ -65,8 +71,7 @@ def default_journal(url: str) -> Path:
         return Path(env).expanduser()
     import platformdirs
 
-    parts = urlsplit(url)
-    key = hashlib.sha1(f"{parts.username}@{parts.hostname}:{parts.port}{parts.path}".encode()).hexdigest()[:12]
+    key = hashlib.sha1(_server_key(url).encode()).hexdigest()[:12]
     return Path(platformdirs.user_data_dir("pointdose", appauthor=False)) / f"journal-{key}.sqlite"
 
 
@@ -348,6 +353,13 @@ class PgConnection:
         if self._journal_path is None:
             return
         self._open_journal()
+        server_key = _server_key(self.url)
+        known = self.journal.meta("server")
+        if known is not None and known != server_key:
+            raise sqlite3.OperationalError(
+                f"journal {self.journal.path} belongs to another records server ({known}): give this server its own "
+                "journal (POINTDOSE_JOURNAL), or send that one first with `pointdose records sync --db` to its server")
+        self.journal.set_meta("server", server_key)
         uid = self.journal.station_uid()
         row = self.server.execute(
             f"INSERT INTO {STATIONS_TABLE} (uid, first_seen) VALUES (%s, now()) ON CONFLICT (uid) DO UPDATE "

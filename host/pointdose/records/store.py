@@ -126,7 +126,7 @@ def explain(exc: BaseException, path: Path | str, doing: str) -> StoreError:
     """A user-facing error for an SQLite/OS failure while ``doing`` something with ``path``."""
     text = str(exc)
     low = text.lower()
-    if pg.is_url(str(path)) and ("server" in low or "connect" in low):
+    if pg.is_url(str(path)) and (isinstance(exc, pg.ServerUnreachable) or low.startswith("server:")):
         msg = (f"cannot reach the records server {path} while {doing} ({text}): check that it runs and that this "
                "station may connect (docs/records.md, \"Many stations\"), or use a local file with --db FILE")
     elif "locked" in low or "busy" in low:
