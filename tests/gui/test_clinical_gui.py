@@ -1,5 +1,5 @@
 """The Clinical tab under Xvfb: a client's point with findings, norms, asymmetry and a Bland–Altman
-plot, at 1280×800 and 1024×768; renaming and placing a free-text point from the tab.
+plot, at 1280×800, 1280×720 and 1024×768; renaming and placing a free-text point from the tab.
 
 Each run is its own process (DearPyGui keeps one context per process): this file, run as a script,
 opens the app on the synthetic FakeLink with the records database given by $POINTDOSE_DB.
@@ -74,7 +74,7 @@ def colour_mask(img, colour, tol=30):
 
 
 @needs_display
-@pytest.mark.parametrize("size", [(1280, 800), (1024, 768)])
+@pytest.mark.parametrize("size", [(1280, 800), (1280, 720), (1024, 768)])
 def test_clinical_tab_shows_the_record_and_a_bland_altman_plot(tmp_path, size):
     from pointdose.app.panels.clinical import BA_BIAS, BA_POINTS
     from pointdose.records import Store, clinical

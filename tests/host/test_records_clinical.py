@@ -314,3 +314,30 @@ def test_clients_commands_record_findings_reference_and_rename(tmp_path, capsys)
         assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     with Store(db) as s:
         assert len(clinical.findings(s, point_id=1)) == 1
+
+
+def test_student_reliability_from_training_trials(store):
+    from pointdose.records import reliability as rel
+
+    sid = store.add_client("ST-1", role="student")
+    assert clinical.student_reliability(store, sid).message == clinical.NEED_BLOCKS
+    outcomes = {("s1", "b1"): [20.5, 21.0, 19.0], ("s2", "b2"): [22.0, 20.0, 21.5, 23.0], ("s2", "b3"): [18.0, 19.5, 20.0]}
+    for n, (s, b) in enumerate(outcomes):
+        if not store.query("SELECT 1 FROM training_sessions WHERE uid=?", (s,)):
+            store.query("INSERT INTO training_sessions (uid, client_id, started_at) VALUES (?,?,?)",
+                        (s, sid, f"2025-10-0{1 + n}T10:00:00+00:00"))
+        store.query("INSERT INTO training_blocks (uid, session_uid, position, kind, drill, schedule, quantity, target, "
+                    "band_lo, band_hi, surface, started_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (b, s, n, "practice", "{}", "{}", "force", 20.0, 18.0, 22.0, "scale", "2025-10-01"))
+        for i, v in enumerate(outcomes[(s, b)]):
+            store.query("INSERT INTO training_trials (uid, block_uid, number, outcome) VALUES (?,?,?,?)",
+                        (f"{b}-{i}", b, i + 1, v))
+    # another target, practised once: not used
+    store.query("INSERT INTO training_blocks (uid, session_uid, position, kind, drill, schedule, quantity, target, "
+                "band_lo, band_hi, surface, started_at) VALUES ('bx','s1',9,'practice','{}','{}','force',40,38,42,"
+                "'scale','2025-10-01')")
+    view = clinical.student_reliability(store, sid)
+    table = [[20.5, 21.0, 19.0], [22.0, 20.0, 21.5], [18.0, 19.5, 20.0]]
+    assert view.ok and view.stats.icc == pytest.approx(rel.icc(table, "2,1")) and view.stats.k == 3
+    assert view.ba.diffs == pytest.approx((0.5, -2.0, 1.5)) and view.message.startswith("target 20 N: ICC(2,1)")
+    assert "SEM" in view.message and " N" in view.message

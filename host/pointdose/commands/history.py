@@ -107,4 +107,7 @@ def _clinical_text(store, code: str, points) -> dict:
                                                                               "both sides yet"]
     between = clinical.session_reliability(store, client_id)
     out += ["Reliability, session to session:", f"  {between.message}"]
+    if store.client(code)["role"] == "student":
+        out += ["Reliability of the student's pressing (training trials):",
+                f"  {clinical.student_reliability(store, client_id).message}"]
     return {"points": per_point, "client": out}

@@ -569,3 +569,41 @@ def session_reliability(store: Store, client_id: int, session_a: int | None = No
     msg = (f"{stats.describe()} (points × 2 sessions; one PPT). Treatment between the sessions is in this "
            f"error too. {label}: {ba.describe()}")
     return ReliabilityView(title, msg, stats, ba, label, labels)
+
+
+NEED_BLOCKS = "needs ≥ 2 training blocks at the same target, in ≥ 2 sessions, with ≥ 2 scored trials each"
+
+
+def student_reliability(store: Store, client_id: int) -> ReliabilityView:
+    """A student's consistency across training sessions: rows = their training blocks at one target
+    (the target practised in the most blocks), columns = trial 1..k of each block (the trials' outcomes,
+    k: the fewest any block scored). ICC(2,1), SEM and MDC95 of one trial's outcome; Bland–Altman trial 2
+    against trial 1 (docs/training.md has the scores, docs/clinical.md the formulas)."""
+    from pointdose.records import reliability as rel
+
+    title = "Trial-to-trial reliability of the student's pressing"
+    rows = store.query(
+        "SELECT b.uid, b.quantity, b.target, s.uid AS session_uid, s.started_at, t.number, t.outcome "
+        "FROM training_blocks b JOIN training_sessions s ON b.session_uid=s.uid "
+        "JOIN training_trials t ON t.block_uid=b.uid WHERE s.client_id=? AND t.outcome IS NOT NULL "
+        "ORDER BY s.started_at, b.position, t.number", (client_id,))
+    groups: dict[tuple, dict[str, dict]] = {}
+    for r in rows:
+        key = (r["quantity"], round(float(r["target"]), 6))
+        block = groups.setdefault(key, {}).setdefault(r["uid"], {"session": r["session_uid"],
+                                                                  "date": r["started_at"][:10], "outcomes": []})
+        block["outcomes"].append(float(r["outcome"]))
+    usable = {k: [b for b in v.values() if len(b["outcomes"]) >= 2] for k, v in groups.items()}
+    usable = {k: v for k, v in usable.items() if len(v) >= 2 and len({b["session"] for b in v}) >= 2}
+    if not usable:
+        return ReliabilityView(title, NEED_BLOCKS)
+    (quantity, target), blocks = max(usable.items(), key=lambda kv: len(kv[1]))
+    unit = "kPa" if quantity == "pressure" else "N"
+    k = min(len(b["outcomes"]) for b in blocks)
+    matrix = [b["outcomes"][:k] for b in blocks]
+    stats = rel.reliability(matrix)
+    ba = rel.bland_altman([m[0] for m in matrix], [m[1] for m in matrix])
+    msg = (f"target {target:g} {unit}: {stats.describe(unit)} (blocks × trials; one trial). "
+           f"Trial 2 − trial 1: {ba.describe(unit)}")
+    labels = tuple((b["date"], tuple(b["outcomes"][:k])) for b in blocks)
+    return ReliabilityView(title, msg, stats, ba, "trial 2 − trial 1", labels)

@@ -25,7 +25,7 @@ REFRESH_S = 3.0
 YES_NO = ("not examined", "yes", "no")
 NO_REGION = "(no region)"
 NO_REFERENCE = "(none)"
-MODES = ("trials at this point", "between two sessions (all points)")
+MODES = ("trials at this point", "between two sessions (all points)", "training trials (a student)")
 BA_POINTS = (70, 200, 255)
 BA_BIAS = (255, 110, 100)
 BA_LOA = (150, 150, 150)
@@ -137,7 +137,7 @@ class ClinicalPanel(_StoreUser, Panel):
                 dpg.add_text("", tag=CT.asym, color=view.WHITE, wrap=0)
                 dpg.add_spacer(height=4)
                 dpg.add_text(_t("Reliability across sessions"), color=view.GREY)
-                dpg.add_radio_button(MODES, tag=CT.mode, horizontal=not view.is_narrow(), default_value=MODES[0],
+                dpg.add_radio_button(MODES, tag=CT.mode, horizontal=False, default_value=MODES[0],
                                      callback=lambda *a: self.show_reliability())
                 dpg.add_text("", tag=CT.rel_text, color=view.WHITE, wrap=0)
                 with dpg.plot(height=-1, width=-1, no_menus=True, no_box_select=True, no_mouse_pos=True):
@@ -261,10 +261,13 @@ class ClinicalPanel(_StoreUser, Panel):
     def show_reliability(self) -> None:
         if self.store is None or self.client_id is None:
             return
-        if dpg.get_value(CT.mode) == MODES[0]:
+        mode = dpg.get_value(CT.mode)
+        if mode == MODES[0]:
             v = clinical.trial_reliability(self.store, self.point_id) if self.point_id else None
-        else:
+        elif mode == MODES[1]:
             v = clinical.session_reliability(self.store, self.client_id)
+        else:
+            v = clinical.student_reliability(self.store, self.client_id)
         if v is None:
             return
         text = v.message if v.ok else f"{v.title}: {v.message}"
