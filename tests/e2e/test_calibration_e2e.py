@@ -58,9 +58,10 @@ def test_terminal_wizard_then_verify_and_drift_on_the_simulated_device(tmp_path)
     assert [p.direction for p in record.points] == ["load"] * 4 + ["unload"] * 3
 
     # verify: 20 N applied, the "scale" says 2.039 kg (19.996 N)
-    proc = run_cli(["verify", "--sim", "--hold-s", "0.6", "--step-timeout", "30"], f"!sim force 20\n{kg(20)}\n", env)
+    proc = run_cli(["verify", "--sim", "--hold-s", "0.6", "--step-timeout", "30"], f"sim 20\n{kg(20)}\n", env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "within the stated tolerance" in proc.stdout
+    assert "Type `sim N` to press it with N newtons" in proc.stdout and "device: force=20" in proc.stdout
     # drift: 10 s unloaded (a minute by default)
     proc = run_cli(["drift", "--sim", "--seconds", "10"], "", env)
     assert "Zero drift" in proc.stdout, proc.stdout + proc.stderr

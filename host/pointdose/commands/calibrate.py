@@ -535,6 +535,10 @@ def cmd_verify(args) -> int:
         started = time.monotonic()
         _say(f"Verify: apply a known load (within 0–{record.full_scale_n:.1f} N) and hold it still; "
              f"type the reference in {run_.unit}.")
+        simulated = _simulated(device_info(link))
+        if simulated:
+            _say("This is the simulated device: nothing presses it. Type `sim N` to press it with N newtons, "
+                 "then the reference.")
         while run_.result is None:
             run_.feed(*samples.take())
             text = run_.text()
@@ -554,6 +558,9 @@ def cmd_verify(args) -> int:
                 continue
             if line.startswith("!"):
                 _device_command(link, line)
+                gave = True
+            elif simulated and line.split()[0].lower() == "sim" and len(line.split()) == 2:
+                _sim_line(None, link, line)
                 gave = True
             else:
                 try:

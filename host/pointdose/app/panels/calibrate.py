@@ -593,7 +593,9 @@ class CalibratePanel(Panel):
         from pointdose.calibration.wizard import sim_suggestion_n
 
         status = ctx.controller.status() if ctx.controller is not None else None
-        simulated = bool(status is not None and status.simulated and status.link is not None)
+        # the unix port's simulated sensor takes `sim force`; the emulated Pico's hardware models do not
+        simulated = bool(status is not None and status.simulated and status.link is not None
+                         and str(device_info(status.link).sensor or "").startswith("sim"))
         self._conf(TAGS.sim_row, show=simulated)
         if not simulated:
             return
