@@ -136,6 +136,23 @@ def test_mapped_time_never_runs_backwards_when_the_delay_shrinks():
     assert t[-1] == pytest.approx(100.0 + (t_dev - period_us) * 1e-6, abs=0.0035)
 
 
+def test_a_chunk_fitted_after_a_late_one_is_never_mapped_after_it_arrived():
+    """A late chunk (mapped at its arrival), then one that took less time to come: moving the second
+    whole to start after the first put its newest samples milliseconds after they arrived (seen
+    against the real firmware, tests/host/test_link.py)."""
+    clock = DeviceClock()
+    clock.set_boot("0badf00d")
+    a = clock.unwrap(np.array([0, 1, 2]), np.array([0, 1000, 2000]), 100.0 + 0.002 + 0.005)  # 5 ms late
+    b_t = np.array([3000, 4000, 5000, 6000])  # 1 ms apart, right after
+    rx = 100.0 + 0.006 + 0.0011  # 1.1 ms late: arrives just after the first chunk did
+    b = clock.unwrap(np.array([3, 4, 5, 6]), b_t, rx)
+    t = np.concatenate([a.t_host_s, b.t_host_s])
+    assert np.all(np.diff(t) > 0)  # never backwards
+    assert b.t_host_s[-1] <= rx + 1e-9 and a.t_host_s[-1] <= 100.007 + 1e-9  # never after arrival
+    c = clock.unwrap(np.array([7]), np.array([7000]), 100.007 + 0.0011)  # the better estimate holds
+    assert c.t_host_s[0] == pytest.approx(100.007 + 0.0011 - 1e-9, abs=1e-6)
+
+
 def test_any_number_of_restarts_in_one_read():
     """~1,000 sequence restarts in one chunk raised RecursionError: each run now gets its own segment."""
     c = DeviceClock()

@@ -21,11 +21,11 @@ Time mapping (lower envelope)
     ±200 ppm, only once the windows span 20 s) and the mapping is the line with that slope that
     passes through the lowest window minimum: ``t_host = t_dev·(1 + drift) + intercept``. The
     newest observation is always in the fit, so a sample is never mapped later than it arrived.
-    When the estimate falls (a chunk arrives with less delay than any before), the mapping slews
-    instead of stepping back: a chunk that would start before the previous one is shifted to
-    start just after it, and the next chunks close the difference, so mapped time never runs
-    backwards within a segment (metrics, alarms and records all rely on that). Each segment
-    starts its own estimate.
+    When the estimate falls (a chunk arrives with less delay than any before), the mapping does
+    not step back: a chunk that would start before the previous one is fitted between the
+    previous sample and where the new estimate puts its newest sample, so mapped time never runs
+    backwards within a segment (metrics, alarms and records all rely on that) and no sample is
+    mapped after it arrived. Each segment starts its own estimate.
 
 Gaps
     Missing sequence numbers within a segment are counted in ``lost_samples``. The device's own
@@ -159,9 +159,17 @@ class DeviceClock:
         self._observe(t[-1] * 1e-6, rx_time)
         t_host = t * 1e-6 * (1.0 + self.drift) + self.intercept
         if self._last_host is not None and t_host[0] <= self._last_host:
-            # the offset estimate fell (this chunk came with less delay than any before): slew
-            # rather than step, so mapped time never runs backwards within a segment
-            t_host += self._last_host + MIN_STEP_S - t_host[0]
+            # the offset estimate fell (this chunk came with less delay than any before): rather than
+            # step back, fit the chunk between the previous sample and where the new estimate puts
+            # its newest one, so mapped time never runs backwards and never passes the arrival time
+            # (a chunk wholly behind the previous sample gets MIN_STEP_S between its samples)
+            lo = self._last_host + MIN_STEP_S
+            hi = max(float(t_host[-1]), lo + (n - 1) * MIN_STEP_S)
+            span = int(t[-1] - t[0])
+            if span > 0:
+                t_host = lo + (t - t[0]) * ((hi - lo) / span)
+            else:
+                t_host = lo + np.arange(n) * MIN_STEP_S
         self._last_host = float(t_host[-1])
         return Unwrapped(seq, t, t_host, np.full(n, self.segment, np.int32), lost)
 
