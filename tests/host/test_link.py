@@ -1,7 +1,9 @@
-"""DeviceLink against FakeDevice (in process) and pyserial's loop:// URL."""
+"""DeviceLink against the real firmware on the MicroPython unix port (through a watched port,
+:mod:`porttap`) and pyserial's loop:// URL."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -10,7 +12,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fakedevice import FakeDevice  # noqa: E402
+from porttap import PortTap  # noqa: E402
 from waiting import wait_until as wait_for  # noqa: E402
 
 from pointdose.errors import UserError  # noqa: E402
@@ -23,20 +25,23 @@ from pointdose.link import (  # noqa: E402
     SampleRing,
     link_load,
 )
+from pointdose.protocol import wire  # noqa: E402
 
 
 def test_hello_timeout_says_what_to_do():
-    d = FakeDevice(silent=True)
+    master, slave = os.openpty()  # a port where nothing answers
+    path = os.ttyname(slave)
     try:
         t0 = time.monotonic()
         with pytest.raises(NotAPointdoseDevice) as exc:
-            DeviceLink("fake://x", serial_factory=d.serial, hello_timeout=0.3)
+            DeviceLink(path, hello_timeout=0.3)
         assert time.monotonic() - t0 >= 0.29  # it waited the whole timeout (how much longer: the machine's)
         assert isinstance(exc.value, UserError)
-        assert str(exc.value) == ("fake://x did not answer as a pointdose device within 0.3 s: "
+        assert str(exc.value) == (f"{path} did not answer as a pointdose device within 0.3 s: "
                                   "is the pointdose firmware installed? (pointdose flash)")
     finally:
-        d.close()
+        os.close(master)
+        os.close(slave)
 
 
 def test_loop_url_echo_is_not_a_pointdose_device():
@@ -49,20 +54,22 @@ def test_missing_port_is_a_user_error():
         DeviceLink("/dev/does-not-exist-pointdose", hello_timeout=0.2)
 
 
-def test_hello_info_and_command_ids(link, device):
+def test_hello_info_and_command_ids(link, tap):
     assert link.state == LinkState.CONNECTED
-    assert link.device.uid == "fa4e0001" and link.device.boot == device.boot_id
+    again = link.command("hello")  # the device's own answer, parsed once into link.device
+    assert link.device.uid == again.fields["uid"] == "53494d30303031" and link.device.boot == again.fields["boot"]
+    assert link.device.sensor == "sim" and link.device.factory_scale is not None
     r1, r2 = link.ping("a"), link.ping("b")
     assert r1.fields["pong"] == "a" and r2.fields["pong"] == "b"
-    ids = [int(line.split()[0]) for _, line in device.lines]
-    assert ids == [1, 2, 3] and r2.cmd_id == 3
+    ids = [int(line.split()[0]) for line in tap.lines]
+    assert ids == [1, 2, 3, 4] and r2.cmd_id == 4
 
 
-def test_command_ids_wrap_within_1_to_65535(link, device):
+def test_command_ids_wrap_within_1_to_65535(link, tap):
     link._next_id = 65534
-    link.ping()
-    link.ping()
-    assert [int(line.split()[0]) for _, line in device.lines[-2:]] == [65535, 1]
+    assert link.ping().cmd_id == 65535
+    assert link.ping().cmd_id == 1  # the device answered each under its own id
+    assert [int(line.split()[0]) for line in tap.lines[-2:]] == [65535, 1]
 
 
 def test_error_reply_raises_with_the_device_text(link):
@@ -75,86 +82,106 @@ def test_error_reply_raises_with_the_device_text(link):
     assert link.ping().ok  # the link goes on
 
 
-def test_bad_command_lines_are_refused_on_the_host(link):
+def test_bad_command_lines_are_refused_on_the_host(link, tap):
     with pytest.raises(ValueError):
         link.command("x" * 90)
     with pytest.raises(ValueError):
         link.command("tab\there")
+    assert not any(line.split()[1:2] in (["x" * 90], ["tab"]) for line in tap.lines)  # never sent
 
 
-def test_streams_into_the_ring_and_counts_a_gap(device):
-    ring = SampleRing(10_000)
-    with DeviceLink("fake://", serial_factory=device.serial, ring=ring) as link:
+def test_streams_into_the_ring_and_counts_a_gap(make_sim, tap):
+    sim = make_sim(rate_hz=1000)  # several samples a DATA frame
+    ring = SampleRing(20_000)
+    dropped: list[wire.DataFrame] = []
+
+    def drop_three(frame):
+        if isinstance(frame, wire.DataFrame) and len(dropped) < 3:
+            dropped.append(frame)
+            return b""  # lost on the way, as a bad cable loses it
+        return None
+
+    with DeviceLink(sim.port, serial_factory=tap.serial, ring=ring) as link:
         link.start()
         assert link.state == LinkState.STREAMING
         assert wait_for(lambda: len(ring) > 200)
-        device.skip = 13
-        assert wait_for(lambda: link.stats.lost_samples == 13)
-        time.sleep(0.1)
-        rows = ring.last(len(ring))
-        assert np.all(rows["raw"] == rows["seq"] % (1 << 23))  # the right value under each seq
-        assert int(np.diff(rows["seq"]).sum()) - (len(rows) - 1) == 13
-        assert np.all(np.diff(rows["t_dev_s"]) > 0)
-        assert np.all(rows["t_dev_s"] <= rows["t_host_rx_s"] + 1e-9)
-        assert link.stats.samples == ring.total_appended and link.stats.crc_errors == 0
+        tap.rewrite = drop_three
+        assert wait_for(lambda: len(dropped) == 3)
+        lost = sum(len(f.values) for f in dropped)
+        assert wait_for(lambda: link.stats.lost_samples == lost)
+        n = len(ring)
+        assert wait_for(lambda: len(ring) > n + 100)
         link.stop()
-        assert link.state == LinkState.CONNECTED
+        rows = ring.last(len(ring))
+        delivered = tap.samples()
+        assert link.stats.samples == ring.total_appended and link.stats.crc_errors == 0
+    # the ring holds exactly the samples that arrived, each value under its own seq
+    assert [(int(s), int(r)) for s, r in zip(rows["seq"], rows["raw"])] == delivered[:len(rows)]
+    gone = {(f.seq + k) % wire.SEQ_MOD for f in dropped for k in range(len(f.values))}
+    assert not gone & set(rows["seq"].tolist())
+    assert int(np.diff(rows["seq"]).sum()) - (len(rows) - 1) == lost
+    assert np.all(np.diff(rows["t_dev_s"]) > 0)
+    assert np.all(rows["t_dev_s"] <= rows["t_host_rx_s"] + 1e-9)
 
 
-def test_keepalive_pings_while_streaming(link, device):
+def test_keepalive_pings_while_streaming(link, tap):
     link.start()
-    assert wait_for(lambda: len(device.received("ping")) >= 3, timeout=20)
+    assert wait_for(lambda: len(tap.sent("ping")) >= 3, timeout=20)
     link.stop()
-    n = len(device.received("ping"))
+    n = len(tap.sent("ping"))
     time.sleep(1.2)
-    assert len(device.received("ping")) == n  # only while streaming
+    assert len(tap.sent("ping")) == n  # only while streaming
 
 
-def test_set_rate_and_tare(link, device):
-    assert link.set_rate(800).fields["rate"] == "800" and device.rate_hz == 800
-    assert link.tare(100).fields["n"] == "100"
-    assert link.device.tare == 1234
+def test_set_rate_and_tare(link):
+    assert link.set_rate(800).fields["rate"] == "800"
+    assert link.device.rate_hz == 800 and link.command("hello").fields["rate"] == "800"  # the device runs at it
+    link.command("sim noise 0")
+    reply = link.tare(100)
+    assert reply.fields["n"] == "100"
+    zero = link.device.factory_scale.zero  # nothing on the simulated sensor: the tare is its zero
+    assert link.device.tare == float(reply.fields["tare"]) == pytest.approx(zero, abs=50)
+    assert link.command("hello").fields["tare"] == reply.fields["tare"]
 
 
-def test_bridge_refuses_rates_the_uart_cannot_carry():
-    device = FakeDevice(batch_us=20000, link="uart:115200")
-    with DeviceLink("fake://", serial_factory=device.serial, bridge=True) as link:
+def test_bridge_refuses_rates_the_uart_cannot_carry(make_sim, tap):
+    sim = make_sim(link="uart:115200")
+    with DeviceLink(sim.port, serial_factory=tap.serial, bridge=True) as link:
+        assert link.device.link == "uart:115200" and link.device.batch_us == 20000  # the device batches for a UART
         # 115200 baud ≈ 11 520 B/s; 70 % ≈ 8 064 B/s; 1 kHz with 20 ms batching needs 5 750 B/s
         assert link_load(1000, 20000) == pytest.approx(5750)
         link.set_rate(1000)
         with pytest.raises(UserError, match="115200-baud"):
             link.set_rate(1600)
-        assert device.rate_hz == 1000  # never sent
-    device.close()
+        assert [line.split()[1:] for line in tap.sent("rate")] == [["rate", "1000"]]  # 1600 never sent
+        assert link.command("hello").fields["rate"] == "1000"
 
 
-def test_bridge_leaves_modem_lines_alone_and_native_asserts_dtr():
-    esp = FakeDevice(resets_on_modem_lines=True)
-    pico = FakeDevice(needs_dtr=True)
-    try:
-        boot = esp.boot_id
-        with DeviceLink("fake://esp", serial_factory=esp.serial, bridge=True, hello_timeout=0.5):
-            assert esp.boot_id == boot and len(esp.boots) == 1
-        with DeviceLink("fake://pico", serial_factory=pico.serial, hello_timeout=0.5) as link:
-            assert link.device.boot == pico.boot_id
-    finally:
-        esp.close()
-        pico.close()
+def test_bridge_leaves_modem_lines_alone_and_native_asserts_dtr(sim, tap):
+    # An ESP32 behind a USB–UART bridge resets when DTR/RTS move; native USB CDC (the Pico) sends
+    # nothing until DTR is asserted. What the link does to the lines at open() is what matters.
+    with DeviceLink(sim.port, serial_factory=tap.serial, bridge=True, hello_timeout=2.0) as link:
+        assert link.state == LinkState.CONNECTED
+    assert tap.opens == [(False, False)]
+    with DeviceLink(sim.port, serial_factory=tap.serial, hello_timeout=2.0) as link:
+        assert link.state == LinkState.CONNECTED
+    assert tap.opens[1:] == [(True, False)]
 
 
-def test_unplug_mid_stream_then_back_after_reboot(device):
+def test_unplug_mid_stream_then_back_after_reboot(sim, tap):
     ring = SampleRing(100_000)
-    with DeviceLink("fake://", serial_factory=device.serial, ring=ring, reconnect_interval=0.1) as link:
+    with DeviceLink(sim.port, serial_factory=tap.serial, ring=ring, reconnect_interval=0.1) as link:
         link.start()
+        old_boot = link.device.boot
         assert wait_for(lambda: len(ring) > 300)
-        device.unplug()
+        sim.unplug()
         assert wait_for(lambda: link.state == LinkState.LOST)
         with pytest.raises(LinkLost):
             link.ping()
         before = ring.last(len(ring)).copy()
         time.sleep(0.3)  # retries fail while unplugged
-        device.replug(reboot=True)
-        assert wait_for(lambda: link.state == LinkState.STREAMING)
+        sim.replug()  # the firmware boots afresh
+        assert wait_for(lambda: link.state == LinkState.STREAMING, timeout=10)
         assert wait_for(lambda: ring.last(1)["segment"][0] == 1)
         stats = link.stats
         assert stats.reconnects == 1 and stats.boot_changes == 1
@@ -164,24 +191,24 @@ def test_unplug_mid_stream_then_back_after_reboot(device):
         assert np.array_equal(old, before[before["segment"] == 0])  # nothing received was lost
         new = rows[rows["segment"] == 1]
         assert len(new) and np.all(np.diff(new["seq"]) == 1)
-        assert link.device.boot == device.boot_id
+        assert link.device.boot != old_boot and link.device.boot == link.command("hello").fields["boot"]
 
 
-def test_port_glitch_same_boot_keeps_segment(device):
-    with DeviceLink("fake://", serial_factory=device.serial, reconnect_interval=0.1) as link:
+def test_port_glitch_same_boot_keeps_segment(sim, tap):
+    with DeviceLink(sim.port, serial_factory=tap.serial, reconnect_interval=0.1) as link:
         link.start()
         assert wait_for(lambda: len(link.ring) > 100)
-        device.unplug()
+        tap.fail = True  # the port errors; the device runs on
         assert wait_for(lambda: link.state == LinkState.LOST)
-        device.replug(reboot=False)
-        assert wait_for(lambda: link.state == LinkState.STREAMING and link.stats.reconnects == 1)
+        tap.fail = False
+        assert wait_for(lambda: link.state == LinkState.STREAMING and link.stats.reconnects == 1, timeout=10)
         n = len(link.ring)
         assert wait_for(lambda: len(link.ring) > n + 100)
         assert set(link.ring.last(len(link.ring))["segment"].tolist()) == {0}
         assert link.stats.boot_changes == 0
 
 
-def test_a_raising_callback_goes_through_connection_lost(device):
+def test_a_raising_callback_goes_through_connection_lost(sim):
     calls = []
 
     def on_message(msg):
@@ -189,8 +216,7 @@ def test_a_raising_callback_goes_through_connection_lost(device):
         if len(calls) == 2:
             raise RuntimeError("callback failed")
 
-    with DeviceLink("fake://", serial_factory=device.serial, on_message=on_message,
-                    reconnect_interval=0.1) as link:
+    with DeviceLink(sim.port, on_message=on_message, reconnect_interval=0.1) as link:
         link.ping()
         with pytest.raises(LinkLost):
             link.ping()
@@ -199,24 +225,29 @@ def test_a_raising_callback_goes_through_connection_lost(device):
         assert link.ping().ok
 
 
-def test_watchdog_stop_restarts_streaming(device):
-    device.watchdog_ms = 300
-    with DeviceLink("fake://", serial_factory=device.serial, ping_interval=5.0) as link:
+def test_watchdog_stop_restarts_streaming(make_sim):
+    sim = make_sim(watchdog_ms=300, rate_hz=1000)  # the firmware's own watchdog, short
+    with DeviceLink(sim.port, ping_interval=5.0) as link:
         link.start()
-        assert wait_for(lambda: len(link.errors) >= 1, timeout=3)
-        assert link.errors[0][1].code == 1
+        assert wait_for(lambda: len(link.errors) >= 1, timeout=5)
+        assert link.errors[0][1].code == wire.ErrorCode.WATCHDOG
         n = len(link.ring)
-        assert wait_for(lambda: device.streaming and len(link.ring) > n + 50, timeout=3)
+        assert wait_for(lambda: link.status is not None and link.status.streaming and len(link.ring) > n + 50,
+                        timeout=5)
 
 
-def test_close_stops_streaming_and_joins(device):
-    link = DeviceLink("fake://", serial_factory=device.serial)
+def test_close_stops_streaming_and_joins(sim):
+    link = DeviceLink(sim.port)
     link.start()
+    assert wait_for(lambda: len(link.ring) > 10)
     link.close()
     assert link.state == LinkState.CLOSED and not link._thread.is_alive()
-    assert not device.streaming
     with pytest.raises(UserError):
         link.ping()
+    with DeviceLink(sim.port) as after:  # the device itself says it stopped
+        after.command("status")
+        assert wait_for(lambda: after.status is not None)
+        assert not after.status.streaming
 
 
 @pytest.mark.parametrize("exc, words", [

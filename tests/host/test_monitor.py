@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import argparse
 import io
-import sys
-from pathlib import Path
 
 import pytest
-import serial
 
-sys.path.insert(0, str(Path(__file__).parent))
-from fakedevice import FakeDevice  # noqa: E402
-
-from pointdose import cli  # noqa: E402
-from pointdose.errors import UserError  # noqa: E402
-from pointdose.commands import monitor  # noqa: E402
+from pointdose import cli
+from pointdose.commands import monitor
+from pointdose.errors import UserError
 
 
 @pytest.mark.parametrize("info, raw, expect", [
@@ -34,39 +28,49 @@ def test_force_from_hello_calibration(info, raw, expect):
     assert got == (pytest.approx(expect) if expect is not None else None)
 
 
-def fake_port(monkeypatch, device):
-    real = serial.serial_for_url
-    monkeypatch.setattr(serial, "serial_for_url",
-                        lambda url, *a, **k: device.serial(url) if url.startswith("fake://") else real(url, *a, **k))
+def _set_force(sim, newtons: float):
+    """Put ``newtons`` on the simulated sensor, without noise, before the monitor opens the port;
+    returns the device's factory scale."""
+    from pointdose.link import DeviceLink
+
+    with DeviceLink(sim.port) as link:
+        link.command("sim noise 0")
+        link.command(f"sim force {newtons:g}")
+        return link.device.factory_scale
 
 
-def test_monitor_prints_force_and_counters(monkeypatch):
-    device = FakeDevice(rate_hz=400, cal="linear:100:0")
-    fake_port(monkeypatch, device)
+def _streaming(sim) -> bool:
+    from pointdose.link import DeviceLink
+    from waiting import wait_until
+
+    with DeviceLink(sim.port) as link:
+        link.command("status")
+        assert wait_until(lambda: link.status is not None)
+        return link.status.streaming
+
+
+def test_monitor_prints_force_and_counters(sim):
+    _set_force(sim, 5.0)
     out = io.StringIO()
-    try:
-        assert monitor.run(argparse.Namespace(port="fake://m", seconds=0.9, raw=False), out=out) == 0
-    finally:
-        device.close()
+    assert monitor.run(argparse.Namespace(port=sim.port, seconds=0.9, raw=False), out=out) == 0
     lines = out.getvalue().splitlines()
-    assert "fw=0.1.0-fake" in lines[0]
+    assert "fw=" in lines[0] and "sensor=sim" in lines[0]
     readings = [line for line in lines[1:] if " N " in line]
     assert len(readings) >= 2 and all("lost=0" in line and "crc=0" in line for line in readings)
-    assert not device.streaming  # stopped on the way out
+    forces = [float(line.split(" N ")[0].split()[-1]) for line in readings]
+    assert all(f == pytest.approx(5.0, abs=0.05) for f in forces)  # through the device's factory scale
+    assert not _streaming(sim)  # stopped on the way out
 
 
-def test_monitor_raw_prints_every_sample(monkeypatch):
-    device = FakeDevice(rate_hz=300)
-    fake_port(monkeypatch, device)
+def test_monitor_raw_prints_every_sample(make_sim):
+    sim = make_sim(rate_hz=300)
+    scale = _set_force(sim, 2.0)
     out = io.StringIO()
-    try:
-        monitor.run(argparse.Namespace(port="fake://m", seconds=0.6, raw=True), out=out)
-    finally:
-        device.close()
+    monitor.run(argparse.Namespace(port=sim.port, seconds=0.6, raw=True), out=out)
     rows = [line.split() for line in out.getvalue().splitlines()[1:]]
     seqs = [int(r[1]) for r in rows]
     assert len(seqs) > 50 and seqs == list(range(seqs[0], seqs[0] + len(seqs)))
-    assert all(int(r[3]) == int(r[1]) % (1 << 23) for r in rows)
+    assert all(abs(int(r[3]) - (scale.zero + 2 * scale.counts_per_n)) < 100 for r in rows)  # 2 N, in counts
 
 
 def test_monitor_is_in_the_command_table():
