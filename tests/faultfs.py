@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
 import subprocess
 from pathlib import Path
 
@@ -54,8 +53,3 @@ def immutable(path: Path):
         yield path
     finally:
         subprocess.run(["chattr", "-i", str(path)], capture_output=True)
-
-
-def free_bytes(folder: Path) -> int:
-    st = os.statvfs(folder)
-    return st.f_bavail * st.f_frsize

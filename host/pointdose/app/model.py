@@ -195,7 +195,6 @@ class SourceStatus:
 class FrameView:
     trace_x: np.ndarray
     trace_y: np.ndarray
-    x_limits: tuple[float, float]
     y_limits: tuple[float, float]
     y_label: str
     readout: str
@@ -212,7 +211,6 @@ class FrameView:
     streaming: bool
     can_command: bool
     new_rx_s: np.ndarray  # host arrival times of samples drawn for the first time in this frame
-    samples_in_window: int
 
 
 _EMPTY = np.zeros(0, dtype=np.float64)
@@ -245,7 +243,6 @@ class LiveModel:
         self._readout_values: np.ndarray | None = None  # the newest readout_average_s, display unit
         self._readout_raw: float | None = None  # the newest raw reading (saturation flag)
         self.calibration_record = None  # set by the Calibrate panel: pointdose.calibration.CalibrationRecord
-        self._window_count = 0
         self._measured_hz = 0.0
         # False while a training drill hides the pressure (pointdose.training: feedback off) or a
         # blinded PPT runs: the trace, the readout and the axis scale then reveal nothing. Set by the
@@ -350,13 +347,13 @@ class LiveModel:
             quantity = "pressure" if chosen.kind == "pressure" else "force"
             y_label, caption = f"{quantity} ({unit_text})", f"{quantity.capitalize()} now"
         return FrameView(
-            trace_x=x, trace_y=y, x_limits=(-window_s, 0.0), y_limits=y_lim, y_label=y_label,
+            trace_x=x, trace_y=y, y_limits=y_lim, y_label=y_label,
             readout=readout, readout_unit=unit_text, readout_note=note, readout_level=level,
             readout_caption=caption, units_apply=not (known and not scale.calibrated),
             state_text=state_text, state_level=state_level, rows=rows,
             simulated=status.simulated, sim_text=sim_text,
             streaming=state == "streaming", can_command=link is not None and state in ("connected", "streaming"),
-            new_rx_s=new_rx, samples_in_window=int(self._window_count),
+            new_rx_s=new_rx,
         )
 
     # ---- helpers
@@ -364,7 +361,6 @@ class LiveModel:
         """Decimated (t, y, rx) for the newest window; recomputed only when the ring changed."""
         if ring is None:
             self._readout_values = None
-            self._window_count = 0
             self._measured_hz = 0.0
             return _EMPTY, _EMPTY, _EMPTY
         columns = max(16, int(columns))
@@ -378,7 +374,6 @@ class LiveModel:
         t = np.asarray(window["t_dev_s"], dtype=np.float64)
         rx_all = np.asarray(window["t_host_rx_s"], dtype=np.float64)
         values = scale.values(window["raw"])
-        self._window_count = t.size
         if t.size:
             recent = t >= t[-1] - self.settings.readout_average_s
             self._readout_values = values[recent]
