@@ -29,6 +29,7 @@ import numpy as np
 
 from pointdose import units
 from pointdose.app import view
+from pointdose.app.background import Latest
 from pointdose.app.model import SCORE_HELP, feedback_note, training_hidden_note, trial_trace
 from pointdose.errors import UserError
 from pointdose.app.panels.base import Panel, PanelContext
@@ -114,6 +115,8 @@ class TrainingPanel(Panel):
         self.state_log: list[dict] = []
         self._demo_started = False
         self._progress_dirty = True
+        self._progress_of = None  # the finished drill the progress plots were last asked for
+        self._progress_data = Latest("training-progress")  # progress and class plots' data, off the render thread
         self._series_len = 0
         self._unit = "kPa"
         self._area = 1.0
@@ -573,7 +576,8 @@ class TrainingPanel(Panel):
         self._enable(T.ask_before, running and cue.can_request_before)
         self._enable(T.ask_after, running and cue.can_request_after)
         self._show_trace(ctx, tr, cue)
-        if tr.finished and self._series_len >= 0:
+        if tr.finished and self._progress_of is not tr:  # once: every trial of it is in the records by now
+            self._progress_of = tr
             self._mark_dirty()
         self._refresh_progress()
         self._log(ctx, cue)
@@ -610,18 +614,31 @@ class TrainingPanel(Panel):
         self._series_len = len(rows)
 
     def _refresh_progress(self) -> None:
+        """Draw the newest progress data read off the render thread; ask again when it is stale."""
+        got = self._progress_data.take()
+        if got is not None:
+            self._draw_progress(got)
         if not self._progress_dirty or self.store is None:
             return
         self._progress_dirty = False
+        store, student = self.store, self.student
+        klass, kind = dpg.get_value(T.klass), dpg.get_value(T.class_kind)
+
+        def load():  # on the worker: the records' training API
+            return (store.progress(student) if student else None,
+                    (klass, kind, store.class_comparison(klass, kind)) if klass else None)
+
+        self._progress_data.request(load)
+
+    def _draw_progress(self, got) -> None:
+        if got.error:
+            return self._say(got.error)
+        blocks, classes = got.value
         for axis in (T.progress_y, T.class_y):
             for child in dpg.get_item_children(axis, 1) or []:
                 dpg.delete_item(child)
         n_blocks, top = 0, 0.0
-        if self.student:
-            try:
-                blocks = self.store.progress(self.student)
-            except Exception as exc:
-                return self._say(str(exc))
+        if blocks is not None:
             by_kind: dict[str, tuple[list, list]] = {}
             for i, e in enumerate(blocks, start=1):
                 s = e["score"]
@@ -646,14 +663,9 @@ class TrainingPanel(Panel):
             dpg.set_axis_limits(T.progress_y, 0.0, top * 1.3 or 1.0)
         else:
             self._show_empty("progress", True, "no trials yet" if self.student else "choose a student")
-        klass = dpg.get_value(T.klass)
-        kind = dpg.get_value(T.class_kind)
-        if not klass:
+        if classes is None:
             return self._show_empty("class", True, "choose a class")
-        try:
-            rows = self.store.class_comparison(klass, kind)
-        except Exception as exc:
-            return self._say(str(exc))
+        _, kind, rows = classes
         scored = [(i, r) for i, r in enumerate(rows, start=1) if r["score"] and r["score"].absolute_error is not None]
         if not scored:
             return self._show_empty("class", True, f"no {kind} trials yet")
@@ -704,6 +716,7 @@ class TrainingPanel(Panel):
                                "panel_trace_points": self._series_len, "kr": cue.kr})
 
     def close(self) -> None:
+        self._progress_data.close()  # its read ends before the store closes
         if self.follow is not None:
             self.follow.close()
         if getattr(self, "hand", None) is not None:
