@@ -58,6 +58,12 @@ def main(argv: list[str]) -> int:
                 label = records_panel._session_label(panel._sessions[-1])
                 panel._on_session(None, label)
                 dpg.set_value(records_panel.TAGS.session, label)
+            if isinstance(panel, training_panel.TrainingPanel) and "--bottom" in argv:  # the summary plots
+                box = dpg.get_item_parent(training_panel.T.class_plot)
+                while box and dpg.get_item_type(box) != "mvAppItemType::mvChildWindow":
+                    box = dpg.get_item_parent(box)
+                if box:
+                    dpg.set_y_scroll(box, dpg.get_y_scroll_max(box))
             if isinstance(panel, session_panel.SessionPanel):
                 panel.message = THREE_LINES
                 if "--settings" in argv and "settings" not in done:  # open the editor, one entry refused
@@ -73,7 +79,8 @@ def main(argv: list[str]) -> int:
                           ("stop", view.TAGS.stop_button), ("ses_stop", session_panel.T.stop),
                           ("ses_start", session_panel.T.start), ("ses_demo", session_panel.T.demo),
                           ("map", records_panel.TAGS.map), ("drill_start", training_panel.T.start),
-                          ("trial_plot", training_panel.T.plot), ("cal_start", calibrate_panel.TAGS.start),
+                          ("trial_plot", training_panel.T.plot), ("class_plot", training_panel.T.class_plot),
+                          ("progress_plot", training_panel.T.progress_plot), ("cal_start", calibrate_panel.TAGS.start),
                           ("cal_tolerance", calibrate_panel.TAGS.tolerance),
                           ("notice_ok", calibrate_panel.TAGS.notice_ok),
                           ("ses_settings", session_panel.T.settings),

@@ -28,6 +28,7 @@ STOP_RED = np.array([190, 40, 40])  # the session panel's STOP theme
 BUTTON = np.array([51, 51, 55])  # DearPyGui's default button fill (enabled)
 BUTTON_OFF = np.array([45, 45, 48])  # view.theme_disabled's fill
 ERROR_RED = np.array([255, 110, 100])  # view.RED
+PLOT_FRAME = np.array([51, 51, 55])  # a plot's frame around its drawing area
 
 
 def run(tmp_path, width, height, tab, *flags):
@@ -57,6 +58,13 @@ def shows(img, rect, colours, share=0.6):
 SIZES = [(1024, 768), (1280, 720)]
 
 
+def left_column_fits(img, rects) -> bool:
+    """No text of the left column's status rows touches its right edge (values once ran off it at 1024 px)."""
+    right = rects["stop"][2]  # the device buttons end at the column's inner edge; text clipped there runs on
+    strip = img[rects["stop"][3] + 100:rects["stop"][3] + 330, right + 3:right + 14]  # to the column's border
+    return not (strip.max(axis=2) > 120).any()
+
+
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display: run under xvfb-run (make test does)")
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_session_tab_keeps_stop_start_and_demo_on_screen(tmp_path, size):
@@ -67,6 +75,7 @@ def test_session_tab_keeps_stop_start_and_demo_on_screen(tmp_path, size):
         assert name in rects and shows(img, rects[name], [BUTTON, BUTTON_OFF]), (name, rects)
     for name in ("tare", "start", "stop"):  # the left column's device buttons
         assert shows(img, rects[name], [BUTTON, BUTTON_OFF]), (name, rects)
+    assert left_column_fits(img, rects)  # "Sample rate 200 Hz (measured 200 H" at 1024 px, once
 
 
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display: run under xvfb-run (make test does)")
@@ -93,6 +102,28 @@ def test_points_tab_has_the_map_and_the_device_buttons_on_screen(tmp_path, size)
     assert "notice_ok" in rects and shows(img, rects["notice_ok"], [BUTTON]), rects
     x0, y0, x1, y1 = rects["map"]
     assert 0 <= x0 and x1 <= size[0], rects["map"]  # the whole body map fits across the window
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display: run under xvfb-run (make test does)")
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_history_tab_keeps_its_choices_and_the_report_and_export_buttons_on_screen(tmp_path, size):
+    img, rects = run(tmp_path, *size, "History", "--demo")
+    for name in ("h_report", "h_export"):
+        assert name in rects and shows(img, rects[name], [BUTTON, BUTTON_OFF]), (name, rects)
+    for name in ("h_point", "h_folder"):  # the point's combo and the folder box end inside the window
+        assert name in rects and rects[name][2] <= size[0] - 10 and rects[name][2] - rects[name][0] >= 150, rects
+    assert left_column_fits(img, rects)
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display: run under xvfb-run (make test does)")
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_training_summary_plots_are_whole_when_scrolled_to(tmp_path, size):
+    img, rects = run(tmp_path, *size, "Training", "--bottom")
+    for name in ("class_plot", "progress_plot"):  # the class plot was once cut at the right edge at 1024 px
+        x0, y0, x1, y1 = rects[name]
+        assert 0 <= x0 and x1 <= size[0] - 10 and y1 <= size[1] and x1 - x0 >= 200 and y1 - y0 >= 200, (name, rects)
+        frame = img[int(y0) + 10:int(y1) - 10, int(x1) - 12:int(x1) - 4]  # the plot's own frame at its right edge
+        assert (np.abs(frame - PLOT_FRAME) <= 6).all(axis=2).mean() > 0.5, name
 
 
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display: run under xvfb-run (make test does)")

@@ -197,7 +197,7 @@ def test_frame_readout_in_kpa_with_trace_and_rows():
     rows = dict(fv.rows)
     assert rows["Device"] == "rp2 · hx711" and rows["Firmware"] == "0.1.0 (protocol 1)"
     assert rows["Lost samples"] == "3" and rows["CRC errors"] == "1" and rows["Reconnects"] == "2"
-    assert rows["Sample rate"].startswith("200 Hz")
+    assert rows["Sample rate"] == "200 Hz" and rows["Measured rate"].endswith(" Hz")
     assert fv.state_text == "Streaming" and fv.state_level == "ok" and fv.streaming and fv.can_command
 
 
@@ -299,3 +299,19 @@ def test_a_slow_frame_leaves_no_backlog():
     assert fv.trace_x[-1] == pytest.approx(0.0) and fv.readout == "100"  # the newest sample, at once
     assert fv.new_rx_s.size == 400  # each sample counted the first time it is drawn, once
     assert model.frame(status(link), now, 800).new_rx_s.size == 0
+
+
+def test_a_status_value_wider_than_the_column_keeps_its_end():
+    width = lambda text: 10.0 * len(text)  # noqa: E731 (10 px a character)
+    assert m.fit_width("fake://board", 200, width) == "fake://board"
+    short = m.fit_width("/tmp/pointdose-sim-b49pg8_1/ttySIM0", 180, width)
+    assert short == "…-b49pg8_1/ttySIM0" and width(short) <= 180
+    assert m.fit_width("200 Hz", 10, width) == "200 Hz"  # short values are never cut
+    assert m.fit_width("anything at all", 0, width) == "anything at all"  # no metrics yet: as it is
+
+
+def test_the_measured_rate_has_a_row_of_its_own():
+    model = m.LiveModel()
+    fv = model.frame(m.SourceStatus(phase="connected", message=""), 0.0, columns=800)
+    rows = dict(fv.rows)
+    assert rows["Sample rate"] == "—" and rows["Measured rate"] == "—"

@@ -169,6 +169,18 @@ def shorten(text: str, width: int = 28) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1):]
 
 
+def fit_width(text: str, room: float, width) -> str:
+    """``text``, or its end after "…" when it is wider than ``room`` px by ``width(text)`` (the view's
+    font metrics): a port path's end tells most, and a value never runs off the left column."""
+    if room <= 0 or len(text) < 8 or width(text) <= room:
+        return text
+    for keep in range(len(text) - 1, 3, -1):
+        short = "…" + text[-keep:]
+        if width(short) <= room:
+            return short
+    return "…" + text[-4:]
+
+
 def format_count(value) -> str:
     number = _number(value)
     return "—" if number is None else f"{int(number):,}"
@@ -414,13 +426,14 @@ class LiveModel:
         uid = dev.uid or "—"
         fw = dev.fw
         proto = dev.proto
-        measured = f" (measured {self._measured_hz:.0f} Hz)" if self._measured_hz else ""
         rows = [
             ("Port", shorten(status.port) or "—"),
             ("Device", f"{board} · {sensor}" if dev.fields else "—"),
             ("Device id", str(uid)),
             ("Firmware", f"{fw} (protocol {proto})" if fw else "—"),
-            ("Sample rate", f"{rate:.0f} Hz{measured}" if rate else "—"),
+            ("Sample rate", f"{rate:.0f} Hz" if rate else "—"),
+            # a row of its own: beside the nominal rate it ran off the narrow (1024 px) left column
+            ("Measured rate", f"{self._measured_hz:.0f} Hz" if self._measured_hz else "—"),
             ("Samples received", format_count(_get(stats, "samples"))),
             ("Lost samples", format_count(_get(stats, "lost_samples"))),
             ("Device overflow", format_count(_get(stats, "device_overflow"))),

@@ -17,7 +17,7 @@ from typing import Callable
 import dearpygui.dearpygui as dpg
 
 from pointdose import units
-from pointdose.app.model import FrameView
+from pointdose.app.model import FrameView, fit_width
 from pointdose.errors import UserError
 
 
@@ -405,8 +405,20 @@ def show_connection(frame: FrameView) -> None:
     _set(TAGS.sim_text, _text(frame.sim_text))
     _set(TAGS.state_text, _text(frame.state_text))
     _configure(TAGS.state_text, "color", LEVEL_COLOURS.get(frame.state_level, AMBER))
-    _set(TAGS.status_labels, _text("\n".join(label for label, _ in frame.rows)))
-    _set(TAGS.status_values, _text("\n".join(value for _, value in frame.rows)))
+    labels = _text("\n".join(label for label, _ in frame.rows))
+    _set(TAGS.status_labels, labels)
+    room = _left_width - 40 - _text_width(max(labels.split("\n"), key=len, default=""))
+    _set(TAGS.status_values, _text("\n".join(fit_width(value, room, _text_width) for _, value in frame.rows)))
+
+
+def _text_width(text: str) -> float:
+    """Pixels ``text`` takes in the default font (0 while DearPyGui cannot say yet)."""
+    try:
+        size = dpg.get_text_size(text)
+    except Exception:
+        return 0.0
+    return float(size[0]) if size else 0.0
+
 
 
 def show_buttons(frame: FrameView) -> None:

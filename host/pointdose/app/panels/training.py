@@ -45,6 +45,7 @@ PLANS = {"practice only": "practice", "pre / practice / post": "standard", "pre 
 KR_CHOICES = ["always", "with-feedback", "never"]
 BAND = (110, 220, 120, 60)
 EMPTY_BG = (45, 45, 48, 255)  # the "no data yet" note inside an empty plot
+SUMMARY_PLOT_H = 220  # the block-by-block and class plots: room for both axes and their labels
 PHASE_COLOURS = {"ramp": view.AMBER, "hold": view.GREEN, "release": view.CYAN, "rest": view.GREY,
                  "ready": view.GREY, "done": view.WHITE, "stopped": view.RED}
 
@@ -131,9 +132,9 @@ class TrainingPanel(Panel):
         self.tab = view.current_tab()
         self._open_store()
         narrow = view.is_narrow()  # below 1200 px: a slimmer form, so the trial plot keeps its room
-        FORM_W = 150 if narrow else 200  # noqa: N806
+        FORM_W = 145 if narrow else 185  # noqa: N806
         with dpg.group(horizontal=True):
-            with dpg.child_window(width=290 if narrow else 340, border=False):
+            with dpg.child_window(width=305 if narrow else 340, border=False):
                 dpg.add_text("Student", color=view.GREY)
                 dpg.add_combo(self._student_codes(), tag=T.student, width=-1, callback=self._on_student)
                 with dpg.group(horizontal=True):
@@ -154,7 +155,7 @@ class TrainingPanel(Panel):
                 with dpg.group(horizontal=True):
                     dpg.add_button(label="Start drill", tag=T.start, width=110, height=36, callback=self._on_start)
                     dpg.add_button(label="Stop", tag=T.stop, width=80, height=36, callback=self._on_stop)
-                with dpg.group(horizontal=True):
+                with dpg.group(horizontal=not narrow):  # one above the other in the narrow column
                     dpg.add_button(label="Feedback next trial", tag=T.ask_before, callback=lambda: self._request("before"))
                     dpg.add_button(label="Show my result", tag=T.ask_after, callback=lambda: self._request("after"))
                 for tag in (T.start, T.stop, T.ask_before, T.ask_after):
@@ -181,7 +182,7 @@ class TrainingPanel(Panel):
         self._show_running(None)
 
     def _build_form(self) -> None:
-        FORM_W = 150 if view.is_narrow() else 200  # noqa: N806 (the inputs' width; their labels follow)
+        FORM_W = 145 if view.is_narrow() else 185  # noqa: N806 (the inputs' width; their labels follow)
         dpg.add_combo([*PRESETS, "custom"], default_value="moderate", tag=T.preset, label="preset", width=FORM_W,
                       callback=self._on_preset)
         dpg.add_input_float(tag=T.target, label="target (kPa)", width=FORM_W, step=0, format="%.1f")
@@ -212,7 +213,8 @@ class TrainingPanel(Panel):
                 dpg.add_shade_series([], [], y2=[], parent=T.y_axis, tag=T.band)
                 dpg.add_line_series([], [], parent=T.y_axis, tag=T.follow_target, label="expert")
                 dpg.add_line_series([], [], parent=T.y_axis, tag=T.series)
-                dpg.add_plot_annotation(tag=T.trial_empty, label="no drill running: the trial's trace shows here",
+                dpg.add_plot_annotation(tag=T.trial_empty, label="no drill: the trial's trace shows here"
+                                        if view.is_narrow() else "no drill running: the trial's trace shows here",
                                         default_value=(0.5, 0.5), color=EMPTY_BG)
             dpg.bind_item_theme(T.series, view.TAGS.theme_trace)
             with dpg.theme() as expert_theme:  # the expert's curve: amber and wider, under the student's trace
@@ -225,10 +227,14 @@ class TrainingPanel(Panel):
                     dpg.add_theme_color(dpg.mvPlotCol_Fill, BAND, category=dpg.mvThemeCat_Plots)
             dpg.bind_item_theme(T.band, band_theme)
             dpg.add_text(_plain(SCORE_HELP), color=view.GREY, wrap=0)  # the scores, where the student looks
-            with dpg.group(horizontal=True):
+            # the two summary plots side by side, or one above the other below 1200 px (each whole, the
+            # view scrolls): at a fixed height so their axes never shrink into the window's bottom edge
+            narrow = view.is_narrow()
+            with dpg.group(horizontal=not narrow):
                 with dpg.group():
                     dpg.add_text("This student, block by block", color=view.GREY)
-                    with dpg.plot(tag=T.progress_plot, width=150 if view.is_narrow() else 240, height=-1, no_menus=True, no_mouse_pos=True):
+                    with dpg.plot(tag=T.progress_plot, width=-1 if narrow else 240, height=SUMMARY_PLOT_H,
+                                  no_menus=True, no_mouse_pos=True):
                         dpg.add_plot_legend()
                         dpg.add_plot_axis(dpg.mvXAxis, label="block (in order)", tag=T.progress_x)
                         dpg.add_plot_axis(dpg.mvYAxis, label="absolute error", tag=T.progress_y)
@@ -237,9 +243,10 @@ class TrainingPanel(Panel):
                 with dpg.group():
                     with dpg.group(horizontal=True):
                         dpg.add_text("Class, latest", color=view.GREY)
-                        dpg.add_combo(list(BLOCK_KINDS), default_value="post-test", tag=T.class_kind, width=-1,
+                        dpg.add_combo(list(BLOCK_KINDS), default_value="post-test", tag=T.class_kind,
+                                      width=160 if narrow else -1,
                                       callback=lambda: self._mark_dirty())
-                    with dpg.plot(tag=T.class_plot, width=-1, height=-1, no_menus=True, no_mouse_pos=True):
+                    with dpg.plot(tag=T.class_plot, width=-1, height=SUMMARY_PLOT_H, no_menus=True, no_mouse_pos=True):
                         dpg.add_plot_axis(dpg.mvXAxis, label="student", tag=T.class_x)
                         dpg.add_plot_axis(dpg.mvYAxis, label="absolute error", tag=T.class_y)
                         dpg.add_plot_annotation(tag=T.class_empty, label="choose a class", default_value=(0.5, 0.5),
