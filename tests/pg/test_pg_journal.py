@@ -191,3 +191,30 @@ def test_a_journal_belongs_to_one_server(pg_cluster, pg_url, tmp_path):
     other = pg_cluster.new_database()
     with pytest.raises(StoreError, match="belongs to another records server"):
         Store(other, journal=journal)
+
+
+def test_erasing_a_client_on_the_server_erases_the_stations_copy(pg_url, tmp_path):
+    with Store(pg_url, journal=tmp_path / "station.sqlite") as store:
+        keep = store.add_client("C-0104")
+        gone = store.add_client("C-0105")
+        for cid in (keep, gone):
+            sid = store.start_session(cid)
+            listener = RecordingListener(store, session_id=sid, autoflush=False)
+            listener.on_application_start({"point": "upper_trapezius.1:L", "probe_area_cm2": 1.0, "t_s": 0.0})
+            listener.on_samples(_rows(0.0))  # an application still open: its samples stay in the journal
+            listener.close()
+        store.add_note(gone, "private words")
+        journal = store.conn.journal.conn
+        assert journal.execute("SELECT COUNT(*) FROM sample_chunks").fetchone()[0] > 0
+        store.erase_client("C-0105")
+        assert store.query("SELECT COUNT(*) AS n FROM clients WHERE code='C-0105'")[0]["n"] == 0
+        for table in ("clients", "sessions", "points", "applications", "notes"):
+            assert journal.execute(f"SELECT COUNT(*) FROM {table} WHERE " +
+                                   ("id=?" if table == "clients" else "client_id=?" if table in
+                                    ("sessions", "points", "notes") else
+                                    "session_id IN (SELECT id FROM sessions WHERE client_id=?)"),
+                                   (gone,)).fetchone()[0] == 0
+        apps = [r[0] for r in journal.execute("SELECT id FROM applications")]
+        assert len(apps) == 1  # the other client's
+        assert {r[0] for r in journal.execute("SELECT DISTINCT application_id FROM sample_chunks")} == set(apps)
+    assert b"private words" not in (tmp_path / "station.sqlite").read_bytes()

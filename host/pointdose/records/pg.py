@@ -231,6 +231,7 @@ class Journal:
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.execute("PRAGMA foreign_keys = OFF")  # it holds this station's rows, not their parents
+        self.conn.execute("PRAGMA secure_delete = ON")  # what is forgotten (pruned, erased) is overwritten
         schema.migrate(self.conn)
         self.conn.execute("CREATE TABLE IF NOT EXISTS journal_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         self.conn.execute("CREATE TABLE IF NOT EXISTS journal_pending (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, "
@@ -294,6 +295,33 @@ class Journal:
             for table in ("sample_chunks", "events"):
                 self.conn.execute(f"DELETE FROM {table} WHERE application_id IN "
                                   "(SELECT id FROM applications WHERE end_reason IS NOT NULL)")
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def forget(self, table: str, ids) -> None:
+        """Delete rows and, following the schema's foreign keys (off in the journal), all that
+        refers to them: a client erased on the server leaves nothing of theirs here."""
+        todo = [(table, set(ids))]
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            while todo:
+                parent, keys = todo.pop()
+                if not keys or len(self.keys.get(parent, [])) != 1:
+                    continue
+                marks = ", ".join("?" * len(keys))
+                for child, fks in self.fks.items():
+                    for col, ref in fks.items():
+                        if ref != parent or child == parent:
+                            continue
+                        pk = self.keys.get(child, [])
+                        if len(pk) == 1:
+                            found = {r[0] for r in self.conn.execute(
+                                f"SELECT {pk[0]} FROM {child} WHERE {col} IN ({marks})", tuple(keys))}
+                            todo.append((child, found))
+                        self.conn.execute(f"DELETE FROM {child} WHERE {col} IN ({marks})", tuple(keys))
+                self.conn.execute(f"DELETE FROM {parent} WHERE {self.keys[parent][0]} IN ({marks})", tuple(keys))
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
@@ -662,6 +690,12 @@ class PgConnection:
     def pending(self) -> int:
         with self._lock:
             return self.journal.pending() if self.journal is not None else 0
+
+    def forget_client(self, client_id: int) -> None:
+        """After the server erased a client: this station's copy of them goes too."""
+        with self._lock:
+            if self.journal is not None:
+                self.journal.forget("clients", [client_id])
 
     def close(self) -> None:
         with self._lock:

@@ -208,15 +208,22 @@ def session_ppt(conn: sqlite3.Connection, point_id: int, session_id: int) -> dic
     """
     rows = conn.execute("SELECT id, application_id, stage, kpa, probe_area_cm2, ramp_kpa_s, calibration_id, repeats "
                         "FROM ppt WHERE point_id=? AND session_id=? ORDER BY id", (point_id, session_id)).fetchall()
-    treat = [r[0] for r in conn.execute(
-        "SELECT a.id FROM applications a WHERE a.point_id=? AND a.session_id=? AND NOT EXISTS "
-        "(SELECT 1 FROM ppt WHERE ppt.application_id=a.id) ORDER BY a.id", (point_id, session_id))]
+    # the session's applications in the order they ran (ids alone are not: a station that recorded
+    # while the records server was away numbers from its own range, docs/records.md "Many stations")
+    order, treat = {}, []
+    for app, at_point, measured in conn.execute(
+            "SELECT a.id, a.point_id=?, EXISTS (SELECT 1 FROM ppt WHERE ppt.application_id=a.id) FROM applications a "
+            "WHERE a.session_id=? ORDER BY a.started_at, a.t_start_s, a.id", (point_id, session_id)):
+        order[app] = len(order)
+        if at_point and not measured:
+            treat.append(order[app])
     out: dict[str, list[dict]] = {"before": [], "after": []}
     for ppt_id, app_id, stage, kpa, area, ramp, cal, repeats in rows:
         if stage not in ("before", "after"):
-            if not treat or app_id is None or app_id < treat[0]:
+            rank = order.get(app_id)
+            if not treat or rank is None or rank < treat[0]:
                 stage = "before"
-            elif app_id > treat[-1]:
+            elif rank > treat[-1]:
                 stage = "after"
             else:
                 continue  # between two treatments: neither before nor after the session's work
@@ -617,6 +624,7 @@ class Store:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("DELETE FROM clients WHERE id=?", (client["id"],))  # cascades
                 conn.execute("COMMIT")
+                conn.forget_client(client["id"])  # and the station's journal copy, overwritten
                 return counts
             conn.execute("PRAGMA secure_delete = ON")
             try:
