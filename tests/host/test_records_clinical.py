@@ -341,3 +341,19 @@ def test_student_reliability_from_training_trials(store):
     assert view.ok and view.stats.icc == pytest.approx(rel.icc(table, "2,1")) and view.stats.k == 3
     assert view.ba.diffs == pytest.approx((0.5, -2.0, 1.5)) and view.message.startswith("target 20 N: ICC(2,1)")
     assert "SEM" in view.message and " N" in view.message
+
+
+def test_points_csv_carries_findings_and_reference(store, tmp_path):
+    import csv
+
+    from pointdose.records.exporting import export_client
+
+    cid = store.add_client("CSV-1")
+    sid = _treat(store, cid, "upper_trapezius.1:L", "2025-03-01T10:00:00+00:00", 200.0)
+    pid = store.find_point(cid, "upper_trapezius.1:L")
+    clinical.add_finding(store, pid, sid, "active", taut_band=True, referred_text="=cmd()")  # a formula stays text
+    clinical.set_reference(store, pid, store.point(cid, "upper_trapezius.1", "R"))
+    files = export_client(store, "CSV-1", tmp_path / "out", formats=["csv"])
+    (row,) = list(csv.DictReader(open(next(f for f in files if f.name == "points.csv"))))
+    assert row["trp_kind"] == "active" and row["trp_finding"].startswith("active TrP · taut band yes")
+    assert "refers: =cmd()" in row["trp_finding"] and row["reference_point"] == "Upper trapezius TrP1 (R)"

@@ -37,7 +37,8 @@ SUMMARY_COLUMNS = ("session_id", "session_started", "application_id", "point_id"
                    "duration_s", "contact_s", "dose_kpa_s", "dose_n_s", "mean_contact_kpa", "peak_kpa",
                    "band_low_kpa", "band_high_kpa", "in_band_s", "in_band_pct", "above_ppt_s", "gap_s", "gaps",
                    "cycles_completed", "ppt_before_kpa", "ppt_after_kpa", "pain_before", "pain_after",
-                   "target_kpa", "bands", "guided_in_band_s", "cues", "signals", "pain_during")
+                   "target_kpa", "bands", "guided_in_band_s", "cues", "signals", "pain_during",
+                   "trp_kind", "trp_finding", "reference_point")
 
 
 def _progress(total: int, desc: str, enabled: bool):
@@ -77,7 +78,18 @@ def summary_row(store: Store, app: dict) -> dict:
         # what it was guided to (records/guided.py): every hold's band, the engine's time in band, cues
         "target_kpa": g.target_kpa, "bands": g.band_text(), "guided_in_band_s": g.time_in_band_s,
         "cues": g.cues, "signals": g.signals, "pain_during": " ".join(str(v) for v in g.pain.get("during", [])) or None,
+        **_clinical_cells(store, app),
     }
+
+
+def _clinical_cells(store: Store, app: dict) -> dict:
+    """The point's findings in the application's session and its reference site (records/clinical.py)."""
+    from pointdose.records import clinical
+
+    f = clinical.latest_finding(store, app["point_id"], app["session_id"])
+    ref = clinical.reference(store, app["point_id"])
+    return {"trp_kind": f.kind if f else None, "trp_finding": f.short() if f else None,
+            "reference_point": f"{ref['label']} ({ref['side']})" if ref else None}
 
 
 def _cell(value) -> str:
