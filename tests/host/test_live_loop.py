@@ -148,3 +148,16 @@ def test_a_pad_drill_above_the_persons_limit_runs_on():
     drill = _drill(link, surface="pad", target=900.0)
     drive(drill, link, lambda t: np.full_like(t, 900.0), seconds=4.0)
     assert _alarms(drill) == [] and not drill.runs[0].stopped and drill.alarm == ""
+
+
+def test_after_a_drills_alarm_the_alarm_cue_lasts_until_the_probe_is_off():
+    """As after a session's alarm: the device and the sound keep the alarm until the pressure is
+    released, then it goes off by itself (the trainer is not left buzzing until closed)."""
+    link = FakeLink()
+    drill = _drill(link)
+    drive(drill, link, lambda t: np.where(t < 4.5, np.minimum(800.0, 200.0 * t), 0.0), seconds=6.0)
+    phases = [c[0] for c in link.cues]
+    first = phases.index("alarm")
+    assert "alarm" not in phases[first:][phases[first:].index("off"):]  # alarm, then off, and it stays off
+    assert drill.alarm and drill.cue.alarm == "" and drill.cue.message == drill.alarm
+    assert drill.loop_done() and drill.step_over()

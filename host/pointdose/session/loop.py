@@ -35,6 +35,7 @@ from pointdose.session import convert
 from pointdose.session import limit as device_limit
 
 POLL_S = 0.02
+ALARM_HOLD_S = 10.0  # after an alarm, keep the alarm cue until released (or this long)
 
 
 def samples(raw_rows: np.ndarray, conv, probe_area_cm2: float | None) -> np.ndarray:

@@ -47,9 +47,7 @@ from pointdose.protocols.model import PPTRecord
 from pointdose.protocols.safety import check_caution_acknowledged
 from pointdose.session import convert
 from pointdose.session import limit as device_limit
-from pointdose.session.loop import POLL_S, LiveLoop
-
-ALARM_HOLD_S = 10.0  # after an alarm, keep the alarm cue until released (or this long)
+from pointdose.session.loop import ALARM_HOLD_S, POLL_S, LiveLoop
 
 
 class SessionRunner(LiveLoop):

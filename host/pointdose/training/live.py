@@ -26,7 +26,7 @@ import numpy as np
 
 from pointdose import metrics, units
 from pointdose.session import limit as device_limit
-from pointdose.session.loop import POLL_S, LiveLoop, RowReader
+from pointdose.session.loop import ALARM_HOLD_S, POLL_S, LiveLoop, RowReader
 from pointdose.training.drill import PERSON_SURFACES
 from pointdose.training.runner import Block, BlockRun, TrainingCue
 
@@ -96,6 +96,9 @@ class LiveTrainer(LiveLoop):
         self.current: BlockRun | None = None
         self.finished = False
         self.alarm = ""  # the limit alarm that stopped the drill, in words
+        self._alarm_t: float | None = None
+        self._alarm_sounding = False  # the alarm cue is on until the probe is off (or ALARM_HOLD_S)
+        self._last_kpa: float | None = None
         self.on_trial = on_trial
         self.hand_cue = None  # what a (virtual) student perceives; read by the hand's thread
         self._saved = 0
@@ -109,10 +112,11 @@ class LiveTrainer(LiveLoop):
     @property
     def cue(self) -> TrainingCue:
         with self._lock:
+            alarm = self.alarm if self._alarm_sounding else ""
             if self.current is None:
-                return TrainingCue(phase="done" if self.finished else "idle", alarm=self.alarm)
+                return TrainingCue(phase="done" if self.finished else "idle", alarm=alarm, message=self.alarm)
             cue = self.current.cue
-            return replace(cue, alarm=self.alarm, message=self.alarm) if self.alarm else cue
+            return replace(cue, alarm=alarm, message=self.alarm) if self.alarm else cue
 
     def request(self, moment: str) -> bool:
         with self._lock:
@@ -146,10 +150,10 @@ class LiveTrainer(LiveLoop):
         return True
 
     def loop_done(self) -> bool:
-        return self.finished
+        return self.finished and not self._alarm_sounding
 
     def step_over(self) -> bool:
-        return self.finished
+        return self.finished and not self._alarm_sounding
 
     def on_loop_error(self, exc: Exception) -> None:  # keep the stream and the app alive; the run stops cleanly
         self.stop("error in the training loop")
@@ -159,24 +163,34 @@ class LiveTrainer(LiveLoop):
         self._next_block(now)
 
     def program_feed(self, rows: np.ndarray, saturated: np.ndarray) -> None:
+        self._last_kpa = float(rows["pressure_kpa"][-1])
         if self.current is not None:
             self.current.feed(rows)
 
     def program_alarm(self, t_s: float, kind: str, text: str) -> None:
         """A limit passed: the drill stops at once, as a session ends (docs/training.md)."""
         run = self.current
-        self.alarm = text
+        self.alarm, self._alarm_t, self._alarm_sounding = text, t_s, True
         if run is not None and not run.finished:
             run.events.append((t_s, "alarm", {"kind": kind, "text": text, "ends": True}))
             run.stop(t_s, reason=f"alarm: {kind}")
+            if self.store is not None:
+                self.store.end_block(run.block.uid, f"alarm: {kind}")
             self._after_step()
+        if self.store is not None and self.session_uid is not None:
+            self.store.end_session(self.session_uid)
         self.finished = True
-        self._halt.set()
 
     def program_finished(self) -> bool:
         return self.finished
 
     def program_step(self, now: float) -> None:
+        if self._alarm_sounding:  # as after a session's alarm: until the probe is off the point, or ALARM_HOLD_S
+            off = self._last_kpa is not None and self._last_kpa < metrics.release_level(metrics.DEFAULT_CONTACT_KPA)
+            if off or now - self._alarm_t >= ALARM_HOLD_S:
+                self._alarm_sounding = False
+                self._emit(self.cue)
+            return
         if self.finished or self.current is None:
             return
         self.current.tick(now)
