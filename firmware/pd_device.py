@@ -180,6 +180,9 @@ class Device:
         self._busy_seq = 0      # seq when it began
         self._wbusy = 0         # µs of it spent writing DATA frames
         self._wn = 0            # DATA frames written
+        self.seen_dry = False   # the seen_* figures come from a dry run (dry_run), not a stream
+        self._dry = False       # a dry run is under way: DATA goes out as delimiters only
+        self._zeros = bytearray(len(self.framer.enc))
         self._trickle = False   # write a byte at a time (the host stopped reading)
         self._good = 0
         self.stalls = 0         # writes that held the loop over _SLOW_US
@@ -423,6 +426,7 @@ class Device:
             self.seen_cost = (self._busy + n - 1) // n
             self.seen_base = (self._busy - self._wbusy + n - 1) // n
             self.seen_frame = (self._wbusy + self._wn - 1) // self._wn if self._wn else 0
+            self.seen_dry = False
         self._busy = self._wbusy = self._wn = 0
         self._busy_seq = self.seq
 
@@ -522,7 +526,7 @@ class Device:
     @micropython.native
     def _write(self, now):
         """Write one chunk when writable; True when more is waiting to go."""
-        if self._ob_n:
+        if self._ob_n and not self._dry:
             off = self._ob_off
             n = self._ob_n - off
             w = self._write_raw(self.outbox, off, n)
@@ -541,7 +545,11 @@ class Device:
         f = self.framer
         m = f.data(r.seq, r.val, r.time, r.tail, r.cap, c if c < MAX_SAMPLES else MAX_SAMPLES)
         t0 = self.clock.now()
-        w = self._write_raw(f.enc, 0, m)
+        if self._dry:       # as many bytes, all delimiters: the link's cost, no frame (dry_run)
+            self._write_raw(self._zeros, 0, m)
+            w = m
+        else:
+            w = self._write_raw(f.enc, 0, m)
         self._wbusy += (self.clock.now() - t0) & MASK
         self._wn += 1
         if w == 0:
@@ -721,6 +729,7 @@ class Device:
                 raise KeyboardInterrupt
             ev = lines.feed(b)
             if ev:
+                self._catch_up()        # the line's bytes took a while; its handling takes more
                 self._line_event(ev, now)
                 self._catch_up()
             if self.quit or not self._poller.readable():
@@ -858,6 +867,39 @@ class Device:
         self.cues.set(now, cue.P_OFF, cue.B_NONE, 0)
         self._cue_changed(now)
 
+    def dry_run(self, hz, n=48):
+        """Time ``n`` passes of the real loop at ``hz``, each taking a sample, before any stream:
+        ``seen_*`` as a stream would measure them, so the first `rate` is refused from the real
+        work.  Sensor reads, ring, limit, cues and buttons, polls and DATA frames run as when
+        streaming; each frame goes out as as many 0x00 delimiters (empty frames, which receivers
+        skip: the link's cost without a frame). Input, watchdog and STATUS wait; the ring,
+        sequence number and schedule are put back as they were."""
+        sch = self.sched
+        r = self.ring
+        clk = self.clock
+        keep = (self.seq, self._sampling, self._in_open, self._wd_at, self._next_status, self._spf,
+                sch.next_due, sch._fresh, sch.missed, self._busy_seq)
+        now = clk.now()
+        self._wd_at = self._next_status = add(now, 60 * _SECOND)
+        self._spf = self._spf_at(hz)
+        self._sampling = True
+        self._in_open = False
+        self.streaming = self._dry = True
+        self._busy = self._wbusy = self._wn = 0
+        self._busy_seq = self.seq
+        try:
+            for _ in range(n):
+                sch.reset(clk.now())
+                self.step()
+            self._note_cost()
+            self.seen_dry = True
+        finally:
+            self.streaming = self._dry = False
+            r.clear()
+            (self.seq, self._sampling, self._in_open, self._wd_at, self._next_status, self._spf,
+             sch.next_due, sch._fresh, sch.missed, self._busy_seq) = keep
+            self._busy = self._wbusy = self._wn = 0
+
     def cost_us(self, now):
         """Measured µs of loop work per sample on this board: 8 sensor reads, 8 link polls and a
         DATA frame of 8 samples encoded (the frame is not sent). The least of 3 rounds: on a board
@@ -902,6 +944,8 @@ class Device:
             # the larger of a short bench now and the work per sample timed in the last stream
             # (writes, interrupts, the whole step()), which the bench alone underestimates
             c = self.cost_us(now)
+            if not self.seen_cost and not self.streaming and not self._tare_n:
+                self.dry_run(hz)            # no stream timed yet: time the real loop now
             seen = self.seen_cost_at(hz)
             if seen > c:
                 c = seen
@@ -909,7 +953,8 @@ class Device:
             if hz > top:
                 return pc.BAD_ARG, ("rate %d: this board needs %d us of work per sample%s, so it keeps up "
                                     "with at most %d Hz; use a lower rate" % (
-                                        hz, c, " (timed while streaming)" if c == seen else "", top))
+                                        hz, c, "" if c != seen else (" (timed in a dry run of the loop)"
+                                                                     if self.seen_dry else " (timed while streaming)"), top))
         if self.baud:
             need = self.link_bytes(hz)
             cap = self.baud * 7 // 100      # 70 % of baud/10 bytes/s

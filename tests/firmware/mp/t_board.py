@@ -316,7 +316,8 @@ def test_rate_refused_from_the_measured_cost_per_sample():
     assert (cid, st) == (1, 2) and "at most 777 Hz" in text and "900 us" in text, text
     assert r.dev.rate == 200
     ((cid, st, text),) = r.cmd("2 rate 500\n")
-    assert (cid, st) == (2, 0) and kv(text) == {"rate": "500", "cost_us": "900", "seen_us": "0"}, text
+    # the dry run of the loop (no stream yet) sees the same 900 µs read
+    assert (cid, st) == (2, 0) and kv(text) == {"rate": "500", "cost_us": "900", "seen_us": "900"}, text
     r = _slow_rig(0)                    # a fast board takes the full ADC range
     assert r.cmd("3 rate 1000\n")[0][:2] == (3, 0)
 
@@ -354,10 +355,14 @@ def test_rate_refused_from_the_work_timed_while_streaming():
     r = Rig(sensor="none", rate=200, watchdog_ms=60000, io=_SlowCdc(3000))
     r.dev.sensor = ADCSensor(_SlowADC(r.clock, 50), oversample=1, rate=200)
     ((cid, st, text),) = r.cmd("1 rate 1000\n")
-    assert (cid, st) == (1, 0), text        # before any stream only the bench is known
+    # before any stream a dry run of the loop times the writes too (the bench alone accepted this)
+    assert (cid, st) == (1, 2) and "timed in a dry run of the loop" in text, text
+    d = r.dev
+    assert d.seen_dry and d.seen_frame >= 3000 and 700000 < 1000 * d.seen_cost_at(1000) < 1000000, (
+        d.seen_base, d.seen_frame)
     r.cmd("2 rate 200\n")
     assert _stream_missed(r, 2000000) == 0
-    d = r.dev
+    assert not d.seen_dry       # a stream's own timing replaces the dry run's
     # 200 Hz, batch_us 4000: one frame a sample, so ~3 ms of work a sample
     assert 3000 <= d.seen_cost <= 3300 and d.seen_frame >= 3000 and d.seen_base < 300, (
         d.seen_cost, d.seen_base, d.seen_frame)
@@ -407,6 +412,28 @@ def _run_like_run(r, us):
         w = dev.step()
         if w > 0:
             r.clock.advance(w)
+
+
+def test_the_dry_run_of_rate_leaves_no_trace():
+    # `rate` before any stream runs the real loop for a few dozen samples: the host gets only empty
+    # frames (delimiters) from it, the reply it asked for, and a stream that starts at seq 0
+    from pd_adc import ADCSensor
+    r = Rig(sensor="none", rate=200, watchdog_ms=60000)
+    r.dev.sensor = ADCSensor(_SlowADC(r.clock, 50), oversample=1, rate=200)
+    r.frames()
+    n0 = r.out.nbytes
+    ((cid, st, text),) = r.cmd("1 rate 1000\n", us=0)
+    assert (cid, st) == (1, 0) and int(kv(text)["seen_us"]) >= 50, text
+    assert [t for t, _ in r.last_frames] == [2], r.last_frames      # the reply only: no DATA
+    d = r.dev
+    assert d.seen_dry and d.seq == 0 and d.ring.count == 0 and d.sched.missed == 0
+    assert not d.streaming and not d._sampling and d._in_open
+    assert r.out.nbytes - n0 > 48 * 5, r.out.nbytes - n0    # the delimiters went out: the link's cost timed
+    r.cmd("2 start\n", us=0)
+    _run_like_run(r, 100000)
+    r.cmd("3 stop\n", us=0)
+    smp = r.samples(r.pending)
+    assert smp[0][0] == 0 and [s[0] for s in smp] == list(range(len(smp))) and len(smp) >= 95, smp[:3]
 
 
 def test_a_stream_that_falls_behind_counts_its_missed_slots_in_status():
