@@ -53,37 +53,6 @@ def crc16(buf, n, crc=0xFFFF):
     return crc
 
 
-def cobs_encode(src, n, dst):
-    """COBS-encode ``src[0:n]`` into ``dst``, append the 0x00 delimiter.
-
-    Returns the number of bytes written.  ``dst`` needs ``n + n // 254 + 2``
-    bytes.  Like the protocol's vectors, the encoder always ends with the code
-    of the last, possibly empty, block (254 non-zero bytes end ``.. 01 00``).
-    """
-    ci = 0          # where the current block's code byte goes
-    o = 1
-    code = 1
-    for i in range(n):
-        b = src[i]
-        if b:
-            dst[o] = b
-            o += 1
-            code += 1
-            if code == 0xFF:
-                dst[ci] = 0xFF
-                ci = o
-                o += 1
-                code = 1
-        else:
-            dst[ci] = code
-            ci = o
-            o += 1
-            code = 1
-    dst[ci] = code
-    dst[o] = 0
-    return o + 1
-
-
 @micropython.viper
 def _crc_cobs(raw, m: int, enc, table) -> int:
     """CRC-16 of ``raw[0:m]`` written big-endian at ``raw[m:m+2]``, then ``raw[0:m+2]`` COBS-encoded

@@ -32,13 +32,23 @@ def test_crc_every_vector():
         assert c == (d[-2] << 8 | d[-1]), v["name"]
 
 
+def _crc_cobs(src):
+    """``src`` and its CRC, COBS-encoded by the board's own encoder (pd_frame._crc_cobs, viper)."""
+    n = len(src)
+    raw = bytearray(n + 2)
+    raw[0:n] = src
+    enc = bytearray(n + n // 254 + 8)
+    m = pf._crc_cobs(raw, n, enc, pf._TABLE)
+    return bytes(raw), bytes(enc[:m])
+
+
 def test_cobs_every_vector():
     for v in _vectors():
         d = _hex(v["decoded_hex"])
-        dst = bytearray(len(d) + len(d) // 254 + 2)
-        m = pf.cobs_encode(d, len(d), dst)
-        assert bytes(dst[:m]) == _hex(v["encoded_hex"]), v["name"]
-        assert h.cobs_decode(bytes(dst[:m - 1])) == d, v["name"]
+        raw, enc = _crc_cobs(d[:-2])
+        assert raw == d, v["name"]                      # the CRC it appended
+        assert enc == _hex(v["encoded_hex"]), v["name"]
+        assert h.cobs_decode(enc[:-1]) == d, v["name"]
 
 
 def test_cobs_ff_block_vector_present():
@@ -47,12 +57,13 @@ def test_cobs_ff_block_vector_present():
 
 
 def test_cobs_zeros_and_edges():
-    for src in (b"\x00", b"\x00\x00", b"\x11\x00", b"\x11", bytes(range(1, 255)) + b"\x00",
-                bytes(range(1, 256)), b""):
-        dst = bytearray(len(src) + 8)
-        m = pf.cobs_encode(src, len(src), dst)
-        assert dst[m - 1] == 0 and all(dst[i] for i in range(m - 1))
-        assert h.cobs_decode(bytes(dst[:m - 1])) == src, src
+    runs = [bytes((i % 255) + 1 for i in range(n)) for n in (250, 251, 252, 253, 254, 255, 256)]
+    for src in [b"\x00", b"\x00\x00", b"\x11\x00", b"\x11", bytes(range(1, 255)) + b"\x00",
+                bytes(range(1, 256)), b""] + runs:
+        raw, enc = _crc_cobs(src)
+        assert enc[-1] == 0 and all(enc[:-1]), src
+        assert h.cobs_decode(enc[:-1]) == raw, src
+        assert raw[:-2] == src and (raw[-2] << 8 | raw[-1]) == pf.crc16(src, len(src)), src
 
 
 def test_frames_each_type():
