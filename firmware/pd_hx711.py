@@ -22,6 +22,7 @@ Usage::
     if hx.ready(): raw = hx.read_now()      # non-blocking, for the main loop
 """
 import time
+import micropython
 from micropython import const
 
 _ETIMEDOUT = const(110)     # errno.ETIMEDOUT (MicroPython and Linux)
@@ -100,6 +101,7 @@ class HX711:
         """True when DOUT is low: a conversion waits to be read."""
         return not self._dout()
 
+    @micropython.native
     def read_now(self):
         """Clock out the waiting conversion (call when ``ready()``); signed int."""
         sck = self._sck
@@ -196,6 +198,7 @@ class HX711Sensor:
         self._update_timeout()
         self._t = -1
 
+    @micropython.native
     def ready(self, now):
         hx = self.hx
         if hx._dout():
@@ -209,6 +212,7 @@ class HX711Sensor:
             return False
         return True
 
+    @micropython.native
     def read(self, now):
         hx = self.hx
         v = hx.read_now()
