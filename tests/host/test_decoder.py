@@ -126,6 +126,15 @@ def test_dt0_is_ignored():
     assert got["t30_us"].tolist() == [100, 105]
 
 
+def test_runs_of_delimiters_are_no_frames_and_no_errors():
+    """docs/protocol.md: empty frames are skipped (the firmware's dry run in `rate` writes runs of them)."""
+    a, b = wire.encode_data_frame(5, 0, [1], [0]), wire.encode_data_frame(6, 10, [2], [0])
+    dec = StreamDecoder()
+    got = [dec.feed(x) for x in (a, bytes(300), b"\x00" * 7 + b)]
+    assert [int(s) for g in got for s in g.samples["seq30"]] == [5, 6]
+    assert sum(dec.counters()[k] for k in ERROR_COUNTERS) == 0 and dec.counters()["bytes_discarded"] == 0
+
+
 def test_startup_tail_is_discarded_silently():
     good = wire.encode_data_frame(5, 0, [1], [0])
     dec = StreamDecoder()
