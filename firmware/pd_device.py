@@ -296,11 +296,8 @@ class Device:
                 self._poller.wait_input(w // 1000)
                 return
             if not t:
-                if not self.sensor.scheduled:   # an HX711 wakes early and checks DOUT itself
-                    self._poller.wait_input(w // 1000)
-                    return
-                # poll() waits whole ms: the sub-ms rest of a scheduled sensor's wait is slept
-                # here, not left to one more loop pass (~0.5 ms on a Pico: the sample came late)
+                # poll() waits whole ms: the sub-ms rest of the wait is slept here, not left to one
+                # more loop pass (~0.5 ms on a Pico: the sample came late)
                 clk = self.clock
                 t0 = clk.now()
                 if self._poller.wait_input(w // 1000):
