@@ -205,6 +205,7 @@ def _server_connect(url: str, timeout_s: float):
 
     conn = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout_s)),
                            keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=2,
+                           tcp_user_timeout=int(max(timeout_s, 5) * 1000),  # a cut cable: the journal within seconds
                            application_name="pointdose")
     conn.adapters.register_loader("numeric", Number)
     conn.adapters.register_dumper(bool, IntDumper)  # flags are 0/1 integers, as in SQLite
