@@ -326,6 +326,8 @@ def _close_recording(recording) -> bool:
         m = listener.last_metrics
         dose = f": dose {m.dose_kpa_s:.0f} kPa·s over {m.contact_s:.1f} s of contact" if m else ""
         print(f"recorded as application {listener.last_application_id}{dose}", flush=True)
+    if recording.journal_note():
+        print(f"pointdose: {clean(recording.journal_note())}", file=sys.stderr)
     return True
 
 

@@ -30,13 +30,26 @@ class Recording:
     session_id: int | None
     info_extra: dict[str, Any] = field(default_factory=dict)
     where: str = ""  # one line for the user: which database, which client
+    left_in_journal: int = 0  # a records server away at the end: rows waiting in the station's journal
 
     def close(self) -> None:
         """Write what is buffered and close the database (safe to call twice)."""
         try:
             self.listener.close()
+            if self.store.backend != "sqlite":
+                try:
+                    self.left_in_journal = self.store.sync()
+                except StoreError:
+                    self.left_in_journal = self.store.pending()
         finally:
             self.store.close()
+
+    def journal_note(self) -> str | None:
+        """After :meth:`close`: one line when the recording waits in the journal for the server."""
+        if not self.left_in_journal:
+            return None
+        return (f"the records server {self.store.path} is away: this recording is kept in this station's journal "
+                f"({self.left_in_journal} rows) and sent when the server is back (or: pointdose records sync)")
 
     def failure(self) -> str | None:
         """After :meth:`close`: None when the whole recording was written, else one line saying it
