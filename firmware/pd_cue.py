@@ -54,8 +54,6 @@ CF_BUZZER = const(4)        # a buzzer is configured
 
 # BUTTON ids (docs/protocol.md); "up"/"down" let the host step a 0-10 rating
 BUTTON_IDS = {"release": 1, "pain": 2, "stop": 3, "mark": 4, "up": 5, "down": 6}
-EV_PRESS = const(1)
-EV_RELEASE = const(0)
 
 
 class Output:
