@@ -250,8 +250,13 @@ def test_the_per_point_cap_counts_what_the_point_had_earlier_in_the_same_visit(t
     assert point_contact_s(store, row["session_id"], row["point_id"]) == pytest.approx(row["s"])
     assert point_contact_s(store, None, row["point_id"]) == 0.0
     store.close()
+    # the demo's visit was a week ago: the app's automatic visit (the terminal's rule) is a new one, with
+    # nothing on the point yet; the cap counts the old visit's contact when the user picks that session
     sel = SimpleNamespace(db_path=str(tmp_path / "r.sqlite"), ready=True, client_id=client_id,
-                          point_id=row["point_id"], session_id=row["session_id"])
+                          point_id=row["point_id"], session_id=None, visit=None)
+    assert prepare_for_selection(builtin("holds", target="100 kPa", hold_s=100.0), sel).point.contact_s_before == 0.0
+    sel = SimpleNamespace(db_path=str(tmp_path / "r.sqlite"), ready=True, client_id=client_id,
+                          point_id=row["point_id"], session_id=row["session_id"], visit=row["session_id"])
     pre = prepare_for_selection(builtin("holds", target="100 kPa", hold_s=100.0), sel)
     assert pre.point.contact_s_before == pytest.approx(row["s"])
     eng = Engine(pre.protocol, pre.point)
