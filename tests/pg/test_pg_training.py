@@ -54,6 +54,9 @@ def test_a_class_on_two_stations_is_one_class_on_the_server(pg_url, tmp_path):
             assert len(trials) == 6 and len({t["uid"] for t in trials}) == 6
             comp = {r["student"]: r["score"] for r in ts.class_comparison("Spring", "pre-test")}
             assert comp["S-A"].constant_error > 0 > comp["S-B"].constant_error
+        assert a.station() != b.station()  # each station is itself on the shared server
+        stations = {r["station"] for r in a.store.query("SELECT station FROM training_sessions")}
+        assert stations == {a.station(), b.station()}
         other = [t for t in b.trials(student="S-A")][0]
         assert len(b.trial_samples(other["uid"])) > 100  # a trial's samples, read on the other station
         assert a.store.integrity_check() == "ok"

@@ -365,6 +365,14 @@ class Store:
         """False while a server store records to its journal (the server is away)."""
         return self.backend == "sqlite" or not self.conn.offline
 
+    def station_uid(self) -> str | None:
+        """On a records server: this station's id (a UUID kept in its journal); None for a file
+        (the file is the station) or a read-only store."""
+        if self.backend == "sqlite" or self.conn.journal is None:
+            return None
+        with self._lock:
+            return self.conn.journal.station_uid()
+
     def pending(self) -> int:
         """Rows recorded to the journal that the server has not had yet (0 for a file)."""
         if self.backend == "sqlite":

@@ -115,7 +115,11 @@ class TrainingStore:
 
     # ------------------------------------------------------------------ station
     def station(self) -> str:
-        """This database's station id (a UUID made on first use)."""
+        """This station's id: on a records server the station's own (its journal's), else the
+        database's (a UUID made on first use)."""
+        own = self.store.station_uid()
+        if own is not None:
+            return own
         with self.store.transaction("reading the station id") as conn:
             row = conn.execute("SELECT value FROM training_meta WHERE key='station_uid'").fetchone()
             if row:
