@@ -119,20 +119,23 @@ def _main(argv: list[str]) -> int:
     out = Path(png).with_suffix(".json")
 
     class Driven(base):
-        frames = 0
+        step = "wait"
+        report: dict = {}
+
+        def settled(self):
+            return self.shown is not None and not self._data.busy()
 
         def update(self, ctx):
             super().update(ctx)
-            Driven.frames += 1
-            if Driven.frames == 4:  # as a user would: the form, then a rename, then a place on the figure
+            if Driven.step == "wait" and self.settled():  # as a user would: the form, a rename, a place
                 pid = self.store.find_point(self.client_id, "upper_trapezius.1:L")
-                self.show_point(pid)
+                rh = self.store.find_point(self.client_id, "rhomboid L")
+                self.point_id = pid
                 dpg.set_value(CT.kind, "latent")
                 dpg.set_value(CT.taut, "yes")
                 dpg.set_value(CT.region, "head")
                 self.save_finding()
-                rh = self.store.find_point(self.client_id, "rhomboid L")
-                self.show_point(rh)
+                self.point_id = rh
                 dpg.set_value(CT.rename, "rhomboid major")
                 self._on_rename()
                 renamed = self.store.point_row(rh)["label"]
@@ -146,10 +149,14 @@ def _main(argv: list[str]) -> int:
                 selection.update(point_id=pid)  # the Points tab's pick: this tab follows it
                 dpg.set_value(CT.mode, clin_mod.MODES[0])
                 Driven.report = {"renamed": renamed, "rhomboid_id": rh, "point_id": pid}
-            if Driven.frames == 6:
-                Driven.report.update({k: dpg.get_value(getattr(CT, k)) for k in
-                                      ("rel_text", "asym", "norm", "reference_line", "last_finding")})
-                out.write_text(json.dumps(Driven.report))
+                Driven.step, Driven.frames = "asked", 0
+            elif Driven.step == "asked":
+                Driven.frames += 1
+                if Driven.frames > 3 and self.settled() and self.point_id == Driven.report["point_id"]:
+                    Driven.report.update({k: dpg.get_value(getattr(CT, k)) for k in
+                                          ("rel_text", "asym", "norm", "reference_line", "last_finding")})
+                    out.write_text(json.dumps(Driven.report))
+                    Driven.step = "done"
 
     clin_mod.ClinicalPanel = Driven
     controller = Controller(

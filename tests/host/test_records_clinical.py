@@ -357,3 +357,26 @@ def test_points_csv_carries_findings_and_reference(store, tmp_path):
     (row,) = list(csv.DictReader(open(next(f for f in files if f.name == "points.csv"))))
     assert row["trp_kind"] == "active" and row["trp_finding"].startswith("active TrP · taut band yes")
     assert "refers: =cmd()" in row["trp_finding"] and row["reference_point"] == "Upper trapezius TrP1 (R)"
+
+
+def test_point_record_view_for_the_app(store):
+    cid = store.add_client("V-1")
+    sids = [store.start_session(cid, started_at=f"2025-08-0{1 + 3 * n}T10:00:00+00:00") for n in range(2)]
+    left, right = store.point(cid, "upper_trapezius.1", "L"), store.point(cid, "upper_trapezius.1", "R")
+    lone = store.point(cid, "masseter", "L")
+    for sid in sids:
+        _ppt(store, left, sid, [200, 210, 215])
+        _ppt(store, right, sid, [240, 250, 236])
+    _ppt(store, left, sids[0], [205, 199, 210], stage="after")  # the most PPTs: the default point
+    v = clinical.point_record_view(store, None)  # no client chosen: the newest session's
+    assert v.code == "V-1" and v.point["id"] == left and v.reliability.ok and v.reliability.stats.n == 2
+    assert v.norm.startswith("PPT 208 kPa") and v.finding == "no findings yet" and v.reference is None
+    assert v.asymmetry == ["Upper trapezius TrP1: L 208 kPa, R 242 kPa; L − R −34 kPa, L/R 0.86 (lower on the left)"]
+    other = store.add_client("V-2")
+    v2 = clinical.point_record_view(store, "V-2", left)  # another client's point id: not shown for V-2
+    assert v2.client_id == other and v2.point is None and v2.points == []
+    assert clinical.point_record_view(store, "V-1", lone).reliability.message == clinical.NEED_SESSIONS
+    assert clinical.point_record_view(store, "V-1", lone, "sessions").reliability.ok
+    assert clinical.point_record_view(store, "V-1", lone, "student").reliability.message == clinical.NEED_BLOCKS
+    with pytest.raises(ValueError, match="unknown reliability view"):
+        clinical.point_record_view(store, "V-1", lone, "weekly")

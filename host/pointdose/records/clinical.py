@@ -607,3 +607,70 @@ def student_reliability(store: Store, client_id: int) -> ReliabilityView:
            f"Trial 2 − trial 1: {ba.describe(unit)}")
     labels = tuple((b["date"], tuple(b["outcomes"][:k])) for b in blocks)
     return ReliabilityView(title, msg, stats, ba, "trial 2 − trial 1", labels)
+
+
+# --------------------------------------------------------------------------- one view for the app
+
+RELIABILITY_MODES = ("trials", "sessions", "student")
+
+
+@dataclass
+class PointRecordView:
+    """Everything the app's Clinical tab shows for a client and point, read in one go (off the render
+    thread: the tab asks pointdose.app.background.Latest for it)."""
+
+    code: str
+    client_id: int
+    clients: list[str]
+    points: list[dict]
+    point: dict | None
+    norm: str = ""
+    finding: str = ""
+    reference: dict | None = None
+    reference_line: str = ""
+    asymmetry: list[str] | None = None
+    reliability: ReliabilityView | None = None
+
+
+def point_record_view(store: Store, code: str | None, point_id: int | None = None,
+                      mode: str = "trials") -> PointRecordView:
+    """The client's points, and for ``point_id`` (default, or when it is not this client's: the point
+    with the most PPTs) its norm line, newest finding, reference site, the client's asymmetry and the
+    reliability chosen by ``mode``. ``code`` None: the client of the newest session, else the first."""
+    if mode not in RELIABILITY_MODES:
+        raise ValueError(f"unknown reliability view {mode!r}: one of {', '.join(RELIABILITY_MODES)}")
+    if code is None:
+        latest = store.query("SELECT c.code FROM sessions s JOIN clients c ON s.client_id=c.id "
+                             "ORDER BY s.started_at DESC, s.id DESC LIMIT 1") or \
+            store.query("SELECT code FROM clients ORDER BY code LIMIT 1")
+        if not latest:
+            raise StoreError("No clients yet: add one in the Points tab.")
+        code = latest[0]["code"]
+    client = store.client(code)
+    cid = client["id"]
+    points = store.points(cid)
+    if point_id not in {p["id"] for p in points}:
+        point_id = None
+    if point_id is None and points:
+        counts = store.query("SELECT point_id, COUNT(*) AS n FROM ppt WHERE point_id IN "
+                             "(SELECT id FROM points WHERE client_id=?) GROUP BY point_id "
+                             "ORDER BY n DESC, point_id LIMIT 1", (cid,))
+        point_id = counts[0]["point_id"] if counts else points[0]["id"]
+    point = next((p for p in points if p["id"] == point_id), None)
+    view = PointRecordView(code=client["code"], client_id=cid, clients=[c["code"] for c in store.clients()],
+                           points=points, point=point)
+    view.asymmetry = [a.line() for a in asymmetry(store, cid)]
+    if mode == "sessions":
+        view.reliability = session_reliability(store, cid)
+    elif mode == "student":
+        view.reliability = student_reliability(store, cid)
+    if point is None:
+        return view
+    view.norm = norm_line(store, point["id"])
+    f = latest_finding(store, point["id"])
+    view.finding = f"last: {f.short()} ({f.recorded_at[:10]})" if f else "no findings yet"
+    view.reference = reference(store, point["id"])
+    view.reference_line = reference_line(store, point["id"]) or ""
+    if mode == "trials":
+        view.reliability = trial_reliability(store, point["id"])
+    return view

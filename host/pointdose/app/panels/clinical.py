@@ -4,8 +4,10 @@ It follows the client and point picked on the Points tab (or chosen here): the P
 published norms for its site, trigger-point findings (saved into the visit), the reference site,
 renaming and placing a free-text point (:mod:`pointdose.app.pointedit`), the client's left/right
 asymmetry, and reliability across sessions (ICC(2,1), SEM, MDC95) with a Bland–Altman plot.
-Everything is computed in ``records``; nothing heavy runs per frame (a refresh on a change or
-every few seconds).
+Everything is computed in ``records`` (:func:`pointdose.records.clinical.point_record_view`) on a
+worker (:class:`pointdose.app.background.Latest`), asked for on a change or every few seconds, and
+drawn when it arrives: a slow database never stalls the window. Saving a finding, a reference or a
+name is one small write on the user's click.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import dearpygui.dearpygui as dpg
 
 from pointdose import bodymap
 from pointdose.app import view
+from pointdose.app.background import Latest
 from pointdose.app.panels.base import Panel, PanelContext
 from pointdose.app.panels.records import _client_labels, _StoreUser, _t
 from pointdose.records import clinical, selection
@@ -26,6 +29,7 @@ YES_NO = ("not examined", "yes", "no")
 NO_REGION = "(no region)"
 NO_REFERENCE = "(none)"
 MODES = ("trials at this point", "between two sessions (all points)", "training trials (a student)")
+MODE_KEYS = dict(zip(MODES, clinical.RELIABILITY_MODES))
 BA_POINTS = (70, 200, 255)
 BA_BIAS = (255, 110, 100)
 BA_LOA = (150, 150, 150)
@@ -88,6 +92,8 @@ class ClinicalPanel(_StoreUser, Panel):
         self._points: list[dict] = []
         self._followed: tuple | None = None  # the Points tab's (client, point) last followed
         self._editor_message = ""
+        self._data = Latest("clinical")  # the point's record, read off the render thread
+        self.shown: clinical.PointRecordView | None = None  # the last view drawn
 
     # ------------------------------------------------------------------ build
 
@@ -179,6 +185,12 @@ class ClinicalPanel(_StoreUser, Panel):
         if EDITOR.message != self._editor_message:  # a move asked here may be done on the Points tab
             self._editor_message = EDITOR.message
             dpg.set_value(CT.message, _t(EDITOR.message))
+        got = self._data.take()
+        if got is not None:
+            if got.error:
+                dpg.set_value(CT.message, _t(got.error))
+            else:
+                self._render(got.value)
         sel = selection.current()
         followed = (sel.client_code, sel.point_id)
         if self.open_store() is not None and sel.client_code and followed != self._followed:
@@ -192,87 +204,68 @@ class ClinicalPanel(_StoreUser, Panel):
         if self.open_store() is None:
             dpg.set_value(CT.message, _t(self.store_error or ""))
             return
-        labels = _client_labels(self.store)
-        dpg.configure_item(CT.client, items=labels)
-        if self.client_id is None and labels:
-            latest = self.store.query("SELECT c.code FROM sessions s JOIN clients c ON s.client_id=c.id "
-                                      "ORDER BY s.started_at DESC, s.id DESC LIMIT 1")
-            self.select(latest[0]["code"] if latest else labels[0])
-        elif self.point_id is not None:
-            self.show_point(self.point_id)
+        if not self._data.busy():  # new recordings, findings, clients: asked again every few seconds
+            self.select(dpg.get_value(CT.client) or None, self.point_id)
 
     # ------------------------------------------------------------------ data
 
-    def select(self, code: str, point_id: int | None = None) -> None:
-        try:
-            client = self.store.client(code)
-        except StoreError as exc:
-            dpg.set_value(CT.message, _t(str(exc)))
-            return
-        self.client_id = client["id"]
-        dpg.configure_item(CT.client, items=_client_labels(self.store))
-        dpg.set_value(CT.client, code)
-        self._points = self.store.points(self.client_id)
-        dpg.configure_item(CT.point, items=[self._label(p) for p in self._points])
-        dpg.configure_item(CT.reference, items=[NO_REFERENCE] + [self._label(p) for p in self._points])
-        self.show_asymmetry()
-        if point_id is None and self._points:
-            counts = self.store.query("SELECT point_id, COUNT(*) AS n FROM ppt WHERE point_id IN "
-                                      "(SELECT id FROM points WHERE client_id=?) GROUP BY point_id "
-                                      "ORDER BY n DESC, point_id LIMIT 1", (self.client_id,))
-            point_id = counts[0]["point_id"] if counts else self._points[0]["id"]
-        if point_id is not None:
-            self.show_point(point_id)
+    def select(self, code: str | None, point_id: int | None = None) -> None:
+        """Ask for the client's record (and this point's; None: the client's most measured); drawn when
+        it arrives. ``code`` None: the newest session's client."""
+        store, mode = self.store, MODE_KEYS.get(dpg.get_value(CT.mode), "trials")
+        if code:
+            dpg.set_value(CT.client, code)
+        self._data.request(lambda: clinical.point_record_view(store, code, point_id, mode))
+
+    def show_point(self, point_id: int) -> None:
+        self.point_id = point_id
+        self.select(dpg.get_value(CT.client), point_id)
+
+    def show_reliability(self) -> None:
+        if self.store is not None:
+            self.select(dpg.get_value(CT.client) or None, self.point_id)
+
+    def _render(self, v: clinical.PointRecordView) -> None:
+        self.shown = v
+        self.client_id = v.client_id
+        self._points = v.points
+        dpg.configure_item(CT.client, items=v.clients)
+        dpg.set_value(CT.client, v.code)
+        labels = [self._label(p) for p in v.points]
+        dpg.configure_item(CT.point, items=labels)
+        dpg.configure_item(CT.reference, items=[NO_REFERENCE] + labels)
+        dpg.set_value(CT.asym, _t("\n".join(v.asymmetry) if v.asymmetry else
+                                  "no bilateral site with a PPT on both sides yet"))
+        p = v.point
+        self.point_id = p["id"] if p else None
+        if p is None:
+            dpg.set_value(CT.point, "")
+            dpg.set_value(CT.message, f"{v.code} has no points yet: pick one on the Points tab.")
+            for tag in (CT.norm, CT.last_finding, CT.reference_line):
+                dpg.set_value(tag, "")
         else:
-            dpg.set_value(CT.message, f"{code} has no points yet: pick one on the Points tab.")
+            dpg.set_value(CT.point, self._label(p))
+            dpg.set_value(CT.norm, _t(v.norm))
+            dpg.set_value(CT.last_finding, _t(v.finding))
+            dpg.set_value(CT.reference, self._label(v.reference) if v.reference else NO_REFERENCE)
+            dpg.set_value(CT.reference_line, _t(v.reference_line))
+            free = p["location"] in clinical.FREE_TEXT
+            for tag in (CT.rename, CT.rename_btn, CT.move_btn):
+                dpg.configure_item(tag, enabled=free)
+            dpg.configure_item(CT.move_btn, label="Move on the body map" if p["location"] == "custom"
+                               else "Place on the body map")
+        r = v.reliability
+        if r is None:
+            dpg.set_value(CT.rel_text, "")
+            self.plot(None)
+        else:
+            dpg.set_value(CT.rel_text, _t(r.message if r.ok else f"{r.title}: {r.message}"))
+            self.plot(r.ba)
 
     @staticmethod
     def _label(p: dict) -> str:
         where = {"unplaced": ", not on the map", "custom": ", placed by hand"}.get(p["location"], "")
         return f"{p['label']} ({p['side']}{where}) #{p['id']}"
-
-    def show_point(self, point_id: int) -> None:
-        self.point_id = point_id
-        p = next((p for p in self._points if p["id"] == point_id), None)
-        if p is None:
-            self._points = self.store.points(self.client_id)
-            p = next((p for p in self._points if p["id"] == point_id), None)
-            if p is None:
-                return
-        dpg.set_value(CT.point, self._label(p))
-        dpg.set_value(CT.norm, _t(clinical.norm_line(self.store, point_id)))
-        f = clinical.latest_finding(self.store, point_id)
-        dpg.set_value(CT.last_finding, _t(f"last: {f.short()} ({f.recorded_at[:10]})" if f else "no findings yet"))
-        ref = clinical.reference(self.store, point_id)
-        dpg.set_value(CT.reference, self._label(ref) if ref else NO_REFERENCE)
-        dpg.set_value(CT.reference_line, _t(clinical.reference_line(self.store, point_id) or ""))
-        free = p["location"] in clinical.FREE_TEXT
-        for tag in (CT.rename, CT.rename_btn, CT.move_btn):
-            dpg.configure_item(tag, enabled=free)
-        dpg.configure_item(CT.move_btn, label="Move on the body map" if p["location"] == "custom"
-                           else "Place on the body map")
-        self.show_reliability()
-
-    def show_asymmetry(self) -> None:
-        rows = clinical.asymmetry(self.store, self.client_id) if self.client_id else []
-        dpg.set_value(CT.asym, _t("\n".join(r.line() for r in rows) if rows else
-                                  "no bilateral site with a PPT on both sides yet"))
-
-    def show_reliability(self) -> None:
-        if self.store is None or self.client_id is None:
-            return
-        mode = dpg.get_value(CT.mode)
-        if mode == MODES[0]:
-            v = clinical.trial_reliability(self.store, self.point_id) if self.point_id else None
-        elif mode == MODES[1]:
-            v = clinical.session_reliability(self.store, self.client_id)
-        else:
-            v = clinical.student_reliability(self.store, self.client_id)
-        if v is None:
-            return
-        text = v.message if v.ok else f"{v.title}: {v.message}"
-        dpg.set_value(CT.rel_text, _t(text))
-        self.plot(v.ba)
 
     def plot(self, ba) -> None:
         """The Bland–Altman plot: a dot per pair, the bias and its limits as lines across the data."""
@@ -290,6 +283,10 @@ class ClinicalPanel(_StoreUser, Panel):
         dpad = max(2.0, 0.15 * (hi - lo))
         dpg.set_axis_limits(CT.ba_x, x0, x1)
         dpg.set_axis_limits(CT.ba_y, lo - dpad, hi + dpad)
+
+    def close(self) -> None:
+        self._data.close()  # the worker's read ends before its store closes
+        super().close()
 
     # ------------------------------------------------------------------ callbacks
 
@@ -351,8 +348,7 @@ class ClinicalPanel(_StoreUser, Panel):
             EDITOR.rename(self.store, self.point_id, dpg.get_value(CT.rename))
             dpg.set_value(CT.rename, "")
             dpg.set_value(CT.message, _t(EDITOR.message))
-            code = dpg.get_value(CT.client)
-            self.select(code, self.point_id)
+            self.select(dpg.get_value(CT.client), self.point_id)
         if self.point_id is not None:
             self._guarded(rename)
 
