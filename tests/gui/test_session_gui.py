@@ -79,3 +79,26 @@ def test_a_completed_run_leaves_its_summary_on_the_tab(tmp_path):
     assert f"dose {s['dose_kpa_s']:.0f} kPa·s" in shown and f"contact {s['contact_s']:.1f} s" in shown
     assert f"time in band {s['time_in_band_s']:.1f} s" in shown and "cycles 1 of 1" in shown
     assert s["time_in_band_s"] > 3.0  # the expert hand held the 5 s hold in the band
+
+
+STOP_RED = np.array([190, 40, 40])  # the STOP buttons' fill
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display: run under xvfb-run (make test does)")
+@pytest.mark.skipif(micropython_executable() is None, reason="no MicroPython unix port")
+def test_while_a_session_runs_its_stop_is_on_screen_from_another_tab_at_1024(tmp_path):
+    png, report = tmp_path / "points.png", tmp_path / "report.json"
+    out = subprocess.run([sys.executable, str(HERE / "run_session_app.py"), "10", str(png), str(report),
+                          "--stop-from=Points", "--size=1024x768"], capture_output=True, text=True, timeout=90,
+                         env={**os.environ, "POINTDOSE_DB": str(tmp_path / "records.sqlite")})
+    assert out.returncode == 0, out.stderr[-3000:]
+    rep = json.loads(report.read_text())
+    stop = rep["left_stop"]
+    x0, y0, x1, y1 = (int(v) for v in stop["rect"])
+    assert x1 <= 1024 and y1 <= 400 and x1 - x0 > 200  # the left column's top part: never scrolled away
+    img = read_png(png)
+    assert img.shape[:2] == (768, 1024)
+    assert mask(img[y0:y1, x0:x1], STOP_RED, tol=6).mean() > 0.6  # a red STOP, shown on the Points tab
+    # pressing it stops the session, as the Session tab's STOP does
+    assert stop["pressed"] and "STOP button (left column)" in (rep["end_reason"] or ""), rep["end_reason"]
+

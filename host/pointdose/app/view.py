@@ -35,6 +35,7 @@ class Tags:
     tare_button: str = "pd.btn.tare"
     start_button: str = "pd.btn.start"
     stop_button: str = "pd.btn.stop"
+    session_stop: str = "pd.btn.session_stop"
     unit_combo: str = "pd.unit"
     area_input: str = "pd.area"
     state_text: str = "pd.state"
@@ -52,6 +53,7 @@ class Tags:
     theme_trace: str = "pd.theme.trace"
     theme_sim: str = "pd.theme.sim"
     theme_disabled: str = "pd.theme.disabled"
+    theme_stop: str = "pd.theme.stop"
 
 
 TAGS = Tags()
@@ -98,6 +100,7 @@ class Callbacks:
 
 
 _callbacks: Callbacks | None = None
+_session_stop: Callable[[], None] | None = None  # what the left column's STOP does while a session runs
 _building_tab: int | str | None = None  # the tab whose panel is being built (see current_tab)
 _shown: dict[str, object] = {}  # last value given to each item: skip set_value when unchanged
 _have_ttf = False
@@ -172,6 +175,11 @@ def _themes() -> None:
             dpg.add_theme_color(dpg.mvThemeCol_ChildBg, (90, 60, 0, 255))
             dpg.add_theme_color(dpg.mvThemeCol_Border, (*AMBER, 255))
             dpg.add_theme_style(dpg.mvStyleVar_ChildBorderSize, 2)
+    with dpg.theme(tag=TAGS.theme_stop):
+        with dpg.theme_component(dpg.mvButton):
+            dpg.add_theme_color(dpg.mvThemeCol_Button, (190, 40, 40, 255))
+            dpg.add_theme_color(dpg.mvThemeCol_ButtonHovered, (220, 60, 60, 255))
+            dpg.add_theme_color(dpg.mvThemeCol_ButtonActive, (240, 80, 80, 255))
     with dpg.theme(tag=TAGS.theme_disabled):
         with dpg.theme_component(dpg.mvButton, enabled_state=False):
             dpg.add_theme_color(dpg.mvThemeCol_Text, (110, 110, 110, 255))
@@ -193,7 +201,7 @@ def _build_left(unit: str, probe_area_cm2: float) -> None:
     lw = _left_width
     button_w = (lw - 28) // 3
     with dpg.child_window(width=lw, border=False):
-        with dpg.child_window(tag=TAGS.sim_panel, height=84, show=False, no_scrollbar=True):
+        with dpg.child_window(tag=TAGS.sim_panel, height=84 if not _narrow else 108, show=False, no_scrollbar=True):
             title = dpg.add_text(_text("SIMULATED DEVICE"), color=AMBER)
             dpg.add_text("", tag=TAGS.sim_text, color=WHITE, wrap=lw - 30)
             if _have_ttf:
@@ -212,6 +220,10 @@ def _build_left(unit: str, probe_area_cm2: float) -> None:
                 dpg.add_spacer(tag=TAGS.readout_unit_spacer, height=_unit_drop(FONT_BIG))
                 dpg.add_text("", tag=TAGS.readout_unit, color=WHITE)
         dpg.add_text("", tag=TAGS.readout_note, color=AMBER)
+        # while a session runs, its STOP here too: on screen whatever tab is open (the column's top part)
+        dpg.add_button(label="STOP session (Space)", tag=TAGS.session_stop, width=-1, height=44, show=False,
+                       callback=on_session_stop)
+        dpg.bind_item_theme(TAGS.session_stop, TAGS.theme_stop)
         if _have_ttf:
             dpg.bind_item_font(TAGS.readout, TAGS.font_big)
             dpg.bind_item_font(TAGS.readout_unit, TAGS.font_medium)
@@ -407,7 +419,8 @@ def show_connection(frame: FrameView) -> None:
     _configure(TAGS.state_text, "color", LEVEL_COLOURS.get(frame.state_level, AMBER))
     labels = _text("\n".join(label for label, _ in frame.rows))
     _set(TAGS.status_labels, labels)
-    room = _left_width - 40 - _text_width(max(labels.split("\n"), key=len, default=""))
+    # the values start after the labels and 16 px; the column ends 14 px early when its scrollbar shows
+    room = _left_width - 34 - _text_width(max(labels.split("\n"), key=len, default=""))
     _set(TAGS.status_values, _text("\n".join(fit_width(value, room, _text_width) for _, value in frame.rows)))
 
 
@@ -419,6 +432,13 @@ def _text_width(text: str) -> float:
         return 0.0
     return float(size[0]) if size else 0.0
 
+
+
+def show_session_stop(action: Callable[[], None] | None) -> None:
+    """Show the left column's STOP while a session runs (``action`` stops it); None hides it."""
+    global _session_stop
+    _session_stop = action
+    _configure(TAGS.session_stop, "show", action is not None)
 
 
 def show_buttons(frame: FrameView) -> None:
@@ -444,6 +464,11 @@ def on_start(sender=None, app_data=None, user_data=None) -> None:
 def on_stop(sender=None, app_data=None, user_data=None) -> None:
     if _callbacks:
         _callbacks.on_stop()
+
+
+def on_session_stop(sender=None, app_data=None, user_data=None) -> None:
+    if _session_stop is not None:
+        _session_stop()
 
 
 def on_unit(sender=None, app_data=None, user_data=None) -> None:

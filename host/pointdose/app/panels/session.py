@@ -469,6 +469,8 @@ class SessionPanel(Panel):
                 dpg.set_value(view.TAGS.tabs, self._tab)
             self.start(hand=spec.get("hand"), protocol=spec.get("protocol"), params=spec.get("params"))
         runner = self.runner
+        running = runner is not None and not runner.ended.is_set()
+        view.show_session_stop((lambda: self.stop("STOP button (left column)")) if running else None)
         if runner is None or runner.done.is_set():
             self._preview(ctx)
         _text(T.caution, dpg.get_value(T.caution))
