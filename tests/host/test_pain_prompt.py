@@ -85,3 +85,53 @@ def test_bad_pain_flag_is_one_line_and_records_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "pain 'eleven'" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not db.exists()
+
+
+def test_terminal_asks_on_a_real_terminal_and_enter_skips(tmp_path):
+    """`pointdose session` on a pseudo-terminal: it asks before the start, takes 7, asks after the
+    end, and Enter leaves the rating after unrated."""
+    import os
+    import pty
+    import select
+    import sys
+    import time
+
+    db = tmp_path / "r.sqlite"
+    code = ("import sys; from pointdose.cli import main; sys.exit(main(sys.argv[1:]))")
+    argv = [sys.executable, "-c", code, "session", "--sim", "--hand", "expert", "--mute", "--client", "TTY-1",
+            "--point", "upper trapezius L", "--protocol", "holds", "--set", "cycles=1", "--set", "hold_s=2",
+            "--set", "target=150 kPa", "--hand-release", "2", "--seconds", "60", "--db", str(db)]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    seen = b""
+
+    def wait_for(text: bytes, timeout: float = 90.0) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while text not in seen:
+            left = deadline - time.monotonic()
+            assert left > 0, f"never saw {text!r}; got:\n{seen.decode(errors='replace')[-2000:]}"
+            ready, _, _ = select.select([master], [], [], min(left, 1.0))
+            if ready:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:  # the child closed the terminal
+                    assert text in seen, seen.decode(errors="replace")[-2000:]
+    try:
+        wait_for("Pain at this point now, 0–10 (Enter to skip): ".encode())
+        os.write(master, b"12\n")  # refused, asked again
+        wait_for(b"whole number from 0")
+        os.write(master, b"7\n")
+        wait_for(b"pain before: 7")
+        wait_for("Pain at this point after the application, 0–10".encode())
+        os.write(master, b"\n")
+        wait_for(b"pain after: not rated")
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    with Store(db) as store:
+        (app,) = store.applications()
+        assert guided(store, app).pain_text() == "before 7 · after not rated"
