@@ -218,3 +218,23 @@ def test_erasing_a_client_on_the_server_erases_the_stations_copy(pg_url, tmp_pat
         assert len(apps) == 1  # the other client's
         assert {r[0] for r in journal.execute("SELECT DISTINCT application_id FROM sample_chunks")} == set(apps)
     assert b"private words" not in (tmp_path / "station.sqlite").read_bytes()
+
+
+def test_a_journal_the_server_refuses_is_kept_and_said(pg_cluster, pg_url, tmp_path):
+    import psycopg
+
+    journal = tmp_path / "station.sqlite"
+    with Store(pg_url, journal=journal) as store:
+        cid = store.add_client("C-0106")
+    pg_cluster.stop()
+    with Store(pg_url, journal=journal) as store:
+        sid = store.start_session(cid)
+        store.add_note(cid, "written while the server was away", session_id=sid)
+        pg_cluster.start()
+        with psycopg.connect(pg_url, autocommit=True) as conn:  # meanwhile the client was erased elsewhere
+            conn.execute("DELETE FROM clients WHERE id = %s", (cid,))
+        store.conn._next_try = 0.0
+        with pytest.raises(StoreError, match="refused this station's journal"):
+            store.sync()
+        assert store.pending() > 0 and not store.online  # kept, and the station goes on in its journal
+        store.add_note(cid, "still recorded")

@@ -59,6 +59,8 @@ def test_a_visit_started_on_one_station_is_read_and_continued_on_another(pg_url,
     b = Store(pg_url, journal=tmp_path / "b.sqlite")
     try:
         cid = a.add_client("C-0002")
+        with pytest.raises(StoreError, match="already a client with code 'C-0002'"):
+            b.add_client("C-0002")  # the server's unique code, said as on a file
         sid = a.start_session(cid)
         listener = RecordingListener(a, session_id=sid, autoflush=False)
         rows = demo.synth_rows(demo.hold_profile(120.0, hold_s=5.0), 200.0, t0_s=10.0)

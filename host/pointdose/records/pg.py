@@ -607,7 +607,10 @@ class PgConnection:
             if not self._keys:
                 self._load_keys()
             self.sync_pending()
-        except Exception:  # noqa: BLE001 — still away: stay on the journal
+            self.sync_error = None
+        except Exception as exc:  # noqa: BLE001 — still away (or refusing the journal): stay on the journal
+            if self.server is not None and not self._lost(exc):
+                self.sync_error = _first_line(exc)  # reachable, but the journal was refused: say why
             if self.server is not None:
                 try:
                     self.server.close()
@@ -686,7 +689,11 @@ class PgConnection:
                             return False
                         raise _to_sqlite(exc) from exc
                 return True
-            return self._try_server(force=True)
+            if not self._try_server(force=True) and self.sync_error:
+                raise sqlite3.OperationalError(
+                    f"the records server answers but refused this station's journal ({self.sync_error}); the "
+                    f"station keeps recording to {self.journal.path}: keep that file and ask for help")
+            return not self.offline
 
     def pending(self) -> int:
         with self._lock:
