@@ -33,6 +33,7 @@ def main(argv: list[str]) -> int:
 
     from pointdose.app import view
     from pointdose.app.panels import calibrate as calibrate_panel
+    from pointdose.app.panels import clinical as clinical_panel
     from pointdose.app.panels import records as records_panel
     from pointdose.app.panels import training as training_panel
     from pointdose.app.panels import session as session_panel
@@ -86,7 +87,9 @@ def main(argv: list[str]) -> int:
                           ("ses_settings", session_panel.T.settings),
                           ("set_error", session_panel._setting_tag("tppr", "hold_max_s", "error")),
                           ("h_report", records_panel.TAGS.h_report), ("h_export", records_panel.TAGS.h_export),
-                          ("h_folder", records_panel.TAGS.h_folder), ("h_point", records_panel.TAGS.h_point)):
+                          ("h_folder", records_panel.TAGS.h_folder), ("h_point", records_panel.TAGS.h_point),
+                          ("live_plot", view.TAGS.plot), ("clin_save", clinical_panel.CT.save_finding),
+                          ("clin_point", clinical_panel.CT.point)):
             if dpg.does_item_exist(tag) and dpg.is_item_visible(tag):
                 rects[name] = [*dpg.get_item_rect_min(tag), *dpg.get_item_rect_max(tag)]
             else:

@@ -117,6 +117,20 @@ def test_history_tab_keeps_its_choices_and_the_report_and_export_buttons_on_scre
 
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display: run under xvfb-run (make test does)")
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_live_and_clinical_tabs_fit(tmp_path, size):
+    img, rects = run(tmp_path, *size, "Live")
+    x0, y0, x1, y1 = rects["live_plot"]  # the live trace fills the rest of the window, whole
+    assert x1 <= size[0] and y1 <= size[1] and x1 - x0 >= 500 and y1 - y0 >= 500, rects["live_plot"]
+    for name in ("tare", "start", "stop"):
+        assert shows(img, rects[name], [BUTTON, BUTTON_OFF]), (name, rects)
+    assert left_column_fits(img, rects)
+    img, rects = run(tmp_path, *size, "Clinical", "--demo")
+    assert "clin_save" in rects and shows(img, rects["clin_save"], [BUTTON, BUTTON_OFF]), rects
+    assert rects["clin_point"][2] <= size[0] - 10, rects["clin_point"]
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display: run under xvfb-run (make test does)")
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_training_summary_plots_are_whole_when_scrolled_to(tmp_path, size):
     img, rects = run(tmp_path, *size, "Training", "--bottom")
     for name in ("class_plot", "progress_plot"):  # the class plot was once cut at the right edge at 1024 px
