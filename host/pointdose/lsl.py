@@ -180,13 +180,6 @@ def open_outlet(link: Any, **kwargs) -> LslOutlet:
     return LslOutlet(rate_hz=dev.rate_hz or 0.0, uid=dev.uid or "", **kwargs)
 
 
-def add_argument(parser) -> None:
-    """The ``--lsl`` flag, the same for every command that has it."""
-    parser.add_argument("--lsl", action="store_true",
-                        help="stream pressure (kPa, raw counts) and markers as Lab Streaming Layer outlets, "
-                             "on this machine unless LSLAPICFG says otherwise (docs/lsl.md)")
-
-
 def where() -> str:
     cfg = os.environ.get("LSLAPICFG")
     return f"as configured in {cfg}" if cfg else "on this machine only"

@@ -123,7 +123,7 @@ FLOORS = {
     6: ("pointdose.app",),
     5: ("pointdose.session", "pointdose.training", "pointdose.lsl"),
     4: ("pointdose.records", "pointdose.calibration", "pointdose.cues", "pointdose.sim", "pointdose.device",
-        "pointdose.cliopts", "pointdose.flash"),
+        "pointdose.flash"),
     3: ("pointdose.link", "pointdose.mpy"),
     2: ("pointdose.protocols", "pointdose.bodymap"),
     1: ("pointdose.protocol", "pointdose.metrics", "pointdose.algometry", "pointdose.pptchange", "pointdose.units",

@@ -12,10 +12,10 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from pointdose.lsl import add_argument as lsl_flag
+    from pointdose.commands.cliopts import add_lsl as lsl_flag
     parser.add_argument("--port", metavar="P", help="serial port of the board (default: scan; none found → simulated device)")
     parser.add_argument("--sim", action="store_true", help="use the simulated device (the real firmware on this computer)")
-    from pointdose.cliopts import add_sim_board
+    from pointdose.commands.cliopts import add_sim_board
     add_sim_board(parser)
     parser.add_argument("--seconds", type=float, metavar="S", help="quit after S seconds (for tests and demos)")
     parser.add_argument("--screenshot", metavar="FILE", help="write a PNG of the window shortly before quitting")
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from pointdose.app.controller import Controller, default_start_sim
     from pointdose.app.main import run_app
     from pointdose.app.model import DisplaySettings
-    from pointdose.cliopts import display_unit, probe_area_cm2
+    from pointdose.commands.cliopts import display_unit, probe_area_cm2
     from pointdose.device import check_choice
 
     if getattr(args, "db", None):  # the app's panels open $POINTDOSE_DB: a file or a server URL

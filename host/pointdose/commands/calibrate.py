@@ -94,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", metavar="P", help="serial port of the board (default: the first board found)")
     p.add_argument("--sim", action="store_true", help="use the simulated device (the real firmware on this computer)")
-    from pointdose.cliopts import add_sim_board
+    from pointdose.commands.cliopts import add_sim_board
     add_sim_board(p)
 
 

@@ -20,11 +20,11 @@ INTERVAL_S = 0.25
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", help="serial port or pyserial URL (default: first board found, else the simulated device)")
     parser.add_argument("--sim", action="store_true", help="use the simulated device (even when a board is plugged in)")
-    from pointdose.cliopts import add_sim_board
+    from pointdose.commands.cliopts import add_sim_board
     add_sim_board(parser)
     parser.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds (default: until Ctrl-C)")
     parser.add_argument("--raw", action="store_true", help="print every sample as 'segment seq t_host_s raw'")
-    from pointdose.lsl import add_argument as lsl_flag
+    from pointdose.commands.cliopts import add_lsl as lsl_flag
     lsl_flag(parser)  # pressure for a 1 cm² probe (the session's default) and raw counts
 
 

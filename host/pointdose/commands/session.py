@@ -19,7 +19,7 @@ KEYS = {"r": ("signal", "release"), "p": ("signal", "pain"), " ": ("stop", "STOP
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from pointdose.lsl import add_argument as lsl_flag
+    from pointdose.commands.cliopts import add_lsl as lsl_flag
 
     parser.add_argument("--protocol", default="tppr", metavar="NAME|FILE",
                         help="built-in (tppr, ischemic, alternating, holds, ppt) or a .toml file (default tppr)")
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="change a built-in's parameter, e.g. --set hold_s=60 (see pointdose protocols)")
     parser.add_argument("--port", metavar="P", help="serial port of the board")
     parser.add_argument("--sim", action="store_true", help="use the simulated device")
-    from pointdose.cliopts import add_sim_board
+    from pointdose.commands.cliopts import add_sim_board
     add_sim_board(parser)
     parser.add_argument("--headless", action="store_true", help="text cues one line at a time; inputs as lines on stdin")
     parser.add_argument("--point", default="", metavar="NAME",
@@ -149,7 +149,7 @@ def _params(pairs: list[str]) -> dict[str, str]:
 
 def _check_numbers(args: argparse.Namespace) -> None:
     """Every numeric option through the one checker (finite, in range): NaN never gets through."""
-    from pointdose.cliopts import probe_area_cm2
+    from pointdose.commands.cliopts import probe_area_cm2
     from pointdose.protocols.values import number, setting
 
     args.probe_area = probe_area_cm2(args.probe_area)
@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     from pointdose.cues import CueMixer, SoundPlayer, WavRecorder
     from pointdose.errors import UserError
     from pointdose.protocols import resolve
-    from pointdose.cliopts import check_device_choice, display_unit
+    from pointdose.commands.cliopts import check_device_choice, display_unit
     from pointdose.session.runner import SessionRunner
     from pointdose.lsl import listeners_if_asked as lsl_listeners
 

@@ -22,7 +22,7 @@ import threading
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from pointdose.lsl import add_argument as lsl_flag
+    from pointdose.commands.cliopts import add_lsl as lsl_flag
     parser.add_argument("--db", metavar="FILE|URL", help="records database, a file or postgresql://user@host/db (default: $POINTDOSE_DB or the user data folder)")
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     r = sub.add_parser("run", help="run a drill on a board or the simulated device, with text cues")
@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--transfer-target", type=float, help="transfer test target in --unit (default 60 %% of the target)")
     r.add_argument("--port", help="serial port of the board")
     r.add_argument("--sim", action="store_true", help="use the simulated device")
-    from pointdose.cliopts import add_sim_board
+    from pointdose.commands.cliopts import add_sim_board
     add_sim_board(r)
     r.add_argument("--virtual-student", action="store_true", help="let the virtual hand press (simulated device only)")
     r.add_argument("--get-ready", type=float, default=3.0, metavar="S", help="countdown before the first trial")
@@ -192,7 +192,7 @@ RUN_NUMBERS = {  # option attribute: (flag, range key)
 
 def _check_numbers(args) -> None:
     """Finite and in range, one line naming the option otherwise (NaN, inf, negative, huge)."""
-    from pointdose.cliopts import probe_area_cm2
+    from pointdose.commands.cliopts import probe_area_cm2
     from pointdose.protocols.values import number, setting
 
     args.probe_area = probe_area_cm2(args.probe_area)
@@ -344,7 +344,7 @@ def _run_drill(args) -> int:
 
 def _follow(args) -> int:
     """``train follow APPLICATION_ID``: the expert's curve from the records, followed on a device."""
-    from pointdose.cliopts import probe_area_cm2
+    from pointdose.commands.cliopts import probe_area_cm2
     from pointdose.errors import UserError
     from pointdose.protocols.values import number
     from pointdose.records.store import Store

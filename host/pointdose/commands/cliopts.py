@@ -24,6 +24,13 @@ def add_sim_board(parser) -> None:
                              "RP2040; its MicroPython .uf2 from $POINTDOSE_PICO_UF2)")
 
 
+def add_lsl(parser) -> None:
+    """The ``--lsl`` flag (:mod:`pointdose.lsl`), the same for every command that has it."""
+    parser.add_argument("--lsl", action="store_true",
+                        help="stream pressure (kPa, raw counts) and markers as Lab Streaming Layer outlets, "
+                             "on this machine unless LSLAPICFG says otherwise (docs/lsl.md)")
+
+
 def display_unit(key: str) -> str:
     """The unit's canonical key (``kgf/cm2`` → its table key); UserError listing the choices."""
     try:
