@@ -126,8 +126,10 @@ class _TextStream:
 def install(connection: socket.socket) -> None:
     """Make this CPython look enough like the unix port for the firmware modules."""
     sys.modules["micropython"] = _micropython_module()
-    # viper's pointer casts (micropython.viper is the identity here): index the buffer itself
-    builtins.ptr8 = builtins.ptr16 = builtins.ptr32 = lambda buf: buf
+    # viper's pointer casts (micropython.viper is the identity here): index the buffer itself; a
+    # str is read as its UTF-8 bytes, as viper's ptr8 reads it (pd_frame's reply text)
+    builtins.ptr16 = builtins.ptr32 = lambda buf: buf
+    builtins.ptr8 = lambda buf: buf.encode() if isinstance(buf, str) else buf
     _add_ticks_to_time()
     select.poll = _Poll
     # One duplex object, as on rp2 and esp32 (sys.stdin.buffer is sys.stdout.buffer).
