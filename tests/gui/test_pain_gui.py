@@ -32,16 +32,19 @@ def test_pain_is_asked_before_and_after_and_stored(tmp_path, size):
     env = {**os.environ, "POINTDOSE_DB": str(db),
            "PYTHONPATH": os.pathsep.join([str(HERE)] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
     out = subprocess.run([sys.executable, str(Path(__file__)), str(tmp_path), str(size[0]), str(size[1])],
-                         capture_output=True, text=True, timeout=150, env=env)
+                         capture_output=True, text=True, timeout=200, env=env)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     rep = json.loads((tmp_path / "pain.json").read_text())
     assert rep["waited"] is True  # Start did not start before the answer
     assert rep["question_before"].startswith("Pain at this point now, 0–10 (Enter to skip)")
     assert rep["question_after"].startswith("Pain at this point after the application, 0–10")
     assert rep["saved_after"] == [2]
+    assert rep["after_left_open"] is None and rep["asked_after_demo"] is None  # a demo start is never asked
+    assert rep["saved_after_all"] == [2, None]  # the second run's "after": skipped when the demo started
     with Store(db, readonly=True) as store:
-        (app,) = store.applications()
-        assert guided(store, app).pain == {"before": [6], "after": [2]}
+        first, second, demo = store.applications()
+        assert guided(store, first).pain == {"before": [6], "after": [2]}
+        assert guided(store, second).pain_text() == guided(store, demo).pain_text() == "not rated"
     # the screenshot taken while "pain after" was open: cyan question text, and STOP still on screen
     img = read_png(tmp_path / "asking.png")
     assert img.shape[:2] == (size[1], size[0])
@@ -101,12 +104,24 @@ def _main(argv: list[str]) -> int:
             rep["row_visible"] = bool(dpg.is_item_visible(PT.row))
             panel.pain.answer(2)
             rep["saved_after"] = list(panel.pain.saved_after)
+            # a second run, skipped before; its "after" still open when a demo starts: skipped, nothing stored
+            panel.start(hand="expert", protocol="holds", params={"cycles": 1, "hold_s": 2, "target": "150 kPa"},
+                        ask_pain=True)
+            panel.pain.answer("")
+            state["step"] = "second"
+        elif step == "second" and panel.pain.prompt.asking == "after":
+            panel.start(hand="expert", protocol="holds", params={"cycles": 1, "hold_s": 1, "target": "150 kPa"})
+            rep["after_left_open"] = panel.pain.prompt.asking
+            state["step"] = "demo"
+        elif step == "demo" and panel.runner is not None and panel.runner.done.is_set():
+            rep["asked_after_demo"] = panel.pain.prompt.asking
+            rep["saved_after_all"] = list(panel.pain.saved_after)
             state["step"] = "done"
             (tmp / "pain.json").write_text(json.dumps(rep))
             view.stop()  # no need to wait for the deadline
 
     controller = Controller(force_sim=True, sim_demo=False)
-    run_app(controller, seconds=40, screenshot=None, max_fps=30, size=(width, height), on_frame=on_frame)
+    run_app(controller, seconds=70, screenshot=None, max_fps=30, size=(width, height), on_frame=on_frame)
     return 0 if state["step"] == "done" else 3
 
 

@@ -69,6 +69,13 @@ class PainPromptView:
             self.prompt.skip()
         self.prompt.before_start(start)
 
+    def settle(self) -> None:
+        """Before a new start closes the last recording: an open "pain after" is skipped (nothing
+        stored) and a run not yet asked about is forgotten."""
+        self._armed = None
+        if self.prompt.asking == "after":
+            self.prompt.skip()
+
     def take_before(self) -> dict:
         """The rating before for the recording's info (once), {} when none was given."""
         info = self.prompt.info_extra()

@@ -344,6 +344,7 @@ class SessionPanel(Panel):
         if self.runner is not None and not self.runner.done.is_set():
             self.message = "A session is running: STOP it first"
             return
+        self.pain.settle()  # an unanswered "pain after" goes unrated before its recording closes
         self._close_session()
         status = ctx.controller.status()
         if hand and not getattr(status, "simulated", False):
