@@ -34,7 +34,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from pointdose.records.schema import STATIONS_TABLE, VERSION_TABLE
+from pointdose.records.schema import STATIONS_TABLE
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 ID_BASE = 1 << 62  # journal ids: far above anything a server sequence hands out
