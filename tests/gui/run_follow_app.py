@@ -2,8 +2,8 @@
 
 ``python run_follow_app.py DB APP_ID PNG REPORT``: runs ``pointdose app --replay APP_ID --db DB`` (the
 simulated device presses as the recorded application did, looped) with only the Training tab; once
-the device streams, a student is added and the tab follows APP_ID's curve, as a user would with the
-Follow button. The replayed expert is the "student", so the attempt must lie on the curve. When the
+the device streams, a student is added, APP_ID is picked in the list of recorded applications and
+the tab follows its curve, as a user would with the Follow button. The replayed expert is the "student", so the attempt must lie on the curve. When the
 result is saved it takes a screenshot and quits; REPORT gets what the tab showed (JSON).
 """
 
@@ -39,13 +39,17 @@ def main(argv: list[str]) -> int:
             return
         stage = state["stage"]
         if stage == "connect":
-            if ctx.frame is None or not ctx.frame.streaming:
+            items = dpg.get_item_configuration(T.follow_pick)["items"]
+            if ctx.frame is None or not ctx.frame.streaming or not items:
                 return
             report["banner"] = ctx.frame.sim_text
+            report["choices"] = list(items)
             dpg.set_value(view.TAGS.tabs, panel.tab)
             dpg.set_value(T.new_student, "S-FOLLOW")
             panel._on_add_student()
-            dpg.set_value(T.follow_app, app_id)
+            chosen = next(x for x in items if x.split(" ")[0] == app_id)  # picked in the list, as a user would
+            dpg.set_value(T.follow_pick, chosen)
+            panel._on_follow_pick(None, chosen)
             panel.start_follow(dpg.get_value(T.follow_app), ctx)
             state["stage"] = "follow"
         elif stage == "follow":

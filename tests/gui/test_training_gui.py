@@ -88,6 +88,7 @@ def test_app_replay_and_follow_the_experts_curve_in_the_training_tab(tmp_path):
     out = json.loads(report.read_text()) if report.is_file() else {}
     assert proc.returncode == 0 and out.get("ok"), f"{out}\n{proc.stdout}\n{proc.stderr}"
     assert out["banner"].startswith(f"replaying application {app} at 1x, looped")
+    assert out["choices"][0].startswith(f"{app} · T-EXPERT · ") and "Upper trapezius" in out["choices"][0]
     assert out["phase"] == "done" and not out["error"] and out["saved"] == "kept in the training records for S-FOLLOW"
     score = out["score"]
     assert score["coverage"] > 0.9 and score["absolute_error"] < 3.0 and abs(score["constant_error"]) < 2.0, score

@@ -92,6 +92,7 @@ class TrTags:
     running_text: str = "pd.tr.running.text"
     trial_empty: str = "pd.tr.plot.empty"
     follow_app: str = "pd.tr.follow.app"
+    follow_pick: str = "pd.tr.follow.pick"
     follow_start: str = "pd.tr.follow.start"
     follow_target: str = "pd.tr.follow.target"
     progress_empty: str = "pd.tr.progress.empty"
@@ -118,6 +119,7 @@ class TrainingPanel(Panel):
         self._progress_dirty = True
         self._progress_of = None  # the finished drill the progress plots were last asked for
         self._progress_data = Latest("training-progress")  # progress and class plots' data, off the render thread
+        self._follow_list = Latest("training-follow-list")  # recorded applications to follow, off the render thread
         self._series_len = 0
         self._unit = "kPa"
         self._area = 1.0
@@ -162,6 +164,7 @@ class TrainingPanel(Panel):
                     dpg.bind_item_theme(tag, view.TAGS.theme_disabled)
                 dpg.add_separator()
                 dpg.add_text("Follow an expert's curve", color=view.GREY)
+                dpg.add_combo([], tag=T.follow_pick, width=-1, callback=self._on_follow_pick)
                 with dpg.group(horizontal=True):
                     dpg.add_input_text(tag=T.follow_app, hint="application id", width=FORM_W, on_enter=True,
                                        callback=lambda: self.start_follow(dpg.get_value(T.follow_app)))
@@ -436,6 +439,9 @@ class TrainingPanel(Panel):
         self.follow = FollowRunner(RingRows(link.ring, conv, area), curve, on_done=save).start_thread()
         self._say("")
 
+    def _on_follow_pick(self, sender=None, value=None, user=None) -> None:
+        dpg.set_value(T.follow_app, str(value or "").split(" ")[0])
+
     def following(self) -> bool:
         return self.follow is not None and not self.follow.finished.is_set()
 
@@ -625,10 +631,14 @@ class TrainingPanel(Panel):
         got = self._progress_data.take()
         if got is not None:
             self._draw_progress(got)
+        listed = self._follow_list.take()
+        if listed is not None and not listed.error:
+            dpg.configure_item(T.follow_pick, items=[_plain(x) for x in listed.value])
         if not self._progress_dirty or self.store is None:
             return
         self._progress_dirty = False
         store, student = self.store, self.student
+        self._follow_list.request(lambda: follow_choices(store.store))
         klass, kind = dpg.get_value(T.klass), dpg.get_value(T.class_kind)
 
         def load():  # on the worker: the records' training API
@@ -724,6 +734,7 @@ class TrainingPanel(Panel):
 
     def close(self) -> None:
         self._progress_data.close()  # its read ends before the store closes
+        self._follow_list.close()
         if self.follow is not None:
             self.follow.close()
         if getattr(self, "hand", None) is not None:
@@ -738,6 +749,19 @@ class TrainingPanel(Panel):
             Path(self.state_path).write_text(json.dumps(out))
         if self.store is not None:
             self.store.close()
+
+
+FOLLOW_CHOICES = 40  # the newest applications offered as curves to follow (any other: type its id)
+
+
+def follow_choices(store) -> list[str]:
+    """The newest recorded applications with some contact, as "ID · client · protocol · point · date"."""
+    rows = store.query("SELECT a.id, a.protocol, a.started_at, c.code, p.label, p.side FROM applications a "
+                       "JOIN sessions s ON a.session_id=s.id JOIN clients c ON s.client_id=c.id "
+                       "JOIN points p ON a.point_id=p.id LEFT JOIN application_metrics m ON m.application_id=a.id "
+                       "WHERE COALESCE(m.contact_s, 1) > 0.5 ORDER BY a.id DESC LIMIT ?", (FOLLOW_CHOICES,))
+    return [f"{r['id']} · {r['code']} · {r['protocol'] or 'free'} · {r['label']} ({r['side']}) · "
+            f"{str(r['started_at'])[:16].replace('T', ' ')}" for r in rows]
 
 
 def _plain(text: str) -> str:
