@@ -659,6 +659,7 @@ class HistoryPanel(_StoreUser, Panel):
             if self.open_on_start and self.tab is not None:
                 dpg.set_value(view.TAGS.tabs, self.tab)
         self._show_job()
+        _show(TAGS.h_message, bool(dpg.get_value(TAGS.h_message)))  # an empty line takes no room
         got = self._history_data.take()
         if got is not None:
             if got.error:
@@ -872,6 +873,13 @@ def _location(store: Store):
 
 
 _enabled: dict[str, bool] = {}
+_shown: dict[str, bool] = {}
+
+
+def _show(tag: str, on: bool) -> None:
+    if _shown.get(tag) != on:
+        _shown[tag] = on
+        dpg.configure_item(tag, show=on)
 
 
 def _enable(tag: str, on: bool) -> None:
