@@ -1,6 +1,6 @@
 """Records on a PostgreSQL server against the SQLite file: samples written per second by one
 station and by 8 at once, the server's size per hour at 1 kHz, and the 60 s × 8-station load run
-with a 10 s server outage (docs/records.md, "Many stations").
+with a 10 s server outage, and how fast old stations' files merge in (docs/records.md, "Many stations").
 
 Starts a throwaway cluster as tests/pg does (skipped when the PostgreSQL binaries are absent).
 Write rates: each station writes 60 s of 1 kHz samples as fast as it can through the
@@ -114,6 +114,18 @@ def run() -> list[tuple[str, float, str]]:
         out.append((f"{STATIONS} stations at once, each its own SQLite file", lite8, "samples/s in all"))
         out.append((f"{STATIONS} stations at once, one PostgreSQL server", server8, "samples/s in all"))
         out.append((f"{STATIONS} stations on the server, per station", server8 / STATIONS, "samples/s"))
+        # merging old stations' files (records sync --from): the 8 files just written, into a new database
+        from pointdose.records import Store
+        from pointdose.records.sync import merge_file
+
+        url_merge = cluster.new_database()
+        t0 = time.perf_counter()
+        with Store(url_merge, journal=str(folder / "journal-merge.sqlite")) as target:
+            for i in range(STATIONS):
+                merge_file(folder / f"s{i}.sqlite", target)
+            merged = target.query("SELECT COALESCE(SUM(n), 0) AS n FROM sample_chunks")[0]["n"]
+        out.append(("records sync --from: old stations' files merged", merged / (time.perf_counter() - t0),
+                    "samples/s"))
         # the load run: 8 stations recording live at 200 Hz for 60 s, the server stopped 10 s mid-run
         url_load = cluster.new_database()
         t0 = time.perf_counter()

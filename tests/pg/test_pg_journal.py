@@ -238,3 +238,19 @@ def test_a_journal_the_server_refuses_is_kept_and_said(pg_cluster, pg_url, tmp_p
             store.sync()
         assert store.pending() > 0 and not store.online  # kept, and the station goes on in its journal
         store.add_note(cid, "still recorded")
+
+
+def test_a_long_day_does_not_pile_samples_up_in_the_journal(pg_url, tmp_path, monkeypatch):
+    monkeypatch.setattr(pg, "PRUNE_EVERY_S", 0.0)  # the setting: forget ended applications' samples at once
+    with Store(pg_url, journal=tmp_path / "station.sqlite") as store:
+        sid = store.start_session(store.add_client("C-0107"))
+        listener = RecordingListener(store, session_id=sid, autoflush=False)
+        first = demo.record(listener, "upper_trapezius.1:L", _rows(0.0))
+        listener.on_application_start({"point": "upper_trapezius.1:R", "probe_area_cm2": 1.0, "t_s": 100.0})
+        listener.on_samples(_rows(100.0))
+        listener.flush()
+        journal = store.conn.journal.conn
+        kept = {r[0] for r in journal.execute("SELECT DISTINCT application_id FROM sample_chunks")}
+        assert first not in kept and kept  # the ended one is on the server only; the open one stays here
+        assert len(store.samples(first)) == len(_rows(0.0))
+        listener.close()

@@ -40,6 +40,7 @@ URL_SCHEMES = ("postgresql://", "postgres://")
 ID_BASE = 1 << 62  # journal ids: far above anything a server sequence hands out
 STATION_SPAN = 1 << 36  # ids per station per table (6.9e10)
 RETRY_S = 2.0  # while offline, how often a write tries the server again
+PRUNE_EVERY_S = 600.0  # while online, how often the journal forgets ended applications' samples
 CONNECT_TIMEOUT_S = 3
 JOURNAL_TABLES = ("journal_meta", "journal_pending")
 
@@ -360,6 +361,7 @@ class PgConnection:
         self.synced_rows = 0  # rows sent by sync_pending, for the caller's report
         self.mirror_error: str | None = None
         self.sync_error: str | None = None
+        self._last_prune = time.monotonic()
         self._lock = threading.RLock()
         try:
             self.server = _server_connect(url, timeout_s)
@@ -490,6 +492,12 @@ class PgConnection:
             return Cursor([], None)
         if kind == "commit" and mirror:
             self._apply_mirror(mirror)
+            if time.monotonic() - self._last_prune > PRUNE_EVERY_S:  # a long day's samples need not stay here
+                self._last_prune = time.monotonic()
+                try:
+                    self.journal.prune()
+                except sqlite3.Error as exc:  # busy with another process of this station: next time
+                    self.mirror_error = str(exc)
         return Cursor([], None)
 
     def _server_execute(self, st: Statement, params: tuple) -> Cursor:
