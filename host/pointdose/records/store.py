@@ -713,14 +713,22 @@ class Store:
         else:
             loc = bodymap.location(location)  # raises for an unknown id
             label = label or loc.label
-        with self.transaction("saving a point") as conn:
-            row = conn.execute("SELECT id FROM points WHERE client_id=? AND location=? AND side=? AND label=?",
-                               (client_id, location, side, label)).fetchone()
-            if row:
-                return row[0]
-            return conn.execute("INSERT INTO points (client_id, location, side, label, view, x, y, landmarks, created_at) "
-                                "VALUES (?,?,?,?,?,?,?,?,?)",
-                                (client_id, location, side, label, view, x, y, _json(landmarks), now_iso())).lastrowid
+        find = ("SELECT id FROM points WHERE client_id=? AND location=? AND side=? AND label=?",
+                (client_id, location, side, label))
+        try:
+            with self.transaction("saving a point") as conn:
+                row = conn.execute(*find).fetchone()
+                if row:
+                    return row[0]
+                return conn.execute("INSERT INTO points (client_id, location, side, label, view, x, y, landmarks, "
+                                    "created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                                    (client_id, location, side, label, view, x, y, _json(landmarks),
+                                     now_iso())).lastrowid
+        except StoreError as exc:  # another station made the same point meanwhile (a server): it is this one
+            rows = self.query(*find) if isinstance(exc.__cause__, sqlite3.IntegrityError) else []
+            if rows:
+                return rows[0]["id"]
+            raise
 
     def points(self, client_id: int) -> list[dict]:
         rows = self.query("SELECT * FROM points WHERE client_id=? ORDER BY id", (client_id,))
