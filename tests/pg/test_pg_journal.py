@@ -254,3 +254,39 @@ def test_a_long_day_does_not_pile_samples_up_in_the_journal(pg_url, tmp_path, mo
         assert first not in kept and kept  # the ended one is on the server only; the open one stays here
         assert len(store.samples(first)) == len(_rows(0.0))
         listener.close()
+
+
+def test_the_app_and_a_command_of_one_station_share_its_journal_offline(pg_cluster, pg_url, tmp_path):
+    import threading
+
+    journal = tmp_path / "station.sqlite"
+    with Store(pg_url, journal=journal) as store:
+        cid = store.add_client("C-0108")
+    pg_cluster.stop()
+    stores = [Store(pg_url, journal=journal) for _ in range(2)]  # e.g. the app and `pointdose session`
+    made, errors = [], []
+
+    def record(store, k):
+        try:
+            sid = store.start_session(cid)
+            listener = RecordingListener(store, session_id=sid, autoflush=False)
+            for a in range(3):
+                made.append(demo.record(listener, f"point {k}", _rows(10.0 * a, seed=k), block=20))
+            listener.close()
+        except Exception as exc:  # noqa: BLE001 — reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=record, args=(s, k)) for k, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors and len(made) == 6 and len(set(made)) == 6
+    pg_cluster.start()
+    assert stores[0].sync() == 0 and stores[1].pending() == 0
+    for s in stores:
+        s.close()
+    with Store(pg_url, readonly=True) as reader:
+        apps = reader.applications(client_id=cid)
+        assert sorted(a["id"] for a in apps) == sorted(made)
+        assert all(a["n_samples"] == len(_rows(0.0)) for a in apps)
