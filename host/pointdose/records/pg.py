@@ -80,7 +80,7 @@ def default_journal(url: str) -> Path:
 
 
 _INSERT = re.compile(r"^\s*INSERT\s+(?:OR\s+(IGNORE|REPLACE)\s+)?INTO\s+(\w+)\s*\(([^)]*)\)", re.I | re.S)
-_WHERE_0 = re.compile(r"\bWHERE\s+0\b", re.I)
+_WHERE_0 = re.compile(r"\bWHERE\s+0(?![\w.])", re.I)
 
 
 def _placeholders(sql: str) -> str:
