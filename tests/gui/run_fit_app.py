@@ -47,7 +47,24 @@ def main(argv: list[str]) -> int:
     rects: dict[str, list] = {}
     done: set[str] = set()
 
+    frames = [0]
+    keys: dict[str, int] = {}
+
     def on_frame(panels):
+        frames[0] += 1
+        if "--typing" in argv:  # a digit key while the History tab's folder box has the keyboard, then not
+            ses = next(p for p in panels if isinstance(p, session_panel.SessionPanel))
+            hits: list[int] = []
+            if frames[0] == 20:
+                dpg.focus_item(records_panel.TAGS.h_folder)
+            elif frames[0] == 30:
+                keys["typing_active"] = int(dpg.is_item_active(records_panel.TAGS.h_folder))
+                ses._key(lambda: hits.append(1))
+                keys["while_typing"] = len(hits)
+                dpg.focus_item(records_panel.TAGS.h_report)
+            elif frames[0] == 40:
+                ses._key(lambda: hits.append(1))
+                keys["after"] = len(hits)
         for panel in panels:
             if panel.title == tab:
                 item = getattr(panel, "tab", None) or getattr(panel, "_tab", None)
@@ -103,6 +120,7 @@ def main(argv: list[str]) -> int:
     report = run_app(controller, seconds=3.0, screenshot=png, max_fps=30, settings=DisplaySettings(unit="kPa"),
                      size=(width, height), on_frame=on_frame)
     report["rects"] = rects
+    report["keys"] = keys
     Path(report_path).write_text(json.dumps(report))
     return 0
 

@@ -116,6 +116,19 @@ def test_history_tab_keeps_its_choices_and_the_report_and_export_buttons_on_scre
 
 
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display: run under xvfb-run (make test does)")
+def test_a_digit_typed_into_a_box_on_another_tab_is_not_a_pain_rating(tmp_path):
+    png, report = tmp_path / "typing.png", tmp_path / "typing.json"
+    out = subprocess.run([sys.executable, str(HERE / "run_fit_app.py"), "1024", "768", "History", str(png),
+                          str(report), "--typing"], capture_output=True, text=True, timeout=90,
+                         env={**os.environ, "POINTDOSE_DB": str(tmp_path / "records.db")})
+    assert out.returncode == 0, out.stderr[-3000:]
+    keys = json.loads(report.read_text())["keys"]
+    # the Session tab's keys (0–9 ratings, R, P) are global: while the folder box has the keyboard they
+    # are the user's typing; once it lets go they are signals again
+    assert keys == {"typing_active": 1, "while_typing": 0, "after": 1}, keys
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display: run under xvfb-run (make test does)")
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_live_and_clinical_tabs_fit(tmp_path, size):
     img, rects = run(tmp_path, *size, "Live")

@@ -257,16 +257,11 @@ class SessionPanel(Panel):
         dpg.configure_item(T.audio_tip, show=short != message)
 
     def _key(self, action) -> None:
-        if dpg.is_item_active(T.point) or self._typing_setting():  # typing a name or a number is not a signal
+        if _typing():  # a digit typed into a box (a point name, a setting, a folder, a note) is not a rating
             return
         action()
 
     # ------------------------------------------------------------------ protocol settings (pointdose.app.protocol_settings)
-
-    def _typing_setting(self) -> bool:
-        name = self._settings_for
-        return bool(name) and any(dpg.is_item_active(_setting_tag(name, f.key)) for f in self.settings.fields(name)
-                                  if dpg.does_item_exist(_setting_tag(name, f.key)))
 
     def show_settings(self, name: str) -> None:
         """One row per parameter of ``name``: entry, allowed range, what it is and its source, the error."""
@@ -610,6 +605,15 @@ class SessionPanel(Panel):
 
     def close(self) -> None:
         self._close_session()
+
+
+_TYPED_INTO = ("mvInputText", "mvInputFloat", "mvInputInt", "mvInputDouble")
+
+
+def _typing() -> bool:
+    """True while any text or number box of any tab has the keyboard (read only when a key is pressed)."""
+    return any(dpg.get_item_type(item).endswith(_TYPED_INTO) and dpg.is_item_active(item)
+               for item in dpg.get_all_items())
 
 
 def _setting_tag(protocol: str, key: str, part: str = "entry") -> str:
