@@ -73,8 +73,8 @@ class Cluster:
         self._run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
                    "-o", opts, "-w", "-t", "60", "start"])
 
-    def stop(self) -> None:
-        self._run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop"])
+    def stop(self, mode: str = "fast") -> None:
+        self._run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop"])
 
     def running(self) -> bool:
         out = subprocess.run(self.as_user + [str(self.bindir / "pg_ctl"), "-D", str(self.data), "status"],
@@ -95,7 +95,7 @@ class Cluster:
 
     def destroy(self) -> None:
         if self.running():
-            self.stop()
+            self.stop("immediate")  # its data is deleted next: no need for a shutdown checkpoint
         shutil.rmtree(self.root, ignore_errors=True)
 
 
