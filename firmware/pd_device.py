@@ -637,8 +637,11 @@ class Device:
     def _queue_reply(self, cid, status, text):
         if status and self.cmd_errors < _MAX16:
             self.cmd_errors += 1
+        self._send_reply(cid, self.framer.reply(cid, status, text))
+
+    def _send_reply(self, cid, n):
+        """Queue the REPLY frame in ``framer.enc[0:n]``, kept for `again` when it has an id."""
         f = self.framer
-        n = f.reply(cid, status, text)
         if cid:
             copy(self._last_reply, 0, f.enc, 0, n)
             self._last_cid = cid
@@ -759,6 +762,10 @@ class Device:
         if ev == pc.BAD:
             self._queue_reply(pc.line_id(buf, n), pc.BAD_LINE,
                               "line holds a byte outside ASCII 0x20..0x7E: discarded")
+            return
+        k = pc.ping_id(buf, n)
+        if k >= 0:              # the keep-alive, answered without allocating (cmd_ping's reply)
+            self._send_reply(k, self.framer.pong(k, now))
             return
         try:
             p = pc.parse(buf, n)

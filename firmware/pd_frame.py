@@ -221,6 +221,14 @@ class Framer:
         struct.pack_into("<HB", raw, 2, cmd_id, status)
         return self._finish(self._text(5, text))
 
+    def pong(self, cmd_id, t_us):
+        """REPLY ``pong= t=T``, as ``ping`` without an argument answers, built without allocating."""
+        raw = self.raw
+        raw[0] = T_REPLY
+        struct.pack_into("<HB", raw, 2, cmd_id, 0)
+        o = self._lit(5, b"pong= t=")
+        return self._finish(self._int(o, t_us))
+
     def error(self, code, text):
         raw = self.raw
         raw[0] = T_ERROR

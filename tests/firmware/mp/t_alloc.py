@@ -56,6 +56,35 @@ def test_zero_alloc_hx711_driver_80hz():
     assert chip.overwritten == 0
 
 
+def test_zero_alloc_keepalive_pings_while_streaming():
+    # DeviceLink pings twice a second while streaming: that reply allocates nothing, so a stream
+    # with only its keep-alives never brings on a garbage collection (~16 ms on an emulated Pico)
+    r = Rig(rate=1000, watchdog_ms=60000, capture=1 << 17)
+    _stream(r)
+    lines = (b"7 ping\n", b"ping\n", b"65535 ping\n")
+    r.run_us(300000, 250)
+    r.frames()
+    gc.collect()
+    gc.disable()
+    try:
+        a0 = gc.mem_alloc()
+        for i in range(6):
+            r.inp.feed(lines[i % 3])
+            r.run_us(500000, 250)
+        a1 = gc.mem_alloc()
+    finally:
+        gc.enable()
+    assert a1 - a0 == 0, a1 - a0
+    got = [(c, st, t.split(" t=")[0]) for c, st, t in r.replies()]
+    assert got == [(7, 0, "pong="), (0, 0, "pong="), (65535, 0, "pong=")] * 2, got
+    t = int(r.cmd("8 ping\n")[0][2].split(" t=")[1])
+    assert 0 <= (r.clock.now() - t) & h.MASK < 10000, t       # the device time, as cmd_ping says
+    assert r.cmd("8 again\n") == r.cmd("8 again\n")            # the reply kept for `again`
+    # any other form goes through the parser: an argument is echoed, an upper-case verb accepted
+    assert r.cmd("9 ping x\n")[0][2].startswith("pong=x t=")
+    assert r.cmd("10 PING\n")[0][:2] == (10, 0) and r.cmd("0 ping\n")[0][:2] == (0, 2)
+
+
 class _FakeADC:
     """An ``machine.ADC`` stand-in: ``read_u16`` is a method, so binding it allocates."""
 
