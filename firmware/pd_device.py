@@ -180,6 +180,9 @@ class Device:
         self._busy_seq = 0      # seq when it began
         self._wbusy = 0         # µs of it spent writing DATA frames
         self._wn = 0            # DATA frames written
+        self._iobusy = 0        # µs of it in _io() (cues, buttons: a cost per second, not per sample)
+        self._busy_t = now      # when the window began
+        self.seen_io = 0        # µs per second of _io() work
         self.seen_dry = False   # the seen_* figures come from a dry run (dry_run), not a stream
         self._dry = False       # a dry run is under way: DATA goes out as delimiters only
         self._zeros = bytearray(len(self.framer.enc))
@@ -332,7 +335,12 @@ class Device:
             elif not self.fault and diff(now, self._last_conv) > s.timeout_us:
                 self._sensor_fault(now)
         if (now - self._io_due) & MASK < _HALF:
-            self._io(now)
+            if self.streaming:      # timed apart: it runs every 5 ms whatever the rate
+                t = self.clock.now()
+                self._io(now)
+                self._iobusy += (self.clock.now() - t) & MASK
+            else:
+                self._io(now)
         ev = self._poller.poll()
         wr = ev & _POLLOUT
         if not wr and not self._trickle:
@@ -419,22 +427,28 @@ class Device:
     def _note_cost(self):
         """Close the busy-time window (once a second while streaming): µs of work per sample."""
         n = (self.seq - self._busy_seq) & MASK
+        now = self.clock.now()
         if n >= 8:
+            io = self._iobusy
+            el = ((now - self._busy_t) & MASK) // 1000      # ms
             self.seen_cost = (self._busy + n - 1) // n
-            self.seen_base = (self._busy - self._wbusy + n - 1) // n
+            self.seen_base = (self._busy - self._wbusy - io + n - 1) // n
             self.seen_frame = (self._wbusy + self._wn - 1) // self._wn if self._wn else 0
+            self.seen_io = io * 1000 // el if el else 0
             self.seen_dry = False
-        self._busy = self._wbusy = self._wn = 0
+        self._busy = self._wbusy = self._wn = self._iobusy = 0
         self._busy_seq = self.seq
+        self._busy_t = now
 
     def seen_cost_at(self, hz):
-        """µs of work per sample at ``hz`` from the last stream's timing: the per-sample work plus
-        a DATA frame's write shared by the samples it carries at ``hz`` (fewer, larger frames at
-        higher rates: batch_us); 0 before any stream."""
+        """µs of work per sample at ``hz`` from the last timing (a stream's, or a dry run's): the
+        per-sample work, a DATA frame's write shared by the samples it carries at ``hz`` (fewer,
+        larger frames at higher rates: batch_us), and the cues' and buttons' work per second
+        shared by ``hz`` samples; 0 before any timing."""
         if not self.seen_cost:
             return 0
         spf = self._spf_at(hz)
-        return self.seen_base + (self.seen_frame + spf - 1) // spf
+        return self.seen_base + (self.seen_frame + spf - 1) // spf + (self.seen_io + hz - 1) // hz
 
     def _update_sampling(self, now):
         # a set limit keeps the sensor sampled (not sent) when the stream stops
@@ -827,8 +841,9 @@ class Device:
             self._set_kbd(True)
             self._update_sampling(now)
             self._next_status = add(now, _SECOND)
-            self._busy = self._wbusy = self._wn = 0
+            self._busy = self._wbusy = self._wn = self._iobusy = 0
             self._busy_seq = self.seq
+            self._busy_t = now
             self.cues.streaming = True
             self.cues.apply(now)
             self._io_due = now
@@ -872,9 +887,10 @@ class Device:
         self._cue_changed(now)
 
     def dry_run(self, hz, n=48):
-        """Time ``n`` passes of the real loop at ``hz``, each taking a sample, before any stream:
-        ``seen_*`` as a stream would measure them, so the first `rate` is refused from the real
-        work.  Sensor reads, ring, limit, cues and buttons, polls and DATA frames run as when
+        """Time ``n`` passes of the real loop at ``hz`` (two rounds, the lesser kept), each taking a
+        sample, while not streaming:
+        ``seen_*`` as a stream at ``hz`` would measure them, so `rate` is refused from the real
+        work, also before any stream.  Sensor reads, ring, limit, cues and buttons, polls and DATA frames run as when
         streaming; each frame goes out as as many 0x00 delimiters (empty frames, which receivers
         skip: the link's cost without a frame). Input, watchdog and STATUS wait; the ring,
         sequence number and schedule are put back as they were."""
@@ -889,20 +905,26 @@ class Device:
         self._sampling = True
         self._in_open = False
         self.streaming = self._dry = True
-        self._busy = self._wbusy = self._wn = 0
+        self._busy = self._wbusy = self._wn = self._iobusy = 0
         self._busy_seq = self.seq
+        self._busy_t = now
         try:
-            for _ in range(n):
-                sch.reset(clk.now())
-                self.step()
-            self._note_cost()
+            best = None
+            for _ in range(2):      # the lesser of two rounds: one preemption (unix port) refuses nothing
+                for _ in range(n // 2):
+                    sch.reset(clk.now())
+                    self.step()
+                self._note_cost()
+                if best is None or self.seen_cost < best[0]:
+                    best = (self.seen_cost, self.seen_base, self.seen_frame, self.seen_io)
+            self.seen_cost, self.seen_base, self.seen_frame, self.seen_io = best
             self.seen_dry = True
         finally:
             self.streaming = self._dry = False
             r.clear()
             (self.seq, self._sampling, self._in_open, self._wd_at, self._next_status, self._spf,
              sch.next_due, sch._fresh, sch.missed, self._busy_seq) = keep
-            self._busy = self._wbusy = self._wn = 0
+            self._busy = self._wbusy = self._wn = self._iobusy = 0
 
     def cost_us(self, now):
         """Measured µs of loop work per sample on this board: 8 sensor reads, 8 link polls and a
@@ -948,8 +970,8 @@ class Device:
             # the larger of a short bench now and the work per sample timed in the last stream
             # (writes, interrupts, the whole step()), which the bench alone underestimates
             c = self.cost_us(now)
-            if not self.seen_cost and not self.streaming and not self._tare_n:
-                self.dry_run(hz)            # no stream timed yet: time the real loop now
+            if not self.streaming and not self._tare_n:
+                self.dry_run(hz)            # not streaming: time the real loop at this rate now
             seen = self.seen_cost_at(hz)
             if seen > c:
                 c = seen

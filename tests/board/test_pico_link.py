@@ -107,22 +107,22 @@ def test_adc_rate_limits(adc_pico):
         assert link.set_rate(200, timeout=T).fields["rate"] == "200"
 
 
-def test_adc_rate_refused_from_the_work_timed_while_streaming(adc_pico):
-    # the bench in `rate` (reads, polls, a frame encoded) misses most of the loop's work; after a
-    # stream the firmware refuses from what step() really took per sample (issue 9, item 3.2)
+def test_adc_rate_is_judged_from_the_loop_timed_on_the_board(adc_pico):
+    # not streaming, `rate` times a dry run of the real loop (the bench alone, reads, polls and a
+    # frame encoded, missed most of the work and accepted 1 kHz that then missed ~20 % of its
+    # slots); while streaming it uses the stream's own timing. Both agree, and 1 kHz fits
+    # (issue 9, item 3.2)
     with open_link(adc_pico) as link:
-        assert link.set_rate(200, timeout=T).fields["rate"] == "200"
+        dry = link.set_rate(1000, timeout=T).fields
+        assert dry["rate"] == "1000" and int(dry["seen_us"]) > 0, dry
         link.start(timeout=T)
         wait_emulated(adc_pico, 2_500_000)     # two whole STATUS seconds
+        seen = link.set_rate(1000, timeout=T).fields
         link.stop(timeout=T)
-        with pytest.raises(DeviceCommandError) as err:
-            link.set_rate(1000, timeout=T)
-        text = err.value.reply.text
-        assert "timed while streaming" in text, text
-        need = int(text.split(" needs ")[1].split(" us")[0])
-        assert need * 1000 > 700_000, text
-        accepted = link.set_rate(200, timeout=T).fields
-        assert accepted["rate"] == "200" and int(accepted["seen_us"]) > 0, accepted
+        assert link.set_rate(200, timeout=T).fields["rate"] == "200"
+    d, s = int(dry["seen_us"]), int(seen["seen_us"])
+    assert abs(d - s) < 0.35 * s, (dry, seen)
+    assert 1000 * s < 700_000, seen                   # the 70 % budget: `rate` keeps 1 kHz
 
 
 # ----------------------------------------------------------------------------- every command

@@ -350,7 +350,8 @@ def _stream_missed(r, us):
 
 
 def test_rate_refused_from_the_work_timed_while_streaming():
-    # each DATA frame's write holds the loop 3 ms: the bench in `rate` does not see it, a stream does
+    # each DATA frame's write holds the loop 3 ms: the bench in `rate` does not see it, a dry run
+    # of the loop (not streaming) and a stream (streaming) do
     from pd_adc import ADCSensor
     r = Rig(sensor="none", rate=200, watchdog_ms=60000, io=_SlowCdc(3000))
     r.dev.sensor = ADCSensor(_SlowADC(r.clock, 50), oversample=1, rate=200)
@@ -360,27 +361,60 @@ def test_rate_refused_from_the_work_timed_while_streaming():
     d = r.dev
     assert d.seen_dry and d.seen_frame >= 3000 and 700000 < 1000 * d.seen_cost_at(1000) < 1000000, (
         d.seen_base, d.seen_frame)
-    r.cmd("2 rate 200\n")
-    assert _stream_missed(r, 2000000) == 0
+    assert r.cmd("2 rate 200\n")[0][:2] == (2, 0)
+    r.cmd("91 start\n", us=0)
+    _run_like_run(r, 2000000)
     assert not d.seen_dry       # a stream's own timing replaces the dry run's
     # 200 Hz, batch_us 4000: one frame a sample, so ~3 ms of work a sample
     assert 3000 <= d.seen_cost <= 3300 and d.seen_frame >= 3000 and d.seen_base < 300, (
         d.seen_cost, d.seen_base, d.seen_frame)
     # at 1 kHz 4 samples share a frame: base + frame/4 a sample, over 70 % of a second
     assert 700000 < 1000 * d.seen_cost_at(1000) < 1000000, d.seen_cost_at(1000)
-    ((cid, st, text),) = r.cmd("3 rate 1000\n")
+    # while streaming, `rate` refuses from the stream's timing
+    ((cid, st, text),) = r.cmd("3 rate 1000\n", us=0)
     assert (cid, st) == (3, 2) and "timed while streaming" in text, text
     assert "%d us" % d.seen_cost_at(1000) in text, text
-    ((cid, st, text),) = r.cmd("4 rate 250\n")     # 250 * 3 ms: 76 %
+    ((cid, st, text),) = r.cmd("4 rate 250\n", us=0)     # 250 * 3 ms: 76 %
     assert (cid, st) == (4, 2), text
-    ((cid, st, text),) = r.cmd("5 rate 220\n")     # 220 * 3 ms: 67 %
+    ((cid, st, text),) = r.cmd("5 rate 220\n", us=0)     # 220 * 3 ms: 67 %
     assert (cid, st) == (5, 0) and int(kv(text)["seen_us"]) == d.seen_cost_at(220), text
+    r.cmd("92 stop\n", us=0)
+    r.frames()
     # what is accepted is kept: no slot missed; what was refused misses slots
     assert _stream_missed(r, 2000000) == 0
     d.rate = 1000                       # forced past the refusal, as a config.json rate could be
     d.sched.set_period(1000, r.clock.now())
     d._set_spf()
     assert _stream_missed(r, 2000000) > 100
+
+
+def test_rate_weighs_cue_and_button_work_per_second_not_per_sample():
+    # _io() (cues, buttons) runs every 5 ms whatever the rate: a 200 Hz stream's timing must not
+    # charge it to every sample at 1 kHz (it did: `rate 1000` was refused on a board that keeps it)
+    from pd_adc import ADCSensor
+    from pd_fakeio import FakePin
+    clock_ref = []
+
+    class SlowPin(FakePin):
+        def value(self, v=None):
+            if v is None and clock_ref:
+                clock_ref[0].advance(400)   # a button read holding the loop 400 µs
+            return FakePin.value(self, v)
+    pins = [SlowPin(n, 1) for n in ("release", "pain", "stop")]
+    r = Rig(sensor="none", rate=200, watchdog_ms=60000,
+            pins={"buttons": [("release", pins[0]), ("pain", pins[1]), ("stop", pins[2])]})
+    clock_ref.append(r.clock)
+    r.dev.sensor = ADCSensor(_SlowADC(r.clock, 100), oversample=1, rate=200)
+    r.cmd("1 start\n", us=0)
+    _run_like_run(r, 2100000)
+    d = r.dev
+    # 3 x 400 µs of button reads every 5 ms: 240 ms a second, 1.2 ms a sample at 200 Hz
+    assert 200000 <= d.seen_io <= 260000 and d.seen_base < 400, (d.seen_io, d.seen_base)
+    # at 1 kHz: ~0.1 ms a sample plus 240 ms a second: ~34 % of the CPU, accepted (charged to
+    # every sample, as before, it was 1.3 ms a sample: refused)
+    assert 300 < d.seen_cost_at(1000) < 400, d.seen_cost_at(1000)
+    ((cid, st, text),) = r.cmd("2 rate 1000\n", us=0)
+    assert (cid, st) == (2, 0) and "seen_us" in text, text
 
 
 class _PreemptedADC(_SlowADC):
@@ -412,6 +446,7 @@ def _run_like_run(r, us):
         w = dev.step()
         if w > 0:
             r.clock.advance(w)
+
 
 
 def test_the_dry_run_of_rate_leaves_no_trace():
