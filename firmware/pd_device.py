@@ -434,7 +434,8 @@ class Device:
             self.seen_cost = (self._busy + n - 1) // n
             self.seen_base = (self._busy - self._wbusy - io + n - 1) // n
             self.seen_frame = (self._wbusy + self._wn - 1) // self._wn if self._wn else 0
-            self.seen_io = io * 1000 // el if el else 0
+            # µs of _io() per second; io * 1000 could pass 2^30 (a big int on a board)
+            self.seen_io = io // el * 1000 + io % el * 1000 // el if el else 0
             self.seen_dry = False
         self._busy = self._wbusy = self._wn = self._iobusy = 0
         self._busy_seq = self.seq
@@ -751,8 +752,8 @@ class Device:
 
     @micropython.native
     def _catch_up(self):
-        """Take a sample that fell due while a command was handled now, not after the rest of the
-        pass: a command costs 1–2 ms on a Pico, which at 1 kHz would skip a slot."""
+        """Take now a sample that fell due while a command line was read or handled, not after
+        the rest of the pass: a command costs 1–2 ms on a Pico, which at 1 kHz would skip a slot."""
         if self._sampling:
             s = self.sensor
             if s.scheduled:
@@ -887,13 +888,13 @@ class Device:
         self._cue_changed(now)
 
     def dry_run(self, hz, n=48):
-        """Time ``n`` passes of the real loop at ``hz`` (two rounds, the lesser kept), each taking a
-        sample, while not streaming:
-        ``seen_*`` as a stream at ``hz`` would measure them, so `rate` is refused from the real
-        work, also before any stream.  Sensor reads, ring, limit, cues and buttons, polls and DATA frames run as when
-        streaming; each frame goes out as as many 0x00 delimiters (empty frames, which receivers
-        skip: the link's cost without a frame). Input, watchdog and STATUS wait; the ring,
-        sequence number and schedule are put back as they were."""
+        """Time ``n`` passes of the real loop at ``hz`` while not streaming (two rounds, the lesser
+        kept), each pass taking a sample: ``seen_*`` as a stream at ``hz`` would measure them, so
+        `rate` is judged from the real work, also before any stream.  Sensor reads, ring, limit,
+        cues and buttons, polls and DATA frames run as when streaming; each frame goes out as as
+        many 0x00 delimiters (empty frames, which receivers skip: the link's cost without a
+        frame).  Input, watchdog and STATUS wait; the ring, sequence number and schedule are put
+        back as they were."""
         sch = self.sched
         r = self.ring
         clk = self.clock
