@@ -106,7 +106,7 @@ def main(argv: list[str]) -> int:
                           ("h_report", records_panel.TAGS.h_report), ("h_export", records_panel.TAGS.h_export),
                           ("h_folder", records_panel.TAGS.h_folder), ("h_point", records_panel.TAGS.h_point),
                           ("live_plot", view.TAGS.plot), ("clin_save", clinical_panel.CT.save_finding),
-                          ("clin_point", clinical_panel.CT.point)):
+                          ("clin_point", clinical_panel.CT.point), ("p_session", records_panel.TAGS.session)):
             if dpg.does_item_exist(tag) and dpg.is_item_visible(tag):
                 rects[name] = [*dpg.get_item_rect_min(tag), *dpg.get_item_rect_max(tag)]
             else:

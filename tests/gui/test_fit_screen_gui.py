@@ -102,6 +102,8 @@ def test_points_tab_has_the_map_and_the_device_buttons_on_screen(tmp_path, size)
     assert "notice_ok" in rects and shows(img, rects["notice_ok"], [BUTTON]), rects
     x0, y0, x1, y1 = rects["map"]
     assert 0 <= x0 and x1 <= size[0], rects["map"]  # the whole body map fits across the window
+    x0, y0, x1, y1 = rects["p_session"]  # the session list: wide enough for "#4  2026-11-22 10:42"
+    assert x1 <= size[0] - 10 and x1 - x0 >= 220, rects["p_session"]
 
 
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display: run under xvfb-run (make test does)")

@@ -178,14 +178,16 @@ class BodyMapPanel(_StoreUser, Panel):
 
     def build(self, ctx: PanelContext) -> None:
         self.tab = view.current_tab()
-        with dpg.group(horizontal=True):
+        with dpg.group(horizontal=True) as row:
             dpg.add_text("Client")
             dpg.add_combo([], tag=TAGS.client, width=170, callback=self._on_client)
             dpg.add_input_text(tag=TAGS.new_code, hint="new code, e.g. C-0042", width=170, on_enter=True,
                                callback=self._on_add_client)
             dpg.add_button(label="Add", tag=TAGS.add_client, callback=self._on_add_client)
-            dpg.add_text("Session")
-            dpg.add_combo([], tag=TAGS.session, width=-1, callback=self._on_session)
+        if view.is_narrow():  # below 1200 px the session list gets a row of its own (it read "#4 20…")
+            row = dpg.add_group(horizontal=True)
+        dpg.add_text("Session", parent=row)
+        dpg.add_combo([], tag=TAGS.session, width=-1, callback=self._on_session, parent=row)
         dpg.add_text("", tag=TAGS.message, color=view.AMBER, wrap=MAP_W + 200)
         # below 1200 px the point's details go under the map (the tab scrolls) instead of beside it
         with dpg.group(horizontal=not view.is_narrow()):
