@@ -189,7 +189,8 @@ def test_frame_readout_in_kpa_with_trace_and_rows():
     now = float(ring.data["t_dev_s"][-1]) + 0.01
     fv = model.frame(status(Link(ring, CAL)), now, columns=800)
     assert fv.readout == "250" and fv.readout_unit == "kPa" and fv.readout_level == "live"
-    assert fv.readout_note == "" and fv.readout_caption == "Pressure now" and fv.units_apply
+    # the device's factory scale (hello's cal=), never checked against a reference: said so, as the records do
+    assert fv.readout_note == "uncalibrated" and fv.readout_caption == "Pressure now" and fv.units_apply
     assert fv.y_label == "pressure (kPa)"
     assert fv.trace_x.size <= 2 * 800 + 1 and fv.trace_x[-1] == pytest.approx(-0.01)
     assert fv.trace_y.max() == pytest.approx(250.0)
@@ -240,7 +241,7 @@ def test_stale_stream_is_flagged_and_new_samples_counted_once():
 def test_stopped_link_is_not_stale_and_buttons_follow_state():
     ring = press_ring()
     fv = m.LiveModel().frame(status(Link(ring, CAL, state="CONNECTED")), float(ring.data["t_dev_s"][-1]) + 5, 800)
-    assert fv.readout_level == "live" and fv.readout_note == "stopped"
+    assert fv.readout_level == "live" and fv.readout_note == "uncalibrated · stopped"
     assert fv.can_command and not fv.streaming
 
 
@@ -315,3 +316,23 @@ def test_the_measured_rate_has_a_row_of_its_own():
     fv = model.frame(m.SourceStatus(phase="connected", message=""), 0.0, columns=800)
     rows = dict(fv.rows)
     assert rows["Sample rate"] == "—" and rows["Measured rate"] == "—"
+
+
+def test_a_calibration_made_here_drops_the_uncalibrated_note():
+    """Factory scale: 'uncalibrated' (values in kPa, error unknown); the Calibrate tab's record: no note."""
+    from pointdose.calibration import CalibrationRecord, SensorConfig, Tolerance, fit_points
+    from pointdose.calibration.models import Point
+
+    ring = press_ring()
+    now = float(ring.data["t_dev_s"][-1]) + 0.01
+    model = m.LiveModel()
+    assert model.frame(status(Link(ring, CAL)), now, columns=800).readout_note == "uncalibrated"
+    pts = [Point(50000 + 2000 * f, f, d) for f, d in ((0, "load"), (10, "load"), (20, "load"), (30, "load"),
+                                                      (10, "unload"), (0, "unload"))]
+    record = CalibrationRecord.from_fit(fit_points(pts, "linear", tolerance=Tolerance(pct_fs=2.0)), device_uid="e66138",
+                                        config=SensorConfig("hx711", probe_area_cm2=1.0),
+                                        reference={"kind": "scale", "unit": "kg"}, zero_raw=50000,
+                                        raw_limits=(-8388608, 8388607))
+    model.set_calibration_record(record)
+    fv = model.frame(status(Link(ring, CAL)), now, columns=800)
+    assert fv.readout == "250" and fv.readout_note == ""

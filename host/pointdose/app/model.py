@@ -53,6 +53,7 @@ class Scale:
     unit_key: str
     probe_area_cm2: float
     raw_tare: float = 0.0  # used only when uncalibrated: counts are shown net of the device tare
+    source: str = ""  # pointdose.calibration.scale: "calibration", "factory" or "uncalibrated"
 
     @property
     def calibrated(self) -> bool:
@@ -290,7 +291,8 @@ class LiveModel:
 
         dev = device_info(device)
         chosen = scale_for(dev, getattr(self, "calibration_record", None), probe_area_cm2=self.settings.probe_area_cm2)
-        return Scale(chosen.converter, self.settings.unit, self.settings.probe_area_cm2, raw_tare=dev.tare)
+        return Scale(chosen.converter, self.settings.unit, self.settings.probe_area_cm2, raw_tare=dev.tare,
+                     source=chosen.source)
 
     # ---- the per-frame work
     def frame(self, status: SourceStatus, now_s: float, columns: int) -> FrameView:
@@ -328,6 +330,9 @@ class LiveModel:
             note = "stopped"
         known = bool(dev.fields)  # before a device says hello there is nothing to call uncalibrated
         if known and not scale.calibrated:
+            note = "uncalibrated" + (f" · {note}" if note else "")
+        elif known and scale.source == "factory":  # values through the device's own scale, never checked here
+            # (short enough for the narrow column; the Calibrate tab and the records say "error unknown")
             note = "uncalibrated" + (f" · {note}" if note else "")
         elif level in ("live", "stale"):  # calibration: flag a reading beyond the calibrated range
             flag = scale.range_note(float(self._readout_values.mean()), self._readout_raw)

@@ -94,6 +94,7 @@ def load_scale(link: Any, *, probe_area_cm2: float | None = units.DEFAULT_PROBE_
     scale = scale_for(link, loaded.record, probe_area_cm2=probe_area_cm2)
     messages = list(loaded.messages)
     if scale.source == FACTORY:
-        messages.append("until then, pressures go through the device's own factory scale")
+        messages.append("until then, pressures go through the device's own factory scale "
+                        "(uncalibrated: error unknown)")
     return DeviceScale(scale.converter, scale.source, scale.record, tuple(dict.fromkeys(messages)))
 

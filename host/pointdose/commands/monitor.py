@@ -72,7 +72,8 @@ def run(args: argparse.Namespace, out=None) -> int:
         dev, scale = device_info(link), load_scale(link)
         rate = f"{dev.rate_hz:g}" if dev.rate_hz else "?"
         print(f"{link.port}: fw={dev.fw or '?'} board={dev.board or '?'} sensor={dev.sensor or '?'} rate={rate} Hz "
-              f"cal={dev.cal_text} scale={scale.source}", file=out, flush=True)
+              f"cal={dev.cal_text} scale={scale.source}"
+              + (" (uncalibrated: error unknown)" if scale.source != "calibration" else ""), file=out, flush=True)
         link.start()
         from pointdose.lsl import stream_link_if_asked
         lsl = stream_link_if_asked(getattr(args, "lsl", False), link)
