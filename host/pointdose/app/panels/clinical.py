@@ -311,12 +311,11 @@ class ClinicalPanel(_StoreUser, Panel):
             raise StoreError("choose a point first")
         sel = selection.current()
         session_id = sel.session_id if sel.client_id == self.client_id else None
-        if session_id is None:
-            rows = self.store.query("SELECT id FROM sessions WHERE client_id=? ORDER BY started_at DESC, id DESC "
-                                    "LIMIT 1", (self.client_id,))
-            if not rows:
-                raise StoreError("this client has no visit yet: start one on the Points tab (Session: + new session)")
-            session_id = rows[0]["id"]
+        if session_id is None:  # the visit a recording would join now (the terminal's rule), started if none is open
+            from pointdose.records.recording import visit_session
+
+            visit = sel.visit if sel.client_id == self.client_id else None
+            session_id, _ = visit_session(self.store, self.client_id, visit)
         region = dpg.get_value(CT.region)
         fid = clinical.add_finding(
             self.store, self.point_id, session_id, dpg.get_value(CT.kind),
