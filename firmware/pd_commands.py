@@ -125,6 +125,44 @@ def ping_id(buf, n):
     return cid
 
 
+@micropython.native
+def word_end(buf, i, n):
+    """Index of the first space at or after ``i`` in ``buf[0:n]``, else ``n``."""
+    while i < n and buf[i] != 0x20:
+        i += 1
+    return i
+
+
+@micropython.native
+def word_at(buf, i, j, words):
+    """Index in ``words`` (a tuple of bytes) of ``buf[i:j]``, compared in place; -1 if none."""
+    n = j - i
+    for k in range(len(words)):
+        w = words[k]
+        if len(w) == n:
+            m = 0
+            while m < n and buf[i + m] == w[m]:
+                m += 1
+            if m == n:
+                return k
+    return -1
+
+
+@micropython.native
+def uint_at(buf, i, n, top):
+    """The whole number 0..``top`` that ``buf[i:n]`` spells (at most 6 digits), else -1."""
+    if i >= n or n - i > 6:
+        return -1
+    v = 0
+    while i < n:
+        c = buf[i]
+        if c < 0x30 or c > 0x39:
+            return -1
+        v = v * 10 + c - 0x30
+        i += 1
+    return v if v <= top else -1
+
+
 def parse(buf, n):
     """(cid, verb, args) of a clean line; None for an empty line.
 

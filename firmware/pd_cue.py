@@ -36,6 +36,8 @@ FAR = const(0x10000000)         # "nothing due": about 268 s ahead
 
 PHASES = ("off", "press", "hold", "ease", "rest", "alarm")
 BANDS = ("none", "below", "in", "above")
+PHASES_B = tuple(p.encode() for p in PHASES)   # as bytes, matched in the line buffer in place
+BANDS_B = tuple(b.encode() for b in BANDS)
 P_OFF = const(0)
 P_PRESS = const(1)
 P_HOLD = const(2)

@@ -229,6 +229,21 @@ class Framer:
         o = self._lit(5, b"pong= t=")
         return self._finish(self._int(o, t_us))
 
+    def cue_reply(self, cmd_id, phase, band, level, alarm):
+        """REPLY ``phase=P band=B level=L alarm=A`` (``cmd_cue``'s text; ``phase`` and ``band`` as
+        bytes), built without allocating."""
+        raw = self.raw
+        raw[0] = T_REPLY
+        struct.pack_into("<HB", raw, 2, cmd_id, 0)
+        o = self._lit(5, b"phase=")
+        o = self._lit(o, phase)
+        o = self._lit(o, b" band=")
+        o = self._lit(o, band)
+        o = self._lit(o, b" level=")
+        o = self._int(o, level)
+        o = self._lit(o, b" alarm=")
+        return self._finish(self._int(o, alarm))
+
     def error(self, code, text):
         raw = self.raw
         raw[0] = T_ERROR

@@ -85,6 +85,48 @@ def test_zero_alloc_keepalive_pings_while_streaming():
     assert r.cmd("10 PING\n")[0][:2] == (10, 0) and r.cmd("0 ping\n")[0][:2] == (0, 2)
 
 
+def test_zero_alloc_cue_lines_while_streaming():
+    # a guided session refreshes the cue up to 20 times a second: `cue PHASE BAND LEVEL` is done in
+    # place, as cmd_cue does it, without allocating
+    from pd_fakeio import FakePin
+    pins = {"led": FakePin("led"), "buzzer": FakePin("buzzer")}
+    r = Rig(rate=1000, watchdog_ms=60000, capture=1 << 17, pins=pins)
+    _stream(r)
+    lines = (b"3 cue press below 40\n", b"cue hold in 0\n", b"65535 cue ease above 100\n",
+             b"4 cue rest none 7\n", b"5 cue off none 0\n")
+    r.run_us(300000, 250)
+    r.frames()
+    gc.collect()
+    gc.disable()
+    try:
+        a0 = gc.mem_alloc()
+        for ln in lines:
+            r.inp.feed(ln)
+            r.run_us(50000, 250)
+        a1 = gc.mem_alloc()
+    finally:
+        gc.enable()
+    assert a1 - a0 == 0, a1 - a0
+    fs = r.frames()
+    got = [h.reply(p) for t, p in fs if t == 2]
+    assert got == [(3, 0, "phase=press band=below level=40 alarm=0"), (0, 0, "phase=hold band=in level=0 alarm=0"),
+                   (65535, 0, "phase=ease band=above level=100 alarm=0"), (4, 0, "phase=rest band=none level=7 alarm=0"),
+                   (5, 0, "phase=off band=none level=0 alarm=0")], got
+    assert len([1 for t, _ in fs if t == 0x10]) == 5        # a CUE_STATE echo for each
+    # the same state as cmd_cue (the parser's path) leaves
+    r2 = Rig(rate=1000, watchdog_ms=60000, pins={"led": FakePin("led"), "buzzer": FakePin("buzzer")})
+    _stream(r2)
+    r2.dev.cmd_cue(9, ["ease", "above", "60"], 0)
+    r.cmd("9 cue ease above 60\n", us=0)
+    a, b = r.dev.cues, r2.dev.cues
+    assert (a.phase, a.band, a.level, a.led_on, a.led_off, a.bz_on, a.bz_off, a.bz_hz) == (
+        b.phase, b.band, b.level, b.led_on, b.led_off, b.bz_on, b.bz_off, b.bz_hz)
+    # other forms still go through the parser: errors as before, upper case refused
+    assert r.cmd("6 cue press below 101\n")[0][:2] == (6, 2)
+    assert r.cmd("7 cue PRESS below 1\n")[0][:2] == (7, 2)
+    assert r.cmd("8 cue press\n")[0] == (8, 0, "phase=press band=none level=0 alarm=0")
+
+
 class _FakeADC:
     """An ``machine.ADC`` stand-in: ``read_u16`` is a method, so binding it allocates."""
 
