@@ -161,3 +161,23 @@ def test_after_a_drills_alarm_the_alarm_cue_lasts_until_the_probe_is_off():
     assert "alarm" not in phases[first:][phases[first:].index("off"):]  # alarm, then off, and it stays off
     assert drill.alarm and drill.cue.alarm == "" and drill.cue.message == drill.alarm
     assert drill.loop_done() and drill.step_over()
+
+
+def test_a_ppt_ramp_reaching_its_ceiling_in_a_session_is_censored_as_by_the_engine_alone():
+    """The limits are decided in one place (protocols.safety.LimitGuard, run by the engine): a PPT
+    ramp whose ceiling is the pressure limit is guided off at the ceiling (censored), not ended by
+    a second check in the loop that disagreed with the engine (it raised max_pressure)."""
+    from dataclasses import replace
+
+    proto = builtin("ppt", trials=1, rest_s=1.0, retries=0)
+    proto = replace(proto, limits=replace(proto.limits, max_kpa=500.0))
+    link = FakeLink()
+    runner = SessionRunner(link, proto, PointContext(name="trap"), listeners=[Rows()])
+    assert runner.engine._ppt_ceiling == 500.0
+    # 150 kPa/s: 499.5 kPa, then 500.25 kPa (the first sample past the ceiling and the limit), then off
+    drive(runner, link, lambda t: np.where(t < 3.3375, 150.0 * t, 0.0), seconds=6.0)
+    assert _alarms(runner) == []
+    (trial,) = [d for _, k, d in runner.events if k == "ppt_trial"]
+    assert trial["censored"] and trial["text"] == "> 500 kPa"
+    assert runner.end_reason == "completed"
+    runner.close()

@@ -34,7 +34,7 @@ import numpy as np
 
 from pointdose import algometry, metrics
 from pointdose.protocols.model import Limits, Phase, PointContext, Protocol, ProtocolError
-from pointdose.protocols.safety import limits_for
+from pointdose.protocols.safety import LimitGuard, limits_for
 
 RATE_WINDOW_S = 0.5
 RELEASE_MAX_S = 10.0  # a release the engine inserts (after a cap or a pain stop) waits this long at most
@@ -171,8 +171,8 @@ class Engine:
         self._p = None
         self._t_start = None
         self._t_end = None
-        self._contact_since: float | None = None
-        self._contact = metrics.ContactTracker(self.limits.contact_kpa)  # the one contact definition
+        self._guard = LimitGuard.for_limits(self.limits)  # the limits, decided where the live loop's are
+        self._contact = self._guard.contact  # the one contact definition
         # seconds of pressure on this point this session (above contact_kpa), for the per-point cap
         self._contact_total = float(self.point.contact_s_before)
         self._capped = ""  # "point" once the per-point cap has ended the plan
@@ -526,45 +526,31 @@ class Engine:
         self._apply_signals_until(t)
         if self.finished:
             return
-        # safety first
+        # safety first: a PPT ramp is guided off at its ceiling (censored) before the range alarm
         lim = self.limits
-        if saturated:
-            self._raise_alarm(t, "saturation", "the sensor is saturated (reading at the end of its range): release", end=True)
-            return
         run = self._run
-        if (run is not None and run.phase.end == "pain" and self._trial is not None
+        if (not saturated and run is not None and run.phase.end == "pain" and self._trial is not None
                 and self._trial.t_signal_s is None and p >= self._ppt_ceiling):
-            self._ppt_ceiling_reached(t)  # guided off before the range alarm: the trial is censored
+            self._ppt_ceiling_reached(t)
             return
-        if lim.calibrated_max_kpa is not None and p > lim.calibrated_max_kpa:
-            self._raise_alarm(t, "out_of_range", f"{p:.0f} kPa is beyond the calibrated range "
-                              f"({lim.calibrated_max_kpa:.0f} kPa): release", end=True)
-            return
-        if p > lim.max_kpa:
-            self._raise_alarm(t, "max_pressure", f"{p:.0f} kPa is over the {lim.max_kpa:.0f} kPa limit: release", end=True)
+        hit = self._guard.sample(t, p, saturated)
+        if hit is not None:
+            self._raise_alarm(t, *hit, end=True)
             return
         prev_t = self._hist[-2][0] if len(self._hist) >= 2 else None
-        if self._contact.update(t, p):  # contact: from contact_kpa up until below half of it (docs/metrics.md)
-            if self._contact_since is None:
-                self._contact_since = t
-            elif prev_t is not None and t > prev_t:
+        if self._contact.in_contact:  # contact: from contact_kpa up until below half of it (docs/metrics.md)
+            if self._contact.since != t and prev_t is not None and t > prev_t:
                 self._contact_total += t - prev_t
-            if t - self._contact_since > lim.max_hold_s:
-                self._raise_alarm(t, "max_hold", f"pressed continuously for over {lim.max_hold_s:.0f} s: release",
-                                  end=True)
-                return
             run = self._run
             if self._pressing(run) and not self._capped:
                 if self._contact_total >= lim.point_cap_s:
                     self._end_at_point_cap(t)
                     return
-                if t - self._contact_since >= lim.compression_s:
+                if t - self._contact.since >= lim.compression_s:
                     self._release_next(t, "compression cap", {
-                        "kind": "compression", "contact_s": t - self._contact_since,
+                        "kind": "compression", "contact_s": t - self._contact.since,
                         "compression_cap_s": lim.compression_s})
                     return
-        else:
-            self._contact_since = None
         self._rate = self._estimate_rate()
         run = self._run
         if run is None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pointdose import metrics, units
+from pointdose import units
 from pointdose.errors import UserError
 from pointdose.session import convert
 
@@ -85,45 +85,3 @@ def _raw_range(conv) -> tuple[int, int]:
     lo, hi = max(int(lim[0]), RAW_SPAN[0]), min(int(lim[1]), RAW_SPAN[1])
     return lo, hi
 
-
-class LimitGuard:
-    """The host's own limit checks on every sample a live loop reads, whatever program it runs.
-
-    In order, per sample (the engine's order, and its words): a saturated reading, a pressure past
-    the calibrated range (``calibrated_max_kpa``), past ``max_kpa``, and continuous contact (the
-    one contact definition, :class:`pointdose.metrics.ContactTracker`) for over ``max_hold_s``.
-    ``None`` switches a check off (a force drill on the thumb sensor has no pressure to limit). A
-    sample earlier than the newest seen (a clock correction) is not checked, as in the engine.
-    """
-
-    def __init__(self, *, max_kpa: float | None, max_hold_s: float | None, calibrated_max_kpa: float | None,
-                 contact_kpa: float) -> None:
-        self.max_kpa = max_kpa
-        self.max_hold_s = max_hold_s
-        self.calibrated_max_kpa = calibrated_max_kpa
-        self.contact = metrics.ContactTracker(contact_kpa)
-        self._t: float | None = None
-
-    @classmethod
-    def for_limits(cls, limits) -> "LimitGuard":
-        """The checks of a protocol's :class:`pointdose.protocols.model.Limits`."""
-        return cls(max_kpa=limits.max_kpa, max_hold_s=limits.max_hold_s,
-                   calibrated_max_kpa=limits.calibrated_max_kpa, contact_kpa=limits.contact_kpa)
-
-    def check(self, t_s, pressure_kpa, saturated) -> tuple[int, str, str] | None:
-        """``(index, kind, text)`` of the first sample past a limit, None when every one is within."""
-        for i in range(len(t_s)):
-            t, p = float(t_s[i]), float(pressure_kpa[i])
-            if self._t is not None and t < self._t - 1e-9:
-                continue
-            self._t = t
-            if saturated[i]:
-                return i, "saturation", "the sensor is saturated (reading at the end of its range): release"
-            if self.calibrated_max_kpa is not None and p > self.calibrated_max_kpa:
-                return i, "out_of_range", (f"{p:.0f} kPa is beyond the calibrated range "
-                                           f"({self.calibrated_max_kpa:.0f} kPa): release")
-            if self.max_kpa is not None and p > self.max_kpa:
-                return i, "max_pressure", f"{p:.0f} kPa is over the {self.max_kpa:.0f} kPa limit: release"
-            if self.contact.update(t, p) and self.max_hold_s is not None and t - self.contact.since > self.max_hold_s:
-                return i, "max_hold", f"pressed continuously for over {self.max_hold_s:.0f} s: release"
-        return None

@@ -7,9 +7,10 @@ calls :meth:`LiveLoop.step`):
 
 1. the new rows of ``link.ring``, each exactly once (``ring.since``), become SAMPLE_DTYPE rows
    through the converter chosen by :func:`pointdose.calibration.scale.scale_for` (:class:`RowReader`);
-2. the host's limits check every sample (:class:`pointdose.session.limit.LimitGuard`: saturation,
+2. the host's limits check every sample (:class:`pointdose.protocols.safety.LimitGuard`: saturation,
    calibrated range, pressure limit, continuous contact); the program gets the rows up to the one
-   past a limit, then the alarm (``program_alarm``), then the rest;
+   past a limit, then the alarm (``program_alarm``), then the rest. The protocol engine runs that
+   guard itself (a session's loop has none of its own: one decision per sample);
 3. the listeners get the rows the program keeps (``on_samples``) and the program's events
    (:meth:`emit`: ``events``, ``on_event`` callback, listeners' ``on_event``, the sound mixer);
 4. the program's cue goes to the sound mixer, the device's LED/buzzer and ``on_cue``.
@@ -31,6 +32,7 @@ import numpy as np
 from pointdose import units
 from pointdose.cues.device import DeviceCues
 from pointdose.listeners import SAMPLE_DTYPE
+from pointdose.protocols.safety import LimitGuard
 from pointdose.session import convert
 from pointdose.session import limit as device_limit
 
@@ -76,7 +78,7 @@ class LiveLoop:
 
     thread_name = "pointdose-live"
 
-    def __init__(self, link: Any, conv, probe_area_cm2: float | None, *, guard: device_limit.LimitGuard | None,
+    def __init__(self, link: Any, conv, probe_area_cm2: float | None, *, guard: LimitGuard | None,
                  listeners: Sequence[Any] = (), mixer=None, device: DeviceCues | None = None,
                  on_cue: Callable | None = None, on_event: Callable | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:

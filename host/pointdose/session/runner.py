@@ -70,7 +70,8 @@ class SessionRunner(LiveLoop):
             limits = replace(limits, calibrated_max_kpa=top_kpa)
         self.engine = Engine(protocol, self.point, limits=limits)  # refuses unreachable / unsafe targets
         super().__init__(link, conv, self.point.probe_area_cm2,
-                         guard=device_limit.LimitGuard.for_limits(self.engine.limits), listeners=listeners,
+                         guard=None,  # the engine checks its limits on every sample (protocols.safety.LimitGuard)
+                         listeners=listeners,
                          mixer=mixer, device=DeviceCues(link) if device_cues else None, on_cue=on_cue,
                          on_event=on_event, clock=clock)
         # the firmware's own limit, set and confirmed before anything starts (UserError if it cannot be);

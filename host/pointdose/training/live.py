@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from pointdose import metrics, units
+from pointdose.protocols.safety import LimitGuard
 from pointdose.session import limit as device_limit
 from pointdose.session.loop import ALARM_HOLD_S, POLL_S, LiveLoop, RowReader
 from pointdose.training.drill import PERSON_SURFACES
@@ -50,7 +51,7 @@ class RingRows(RowReader):
         return super().take()
 
 
-def drill_guard(blocks: Sequence[Block], conv) -> device_limit.LimitGuard:
+def drill_guard(blocks: Sequence[Block], conv) -> LimitGuard:
     """The host's limits for a run of drills. On a person (partner, self) the protocols' limits
     (docs/protocols.md, "Limits": 700 kPa, 120 s of continuous contact); on a pad or force plate no
     body is pressed: only the sensor's range (saturation, the calibrated top). A force drill on the
@@ -62,9 +63,9 @@ def drill_guard(blocks: Sequence[Block], conv) -> device_limit.LimitGuard:
     area = drill.probe_area_cm2
     top = device_limit.sensor_top_kpa(conv, area or units.DEFAULT_PROBE_AREA_CM2)
     person = any(b.drill.surface in PERSON_SURFACES for b in blocks)
-    return device_limit.LimitGuard(max_kpa=base.max_kpa if person and area is not None else None,
-                                   max_hold_s=base.max_hold_s if person else None,
-                                   calibrated_max_kpa=top, contact_kpa=metrics.DEFAULT_CONTACT_KPA)
+    return LimitGuard(max_kpa=base.max_kpa if person and area is not None else None,
+                      max_hold_s=base.max_hold_s if person else None,
+                      calibrated_max_kpa=top, contact_kpa=metrics.DEFAULT_CONTACT_KPA)
 
 
 class LiveTrainer(LiveLoop):
