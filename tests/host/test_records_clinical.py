@@ -125,6 +125,8 @@ def test_moving_and_renaming_refusals(store):
     with pytest.raises(StoreError, match="needs a name"):
         clinical.rename_point(store, left, "   ")
     clinical.move_point(store, left, "back", 0.3, 0.3)
+    with pytest.raises(StoreError, match="already has a point"):  # placed, it still answers to the typed name
+        clinical.rename_point(store, left, "levator L")
     with pytest.raises(StoreError, match="move it to the right side first"):
         clinical.rename_point(store, left, "rhomboid R")
     assert store.point_row(left)["label"] == "rhomboid"

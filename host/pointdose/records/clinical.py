@@ -223,8 +223,11 @@ def _keep_old(conn, point: dict) -> None:
 
 
 def _check_free(store: Store, point: dict, location: str, side: str, label: str) -> None:
-    clash = store.query("SELECT id FROM points WHERE client_id=? AND location=? AND side=? AND label=? AND id<>?",
-                        (point["client_id"], location, side, label, point["id"]))
+    """No other point of the client answers to this name: a name typed by hand finds an unplaced and
+    a placed (custom) point alike (``Store.find_point``), so both count."""
+    places = FREE_TEXT if location in FREE_TEXT else (location,)
+    clash = store.query(f"SELECT id FROM points WHERE client_id=? AND location IN ({', '.join('?' * len(places))}) "
+                        "AND side=? AND label=? AND id<>?", (point["client_id"], *places, side, label, point["id"]))
     if clash:
         raise StoreError(f"this client already has a point {shown(label)} ({side}) there (point {clash[0]['id']}): "
                          "choose another name")
