@@ -196,3 +196,19 @@ def test_a_database_on_a_read_only_disk_can_be_listed_not_written(tmp_path, caps
         capsys.readouterr()
         one_line_error(capsys, ["clients", "add", "C-2", "--db", str(db)], "read-only")
         assert sorted(p.name for p in disk.iterdir()) == ["records.sqlite"]
+
+
+@pytest.mark.parametrize("db, expect", [
+    ("postgresql://u:secret@[::1/records", "Invalid IPv6 URL"),  # a traceback before
+    ("postgresql://u:secret@localhost:99999/records", "Port out of range"),
+    ("postgresql://localhost:54x2/records", "Port could not be cast"),
+    ("mysql://u:secret@localhost/records", "names no records server"),  # was taken for a file's path
+    ("postgresql:/localhost/records", "names no records server"),
+])
+def test_a_db_url_typo_is_one_line_before_anything_is_tried(db, expect, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("POINTDOSE_JOURNAL", str(tmp_path / "journal.sqlite"))
+    err = one_line_error(capsys, ["clients", "list", "--db", db], "--db", expect, "postgresql://user@host")
+    assert "secret" not in err  # the password never shows
+    monkeypatch.setenv("POINTDOSE_DB", db)
+    one_line_error(capsys, ["clients", "add", "C-1"], "$POINTDOSE_DB", expect)
+    assert not (tmp_path / "journal.sqlite").exists()

@@ -50,13 +50,26 @@ def is_url(value) -> bool:
 
 
 def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
+    """The URL without its password, for messages (also a URL that does not parse)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 — raises for a port that is no number
+    except ValueError:
+        return re.sub(r"(//[^/@:]*:)[^@/]*@", r"\1***@", url)
     if parts.password is None:
         return url
     host = parts.hostname or ""
     netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a server URL's form, without connecting (None: nothing)."""
+    try:
+        urlsplit(url).port  # noqa: B018 — raises for a port that is no number or out of range
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _server_key(url: str) -> str:

@@ -90,7 +90,7 @@ def default_db_path() -> Path | str:
     in the user data directory."""
     env = os.environ.get(ENV_DB)
     if env:
-        return env if pg.is_url(env) else Path(env).expanduser()
+        return _location(env, f"${ENV_DB}")
     import platformdirs
 
     return Path(platformdirs.user_data_dir("pointdose", appauthor=False)) / DB_FILENAME
@@ -100,9 +100,22 @@ def db_location(db=None) -> Path | str:
     """Where ``--db`` (or, without it, ``$POINTDOSE_DB`` / the default) points: a Path, or a URL."""
     if db is None or db == "":
         return default_db_path()
-    if pg.is_url(str(db)):
-        return str(db)
-    return Path(db).expanduser()
+    return _location(db, "--db")
+
+
+def _location(db, given: str) -> Path | str:
+    """A records server's URL (checked, so a typo is said at once), else a file's path."""
+    text = str(db)
+    if pg.is_url(text):
+        problem = pg.url_problem(text)
+    elif "://" in text or re.match(r"postgres(?:ql)?:", text, re.I):
+        problem = "it names no records server this program opens"
+    else:
+        return Path(db).expanduser()
+    if problem:
+        raise StoreError(f"{given} {shown(pg.redact(text), 120)} is not usable ({problem}): give a records file's "
+                         "path, or a server as postgresql://user@host[:port]/database")
+    return text
 
 
 def db_exists(location) -> bool:
