@@ -555,20 +555,21 @@ class Device:
         if c < self._spf and diff(now, r.time[r.tail]) < self.batch_us:
             return False
         f = self.framer
+        t0 = self.clock.now()   # a frame's whole cost, packing to pop: shared by its samples
         m = f.data(r.seq, r.val, r.time, r.tail, r.cap, c if c < MAX_SAMPLES else MAX_SAMPLES)
-        t0 = self.clock.now()
         if self._dry:       # as many bytes, all delimiters: the link's cost, no frame (dry_run)
             self._write_raw(self._zeros, 0, m)
             w = m
         else:
             w = self._write_raw(f.enc, 0, m)
+        if w:
+            r.pop(f.n)
+            if w < m:       # a partial write: the rest goes out first, via the outbox
+                self._append(f.enc, w, m)
         self._wbusy += (self.clock.now() - t0) & MASK
         self._wn += 1
         if w == 0:
             return False
-        r.pop(f.n)
-        if w < m:       # a partial write: the rest goes out first, via the outbox
-            self._append(f.enc, w, m)
         return r.count >= self._spf
 
     @micropython.native

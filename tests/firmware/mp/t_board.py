@@ -388,6 +388,26 @@ def test_rate_refused_from_the_work_timed_while_streaming():
     assert _stream_missed(r, 2000000) > 100
 
 
+def test_a_frames_packing_is_shared_by_its_samples():
+    # packing a DATA frame costs about the same for 1 sample or 4: it is a frame's cost, shared by
+    # the samples it carries, not a cost of each sample (a 200 Hz stream refused 1 kHz for it)
+    from pd_adc import ADCSensor
+    r = Rig(sensor="none", rate=200, watchdog_ms=60000)
+    r.dev.sensor = ADCSensor(_SlowADC(r.clock, 50), oversample=1, rate=200)
+    f = r.dev.framer
+    pack = f.data
+
+    def slow_data(*a):
+        r.clock.advance(2000)
+        return pack(*a)
+    f.data = slow_data
+    r.cmd("1 start\n", us=0)
+    _run_like_run(r, 2100000)
+    d = r.dev
+    assert d.seen_frame >= 2000 and d.seen_base < 300, (d.seen_base, d.seen_frame)
+    assert d.seen_cost_at(1000) < 700, d.seen_cost_at(1000)      # 4 samples a frame at 1 kHz
+
+
 def test_rate_weighs_cue_and_button_work_per_second_not_per_sample():
     # _io() (cues, buttons) runs every 5 ms whatever the rate: a 200 Hz stream's timing must not
     # charge it to every sample at 1 kHz (it did: `rate 1000` was refused on a board that keeps it)
