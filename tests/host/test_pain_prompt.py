@@ -19,7 +19,7 @@ from pointdose.records.pain import PainPrompt, parse_rating
 def test_parse_rating():
     assert parse_rating("") is None and parse_rating(" skip ") is None and parse_rating(None) is None
     assert parse_rating("0") == 0 and parse_rating(" 10 ") == 10 and parse_rating(7) == 7 and parse_rating("4.0") == 4
-    for bad in ("11", "-1", "3.5", "lots", True):
+    for bad in ("11", "-1", "3.5", "lots", True, "nan", "inf", "-inf", "1e400", float("nan")):
         with pytest.raises(UserError, match="0 .*10|0 to 10"):
             parse_rating(bad)
 
@@ -81,10 +81,11 @@ def test_terminal_flags_store_pain_before_and_after_and_the_report_shows_them(tm
 
 def test_bad_pain_flag_is_one_line_and_records_nothing(tmp_path, capsys):
     db = tmp_path / "r.sqlite"
-    assert _session(db, "--pain-before", "eleven") != 0
-    err = capsys.readouterr().err
-    assert "pain 'eleven'" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert not db.exists()
+    for bad in ("eleven", "nan"):  # 'nan' was a traceback (int(nan))
+        assert _session(db, "--pain-before", bad) != 0
+        err = capsys.readouterr().err
+        assert f"pain '{bad}'" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert not db.exists()
 
 
 def test_terminal_asks_on_a_real_terminal_and_enter_skips(tmp_path):

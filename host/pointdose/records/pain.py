@@ -16,6 +16,7 @@ ended (:func:`record_after`). Only a rating given is stored; a skipped one leave
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 from pointdose.errors import UserError
@@ -42,7 +43,7 @@ def parse_rating(text) -> int | None:
         except ValueError:
             raise UserError(f"pain {shown(text)}: type a whole number from 0 (none) to 10 (worst), "
                             f"or press Enter to skip") from None
-    if value != int(value) or not 0 <= value <= 10:
+    if not math.isfinite(value) or value != int(value) or not 0 <= value <= 10:  # 'nan', 'inf' too
         raise UserError(f"pain {shown(text)}: type a whole number from 0 (none) to 10 (worst), or press Enter to skip")
     return int(value)
 
