@@ -26,6 +26,7 @@ import re
 import shutil
 import sqlite3
 import threading
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -378,13 +379,19 @@ class Store:
         """False while a server store records to its journal (the server is away)."""
         return self.backend == "sqlite" or not self.conn.offline
 
-    def station_uid(self) -> str | None:
-        """On a records server: this station's id (a UUID kept in its journal); None for a file
-        (the file is the station) or a read-only store."""
-        if self.backend == "sqlite" or self.conn.journal is None:
-            return None
-        with self._lock:
-            return self.conn.journal.station_uid()
+    def station_uid(self) -> str:
+        """This station's id: on a records server the station's own (a UUID kept in its journal),
+        else the database's (a UUID made on first use: a file is its station)."""
+        if self.backend == "postgresql" and self.conn.journal is not None:
+            with self._lock:
+                return self.conn.journal.station_uid()
+        with self.transaction("reading the station id") as conn:
+            row = conn.execute("SELECT value FROM training_meta WHERE key='station_uid'").fetchone()
+            if row:
+                return row[0]
+            uid = str(uuid.uuid4())
+            conn.execute("INSERT INTO training_meta (key, value) VALUES ('station_uid', ?)", (uid,))
+            return uid
 
     def pending(self) -> int:
         """Rows recorded to the journal that the server has not had yet (0 for a file)."""

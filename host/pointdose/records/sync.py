@@ -13,7 +13,6 @@ commit), so a failed sync leaves the server as it was.
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,16 +37,6 @@ class MergeReport:
                 + (f"; joined existing {fmt(self.matched)}" if any(self.matched.values()) else ""))
 
 
-def _station_uid(src: Store) -> str:
-    with src.transaction("giving the file a station id") as conn:
-        row = conn.execute("SELECT value FROM training_meta WHERE key='station_uid'").fetchone()
-        if row:
-            return row[0]
-        uid = str(uuid.uuid4())
-        conn.execute("INSERT INTO training_meta (key, value) VALUES ('station_uid', ?)", (uid,))
-        return uid
-
-
 def merge_file(source: str | Path, store: Store, progress=None) -> MergeReport:
     """Send every row of the SQLite records file ``source`` to the server ``store``."""
     if store.backend != "postgresql":
@@ -59,7 +48,7 @@ def merge_file(source: str | Path, store: Store, progress=None) -> MergeReport:
     if not source.is_file():
         raise StoreError(f"there is no records file at {source}: give the station's records.sqlite with --from")
     with Store(source, create=False) as src:  # migrated to this version first (an older file is kept aside)
-        station = _station_uid(src)
+        station = src.station_uid()  # the file's own id, made on its first sync
         report = MergeReport(str(source), station)
         with store.guard("merging a station's file"):
             server = store.conn.server

@@ -115,18 +115,8 @@ class TrainingStore:
 
     # ------------------------------------------------------------------ station
     def station(self) -> str:
-        """This station's id: on a records server the station's own (its journal's), else the
-        database's (a UUID made on first use)."""
-        own = self.store.station_uid()
-        if own is not None:
-            return own
-        with self.store.transaction("reading the station id") as conn:
-            row = conn.execute("SELECT value FROM training_meta WHERE key='station_uid'").fetchone()
-            if row:
-                return row[0]
-            uid = str(uuid.uuid4())
-            conn.execute("INSERT INTO training_meta (key, value) VALUES ('station_uid', ?)", (uid,))
-            return uid
+        """This station's id (:meth:`pointdose.records.store.Store.station_uid`)."""
+        return self.store.station_uid()
 
     # ------------------------------------------------------------------ people
     def add_student(self, code: str, *, name: str | None = None) -> int:
