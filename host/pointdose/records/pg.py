@@ -152,9 +152,29 @@ def parse(sql: str) -> Statement:
 
 def with_id(st: Statement, params, row_id: int) -> tuple[str, tuple]:
     """The INSERT with its id given (SQLite dialect): how the journal gets the row."""
-    sql = re.sub(r"\(\s*", "(id, ", st.sql, count=1)
-    sql = re.sub(r"\bVALUES\s*\(", "VALUES (?, ", sql, count=1, flags=re.I)
-    return sql, (row_id, *params)
+    return _with_id_sql(st.sql), (row_id, *params)
+
+
+@functools.lru_cache(maxsize=512)
+def _with_id_sql(sql: str) -> str:
+    sql = re.sub(r"\(\s*", "(id, ", sql, count=1)
+    return re.sub(r"\bVALUES\s*\(", "VALUES (?, ", sql, count=1, flags=re.I)
+
+
+@functools.lru_cache(maxsize=512)
+def _or_replace_sql(sql: str) -> str:
+    """A plain INSERT as INSERT OR REPLACE (the journal's copy of a row the server has)."""
+    st = parse(sql)
+    if st.cols is None or st.or_mode:
+        return sql
+    return "INSERT OR REPLACE" + sql.lstrip()[len("INSERT"):]
+
+
+def on_conflict(keys: list[str], cols: list[str]) -> str:
+    """``ON CONFLICT (keys) DO UPDATE SET`` the other columns (``DO NOTHING`` when there are none)."""
+    others = [c for c in cols if c not in keys]
+    return f" ON CONFLICT ({', '.join(keys)}) DO " + (
+        "UPDATE SET " + ", ".join(f"{c}=EXCLUDED.{c}" for c in others) if others else "NOTHING")
 
 
 # --------------------------------------------------------------------------- errors
@@ -369,6 +389,7 @@ class PgConnection:
         self._mirror: list[tuple[str, tuple]] = []  # the writes of the server transaction, for the journal
         self._keys: dict[str, list[str]] = {}
         self._int_id: set[str] = set()
+        self._server_sqls: dict[str, tuple[str, bool]] = {}  # Store SQL → (server SQL, returns the id)
         self.offline = False
         self._next_try = 0.0
         self.synced_rows = 0  # rows sent by sync_pending, for the caller's report
@@ -437,6 +458,7 @@ class PgConnection:
                 self._int_id.add(table)
         self._keys = keys
         self._int_id = {t for t in self._int_id if keys.get(t) == ["id"]}
+        self._server_sqls.clear()
 
     def table_keys(self) -> dict[str, list[str]]:
         return dict(self._keys)
@@ -513,18 +535,24 @@ class PgConnection:
                     self.mirror_error = str(exc)
         return Cursor([], None)
 
+    def _server_sql(self, st: Statement) -> tuple[str, bool]:
+        """The statement as sent to this server (its keys known), and whether it returns the new id:
+        built once per statement and connection."""
+        out = self._server_sqls.get(st.sql)
+        if out is None:
+            returning = st.table in self._int_id and st.cols is not None and "id" not in st.cols
+            pg = st.pg
+            if st.or_mode == "IGNORE":
+                pg += " ON CONFLICT DO NOTHING"
+            elif st.or_mode == "REPLACE":
+                pg += on_conflict(self._keys.get(st.table, []), st.cols)
+            if returning:
+                pg += " RETURNING id"
+            out = self._server_sqls[st.sql] = (pg, returning)
+        return out
+
     def _server_execute(self, st: Statement, params: tuple) -> Cursor:
-        returning = st.table in self._int_id and st.cols is not None and "id" not in st.cols
-        pg = st.pg
-        if st.or_mode == "IGNORE":
-            pg += " ON CONFLICT DO NOTHING"
-        elif st.or_mode == "REPLACE":
-            keys = self._keys.get(st.table, [])
-            others = [c for c in st.cols if c not in keys]
-            pg += f" ON CONFLICT ({', '.join(keys)}) DO " + (
-                "UPDATE SET " + ", ".join(f"{c}=EXCLUDED.{c}" for c in others) if others else "NOTHING")
-        if returning:
-            pg += " RETURNING id"
+        pg, returning = self._server_sql(st)
         try:
             cur = self.server.execute(pg, params)
         except Exception as exc:  # noqa: BLE001
@@ -573,10 +601,7 @@ class PgConnection:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for sql, params in mirror:
-                    m = _INSERT.match(sql)
-                    if m and not m.group(1):
-                        sql = "INSERT OR REPLACE" + sql.lstrip()[len("INSERT"):]
-                    conn.execute(sql, params)
+                    conn.execute(_or_replace_sql(sql), params)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -606,13 +631,16 @@ class PgConnection:
             self._mirror = []
             self._txn_journal = True
 
-    def _go_offline(self) -> None:
+    def _drop_server(self) -> None:
         if self.server is not None:
             try:
                 self.server.close()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 — already broken: nothing to close cleanly
                 pass
         self.server = None
+
+    def _go_offline(self) -> None:
+        self._drop_server()
         self.offline = True
         self.journal.set_offline(True)
         self._next_try = time.monotonic() + RETRY_S
@@ -632,12 +660,7 @@ class PgConnection:
         except Exception as exc:  # noqa: BLE001 — still away (or refusing the journal): stay on the journal
             if self.server is not None and not self._lost(exc):
                 self.sync_error = _first_line(exc)  # reachable, but the journal was refused: say why
-            if self.server is not None:
-                try:
-                    self.server.close()
-                except Exception:  # noqa: BLE001
-                    pass
-            self.server = None
+            self._drop_server()
             return False
         self.offline = False
         self.journal.set_offline(False)
@@ -678,10 +701,8 @@ class PgConnection:
         values = dict(zip(cols, row))
         for col, ref in self.journal.fks[table].items():
             values[col] = alias.get((ref, values[col]), values[col])
-        others = [c for c in cols if c not in keys]
-        sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
-               f"ON CONFLICT ({', '.join(keys)}) DO "
-               + ("UPDATE SET " + ", ".join(f"{c}=EXCLUDED.{c}" for c in others) if others else "NOTHING"))
+        sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})"
+               + on_conflict(keys, cols))
         try:
             with self.server.transaction():  # a savepoint: a clash on another unique key is undone alone
                 self.server.execute(sql, [values[c] for c in cols])
@@ -730,11 +751,7 @@ class PgConnection:
         with self._lock:
             if self.offline and self.journal is not None and self.journal.pending():
                 self._try_server(force=True)  # a last chance to hand over what was recorded offline
-            if self.server is not None:
-                try:
-                    self.server.close()
-                except Exception:  # noqa: BLE001
-                    pass
+            self._drop_server()
             if self.journal is not None:
                 self.journal.close()
 

@@ -16,7 +16,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pointdose.records.pg import existing_row, unique_keys
+from pointdose.records.pg import existing_row, on_conflict, unique_keys
 from pointdose.records.store import Store, StoreError
 
 SKIP_TABLES = ("training_meta",)  # a station's own identity stays with it
@@ -167,9 +167,7 @@ def _update(server, table: str, values: dict, key_col: str, key) -> None:
 def _upsert(server, table: str, values: dict, pk: list[str]) -> int:
     """Insert or update by the primary key; 1 when the row was new."""
     names = list(values)
-    others = [c for c in names if c not in pk]
-    action = ("UPDATE SET " + ", ".join(f"{c}=EXCLUDED.{c}" for c in others)) if others else "NOTHING"
-    row = server.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))}) "
-                         f"ON CONFLICT ({', '.join(pk)}) DO {action} RETURNING (xmax = 0)",
+    row = server.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})"
+                         + on_conflict(pk, names) + " RETURNING (xmax = 0)",
                          [values[c] for c in names]).fetchone()
     return 1 if row and row[0] else 0
