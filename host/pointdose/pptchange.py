@@ -50,7 +50,12 @@ class Reliability:
     @property
     def mdc95_kpa(self) -> float:
         """The smallest change between two such PPTs beyond measurement error (95 %)."""
-        return Z95 * math.sqrt(2.0) * self.sem_kpa
+        return mdc95(self.sem_kpa)
+
+
+def mdc95(sem: float) -> float:
+    """MDC95 = 1.96 · √2 · SEM: the smallest change between two measurements beyond their error."""
+    return Z95 * math.sqrt(2.0) * sem
 
 
 def pooled_within_sd(sessions: Sequence[Sequence[float]]) -> tuple[float, int] | None:

@@ -34,7 +34,8 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-Z95 = 1.959963984540054  # two-sided 95 % normal quantile ("1.96")
+from pointdose.pptchange import Z95, mdc95  # the one MDC95 (1.96 · √2 · SEM) the PPT change labels use
+
 FORMS = ("1,1", "2,1", "3,1", "1,k", "2,k", "3,k")
 REPORTED_FORM = "2,1"
 
@@ -115,11 +116,6 @@ def sem(sd: float, icc_value: float) -> float:
     """SEM = SD · √(1 − ICC), an ICC below 0 taken as 0 (Weir 2005)."""
     r = min(1.0, max(0.0, icc_value)) if math.isfinite(icc_value) else 0.0
     return sd * math.sqrt(1.0 - r)
-
-
-def mdc95(sem_value: float) -> float:
-    """MDC95 = 1.96 · √2 · SEM."""
-    return Z95 * math.sqrt(2.0) * sem_value
 
 
 @dataclass(frozen=True)
