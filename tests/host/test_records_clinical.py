@@ -137,8 +137,16 @@ def test_the_old_name_still_finds_a_renamed_point(store):
     _treat(store, cid, "rhomboid R", "2025-03-01T10:00:00+00:00", 180.0)
     pid = store.find_point(cid, "rhomboid R")
     clinical.rename_point(store, pid, "rhomboid major R")
-    _treat(store, cid, "rhomboid R", "2025-03-08T10:00:00+00:00", 190.0)  # a terminal user typing the old name
+    sid = _treat(store, cid, "rhomboid R", "2025-03-08T10:00:00+00:00", 190.0)  # a terminal user typing the old name
     assert [a["point_id"] for a in store.applications(client_id=cid)] == [pid, pid]
+    # the start of the next application by that name reads the same point the recording goes to: its PPT
+    # for targets and its contact so far this session for the per-point cap
+    from pointdose.protocols import builtin
+    from pointdose.session.precheck import prepare
+
+    assert store.find_point(cid, "rhomboid R") == pid
+    ready = prepare(builtin("holds"), store=store, client_id=cid, point_name="rhomboid R", session_id=sid)
+    assert ready.point.contact_s_before > 5.0 and ready.point.ppt is not None
     assert clinical.find_free_point(store, cid, "nothing like it") is None
 
 

@@ -205,14 +205,13 @@ def _screen(store, args) -> None:
 def _point_of(store, client_id: int, text: str) -> int:
     """A client's point from an id, ``location:side`` or a name; UserError saying how to list them."""
     from pointdose.errors import UserError
-    from pointdose.records.clinical import find_free_point
 
     text = (text or "").strip()
     if text.isdigit():
         rows = store.query("SELECT id FROM points WHERE id=? AND client_id=?", (int(text), client_id))
         found = rows[0]["id"] if rows else None
     else:
-        found = store.find_point(client_id, text) or find_free_point(store, client_id, text)
+        found = store.find_point(client_id, text)
     if found is None:
         code = store.client(client_id)["code"]
         raise UserError(f"client {code} has no point {text!r}: `pointdose clients points {code}` lists their points")

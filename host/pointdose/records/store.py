@@ -993,11 +993,14 @@ class Store:
             bodymap.location(location)
             rows = self.query("SELECT id FROM points WHERE client_id=? AND location=? AND side=? ORDER BY id",
                               (client_id, location, side or "mid"))
-        except ValueError:  # free text: its side parsed as the listener does; then the name as typed (older rows)
-            label, side = bodymap.split_side(name)
+        except ValueError:  # free text: the point a recording of this name goes to (placed, moved or renamed
+            from pointdose.records.clinical import find_free_point  # since), else the name as typed (older rows)
+
+            found = find_free_point(self, client_id, name)
+            if found is not None:
+                return found
             rows = self.query("SELECT id FROM points WHERE client_id=? AND location IN ('unplaced', 'custom') AND "
-                              "((label=? AND side=?) OR label=?) ORDER BY label=? AND side=? DESC, id",
-                              (client_id, label, side, name, label, side))
+                              "label=? ORDER BY id", (client_id, name))
         return rows[0]["id"] if rows else None
 
     def client_ppt(self, point_id: int, probe_area_cm2: float | None = None) -> dict | None:
