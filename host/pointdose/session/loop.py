@@ -29,7 +29,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from pointdose import units
+from pointdose import metrics, units
 from pointdose.cues.device import DeviceCues
 from pointdose.listeners import SAMPLE_DTYPE
 from pointdose.protocols.safety import LimitGuard
@@ -38,6 +38,14 @@ from pointdose.session import limit as device_limit
 
 POLL_S = 0.02
 ALARM_HOLD_S = 10.0  # after an alarm, keep the alarm cue until released (or this long)
+
+
+def alarm_sounding(pressure_kpa: float | None, alarm_t: float, now: float,
+                   contact_kpa: float = metrics.DEFAULT_CONTACT_KPA) -> bool:
+    """After a limit alarm, whether its cue stays on: until the probe is off the point (below the
+    contact's release level; an unknown pressure is not off) or :data:`ALARM_HOLD_S` have passed."""
+    pressed = pressure_kpa is None or pressure_kpa >= metrics.release_level(contact_kpa)
+    return pressed and now - alarm_t < ALARM_HOLD_S
 
 
 def samples(raw_rows: np.ndarray, conv, probe_area_cm2: float | None) -> np.ndarray:

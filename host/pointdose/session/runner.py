@@ -39,7 +39,6 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from pointdose import metrics
 from pointdose.cues.device import DeviceCues
 from pointdose.link.info import device_info
 from pointdose.protocols import Engine, Event, PointContext, Protocol
@@ -47,7 +46,7 @@ from pointdose.protocols.model import PPTRecord
 from pointdose.protocols.safety import check_caution_acknowledged
 from pointdose.session import convert
 from pointdose.session import limit as device_limit
-from pointdose.session.loop import ALARM_HOLD_S, POLL_S, LiveLoop
+from pointdose.session.loop import POLL_S, LiveLoop, alarm_sounding
 
 
 class SessionRunner(LiveLoop):
@@ -265,8 +264,7 @@ class SessionRunner(LiveLoop):
         if not self.ended.is_set():  # the end is not told yet (rows in transit after a STOP)
             return cue
         if self.end_reason.startswith("alarm"):
-            p = cue.pressure_kpa or 0.0
-            if p >= metrics.release_level(self.engine.limits.contact_kpa) and now - self._end_t < ALARM_HOLD_S:
+            if alarm_sounding(cue.pressure_kpa or 0.0, self._end_t, now, self.engine.limits.contact_kpa):
                 return cue
         if not self.done.is_set():
             self.done.set()

@@ -27,7 +27,7 @@ import numpy as np
 from pointdose import metrics, units
 from pointdose.protocols.safety import LimitGuard
 from pointdose.session import limit as device_limit
-from pointdose.session.loop import ALARM_HOLD_S, POLL_S, LiveLoop, RowReader
+from pointdose.session.loop import POLL_S, LiveLoop, RowReader, alarm_sounding
 from pointdose.training.drill import PERSON_SURFACES
 from pointdose.training.runner import Block, BlockRun, TrainingCue
 
@@ -187,8 +187,7 @@ class LiveTrainer(LiveLoop):
 
     def program_step(self, now: float) -> None:
         if self._alarm_sounding:  # as after a session's alarm: until the probe is off the point, or ALARM_HOLD_S
-            off = self._last_kpa is not None and self._last_kpa < metrics.release_level(metrics.DEFAULT_CONTACT_KPA)
-            if off or now - self._alarm_t >= ALARM_HOLD_S:
+            if not alarm_sounding(self._last_kpa, self._alarm_t, now):
                 self._alarm_sounding = False
                 self._emit(self.cue)
             return
