@@ -20,7 +20,7 @@ from pointdose import bodymap
 from pointdose.app import view
 from pointdose.app.background import Latest
 from pointdose.app.panels.base import Panel, PanelContext
-from pointdose.app.panels.records import _client_labels, _StoreUser, _t
+from pointdose.app.panels.records import _client_labels, _StoreUser, _t, series_theme
 from pointdose.records import clinical, selection
 from pointdose.records.store import StoreError
 
@@ -159,19 +159,9 @@ class ClinicalPanel(_StoreUser, Panel):
             dpg.bind_item_theme(tag, theme)
 
     def _themes(self) -> None:
-        for tag, colour, scatter in ((CT.theme_points, BA_POINTS, True), (CT.theme_bias, BA_BIAS, False),
-                                     (CT.theme_loa, BA_LOA, False)):
-            with dpg.theme(tag=tag):
-                with dpg.theme_component(dpg.mvScatterSeries if scatter else dpg.mvLineSeries):
-                    dpg.add_theme_color(dpg.mvPlotCol_Line, (*colour, 255), category=dpg.mvThemeCat_Plots)
-                    if scatter:
-                        for col in (dpg.mvPlotCol_MarkerFill, dpg.mvPlotCol_MarkerOutline):
-                            dpg.add_theme_color(col, (*colour, 255), category=dpg.mvThemeCat_Plots)
-                        dpg.add_theme_style(dpg.mvPlotStyleVar_Marker, dpg.mvPlotMarker_Circle,
-                                            category=dpg.mvThemeCat_Plots)
-                        dpg.add_theme_style(dpg.mvPlotStyleVar_MarkerSize, 5, category=dpg.mvThemeCat_Plots)
-                    else:
-                        dpg.add_theme_style(dpg.mvPlotStyleVar_LineWeight, 2.0, category=dpg.mvThemeCat_Plots)
+        for tag, colour, kind in ((CT.theme_points, BA_POINTS, "scatter"), (CT.theme_bias, BA_BIAS, "line"),
+                                  (CT.theme_loa, BA_LOA, "line")):
+            series_theme(tag, colour, (kind,))
 
     # ------------------------------------------------------------------ per frame
 

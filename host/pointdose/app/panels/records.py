@@ -51,6 +51,24 @@ DOSE_BAR = (255, 190, 40)
 DURATION = (200, 160, 255)
 
 
+def series_theme(tag: str, colour, kinds) -> None:
+    """A plot series theme in ``colour`` for the series ``kinds`` ("line", "scatter", "bar"): lines
+    2 px, scatter points as 5 px filled circles, bars filled."""
+    comps = {"line": dpg.mvLineSeries, "scatter": dpg.mvScatterSeries, "bar": dpg.mvBarSeries}
+    with dpg.theme(tag=tag):
+        for kind in kinds:
+            with dpg.theme_component(comps[kind]):
+                dpg.add_theme_color(dpg.mvPlotCol_Line, (*colour, 255), category=dpg.mvThemeCat_Plots)
+                dpg.add_theme_style(dpg.mvPlotStyleVar_LineWeight, 2.0, category=dpg.mvThemeCat_Plots)
+                if kind == "bar":
+                    dpg.add_theme_color(dpg.mvPlotCol_Fill, (*colour, 255), category=dpg.mvThemeCat_Plots)
+                if kind == "scatter":
+                    for col in (dpg.mvPlotCol_MarkerFill, dpg.mvPlotCol_MarkerOutline):
+                        dpg.add_theme_color(col, (*colour, 255), category=dpg.mvThemeCat_Plots)
+                    dpg.add_theme_style(dpg.mvPlotStyleVar_Marker, dpg.mvPlotMarker_Circle,
+                                        category=dpg.mvThemeCat_Plots)
+                    dpg.add_theme_style(dpg.mvPlotStyleVar_MarkerSize, 5, category=dpg.mvThemeCat_Plots)
+
 def _t(text: str) -> str:
     """view._text, and ASCII arrows when DearPyGui's built-in font (no arrows) is in use."""
     text = view._text(text)
@@ -640,20 +658,7 @@ class HistoryPanel(_StoreUser, Panel):
         for tag, colour, kind in ((TAGS.theme_before, PPT_BEFORE, "line"), (TAGS.theme_after, PPT_AFTER, "line"),
                                   (TAGS.theme_dose, DOSE_BAR, "bar"), (TAGS.theme_dur, DURATION, "line"),
                                   (TAGS.theme_contact, view.WHITE, "line")):
-            with dpg.theme(tag=tag):
-                for comp in ((dpg.mvLineSeries, dpg.mvScatterSeries) if kind == "line" else (dpg.mvBarSeries,)):
-                    with dpg.theme_component(comp):
-                        dpg.add_theme_color(dpg.mvPlotCol_Line, (*colour, 255), category=dpg.mvThemeCat_Plots)
-                        if comp == dpg.mvBarSeries:
-                            dpg.add_theme_color(dpg.mvPlotCol_Fill, (*colour, 255), category=dpg.mvThemeCat_Plots)
-                        if comp == dpg.mvScatterSeries:
-                            for col in (dpg.mvPlotCol_MarkerFill, dpg.mvPlotCol_MarkerOutline):
-                                dpg.add_theme_color(col, (*colour, 255), category=dpg.mvThemeCat_Plots)
-                        dpg.add_theme_style(dpg.mvPlotStyleVar_LineWeight, 2.0, category=dpg.mvThemeCat_Plots)
-                        if comp == dpg.mvScatterSeries:
-                            dpg.add_theme_style(dpg.mvPlotStyleVar_Marker, dpg.mvPlotMarker_Circle,
-                                                category=dpg.mvThemeCat_Plots)
-                            dpg.add_theme_style(dpg.mvPlotStyleVar_MarkerSize, 5, category=dpg.mvThemeCat_Plots)
+            series_theme(tag, colour, ("line", "scatter") if kind == "line" else ("bar",))
 
     def update(self, ctx: PanelContext) -> None:
         if self._first:
