@@ -273,6 +273,9 @@ class Device:
         """Loop until `repl`, Ctrl-C while not streaming, or end of input."""
         clk = self.clock
         try:
+            s = self.sensor
+            if s is not None and s.scheduled and not (self.seen_cost or self.streaming or self._tare_n):
+                self.dry_run(self.rate)     # so a `rate` in the first stream's first second has one
             psleep = getattr(clk, "poll_sleep", False)
             while not self.quit:
                 w = self.step()
@@ -934,11 +937,14 @@ class Device:
         many 0x00 delimiters (empty frames, which receivers skip: the link's cost without a
         frame).  Input, watchdog and STATUS wait; the ring, sequence number and schedule are put
         back as they were."""
+        if self.streaming or self._tare_n:
+            return
         sch = self.sched
         r = self.ring
         clk = self.clock
         keep = (self.seq, self._sampling, self._in_open, self._wd_at, self._next_status, self._spf,
-                sch.next_due, sch._fresh, sch.missed, self._busy_seq)
+                sch.next_due, sch._fresh, sch.missed, self._busy_seq, self._trickle, self._good,
+                self.stalls)
         now = clk.now()
         self._wd_at = self._next_status = add(now, 60 * _SECOND)
         self._spf = self._spf_at(hz)
@@ -963,7 +969,8 @@ class Device:
             self.streaming = self._dry = False
             r.clear()
             (self.seq, self._sampling, self._in_open, self._wd_at, self._next_status, self._spf,
-             sch.next_due, sch._fresh, sch.missed, self._busy_seq) = keep
+             sch.next_due, sch._fresh, sch.missed, self._busy_seq, self._trickle, self._good,
+             self.stalls) = keep
             self._busy = self._wbusy = self._wn = self._iobusy = 0
 
     def cost_us(self, now):

@@ -491,6 +491,19 @@ def test_the_dry_run_of_rate_leaves_no_trace():
     assert smp[0][0] == 0 and [s[0] for s in smp] == list(range(len(smp))) and len(smp) >= 95, smp[:3]
 
 
+def test_run_times_the_loop_once_at_boot():
+    # a `rate` early in the first stream (no dry run possible then, no stream timing yet) has the
+    # boot's dry run to go by, not the bench alone; the boot leaves no sample behind
+    from pd_adc import ADCSensor
+    r = Rig(sensor="none", rate=200, watchdog_ms=60000)
+    r.dev.sensor = ADCSensor(_SlowADC(r.clock, 50), oversample=1, rate=200)
+    r.out.closed_ = True                # end of input: run() returns after its first pass
+    r.dev.run()
+    d = r.dev
+    assert d.seen_dry and d.seen_cost >= 50 and d.seq == 0 and d.ring.count == 0 and not d._trickle
+    assert all(t != 1 for t, _ in r.frames())       # no DATA frame went out
+
+
 def test_a_stream_that_falls_behind_counts_its_missed_slots_in_status():
     # configured at 1 kHz on a board that needs 1.5 ms a sample: the slots it cannot keep are
     # counted (STATUS `missed`), so the host can say "device fell behind", never silently thinned
