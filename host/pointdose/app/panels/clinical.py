@@ -183,7 +183,7 @@ class ClinicalPanel(_StoreUser, Panel):
                 self._render(got.value)
         sel = selection.current()
         followed = (sel.client_code, sel.point_id)
-        if self.open_store() is not None and sel.client_code and followed != self._followed:
+        if self.store is not None and sel.client_code and followed != self._followed:  # opened at the refresh
             self._followed = followed
             self.select(sel.client_code, sel.point_id)
         elif ctx.now_s >= self._next_refresh:
