@@ -248,7 +248,7 @@ def test_session_cli_with_lsl_on_the_simulated_device_streams_the_whole_applicat
 
     import pylsl
 
-    env = dict(os.environ, POINTDOSE_LSL_WAIT_S="60", POINTDOSE_DATA_DIR=str(tmp_path))
+    env = dict(os.environ, POINTDOSE_LSL_WAIT_S="300", POINTDOSE_DATA_DIR=str(tmp_path))
     env.pop("LSLAPICFG", None)
     proc = subprocess.Popen([sys.executable, "-m", "pointdose.cli", "session", "--protocol", "holds",
                              "--set", "cycles=1", "--set", "hold_s=2", "--set", "rest_s=1", "--sim", "--hand", "expert",
@@ -286,6 +286,7 @@ def test_session_cli_with_lsl_on_the_simulated_device_streams_the_whole_applicat
     out, err = (tmp_path / "out").read_text(), (tmp_path / "err").read_text()
     assert proc.returncode == 0, err
     assert "LSL: streaming pointdose-53494d30303031" in err + out
+    assert "no recorder connected" not in err, err  # the session waited for our inlets
     kinds = [m.split(" ", 1)[0] for m in got["markers"]]
     assert kinds[0] == "application_start" and "phase_start" in kinds and "cycle_done" in kinds, kinds
     assert kinds[-1] == "application_end"
