@@ -810,11 +810,18 @@ class Store:
     @staticmethod
     def write_samples(conn: sqlite3.Connection, app_id: int, rows: np.ndarray) -> int:
         """Insert rows as chunks (inside the caller's transaction); returns chunks written."""
+        return Store.write_chunks(conn, "sample_chunks", "application_id", app_id, rows)
+
+    @staticmethod
+    def write_chunks(conn, table: str, owner_col: str, owner, rows: np.ndarray) -> int:
+        """Insert ``rows`` as chunks of one segment each (:mod:`pointdose.records.chunks`) into a chunk
+        table (``sample_chunks`` under an application's id, ``training_sample_chunks`` under a trial's
+        uid), inside the caller's transaction; returns the chunks written."""
         written = 0
         for part in chunks.split_segments(rows):
             first_seq, t0, t1, blob = chunks.encode(part)
-            conn.execute("INSERT INTO sample_chunks (application_id, segment, first_seq, n, t0_s, t1_s, data) "
-                         "VALUES (?,?,?,?,?,?,?)", (app_id, int(part["segment"][0]), first_seq, len(part), t0, t1, blob))
+            conn.execute(f"INSERT INTO {table} ({owner_col}, segment, first_seq, n, t0_s, t1_s, data) "
+                         "VALUES (?,?,?,?,?,?,?)", (owner, int(part["segment"][0]), first_seq, len(part), t0, t1, blob))
             written += 1
         return written
 

@@ -61,13 +61,8 @@ class TrainingImportError(UserError):
 def write_trial_samples(conn, trial_uid: str, rows: np.ndarray) -> int:
     """A trial's samples as the records keep an application's: chunks of one segment each, in the
     records' chunk format (:mod:`pointdose.records.chunks`); returns the chunks written."""
-    written = 0
-    for part in chunks.split_segments(np.asarray(rows, dtype=SAMPLE_DTYPE)):
-        first_seq, t0, t1, blob = chunks.encode(part)
-        conn.execute("INSERT INTO training_sample_chunks (trial_uid, segment, first_seq, n, t0_s, t1_s, data) "
-                     "VALUES (?,?,?,?,?,?,?)", (trial_uid, int(part["segment"][0]), first_seq, len(part), t0, t1, blob))
-        written += 1
-    return written
+    return Store.write_chunks(conn, "training_sample_chunks", "trial_uid", trial_uid,
+                              np.asarray(rows, dtype=SAMPLE_DTYPE))
 
 
 @dataclass
