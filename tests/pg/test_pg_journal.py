@@ -290,3 +290,24 @@ def test_the_app_and_a_command_of_one_station_share_its_journal_offline(pg_clust
         apps = reader.applications(client_id=cid)
         assert sorted(a["id"] for a in apps) == sorted(made)
         assert all(a["n_samples"] == len(_rows(0.0)) for a in apps)
+
+
+def test_text_a_server_cannot_keep_is_refused_offline_too_so_the_journal_still_syncs(pg_cluster, pg_url, tmp_path):
+    """PostgreSQL text cannot hold a NUL character. On the server such a note is refused; offline the
+    journal took it and then every later sync failed on it (the station's records never arrived)."""
+    journal = tmp_path / "station.sqlite"
+    with Store(pg_url, journal=journal) as store:
+        cid = store.add_client("C-0110")
+        with pytest.raises(StoreError, match="NUL"):
+            store.add_note(cid, "pasted\x00text")
+    pg_cluster.stop()
+    with Store(pg_url, journal=journal) as store:
+        with pytest.raises(StoreError, match="NUL"):
+            store.add_note(cid, "pasted\x00text")
+        store.add_note(cid, "written while the server was away")
+        assert store.pending() > 0
+    pg_cluster.start()
+    with Store(pg_url, journal=journal) as store:
+        assert store.online and store.pending() == 0
+        assert [n["text"] for n in store.query("SELECT text FROM notes WHERE client_id=?", (cid,))] == \
+            ["written while the server was away"]

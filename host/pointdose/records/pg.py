@@ -475,6 +475,10 @@ class PgConnection:
                 return self._end(st.kind)
             if st.kind == "pragma":
                 raise sqlite3.OperationalError(f"PRAGMA is SQLite's; not sent to the server: {sql.strip()[:60]}")
+            if st.kind == "write" and any(isinstance(p, str) and "\x00" in p for p in params):
+                # refused online and offline alike: a journal holding it could never be synced
+                raise sqlite3.IntegrityError("the text holds a NUL character (0x00), which a PostgreSQL records "
+                                             "server cannot keep: remove it and save again")
             if not self._txn and self.offline:
                 self._try_server()
             if self._txn_journal or (self.offline and not self._txn):
