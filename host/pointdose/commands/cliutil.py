@@ -7,9 +7,11 @@ import argparse
 from pointdose.errors import UserError
 
 
-def add_db_argument(parser: argparse.ArgumentParser) -> None:
+def add_db_argument(parser: argparse.ArgumentParser, used_for: str = "") -> None:
+    """The ``--db`` option; ``used_for``: when a command reads it at all (e.g. "--replay APPLICATION_ID")."""
     parser.add_argument("--db", metavar="FILE|URL",
-                        help="records database, a file or postgresql://user@host/db (default: $POINTDOSE_DB, else records.sqlite in the user data folder)")
+                        help=(f"{used_for}: " if used_for else "") + "records database, a file or "
+                        "postgresql://user@host/db (default: $POINTDOSE_DB, else records.sqlite in the user data folder)")
 
 
 def open_store(args, *, readonly: bool = False):

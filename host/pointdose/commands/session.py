@@ -20,6 +20,7 @@ KEYS = {"r": ("signal", "release"), "p": ("signal", "pain"), " ": ("stop", "STOP
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from pointdose.commands.cliopts import add_lsl as lsl_flag
+    from pointdose.commands.cliutil import add_db_argument
 
     parser.add_argument("--protocol", default="tppr", metavar="NAME|FILE",
                         help="built-in (tppr, ischemic, alternating, holds, ppt) or a .toml file (default tppr)")
@@ -47,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--volume", type=float, default=0.8, metavar="V", help="sound volume 0 … 1")
     parser.add_argument("--wav", metavar="FILE", help="also write the session's sound cues to a WAV file")
     parser.add_argument("--client", metavar="CODE", help="record the application for this client (created if new)")
-    parser.add_argument("--db", metavar="FILE|URL", help="records database, a file or postgresql://user@host/db (default: $POINTDOSE_DB, else the user data folder)")
+    add_db_argument(parser)
     parser.add_argument("--visit", metavar="ID|new", help="the client's visit (session) this application belongs to: "
                         "a session id, or 'new'; default: the visit whose last application ended under "
                         "--visit-window minutes ago, else a new one (PPT and pain before/after pair within a visit)")

@@ -12,6 +12,7 @@ import argparse
 import signal
 import time
 
+from pointdose.commands.cliutil import add_db_argument
 from pointdose.errors import UserError
 
 
@@ -41,8 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--probe-area", metavar="CM2",
                         help="--replay of a CSV without force_n: the probe area that turns its kPa into N "
                              "(default 1 cm², a setting)")
-    parser.add_argument("--db", metavar="FILE|URL",
-                        help="--replay APPLICATION_ID: records database, a file or postgresql://user@host/db (default: $POINTDOSE_DB, else the user data folder)")
+    add_db_argument(parser, "--replay APPLICATION_ID")
     parser.add_argument("--backend", choices=["auto", "micropython-unix", "cpython-shim"], default="auto")
 
 

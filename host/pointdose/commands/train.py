@@ -23,7 +23,8 @@ import threading
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from pointdose.commands.cliopts import add_lsl as lsl_flag
-    parser.add_argument("--db", metavar="FILE|URL", help="records database, a file or postgresql://user@host/db (default: $POINTDOSE_DB or the user data folder)")
+    from pointdose.commands.cliutil import add_db_argument
+    add_db_argument(parser)
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     r = sub.add_parser("run", help="run a drill on a board or the simulated device, with text cues")
     r.add_argument("--student", required=True, help="the student's code")
@@ -85,7 +86,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_class_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="FILE|URL", help="records database, a file or postgresql://user@host/db (default: $POINTDOSE_DB or the user data folder)")
+    from pointdose.commands.cliutil import add_db_argument
+
+    add_db_argument(parser)
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     s = sub.add_parser("student", help="add students by code")
     s.add_argument("codes", nargs="+")
