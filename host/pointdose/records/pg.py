@@ -405,7 +405,7 @@ class PgConnection:
             if self._journal_path.exists():
                 self._open_journal()
             if self.station is None:
-                raise ServerUnreachable(f"cannot reach the records server ({_first_line(exc)}) and this station has "
+                raise ServerUnreachable(f"cannot reach the records server: {_first_line(exc)}; this station has "
                                         "never connected to it, so it has no journal to record to yet") from exc
             self._go_offline()
 

@@ -141,6 +141,7 @@ def explain(exc: BaseException, path: Path | str, doing: str) -> StoreError:
     text = str(exc)
     low = text.lower()
     if pg.is_url(str(path)) and (isinstance(exc, pg.ServerUnreachable) or low.startswith("server:")):
+        text = re.sub(r"^(cannot reach the records server|server):\s*", "", text)  # said once, by this message
         msg = (f"cannot reach the records server {path} while {doing} ({text}): check that it runs and that this "
                "station may connect (docs/records.md, \"Many stations\"), or use a local file with --db FILE")
     elif "locked" in low or "busy" in low:
