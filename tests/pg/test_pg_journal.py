@@ -183,6 +183,7 @@ def test_sync_needs_a_server_and_says_so(tmp_path, capsys):
     assert main(["records", "sync", "--from", str(path), "--db", str(tmp_path / "other.sqlite")]) != 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "postgresql://" in err
+    assert not (tmp_path / "other.sqlite").exists()  # no stray records file is made to say so
 
 
 def test_a_journal_belongs_to_one_server(pg_cluster, pg_url, tmp_path):

@@ -30,10 +30,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"{store.path}: integrity {result}" + (f"; {pending} rows recorded offline not yet on the server"
                                                           if pending else ""))
         return 0 if result == "ok" else 1
+    if not isinstance(db_location(args.db), str):  # said before a file is opened (or made)
+        raise UserError("records sync sends records to a server: give it with --db postgresql://user@host/db "
+                        "(or POINTDOSE_DB)")
     with open_store(args) as store:
-        if store.backend != "postgresql":
-            raise UserError("records sync sends records to a server: give it with --db postgresql://user@host/db "
-                            "(or POINTDOSE_DB)")
         left = store.sync()
         if left:
             raise UserError(f"the records server {store.path} is away: {left} rows recorded on this station wait in "
