@@ -460,9 +460,6 @@ class PgConnection:
         self._int_id = {t for t in self._int_id if keys.get(t) == ["id"]}
         self._server_sqls.clear()
 
-    def table_keys(self) -> dict[str, list[str]]:
-        return dict(self._keys)
-
     # ------------------------------------------------------------------ the sqlite3.Connection part
 
     def execute(self, sql: str, params=()) -> Cursor:
