@@ -286,18 +286,9 @@ def move_point(store: Store, point_id: int, view: str, x: float, y: float) -> di
 
 
 def find_free_point(store: Store, client_id: int, name: str) -> int | None:
-    """The client's free-text point called ``name`` (side parsed as the listener does): by its
-    current name, else by a name it had before a rename (the newest such change). None: no such point."""
-    label, side = bodymap.split_side(name or "")
-    if not label:
-        return None
-    rows = store.query("SELECT id FROM points WHERE client_id=? AND location IN ('unplaced', 'custom') AND label=? "
-                       "AND side=? ORDER BY location='custom' DESC, id", (client_id, label, side))
-    if rows:
-        return rows[0]["id"]
-    rows = store.query("SELECT c.point_id FROM point_changes c JOIN points p ON c.point_id=p.id WHERE p.client_id=? "
-                       "AND c.old_label=? AND c.old_side=? ORDER BY c.id DESC LIMIT 1", (client_id, label, side))
-    return rows[0]["point_id"] if rows else None
+    """The client's free-text point called ``name``: by its current name, else by a name it had
+    before a rename (:meth:`Store.free_point`). None: no such point."""
+    return store.free_point(client_id, name)
 
 
 def point_changes(store: Store, point_id: int) -> list[dict]:

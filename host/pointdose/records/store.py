@@ -988,6 +988,23 @@ class Store:
 
     # ------------------------------------------------------------------ a client's own PPTs, screening, cautions
 
+    def free_point(self, client_id: int, name: str) -> int | None:
+        """The client's free-text point called ``name`` (side parsed as the listener does): by its
+        current name (a placed one first), else by a name it had before a rename (the newest such
+        change). None: no such point. The rule a recording of that name is filed by."""
+        from pointdose import bodymap
+
+        label, side = bodymap.split_side(name or "")
+        if not label:
+            return None
+        rows = self.query("SELECT id FROM points WHERE client_id=? AND location IN ('unplaced', 'custom') AND label=? "
+                          "AND side=? ORDER BY location='custom' DESC, id", (client_id, label, side))
+        if rows:
+            return rows[0]["id"]
+        rows = self.query("SELECT c.point_id FROM point_changes c JOIN points p ON c.point_id=p.id WHERE p.client_id=? "
+                          "AND c.old_label=? AND c.old_side=? ORDER BY c.id DESC LIMIT 1", (client_id, label, side))
+        return rows[0]["point_id"] if rows else None
+
     def find_point(self, client_id: int, name: str) -> int | None:
         """This client's point called ``name`` (``location:side``, a body-map id, or the label of an
         unplaced/custom point: the recording listener's rule), without creating it; None when none."""
@@ -1002,9 +1019,7 @@ class Store:
             rows = self.query("SELECT id FROM points WHERE client_id=? AND location=? AND side=? ORDER BY id",
                               (client_id, location, side or "mid"))
         except ValueError:  # free text: the point a recording of this name goes to (placed, moved or renamed
-            from pointdose.records.clinical import find_free_point  # since), else the name as typed (older rows)
-
-            found = find_free_point(self, client_id, name)
+            found = self.free_point(client_id, name)  # since), else the name as typed (older rows)
             if found is not None:
                 return found
             rows = self.query("SELECT id FROM points WHERE client_id=? AND location IN ('unplaced', 'custom') AND "
