@@ -29,11 +29,14 @@ sim: $(STAMP)
 	$(BIN)/pointdose sim
 
 # The GUI tests need an X display: run the whole suite under xvfb-run when there is none.
+# Two workers, a test file per worker at a time (--dist loadfile): the LSL tests of one file never
+# see another file's streams, and each worker's PostgreSQL tests share that worker's cluster.
+PYTEST := $(BIN)/python -m pytest -n 2 --dist loadfile
 test: $(STAMP)
 	@if [ -z "$$DISPLAY" ] && command -v xvfb-run >/dev/null; then \
-		xvfb-run -a -s "-screen 0 1280x800x24" $(BIN)/python -m pytest; \
+		xvfb-run -a -s "-screen 0 1280x800x24" $(PYTEST); \
 	else \
-		$(BIN)/python -m pytest; \
+		$(PYTEST); \
 	fi
 
 bench: $(STAMP)
