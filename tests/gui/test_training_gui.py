@@ -119,3 +119,61 @@ def test_app_replay_bad_inputs_get_one_line(tmp_path, args, needle):
     p = subprocess.run([sys.executable, "-m", "pointdose.cli", "app", "--db", str(db), "--seconds", "1", *args],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and needle in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
+def record_blocks(db: Path, code: str, levels: list[tuple[str, float]]) -> None:
+    """``code``'s blocks in the records: each 3 trials pressed at ``level`` × the target."""
+    sys.path.insert(0, str(HERE.parent / "host"))
+    from test_training import drive
+
+    from pointdose.training import Block, Schedule, preset
+    from pointdose.training.runner import BlockRun
+    from pointdose.training.store import TrainingStore
+
+    ts = TrainingStore.open(db)
+    try:
+        ts.add_student(code)
+        session = ts.start_session(code)
+        d = preset("moderate", trials=3, ramp_s=1.0, hold_s=1.0, release_s=0.5, rest_s=0.5)
+        for position, (kind, level) in enumerate(levels):
+            block = Block(kind, d, Schedule.none())
+            ts.begin_block(session, position, block)
+            run = BlockRun(block, get_ready_s=0.5)
+            run.start(0.0)
+            drive(run, lambda t, level=level: d.target * level)
+            for rec in run.results:
+                ts.save_trial(rec)
+            ts.end_block(block.uid)
+    finally:
+        ts.close()
+
+
+def test_block_by_block_plot_shows_a_marker_per_block(tmp_path):
+    """The student's blocks are drawn as markers in their kind's colour inside the plot; the first
+    block (the largest error, top left) is not hidden under a legend."""
+    why = sim_available()
+    if why:
+        pytest.skip(why)
+    from pointdose.app.panels.training import KIND_COLOURS
+
+    db, png, report = tmp_path / "records.sqlite", tmp_path / "progress.png", tmp_path / "progress.json"
+    record_blocks(db, "S-PROG", [("pre-test", 1.3), ("practice", 1.15), ("practice", 1.05), ("post-test", 0.9)])
+    proc = subprocess.run([sys.executable, str(HERE / "run_progress_app.py"), str(db), str(png), str(report)],
+                          capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
+    out = json.loads(report.read_text()) if report.is_file() else {}
+    assert proc.returncode == 0 and out.get("ok"), f"{out}\n{proc.stdout}\n{proc.stderr}"
+    (Path(os.environ.get("POINTDOSE_SHOT_DIR", tmp_path)) / "training_progress.png").write_bytes(png.read_bytes())
+    assert out["student"] == "S-PROG"
+    assert {s["label"]: len(s["value"][0]) for s in out["series"]} == {"pre-test": 1, "practice": 2, "post-test": 1}
+    img = read_png(png)
+    (x0, y0), (w, h) = out["plot_min"], out["plot_size"]
+    inside = img[y0:y0 + h, x0:x0 + w]
+    centres = {}
+    for kind, n in (("pre-test", 1), ("practice", 2), ("post-test", 1)):
+        mask = colour_mask(inside, np.array(KIND_COLOURS[kind]), tol=30)
+        assert mask.sum() >= 40 * n, f"{kind}: {mask.sum()} marker pixels inside the plot"
+        ys, xs = np.nonzero(mask)
+        centres[kind] = (xs.mean(), ys.mean())
+    # blocks in order left to right; the pre-test's larger error is drawn higher than the post-test's
+    assert centres["pre-test"][0] < centres["practice"][0] < centres["post-test"][0]
+    assert centres["pre-test"][1] < centres["post-test"][1]

@@ -46,6 +46,11 @@ KR_CHOICES = ["always", "with-feedback", "never"]
 BAND = (110, 220, 120, 60)
 EMPTY_BG = (45, 45, 48, 255)  # the "no data yet" note inside an empty plot
 SUMMARY_PLOT_H = 220  # the block-by-block and class plots: room for both axes and their labels
+# the block-by-block plot: one fixed colour per kind of block, named in a key line above the plot (an
+# ImPlot legend inside a 240 px plot sits over the top-left, just where a first block's large error is)
+KIND_COLOURS = {"pre-test": (120, 160, 255), "practice": view.AMBER, "post-test": view.GREEN,
+                "retention": (220, 130, 255), "transfer": view.RED}
+PROGRESS_MARKER_PX = 6
 PHASE_COLOURS = {"ramp": view.AMBER, "hold": view.GREEN, "release": view.CYAN, "rest": view.GREY,
                  "ready": view.GREY, "done": view.WHITE, "stopped": view.RED}
 
@@ -96,6 +101,7 @@ class TrTags:
     follow_start: str = "pd.tr.follow.start"
     follow_target: str = "pd.tr.follow.target"
     progress_empty: str = "pd.tr.progress.empty"
+    progress_key: str = "pd.tr.progress.key"
     class_empty: str = "pd.tr.classplot.empty"
 
 
@@ -236,9 +242,11 @@ class TrainingPanel(Panel):
             with dpg.group(horizontal=not narrow):
                 with dpg.group():
                     dpg.add_text("This student, block by block", color=view.GREY)
+                    with dpg.group(horizontal=True, tag=T.progress_key):  # the plot's key: kinds drawn
+                        for kind in BLOCK_KINDS:
+                            dpg.add_text(kind, tag=f"{T.progress_key}.{kind}", color=KIND_COLOURS[kind], show=False)
                     with dpg.plot(tag=T.progress_plot, width=-1 if narrow else 240, height=SUMMARY_PLOT_H,
                                   no_menus=True, no_mouse_pos=True):
-                        dpg.add_plot_legend()
                         dpg.add_plot_axis(dpg.mvXAxis, label="block (in order)", tag=T.progress_x)
                         dpg.add_plot_axis(dpg.mvYAxis, label="absolute error", tag=T.progress_y)
                         dpg.add_plot_annotation(tag=T.progress_empty, label="no trials yet", default_value=(0.5, 0.5),
@@ -254,6 +262,12 @@ class TrainingPanel(Panel):
                         dpg.add_plot_axis(dpg.mvYAxis, label="absolute error", tag=T.class_y)
                         dpg.add_plot_annotation(tag=T.class_empty, label="choose a class", default_value=(0.5, 0.5),
                                                 color=EMPTY_BG)
+        for kind in BLOCK_KINDS:  # filled circles in the kind's colour
+            with dpg.theme(tag=f"{T.progress_key}.theme.{kind}"), dpg.theme_component(dpg.mvScatterSeries):
+                for col in (dpg.mvPlotCol_MarkerFill, dpg.mvPlotCol_MarkerOutline):
+                    dpg.add_theme_color(col, (*KIND_COLOURS[kind], 255), category=dpg.mvThemeCat_Plots)
+                dpg.add_theme_style(dpg.mvPlotStyleVar_Marker, dpg.mvPlotMarker_Circle, category=dpg.mvThemeCat_Plots)
+                dpg.add_theme_style(dpg.mvPlotStyleVar_MarkerSize, PROGRESS_MARKER_PX, category=dpg.mvThemeCat_Plots)
         self._label_axes()
         for plot in ("trial", "progress", "class"):
             self._show_empty(plot, True)
@@ -655,8 +669,8 @@ class TrainingPanel(Panel):
             for child in dpg.get_item_children(axis, 1) or []:
                 dpg.delete_item(child)
         n_blocks, top = 0, 0.0
+        by_kind: dict[str, tuple[list, list]] = {}
         if blocks is not None:
-            by_kind: dict[str, tuple[list, list]] = {}
             for i, e in enumerate(blocks, start=1):
                 s = e["score"]
                 if s.absolute_error is None:
@@ -666,8 +680,13 @@ class TrainingPanel(Panel):
                 ys.append(self._shown_error(s.absolute_error, e))
                 n_blocks = i
             for kind, (xs, ys) in by_kind.items():
-                dpg.add_scatter_series(xs, ys, label=kind, parent=T.progress_y)
+                series = dpg.add_scatter_series(xs, ys, label=kind, parent=T.progress_y)
+                if kind in KIND_COLOURS:
+                    dpg.bind_item_theme(series, f"{T.progress_key}.theme.{kind}")
                 top = max(top, *ys)
+        drawn = set(by_kind) if n_blocks else set()
+        for kind in BLOCK_KINDS:
+            dpg.configure_item(f"{T.progress_key}.{kind}", show=kind in drawn)
         if n_blocks:
             self._show_empty("progress", False)
             # whole blocks on x; y from zero, so a single block is not blown up into a misleading slope
