@@ -536,3 +536,31 @@ def test_a_yoked_schedule_comes_from_the_partners_stored_requests_and_is_stored_
     with pytest.raises(UserError, match="self-controlled"):
         ts.yoked_schedule("S-Y")  # S-Y has no self-controlled block
     ts.close()
+
+
+def test_a_drill_stopped_by_the_user_records_its_blocks_end_and_reason(tmp_path):
+    """Stop in the middle of a block: the block gets an end and the reason 'stopped by the user' in the
+    records (as an alarm gets 'alarm: KIND'), and the session an end."""
+    from test_live_loop import FakeLink, _drill, drive as drive_loop
+
+    from pointdose.training.store import TrainingStore
+
+    ts = TrainingStore.open(tmp_path / "records.sqlite")
+    try:
+        ts.add_student("S-STOP")
+        session = ts.start_session("S-STOP")
+        link = FakeLink()
+        trainer = _drill(link, store=ts, session_uid=session)
+        drive_loop(trainer, link, lambda t: np.full_like(t, 120.0), seconds=3.0)
+        assert not trainer.finished and trainer.current.cue.phase == "hold"
+        trainer.stop("stopped by the user")
+        assert trainer.finished and trainer.runs[0].stopped
+        (block,) = ts.store.query("SELECT uid, ended_at, end_reason FROM training_blocks WHERE session_uid=?", (session,))
+        assert block["uid"] == trainer.runs[0].block.uid
+        assert block["end_reason"] == "stopped by the user" and block["ended_at"] is not None
+        (row,) = ts.store.query("SELECT ended_at FROM training_sessions WHERE uid=?", (session,))
+        assert row["ended_at"] is not None
+        trainer.stop("stopped by the user")  # a second Stop changes nothing
+        assert len(ts.store.query("SELECT 1 FROM training_blocks")) == 1
+    finally:
+        ts.close()

@@ -128,13 +128,22 @@ class LiveTrainer(LiveLoop):
                 self.store.save_trial(self.current.results[-1])  # requested_after / kr_shown changed
             return ok
 
-    def stop(self, reason: str = "stopped") -> None:
-        with self._lock:
-            if self.current is not None and not self.current.finished:
-                self.current.stop(reason=reason)
-                self._after_step()
-            self.finished = True
-        self._halt.set()
+    def stop(self, reason: str = "stopped by the user") -> None:
+        """End the drill now; the block under way and the session get their end and ``reason`` in the
+        records (as an alarm's are), so a stopped block is not mistaken for one the app lost."""
+        try:
+            with self._lock:
+                if self.current is not None and not self.current.finished:
+                    self.current.stop(reason=reason)
+                    self.finished = True  # stopped even if the records fail below
+                    self._after_step()
+                    if self.store is not None:
+                        self.store.end_block(self.current.block.uid, reason)
+                    if self.store is not None and self.session_uid is not None:
+                        self.store.end_session(self.session_uid)
+                self.finished = True
+        finally:
+            self._halt.set()
 
     def close(self) -> None:
         self.stop_thread()

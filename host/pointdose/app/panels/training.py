@@ -410,7 +410,7 @@ class TrainingPanel(Panel):
         if self.follow is not None:
             self.follow.stop()
         if self.trainer is not None:
-            self.trainer.stop("instructor pressed Stop")
+            self.trainer.stop("stopped by the user")  # the Stop button; kept as the block's end reason
 
     # ------------------------------------------------------------------ follow an expert's curve
     def start_follow(self, application_id, ctx: PanelContext | None = None) -> None:
