@@ -31,7 +31,6 @@ class ADCSensor:
             raise ValueError("oversample must be 1..%d" % _MAX_OVERSAMPLE)
         if not 1 <= rate <= max_rate:
             raise ValueError("rate must be 1..%d Hz" % max_rate)
-        self._adc = adc
         self._read = adc.read_u16   # bound once: binding a method allocates on every evaluation
         self.oversample = oversample
         self.rate = rate

@@ -33,6 +33,7 @@ from pd_clock import MASK, add
 
 _HALF = const(0x20000000)
 FAR = const(0x10000000)         # "nothing due": about 268 s ahead
+POLL_US = const(5000)           # buttons are polled this often (pd_device._io)
 
 PHASES = ("off", "press", "hold", "ease", "rest", "alarm")
 BANDS = ("none", "below", "in", "above")
@@ -294,7 +295,6 @@ class Buttons:
     (within ``POLL_US`` of the real edge).
     """
 
-    POLL_US = 5000
     STABLE = 4
 
     def __init__(self, pins, ids, names):

@@ -72,7 +72,6 @@ CAL_MAX = const(1024)       # bytes in the calibration blob
 _I24_HI = const(8388608)    # "no limit": above every raw value
 _I24_LO = const(-8388609)
 _CALM_US = const(500000)    # the firmware alarm ends after this long back inside the limit
-_BTN_US = const(5000)       # button poll interval
 _TEXT_MAX = const(243)      # characters of text a REPLY holds (pd_frame.MAX_FRAME - 7)
 _BUDGET_US = const(700000)  # µs per second the sampling may take: 70 %, the rest for writes and commands
 
@@ -170,7 +169,6 @@ class Device:
         self._ob_off = 0
         self._ob_n = 0
         self.lost_frames = 0    # frames dropped for want of outbox space (STATUS `lost`)
-        self.cost = 0           # µs per sample, last measured by `rate`
         # the loop's real work per sample, timed while streaming: step() passes, writes and the
         # interrupts that land in them, over the last whole second (0: no stream yet)
         self.seen_cost = 0
@@ -490,7 +488,7 @@ class Device:
         if b is not None:
             if (now - self._btn_due) & MASK < _HALF:
                 b.poll(now, self)
-                self._btn_due = add(now, _BTN_US)
+                self._btn_due = add(now, cue.POLL_US)
             nxt = self._btn_due
         if c.active and (c.due - nxt) & MASK >= _HALF:
             nxt = c.due
@@ -992,7 +990,6 @@ class Device:
             d = (diff(clk.now(), t0) + 7) // 8
             if c == 0 or d < c:
                 c = d
-        self.cost = c
         return c
 
     def link_bytes(self, hz):
