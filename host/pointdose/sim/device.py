@@ -98,7 +98,39 @@ class SimSettings:
         return env
 
 
-class SimulatedDevice:
+class DeviceBase:
+    """What :class:`SimulatedDevice` and the emulated Pico share: a private folder (removed by
+    :meth:`close`, and by :mod:`~pointdose.sim.lifetime` even if this process is killed) holding
+    the firmware's log, and use as a context manager (``with`` starts it and closes it)."""
+
+    log_path: Path
+
+    def __init__(self, prefix: str) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix=prefix))
+        lifetime.guard.watch_dir(self._dir)
+
+    def start(self):
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Remove the private folder; a subclass stops its firmware first, then calls this."""
+        shutil.rmtree(self._dir, ignore_errors=True)
+        lifetime.guard.forget_dir(self._dir)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def firmware_log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+class SimulatedDevice(DeviceBase):
     """Runs the firmware and exposes it as a serial port; use as a context manager.
 
     >>> with SimulatedDevice() as sim:          # doctest: +SKIP
@@ -111,8 +143,7 @@ class SimulatedDevice:
         self.settings = settings or SimSettings()
         self._want_backend = backend
         self.backend: str | None = None
-        self._dir = Path(tempfile.mkdtemp(prefix="pointdose-sim-"))
-        lifetime.guard.watch_dir(self._dir)  # removed even if this process is killed
+        super().__init__("pointdose-sim-")
         self.port_link = self._dir / "ttySIM0"
         self.log_path = self._dir / "firmware.log"
         self._proc: subprocess.Popen | None = None
@@ -176,20 +207,7 @@ class SimulatedDevice:
         self._closing = True
         with self._lock:
             self.unplug()
-        shutil.rmtree(self._dir, ignore_errors=True)
-        lifetime.guard.forget_dir(self._dir)
-
-    def __enter__(self) -> "SimulatedDevice":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def firmware_log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+        super().close()
 
     # ----------------------------------------------------------------- backends
     def _choose_backend(self) -> str:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from pointdose.errors import UserError
 from pointdose.sim import lifetime
-from pointdose.sim.device import SimulatorError, firmware_dir
+from pointdose.sim.device import DeviceBase, SimulatorError, firmware_dir
 
 EMULATOR_DIR = Path(__file__).with_name("pico")
 UF2_ENV = "POINTDOSE_PICO_UF2"
@@ -343,7 +343,7 @@ class PicoControl:
             pass
 
 
-class EmulatedPico:
+class EmulatedPico(DeviceBase):
     """The firmware on an emulated Pico behind a pty; the same use as :class:`SimulatedDevice`."""
 
     READY_TIMEOUT_S = 60.0
@@ -352,8 +352,7 @@ class EmulatedPico:
     def __init__(self, settings: PicoSettings | None = None) -> None:
         self.settings = settings or PicoSettings()
         self.uf2 = find_uf2(self.settings.uf2)
-        self._dir = Path(tempfile.mkdtemp(prefix="pointdose-sim-pico-"))
-        lifetime.guard.watch_dir(self._dir)
+        super().__init__("pointdose-sim-pico-")
         self.port_link = self._dir / "ttyPICO0"
         self.log_path = self._dir / "emulator.log"
         self.fs_image = self._dir / "storage.img"
@@ -403,20 +402,7 @@ class EmulatedPico:
                 os.close(fd)
         self._master = self._slave = None
         self.port_link.unlink(missing_ok=True)
-        shutil.rmtree(self._dir, ignore_errors=True)
-        lifetime.guard.forget_dir(self._dir)
-
-    def __enter__(self) -> "EmulatedPico":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def firmware_log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+        super().close()
 
     def files(self) -> dict[str, bytes]:
         """The board's filesystem as last saved (``ctl save`` writes it back)."""
